@@ -1,0 +1,46 @@
+"""transcoder-status: serverless job tracking for video transcoding on AWS.
+
+The public face: ``JobMonitor`` and ``wait_all`` wait on the status table that the Lambda handler
+(``transcoder_status.handler.lambda_handler``) writes; ``JobStatus`` and ``ProcessStatus`` keep the
+names of the SqsWorker they replace. The client is imported on first use, so that the handler's
+cold start pays only for what the handler needs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .status import JobStatus, ProcessStatus
+
+if TYPE_CHECKING:
+    from .client import AsyncJobMonitor, JobMonitor, JobWaitTimeout, wait_all
+    from .table import JobRow, TableNotConfiguredError
+
+__all__ = [
+    "AsyncJobMonitor",
+    "JobMonitor",
+    "JobRow",
+    "JobStatus",
+    "JobWaitTimeout",
+    "ProcessStatus",
+    "TableNotConfiguredError",
+    "wait_all",
+]
+
+_LAZY = {
+    "AsyncJobMonitor": "client",
+    "JobMonitor": "client",
+    "JobWaitTimeout": "client",
+    "wait_all": "client",
+    "JobRow": "table",
+    "TableNotConfiguredError": "table",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'transcoder_status' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{module}", __name__), name)

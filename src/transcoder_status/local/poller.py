@@ -1,0 +1,197 @@
+"""A local stand-in for Lambda's SQS event source mapping.
+
+It does what the mapping does: long-polls the queue, gathers a batch (batch size and batching
+window from the template), builds the event exactly as Lambda shapes it, invokes the handler,
+deletes only the records not reported in ``batchItemFailures``, and leaves the rest to come back
+after their visibility timeout, so that the queue's own redrive policy moves them to the DLQ.
+
+One deliberate difference: a failed record's visibility timeout can be shortened
+(``retry_after_s``), so that a redrive that takes minutes on AWS takes seconds here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from .messages import sqs_record
+from .provision import LocalFunction, LocalTrigger
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class InvalidBatchResponseError(RuntimeError):
+    """The handler's response names records that were not in the batch: Lambda fails the batch."""
+
+
+@dataclass
+class LocalContext:
+    """The parts of Lambda's context object that handlers (and Powertools) read."""
+
+    function_name: str
+    timeout_s: int
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _deadline: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = f"local/{self.aws_request_id}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class PollerStats:
+    batches: int = 0
+    records: int = 0
+    deleted: int = 0
+    failed: int = 0
+    invocation_errors: int = 0
+
+
+def load_handler(function: LocalFunction) -> Handler:
+    """Import the function's handler with the function's environment, as its runtime would."""
+    os.environ.update(function.environment)
+    module_name, _, attribute = function.handler.rpartition(".")
+    handler: Handler = getattr(importlib.import_module(module_name), attribute)
+    return handler
+
+
+class EventSourcePoller:
+    """Polls one queue for one function until ``stop()``; run it with ``start()`` (a thread)."""
+
+    def __init__(
+        self,
+        trigger: LocalTrigger,
+        handler: Handler,
+        *,
+        retry_after_s: int | None = 1,
+        wait_time_s: int = 1,
+        on_error: Callable[[BaseException], None] | None = None,
+    ):
+        self.trigger = trigger
+        self.handler = handler
+        self.retry_after_s = retry_after_s
+        self.wait_time_s = wait_time_s
+        self.on_error = on_error
+        self.stats = PollerStats()
+        self._sqs = boto3.client("sqs")
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"poller-{trigger.function.name}", daemon=True)
+
+    def start(self) -> EventSourcePoller:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = self.receive_batch()
+                if messages:
+                    self.invoke(messages)
+            except Exception as error:  # keep polling, as the mapping does; report what happened
+                self.stats.invocation_errors += 1
+                if self.on_error is not None:
+                    self.on_error(error)
+                self._stopping.wait(1)
+
+    def receive_batch(self) -> list[dict[str, Any]]:
+        """Long-poll until the batch is full, the batching window closes, or the queue is empty."""
+        batch: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.trigger.batching_window_s
+        while len(batch) < self.trigger.batch_size and not self._stopping.is_set():
+            response = self._sqs.receive_message(
+                QueueUrl=self.trigger.queue_url,
+                MaxNumberOfMessages=min(10, self.trigger.batch_size - len(batch)),
+                WaitTimeSeconds=self.wait_time_s if not batch else 0,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received: list[Any] = list(response.get("Messages", []))
+            batch.extend(received)
+            if not received and (batch or time.monotonic() >= deadline):
+                break
+            if batch and time.monotonic() >= deadline:
+                break
+        return batch
+
+    def invoke(self, messages: list[dict[str, Any]]) -> set[str]:
+        """Invoke the handler on one batch; delete what succeeded. Returns the failed message IDs."""
+        event = {"Records": [self._record(message) for message in messages]}
+        self.stats.batches += 1
+        self.stats.records += len(messages)
+        context = LocalContext(self.trigger.function.name, self.trigger.function.timeout_s)
+        try:
+            failed = self._failed_ids(self.handler(event, context), {m["MessageId"] for m in messages})
+        except Exception:
+            failed = {m["MessageId"] for m in messages}  # a raised error fails the whole batch
+            self.stats.invocation_errors += 1
+        succeeded = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(succeeded), 10):
+            chunk = succeeded[start : start + 10]
+            self._sqs.delete_message_batch(
+                QueueUrl=self.trigger.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+        self.stats.deleted += len(succeeded)
+        self.stats.failed += len(failed)
+        if self.retry_after_s is not None:
+            for message in messages:
+                if message["MessageId"] in failed:
+                    self._sqs.change_message_visibility(
+                        QueueUrl=self.trigger.queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=self.retry_after_s,
+                    )
+        return failed
+
+    def _failed_ids(self, response: Any, batch_ids: set[str]) -> set[str]:
+        if not self.trigger.report_batch_item_failures:
+            return set()
+        if not isinstance(response, dict) or not response.get("batchItemFailures"):
+            return set()
+        failed = {item.get("itemIdentifier") for item in response["batchItemFailures"]}
+        if not failed <= batch_ids:
+            raise InvalidBatchResponseError(f"batchItemFailures names unknown records: {failed - batch_ids}")
+        return {str(message_id) for message_id in failed}
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = message.get("Attributes", {})
+        return sqs_record(
+            message["Body"],
+            sent_ms=int(attributes.get("SentTimestamp", 0)),
+            message_id=message["MessageId"],
+            receipt_handle=message["ReceiptHandle"],
+            receive_count=int(attributes.get("ApproximateReceiveCount", 1)),
+            first_receive_ms=int(attributes.get("ApproximateFirstReceiveTimestamp", 0)) or None,
+            sender_id=attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
+            queue_arn=self.trigger.queue_arn,
+            message_attributes={
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": value.get("BinaryValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": value.get("DataType"),
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+        )

@@ -1,0 +1,439 @@
+"""Provision the emulator from template.yaml: the translated template's own resources, by API.
+
+There is no second list of resources here. The SAM template is translated (``template.translate``),
+its intrinsic functions resolved (Ref, GetAtt, Sub, If, Join, Select, conditions) and each resource
+created from its own properties in dependency order. moto cannot run Lambda code without Docker and
+its CloudFormation lacks some of these types, so the function and its SQS trigger are not created:
+they are returned as a ``LocalFunction`` and a ``LocalTrigger`` for the event-source poller.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from .template import load_template, translate
+
+ACCOUNT = "123456789012"
+
+Resolved = dict[str, Any]
+
+
+class ProvisioningError(RuntimeError):
+    """The template asks for something the local stack cannot build; the message says what."""
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    """A Lambda function the local stack runs in-process: its handler path and environment."""
+
+    name: str
+    handler: str
+    environment: dict[str, str]
+    timeout_s: int
+
+
+@dataclass(frozen=True)
+class LocalTrigger:
+    """An SQS event source mapping, as the template configures it."""
+
+    function: LocalFunction
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    batching_window_s: float
+    report_batch_item_failures: bool
+    maximum_concurrency: int | None
+
+
+@dataclass
+class Stack:
+    """What was provisioned: physical IDs, attributes, outputs, and the parts the poller runs."""
+
+    name: str
+    region: str
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, LocalFunction] = field(default_factory=dict)
+    triggers: list[LocalTrigger] = field(default_factory=list)
+
+
+def provision(
+    stack_name: str = "transcoder-status-local",
+    parameters: Mapping[str, Any] | None = None,
+    region: str = "us-east-1",
+    template: dict[str, Any] | None = None,
+) -> Stack:
+    """Create every resource of the (translated) template in the emulator the environment points at."""
+    translated = translate(template or load_template(), dict(parameters or {}), region)
+    return _Builder(stack_name, region, translated, dict(parameters or {})).build()
+
+
+class _Builder:
+    def __init__(self, stack_name: str, region: str, template: dict[str, Any], overrides: dict[str, Any]):
+        self.stack = Stack(stack_name, region)
+        self.template = template
+        self.parameters: dict[str, Any] = {
+            name: overrides.get(name, spec.get("Default", ""))
+            for name, spec in template.get("Parameters", {}).items()
+        }
+        self.parameters.update(
+            {
+                "AWS::Region": region,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Partition": "aws",
+                "AWS::StackName": stack_name,
+                "AWS::URLSuffix": "amazonaws.com",
+            }
+        )
+        self.conditions: dict[str, bool] = {}
+        for name in template.get("Conditions", {}):
+            self._condition(name)
+        self.creators: dict[str, Callable[[str, Resolved], None]] = {
+            "AWS::SNS::Topic": self._topic,
+            "AWS::SNS::Subscription": self._subscription,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::SQS::QueuePolicy": self._queue_policy,
+            "AWS::Events::Rule": self._rule,
+            "AWS::DynamoDB::Table": self._table,
+            "AWS::IAM::ManagedPolicy": self._managed_policy,
+            "AWS::IAM::Role": self._role,
+            "AWS::Logs::LogGroup": self._log_group,
+            "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::Lambda::Function": self._function,
+            "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
+        }
+
+    # -- resolution --------------------------------------------------------------------------
+
+    def _condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            self.conditions[name] = bool(self._resolve(self.template["Conditions"][name]))
+        return self.conditions[name]
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [item for item in (self._resolve(v) for v in value) if item is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            function = _INTRINSICS.get(key)
+            if function is not None:
+                return function(self, argument)
+        resolved = {k: self._resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.stack.refs:
+            return self.stack.refs[name]
+        raise ProvisioningError(f"Ref to {name!r}, which is neither a parameter nor a created resource")
+
+    def _get_att(self, argument: Any) -> str:
+        logical, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+        try:
+            return self.stack.attributes[logical][attribute]
+        except KeyError:
+            raise ProvisioningError(f"GetAtt {logical}.{attribute} is not known to the local stack") from None
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+        values = {name: self._resolve(v) for name, v in variables.items()}
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in values:
+                return str(values[name])
+            if "." in name:
+                return self._get_att(name.split(".", 1))
+            return str(self._ref(name))
+
+        return re.sub(r"\$\{([^!}][^}]*)\}", replace, text)
+
+    # -- building ------------------------------------------------------------------------------
+
+    def build(self) -> Stack:
+        resources = self.template["Resources"]
+        wanted = {
+            name: spec
+            for name, spec in resources.items()
+            if "Condition" not in spec or self._condition(spec["Condition"])
+        }
+        for name in _dependency_order(wanted):
+            spec = wanted[name]
+            creator = self.creators.get(spec["Type"])
+            if creator is None:
+                raise ProvisioningError(
+                    f"{name} is a {spec['Type']}, which the local stack cannot create: add a creator "
+                    "to transcoder_status.local.provision or leave the resource out of template.yaml"
+                )
+            creator(name, self._resolve(spec.get("Properties", {})))
+        for name, output in self.template.get("Outputs", {}).items():
+            if "Condition" not in output or self._condition(output["Condition"]):
+                self.stack.outputs[name] = str(self._resolve(output["Value"]))
+        return self.stack
+
+    def _physical_name(self, logical: str) -> str:
+        return f"{self.stack.name}-{logical}"
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.stack.region}:{ACCOUNT}:{resource}"
+
+    def _topic(self, logical: str, props: Resolved) -> None:
+        arn = boto3.client("sns").create_topic(Name=props.get("TopicName", self._physical_name(logical)))[
+            "TopicArn"
+        ]
+        self.stack.refs[logical] = arn
+        self.stack.attributes[logical] = {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
+
+    def _subscription(self, logical: str, props: Resolved) -> None:
+        attributes = {
+            key: json.dumps(value) if isinstance(value, dict) else str(value).lower()
+            for key, value in props.items()
+            if key in ("RawMessageDelivery", "FilterPolicy", "RedrivePolicy")
+        }
+        arn = boto3.client("sns").subscribe(
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        self.stack.refs[logical] = arn
+
+    def _queue(self, logical: str, props: Resolved) -> None:
+        name = props.get("QueueName", self._physical_name(logical))
+        attributes = {
+            key: json.dumps(value)
+            if isinstance(value, dict)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+            for key, value in props.items()
+            if key
+            in (
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "RedrivePolicy",
+                "DelaySeconds",
+                "ReceiveMessageWaitTimeSeconds",
+                "SqsManagedSseEnabled",
+                "MaximumMessageSize",
+            )
+        }
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.stack.refs[logical] = url
+        self.stack.attributes[logical] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _queue_policy(self, logical: str, props: Resolved) -> None:
+        for url in props["Queues"]:
+            boto3.client("sqs").set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+            )
+        self.stack.refs[logical] = self._physical_name(logical)
+
+    def _rule(self, logical: str, props: Resolved) -> None:
+        events = boto3.client("events")
+        name = props.get("Name", self._physical_name(logical))
+        pattern = props["EventPattern"]
+        arn = events.put_rule(
+            Name=name,
+            EventPattern=pattern if isinstance(pattern, str) else json.dumps(pattern),
+            State=props.get("State", "ENABLED"),
+            Description=props.get("Description", ""),
+        )["RuleArn"]
+        targets = [{"Id": target["Id"], "Arn": target["Arn"]} for target in props.get("Targets", [])]
+        if targets:
+            events.put_targets(Rule=name, Targets=targets)  # type: ignore[arg-type]
+        self.stack.refs[logical] = name
+        self.stack.attributes[logical] = {"Arn": arn}
+
+    def _table(self, logical: str, props: Resolved) -> None:
+        dynamodb = boto3.client("dynamodb")
+        name = props.get("TableName", self._physical_name(logical))
+        request: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        }
+        if "SSESpecification" in props:
+            request["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+        arn = dynamodb.create_table(**request)["TableDescription"]["TableArn"]
+        dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        recovery = props.get("PointInTimeRecoverySpecification")
+        if recovery:
+            dynamodb.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification=recovery,
+            )
+        self.stack.refs[logical] = name
+        self.stack.attributes[logical] = {"Arn": arn}
+
+    def _managed_policy(self, logical: str, props: Resolved) -> None:
+        arn = boto3.client("iam").create_policy(
+            PolicyName=props.get("ManagedPolicyName", self._physical_name(logical)),
+            PolicyDocument=json.dumps(props["PolicyDocument"]),
+            Description=props.get("Description", ""),
+        )["Policy"]["Arn"]
+        self.stack.refs[logical] = arn
+
+    def _role(self, logical: str, props: Resolved) -> None:
+        # The local poller runs with the caller's credentials; the role is named, not enforced.
+        name = self._physical_name(logical)
+        self.stack.refs[logical] = name
+        self.stack.attributes[logical] = {
+            "Arn": self._arn("iam", f"role/{name}").replace(self.stack.region, "")
+        }
+
+    def _log_group(self, logical: str, props: Resolved) -> None:
+        name = props["LogGroupName"]
+        boto3.client("logs").create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            boto3.client("logs").put_retention_policy(
+                logGroupName=name, retentionInDays=int(props["RetentionInDays"])
+            )
+        self.stack.refs[logical] = name
+
+    def _alarm(self, logical: str, props: Resolved) -> None:
+        name = props.get("AlarmName", self._physical_name(logical))
+        boto3.client("cloudwatch").put_metric_alarm(
+            AlarmName=name,
+            AlarmDescription=props.get("AlarmDescription", ""),
+            Namespace=props["Namespace"],
+            MetricName=props["MetricName"],
+            Dimensions=props.get("Dimensions", []),
+            Statistic=props["Statistic"],
+            Period=int(props["Period"]),
+            EvaluationPeriods=int(props["EvaluationPeriods"]),
+            Threshold=float(props["Threshold"]),
+            ComparisonOperator=props["ComparisonOperator"],
+            TreatMissingData=props.get("TreatMissingData", "missing"),
+            AlarmActions=props.get("AlarmActions", []),
+        )
+        self.stack.refs[logical] = name
+
+    def _function(self, logical: str, props: Resolved) -> None:
+        name = props.get("FunctionName", self._physical_name(logical))
+        variables = props.get("Environment", {}).get("Variables", {})
+        self.stack.functions[logical] = LocalFunction(
+            name=name,
+            handler=props["Handler"],
+            environment={key: str(value) for key, value in variables.items()},
+            timeout_s=int(props.get("Timeout", 3)),
+        )
+        self.stack.refs[logical] = name
+        self.stack.attributes[logical] = {"Arn": self._arn("lambda", f"function:{name}")}
+
+    def _event_source_mapping(self, logical: str, props: Resolved) -> None:
+        function = next(f for f in self.stack.functions.values() if f.name == props["FunctionName"])
+        queue_arn = props["EventSourceArn"]
+        queue = next(a for a in self.stack.attributes.values() if a.get("Arn") == queue_arn)
+        scaling = props.get("ScalingConfig", {})
+        self.stack.triggers.append(
+            LocalTrigger(
+                function=function,
+                queue_arn=queue_arn,
+                queue_url=queue["QueueUrl"],
+                batch_size=int(props.get("BatchSize", 10)),
+                batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in props.get("FunctionResponseTypes", []),
+                maximum_concurrency=int(scaling["MaximumConcurrency"])
+                if "MaximumConcurrency" in scaling
+                else None,
+            )
+        )
+        self.stack.refs[logical] = f"{self.stack.name}-{logical}"
+
+
+class _NoValue:
+    """AWS::NoValue: the property or list item is dropped."""
+
+
+_NO_VALUE = _NoValue()
+
+
+def _fn_if(builder: _Builder, argument: list[Any]) -> Any:
+    condition, when_true, when_false = argument
+    return builder._resolve(when_true if builder._condition(condition) else when_false)
+
+
+_INTRINSICS: dict[str, Callable[[_Builder, Any], Any]] = {
+    "Ref": lambda b, a: b._ref(a),
+    "Fn::GetAtt": lambda b, a: b._get_att(a),
+    "Fn::Sub": lambda b, a: b._sub(a),
+    "Fn::If": _fn_if,
+    "Fn::Equals": lambda b, a: b._resolve(a[0]) == b._resolve(a[1]),
+    "Fn::And": lambda b, a: all(b._resolve(x) for x in a),
+    "Fn::Or": lambda b, a: any(b._resolve(x) for x in a),
+    "Fn::Not": lambda b, a: not b._resolve(a[0]),
+    "Condition": lambda b, a: b._condition(a),
+    "Fn::Join": lambda b, a: a[0].join(str(x) for x in b._resolve(a[1])),
+    "Fn::Select": lambda b, a: b._resolve(a[1])[int(b._resolve(a[0]))],
+}
+
+
+def _references(value: Any) -> set[str]:
+    """Logical IDs a property tree refers to (Ref, GetAtt, and ${...} in Sub)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                found.add(item[0] if isinstance(item, list) else item.split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text = item if isinstance(item, str) else item[0]
+                found |= {name.split(".", 1)[0] for name in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+                if not isinstance(item, str):
+                    found |= _references(item[1])
+            else:
+                found |= _references(item)
+    return found
+
+
+def _dependency_order(resources: Mapping[str, Any]) -> list[str]:
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ProvisioningError(f"circular reference through {name}")
+        visiting.add(name)
+        spec = resources[name]
+        depends = spec.get("DependsOn", [])
+        for dependency in sorted(
+            (
+                _references(spec.get("Properties", {}))
+                | set([depends] if isinstance(depends, str) else depends)
+            )
+            & set(resources)
+        ):
+            visit(dependency)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in resources:
+        visit(name)
+    return order

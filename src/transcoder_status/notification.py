@@ -1,0 +1,59 @@
+"""The one record every source produces: what a notification says about one job.
+
+Pure: sources build it from a message body, the transition rules order it, the table writes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .status import JobStatus
+
+
+class Source:
+    """Names of the transcoders a notification can come from (stored in the row's ``source``)."""
+
+    ELASTIC_TRANSCODER = "elastic-transcoder"
+    MEDIACONVERT = "mediaconvert"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSummary:
+    """One output of a job: its key (or S3 path), status and media facts, when known."""
+
+    key: str
+    status: str | None = None
+    duration_ms: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A transcoder notification reduced to what the status row needs.
+
+    ``event_time_ms`` orders notifications of one job (SNS Timestamp, SQS SentTimestamp or
+    MediaConvert's detail.timestamp); ``event_id`` breaks ties deterministically and identifies
+    duplicates (SNS MessageId, EventBridge id or SQS messageId).
+    """
+
+    source: str
+    job_id: str
+    state: str
+    status: JobStatus
+    event_time_ms: int
+    event_id: str
+    # Which pipeline (Elastic Transcoder) or queue (MediaConvert) ran the job.
+    pipeline_id: str | None = None
+    queue: str | None = None
+    outputs: tuple[OutputSummary, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    warnings: tuple[str, ...] = ()
+    progress: int | None = None
+    phase: str | None = None
+    user_metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.status.terminal

@@ -1,0 +1,50 @@
+"""Which transcoder sent a message body, and what it says: body -> ``Notification``.
+
+Pure. A body is the SNS envelope (raw delivery off), or the transcoder's own JSON (raw delivery on,
+or EventBridge's event). ``parse_body`` unwraps the envelope, then asks each source in turn whether
+the document is its own. Adding a source is one module here and one entry in ``SOURCES``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..notification import Notification
+from . import elastic_transcoder, mediaconvert
+from ._fields import JsonObject, iso_to_epoch_ms, require_str
+from .base import Delivery, NotificationSource, ParseError
+
+__all__ = ["SOURCES", "Delivery", "ParseError", "parse_body"]
+
+
+SOURCES: tuple[NotificationSource, ...] = (elastic_transcoder, mediaconvert)
+
+
+def parse_body(body: str, delivery: Delivery) -> Notification:
+    """Turn one SQS message body into a Notification, or raise ParseError with the reason."""
+    doc = _json_object(body, "the message body")
+    if _is_sns_envelope(doc):
+        # SNS keeps MessageId across its own retries, so it names the notification better than SQS's.
+        delivery = Delivery(
+            sent_ms=iso_to_epoch_ms(require_str(doc, "Timestamp"), "Timestamp"),
+            message_id=require_str(doc, "MessageId"),
+        )
+        doc = _json_object(doc["Message"], "the SNS Message")
+    for source in SOURCES:
+        if source.matches(doc):
+            return source.parse(doc, delivery)
+    raise ParseError(f"not a known transcoder notification (keys: {', '.join(sorted(doc)[:8]) or 'none'})")
+
+
+def _is_sns_envelope(doc: JsonObject) -> bool:
+    return doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str)
+
+
+def _json_object(text: str, what: str) -> JsonObject:
+    try:
+        doc = json.loads(text)
+    except ValueError as error:
+        raise ParseError(f"{what} is not JSON: {error}") from None
+    if not isinstance(doc, dict):
+        raise ParseError(f"{what} is JSON but not an object")
+    return doc

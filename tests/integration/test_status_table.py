@@ -1,0 +1,158 @@
+"""The conditional write against DynamoDB (moto server, HTTP): monotonic, idempotent, bounded."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from transcoder_status.notification import Notification, OutputSummary, Source
+from transcoder_status.sources.elastic_transcoder import STATES as ET_STATES
+from transcoder_status.sources.mediaconvert import STATES as MC_STATES
+from transcoder_status.status import JobStatus
+from transcoder_status.table import MAX_WARNINGS, JobRow, StatusTable, WriteOutcome
+from transcoder_status.transitions import coalesce
+
+
+def make(
+    state: str,
+    at: int,
+    event_id: str,
+    job_id: str = "job",
+    source: str = Source.ELASTIC_TRANSCODER,
+    **kwargs: Any,
+) -> Notification:
+    states = ET_STATES if source == Source.ELASTIC_TRANSCODER else MC_STATES
+    return Notification(
+        source=source,
+        job_id=job_id,
+        state=state,
+        status=states[state],
+        event_time_ms=at,
+        event_id=event_id,
+        **kwargs,
+    )
+
+
+@st.composite
+def job_histories(draw: st.DrawFn) -> list[Notification]:
+    """A job's notifications as a transcoder emits them: time moves on, progress never falls,
+    at most one terminal state, equal timestamps allowed."""
+    mediaconvert = draw(st.booleans())
+    source = Source.MEDIACONVERT if mediaconvert else Source.ELASTIC_TRANSCODER
+    running = (
+        ["INPUT_INFORMATION", "PROGRESSING", "STATUS_UPDATE", "NEW_WARNING", "QUEUE_HOP"]
+        if mediaconvert
+        else ["PROGRESSING", "WARNING"]
+    )
+    terminal = ["COMPLETE", "ERROR", "CANCELED"] if mediaconvert else ["COMPLETED", "ERROR"]
+    states = draw(st.lists(st.sampled_from(running), min_size=1, max_size=6))
+    end = draw(st.none() | st.sampled_from(terminal))
+    time, progress, history = 1_000, 0, []
+    for index, state in enumerate([*states, *([end] if end else [])]):
+        time += draw(st.integers(0, 2_000))
+        extra: dict[str, Any] = {}
+        if state == "STATUS_UPDATE":
+            progress += draw(st.integers(0, 30))
+            extra.update(
+                progress=min(progress, 99), phase=draw(st.sampled_from(["TRANSCODING", "UPLOADING"]))
+            )
+        if state in ("WARNING", "NEW_WARNING"):
+            extra["warnings"] = (draw(st.sampled_from(["w-audio", "w-frames", "w-bitrate"])),)
+        if state in ("COMPLETE", "COMPLETED"):
+            extra.update(
+                outputs=(OutputSummary("out/1.mp4", "Complete", 6000, 640, 360),),
+                progress=100 if mediaconvert else None,
+            )
+        if state == "ERROR":
+            extra.update(error_code="3001", error_message="input does not exist")
+        history.append(make(state, time, f"event-{index}", source=source, pipeline_id="p-1", **extra))
+    return history
+
+
+def comparable(row: JobRow | None) -> JobRow | None:
+    """The row without what differs by wall clock or job ID."""
+    return None if row is None else replace(row, job_id="", created_at=None, updated_at=None)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=job_histories(), data=st.data())
+def test_any_order_and_duplication_ends_in_the_same_row(
+    table: StatusTable, history: list[Notification], data: st.DataObject
+) -> None:
+    in_order, shuffled, batched = (f"job-{uuid.uuid4().hex}" for _ in range(3))
+    for notification in history:
+        table.apply(replace(notification, job_id=in_order))
+    copies = data.draw(st.lists(st.integers(1, 3), min_size=len(history), max_size=len(history)))
+    deliveries = [n for n, count in zip(history, copies, strict=True) for _ in range(count)]
+    for notification in data.draw(st.permutations(deliveries)):
+        table.apply(replace(notification, job_id=shuffled))
+    # Coalescing a whole batch into one write ends in the same row too.
+    for notification in coalesce(
+        replace(n, job_id=batched) for n in data.draw(st.permutations(deliveries))
+    ).values():
+        table.apply(notification)
+    expected = comparable(table.get(in_order, full=True))
+    assert comparable(table.get(shuffled, full=True)) == expected
+    assert comparable(table.get(batched, full=True)) == expected
+    assert expected is not None
+    assert expected.finished == history[-1].finished
+
+
+def test_terminal_state_is_never_overwritten(table: StatusTable) -> None:
+    assert table.apply(make("COMPLETED", 5, "a")) is WriteOutcome.APPLIED
+    # A later ERROR (a stale duplicate from another system, say) must not turn success into failure.
+    assert table.apply(make("ERROR", 9, "b", error_code="1")) is WriteOutcome.STALE
+    row = table.get("job", full=True)
+    assert row is not None and (row.status, row.error_code) == (JobStatus.SUCCESS, None)
+
+
+def test_duplicate_is_reported_as_such(table: StatusTable) -> None:
+    note = make("PROGRESSING", 5, "a")
+    assert table.apply(note) is WriteOutcome.APPLIED
+    assert table.apply(note) is WriteOutcome.DUPLICATE
+
+
+def test_created_at_is_kept_and_ttl_set(table: StatusTable) -> None:
+    table.apply(make("PROGRESSING", 5, "a"), now=1_000_000)
+    table.apply(make("COMPLETED", 6, "b"), now=1_000_500)
+    item = table.client.get_item(TableName=table.name, Key={"jobId": {"S": "job"}})["Item"]
+    assert item["createdAt"]["S"] == "1970-01-12T13:46:40.000Z"
+    assert item["updatedAt"]["S"] == "1970-01-12T13:55:00.000Z"
+    assert int(item["expiresAt"]["N"]) == 1_000_500 + table.retention_days * 86400
+
+
+def test_warnings_stop_at_the_cap_but_the_state_still_advances(table: StatusTable) -> None:
+    for index in range(MAX_WARNINGS // 10):
+        table.apply(make("WARNING", index, f"w{index}", warnings=tuple(f"w{index}-{i}" for i in range(10))))
+    assert table.apply(make("WARNING", 500, "last", warnings=("one too many",))) is WriteOutcome.APPLIED
+    row = table.get("job", full=True)
+    assert row is not None
+    assert len(row.warnings) == MAX_WARNINGS
+    assert "one too many" not in row.warnings
+    assert row.notified_at == "1970-01-01T00:00:00.500Z"
+
+
+def test_largest_notification_stays_far_below_the_item_limit(table: StatusTable) -> None:
+    huge = "x" * 100_000
+    note = make(
+        "COMPLETED",
+        1,
+        "e" * 10_000,
+        error_code=huge,
+        error_message=huge,
+        pipeline_id=huge,
+        outputs=tuple(OutputSummary(huge + str(i), huge, 1, 2, 3) for i in range(1_000)),
+        warnings=tuple(f"{i}{huge}" for i in range(1_000)),
+        user_metadata={f"{i}{huge}": huge for i in range(1_000)},
+    )
+    for index in range(MAX_WARNINGS // 10):  # a row already full of warnings, too
+        table.apply(make("WARNING", 0, f"w{index}", warnings=tuple(f"{index}-{i}-{huge}" for i in range(10))))
+    assert table.apply(note) is WriteOutcome.APPLIED
+    item = table.client.get_item(TableName=table.name, Key={"jobId": {"S": "job"}})["Item"]
+    size = len(json.dumps(item))  # above DynamoDB's own count: names, plus JSON's quotes and type tags
+    assert size < 250_000

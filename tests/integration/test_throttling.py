@@ -1,0 +1,68 @@
+"""DynamoDB throttling on some calls: only the records of those jobs fail, and SQS redelivers them."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.integration.conftest import failed_ids, invoke
+from tests.integration.faults import ThrottlingProxy
+from transcoder_status import handler
+from transcoder_status.local.emulator import Emulator
+from transcoder_status.local.messages import elastic_transcoder_message, sns_envelope, sqs_record
+from transcoder_status.status import JobStatus
+from transcoder_status.table import StatusTable
+
+
+def record(job_id: str, state: str, at_ms: int) -> dict[str, object]:
+    return sqs_record(
+        json.dumps(sns_envelope(elastic_transcoder_message(job_id, state), at_ms)), sent_ms=at_ms
+    )
+
+
+def test_throttled_jobs_fail_alone(
+    emulator: Emulator, table: StatusTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = [f"1700000000000-job{i:03d}" for i in range(6)]
+    throttled = {jobs[1], jobs[4]}
+    proxy = ThrottlingProxy(emulator.endpoint_url, throttled)
+    event = {
+        "Records": [
+            record(job, state, at) for job in jobs for state, at in (("PROGRESSING", 1), ("COMPLETED", 2))
+        ]
+    }
+    with proxy.running() as endpoint:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            config=Config(retries={"total_max_attempts": 2, "mode": "standard"}),
+        )
+        monkeypatch.setattr(handler, "status_table", StatusTable(table.name, client))
+        response = invoke(event)
+
+    expected = {
+        r["messageId"]
+        for r in event["Records"]
+        if json.loads(json.loads(r["body"])["Message"])["jobId"] in throttled
+    }
+    assert failed_ids(response) == expected
+    assert len(expected) == 4
+    assert proxy.throttled_calls == 2 * len(throttled)  # botocore retried once, then gave up
+    for job in jobs:
+        row = table.get(job)
+        if job in throttled:
+            assert row is None
+        else:
+            assert row is not None and row.status is JobStatus.SUCCESS
+
+    # The redelivery, with DynamoDB healthy again, completes the throttled jobs.
+    monkeypatch.setattr(handler, "status_table", table)
+    assert invoke({"Records": [r for r in event["Records"] if r["messageId"] in expected]}) == {
+        "batchItemFailures": []
+    }
+    for job in throttled:
+        row = table.get(job)
+        assert row is not None and row.status is JobStatus.SUCCESS

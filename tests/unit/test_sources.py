@@ -1,0 +1,254 @@
+"""Parsing: SQS bodies from both transcoders, both SNS deliveries, and what must be refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import load_event
+from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope
+from transcoder_status.notification import Source
+from transcoder_status.sources import Delivery, ParseError, parse_body
+from transcoder_status.status import JobStatus
+
+DELIVERY = Delivery(sent_ms=1_700_000_000_000, message_id="sqs-message-id")
+
+
+def first_record(name: str) -> dict[str, Any]:
+    record: dict[str, Any] = load_event(name)["Records"][0]
+    return record
+
+
+def parse_record(record: dict[str, Any]):  # type: ignore[no-untyped-def]
+    return parse_body(
+        record["body"], Delivery(int(record["attributes"]["SentTimestamp"]), record["messageId"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("event_name", "state", "status"),
+    [
+        ("elastic-transcoder-progressing", "PROGRESSING", JobStatus.RUNNING),
+        ("elastic-transcoder-warning", "WARNING", JobStatus.RUNNING),
+        ("elastic-transcoder-completed", "COMPLETED", JobStatus.SUCCESS),
+        ("elastic-transcoder-error", "ERROR", JobStatus.ERROR),
+        ("elastic-transcoder-raw-delivery", "COMPLETED", JobStatus.SUCCESS),
+    ],
+)
+def test_elastic_transcoder_states_map_as_the_old_worker_did(
+    event_name: str, state: str, status: JobStatus
+) -> None:
+    notification = parse_record(first_record(event_name))
+    assert notification.state == state
+    assert notification.status is status
+    assert notification.finished is status.terminal
+    assert notification.source == Source.ELASTIC_TRANSCODER
+
+
+def test_sns_envelope_gives_time_and_stable_id() -> None:
+    record = first_record("elastic-transcoder-completed")
+    envelope = json.loads(record["body"])
+    notification = parse_record(record)
+    # Ordered by the SNS Timestamp, named by the SNS MessageId (kept across SNS retries).
+    assert notification.event_time_ms == 1_755_000_006_000
+    assert notification.event_id == envelope["MessageId"]
+    assert notification.job_id == "1502631977930-rabioh"
+    assert notification.pipeline_id == "1502609200466-80khou"
+
+
+def test_raw_delivery_is_ordered_by_sqs_sent_timestamp() -> None:
+    record = first_record("elastic-transcoder-raw-delivery")
+    notification = parse_record(record)
+    assert notification.event_time_ms == int(record["attributes"]["SentTimestamp"])
+    assert notification.event_id == record["messageId"]
+
+
+def test_reference_completed_message_is_read_in_full() -> None:
+    """The real message from the reference: pretty-printed, `Complete` status, playlists, inputCount."""
+    message = (
+        '{\n  "state" : "COMPLETED",\n  "version" : "2012-09-25",\n  "jobId" : "1502631977930-rabioh",\n'
+        '  "pipelineId" : "1502609200466-80khou",\n  "input" : {\n    "key" : "video/97f0.mp4"\n  },\n'
+        '  "inputCount" : 1,\n  "outputKeyPrefix" : "HLS/97f0",\n  "outputs" : [ {\n    "id" : "1",\n'
+        '    "presetId" : "1351620000001-200055",\n    "key" : "/output/400k",\n'
+        '    "segmentDuration" : 10.0,\n'
+        '    "status" : "Complete",\n    "duration" : 6,\n    "width" : 400,\n    "height" : 228\n  } ],\n'
+        '  "playlists" : [ {\n    "name" : "/97f0-master-playlist",\n    "format" : "HLSv4",\n'
+        '    "outputKeys" : [ "/output/400k" ],\n    "status" : "Complete"\n  } ]\n}'
+    )
+    body = json.dumps(
+        {
+            "Type": "Notification",
+            "MessageId": "1a6ab517-067e-5bc0-b219-e71d5c0c2754",
+            "Message": message,
+            "Timestamp": "2017-08-13T13:46:26.652Z",
+            "TopicArn": "arn:aws:sns:us-west-2:724139252277:streamer",
+        }
+    )
+    notification = parse_body(body, DELIVERY)
+    assert notification.status is JobStatus.SUCCESS
+    assert notification.event_time_ms == 1_502_631_986_652
+    (output,) = notification.outputs
+    assert (output.key, output.status, output.duration_ms, output.width, output.height) == (
+        "/output/400k",
+        "Complete",
+        6000,
+        400,
+        228,
+    )
+
+
+@pytest.mark.parametrize("spelling", ["Complete", "Completed", "COMPLETE", "complete"])
+def test_output_status_is_compared_case_insensitively(spelling: str) -> None:
+    message = elastic_transcoder_message("1432221152421-7eunhz", "COMPLETED")
+    message["outputs"][0]["status"] = spelling
+    notification = parse_body(json.dumps(message), DELIVERY)
+    assert notification.outputs[0].status == "Complete"
+
+
+def test_error_keeps_integer_code_and_details() -> None:
+    notification = parse_record(first_record("elastic-transcoder-error"))
+    assert notification.error_code == "3001"
+    assert notification.error_message is not None
+    assert notification.error_message.startswith("3001 ")
+
+
+def test_warning_keeps_output_detail() -> None:
+    notification = parse_record(first_record("elastic-transcoder-warning"))
+    assert notification.warnings == ("output 1: The input audio is mono; the output was upmixed to stereo.",)
+
+
+def test_progressing_drops_error_fields() -> None:
+    message = elastic_transcoder_message("1432221152421-7eunhz", "PROGRESSING")
+    message.update(errorCode=1, messageDetails="not an error")
+    notification = parse_body(json.dumps(message), DELIVERY)
+    assert (notification.error_code, notification.error_message) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("INPUT_INFORMATION", JobStatus.RUNNING),
+        ("PROGRESSING", JobStatus.RUNNING),
+        ("STATUS_UPDATE", JobStatus.RUNNING),
+        ("NEW_WARNING", JobStatus.RUNNING),
+        ("QUEUE_HOP", JobStatus.RUNNING),
+        ("COMPLETE", JobStatus.SUCCESS),
+        ("ERROR", JobStatus.ERROR),
+        ("CANCELED", JobStatus.CANCELED),
+    ],
+)
+def test_mediaconvert_statuses(status: str, expected: JobStatus) -> None:
+    notification = parse_record(first_record(f"mediaconvert-{status.lower().replace('_', '-')}"))
+    assert notification.source == Source.MEDIACONVERT
+    assert notification.state == status
+    assert notification.status is expected
+    assert notification.event_time_ms == 1_755_000_060_000  # detail.timestamp, not the SQS time
+
+
+def test_mediaconvert_status_update_gives_progress_and_phase() -> None:
+    notification = parse_record(first_record("mediaconvert-status-update"))
+    assert (notification.progress, notification.phase) == (42, "TRANSCODING")
+    assert notification.queue == "arn:aws:mediaconvert:us-east-1:123456789012:queues/Default"
+
+
+def test_mediaconvert_complete_gives_outputs_and_warnings() -> None:
+    notification = parse_record(first_record("mediaconvert-complete"))
+    (output,) = notification.outputs
+    assert output.key.endswith("/file.mp4")
+    assert (output.duration_ms, output.width, output.height) == (30041, 1920, 1080)
+    assert notification.warnings == ("230001: seen 1 time(s)",)
+    assert notification.progress == 100
+
+
+def test_mediaconvert_error_keeps_code_and_message() -> None:
+    notification = parse_record(first_record("mediaconvert-error"))
+    assert notification.error_code == "1030"
+    assert notification.error_message == "Video codec [indeo4] is not a supported input video codec"
+
+
+def test_mediaconvert_event_without_optional_fields_is_accepted() -> None:
+    """moto's EventBridge omits `account`; real events may lack userMetadata or queue too."""
+    event = mediaconvert_event("1671477617078-2886ye", "COMPLETE", 1_671_477_681_737)
+    for key in ("account", "region", "resources", "time", "id"):
+        del event[key]
+    for key in ("accountId", "queue", "userMetadata", "outputGroupDetails", "warnings"):
+        del event["detail"][key]
+    notification = parse_body(json.dumps(event), DELIVERY)
+    assert notification.status is JobStatus.SUCCESS
+    assert notification.event_id == DELIVERY.message_id
+
+
+def test_mediaconvert_through_sns_is_recognised() -> None:
+    event = mediaconvert_event("1671477617078-2886ye", "ERROR", 1_671_477_681_737)
+    body = json.dumps(sns_envelope(event, 1_671_477_682_000))
+    assert parse_body(body, DELIVERY).status is JobStatus.ERROR
+
+
+def _et(**changes: Any) -> str:
+    message = elastic_transcoder_message("1432221152421-7eunhz", "COMPLETED")
+    message.update(changes)
+    return json.dumps({k: v for k, v in message.items() if v is not None})
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("not json at all", "not JSON"),
+        ("", "not JSON"),
+        ("[1, 2]", "not an object"),
+        ('{"hello": "world"}', "not a known transcoder notification"),
+        (_et(jobId=None), "not a known transcoder notification"),
+        (_et(jobId=12345), "'jobId' must be a non-empty string"),
+        (_et(jobId=""), "'jobId' must be a non-empty string"),
+        (_et(state="FINISHED"), "unknown Elastic Transcoder state 'FINISHED'"),
+        (_et(state=None), "not a known transcoder notification"),
+        (_et(outputs={"key": "x"}), "'outputs' must be a JSON array"),
+        (_et(outputs=["x"]), "'outputs' must hold JSON objects"),
+        (_et(pipelineId=["a"]), "'pipelineId' must be a non-empty string"),
+        (_et(errorCode={"a": 1}, state="ERROR"), "'errorCode' must be a string or an integer"),
+        (
+            json.dumps(
+                {
+                    "Type": "Notification",
+                    "Message": "{oops",
+                    "MessageId": "m",
+                    "Timestamp": "2017-08-13T13:46:26Z",
+                }
+            ),
+            "the SNS Message is not JSON",
+        ),
+        (
+            json.dumps(
+                {"Type": "Notification", "Message": _et(), "MessageId": "m", "Timestamp": "yesterday"}
+            ),
+            "'Timestamp' is not an ISO 8601 time",
+        ),
+        (
+            json.dumps({"Type": "Notification", "Message": _et(), "MessageId": "m"}),
+            "'Timestamp' must be a non-empty string",
+        ),
+        (json.dumps({"source": "aws.mediaconvert", "detail": "x"}), "'detail' must be a JSON object"),
+        (
+            json.dumps({"source": "aws.mediaconvert", "detail": {"status": "COMPLETE"}}),
+            "'jobId' must be a non-empty string",
+        ),
+        (
+            json.dumps({"source": "aws.mediaconvert", "detail": {"jobId": "j", "status": "DONE"}}),
+            "unknown MediaConvert status 'DONE'",
+        ),
+        (
+            json.dumps(
+                {
+                    "source": "aws.mediaconvert",
+                    "detail": {"jobId": "j", "status": "COMPLETE", "timestamp": "x"},
+                }
+            ),
+            "'timestamp' must be a number",
+        ),
+    ],
+)
+def test_bad_bodies_are_refused_with_a_reason(body: str, reason: str) -> None:
+    with pytest.raises(ParseError, match=reason.replace("[", r"\[").replace("(", r"\(")):
+        parse_body(body, DELIVERY)
