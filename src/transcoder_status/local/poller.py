@@ -15,13 +15,13 @@ import importlib
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
+from .context import LocalContext
 from .messages import sqs_record
 from .provision import LocalFunction, LocalTrigger
 
@@ -30,27 +30,6 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 class InvalidBatchResponseError(RuntimeError):
     """The handler's response names records that were not in the batch: Lambda fails the batch."""
-
-
-@dataclass
-class LocalContext:
-    """The parts of Lambda's context object that handlers (and Powertools) read."""
-
-    function_name: str
-    timeout_s: int
-    memory_limit_in_mb: int = 256
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_s
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = f"local/{self.aws_request_id}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -114,23 +93,29 @@ class EventSourcePoller:
                 self._stopping.wait(1)
 
     def receive_batch(self) -> list[dict[str, Any]]:
-        """Long-poll until the batch is full, the batching window closes, or the queue is empty."""
+        """Long-poll for a first record, then gather until the batch is full or the window closes."""
         batch: list[dict[str, Any]] = []
-        deadline = time.monotonic() + self.trigger.batching_window_s
+        deadline: float | None = None
         while len(batch) < self.trigger.batch_size and not self._stopping.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            wait = self.wait_time_s if deadline is None else min(self.wait_time_s, int(deadline - now))
             response = self._sqs.receive_message(
                 QueueUrl=self.trigger.queue_url,
                 MaxNumberOfMessages=min(10, self.trigger.batch_size - len(batch)),
-                WaitTimeSeconds=self.wait_time_s if not batch else 0,
+                WaitTimeSeconds=wait,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
             received: list[Any] = list(response.get("Messages", []))
             batch.extend(received)
-            if not received and (batch or time.monotonic() >= deadline):
-                break
-            if batch and time.monotonic() >= deadline:
-                break
+            if not batch:
+                return batch  # an empty long poll: let the caller check whether to stop
+            if deadline is None:
+                deadline = time.monotonic() + self.trigger.batching_window_s
+            if not received and wait == 0:
+                self._stopping.wait(0.05)  # a short poll found nothing: do not spin
         return batch
 
     def invoke(self, messages: list[dict[str, Any]]) -> set[str]:

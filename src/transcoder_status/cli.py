@@ -1,0 +1,194 @@
+"""The ``transcoder-status`` command: read job status, watch jobs, replay events, run the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .client import JobWaitTimeout, StatusTableError, connect, watch_jobs
+from .display import JobProgress, styled
+from .status import JobStatus
+from .table import JobRow, StatusTable, TableNotConfiguredError
+
+app = typer.Typer(
+    help="Track video transcoding jobs (Elastic Transcoder, MediaConvert) in the transcoder-status table.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+EXIT_FAILED = 1  # watch: a job failed; replay: a record failed
+EXIT_TIMEOUT = 2
+EXIT_UNREADABLE = 3  # no table, no access, no region
+
+TableOption = Annotated[
+    str | None,
+    typer.Option("--table", "-t", envvar="TABLE_NAME", help="Status table (the stack's TableName output)."),
+]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", help="AWS region (default: boto3's, e.g. AWS_REGION).")
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="AWS endpoint, e.g. the local stack's (default: AWS_ENDPOINT_URL)."),
+]
+
+
+def _table(table: str | None, region: str | None, endpoint_url: str | None) -> StatusTable:
+    try:
+        return connect(table, region_name=region, endpoint_url=endpoint_url)
+    except (TableNotConfiguredError, StatusTableError) as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+
+
+def _row_json(job_id: str, row: JobRow | None) -> dict[str, Any]:
+    if row is None:
+        return {"jobId": job_id, "status": JobStatus.RUNNING.value, "finished": False, "known": False}
+    fields = asdict(row)
+    fields["status"] = row.status.value
+    return {"jobId": fields.pop("job_id"), **fields, "known": True}
+
+
+@app.command()
+def status(
+    job_ids: Annotated[list[str], typer.Argument(help="Job IDs to show.", metavar="JOB_ID...")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")] = False,
+    table: TableOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Show the rows of some jobs."""
+    status_table = _table(table, region, endpoint_url)
+    try:
+        rows = {job_id: status_table.get(job_id, full=True) for job_id in job_ids}
+    except StatusTableError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    if as_json:
+        print(json.dumps([_row_json(job_id, row) for job_id, row in rows.items()], indent=2))
+        return
+    view = Table("Job ID", "Status", "State", "Progress", "Source", "Updated", "Details")
+    for job_id, row in rows.items():
+        if row is None:
+            view.add_row(job_id, "[dim]no notification yet[/dim]", "", "", "", "", "")
+            continue
+        detail = row.error_message or (f"{len(row.warnings)} warning(s)" if row.warnings else "")
+        if row.error_code:
+            detail = f"{row.error_code}: {detail}"
+        view.add_row(
+            job_id,
+            styled(row.status),
+            row.state or "",
+            "" if row.progress is None else f"{row.progress}%",
+            row.source or "",
+            row.updated_at or "",
+            detail,
+        )
+    console.print(view)
+
+
+@app.command()
+def watch(
+    job_ids: Annotated[list[str], typer.Argument(help="Job IDs to wait for.", metavar="JOB_ID...")],
+    timeout: Annotated[float | None, typer.Option(help="Give up after this many seconds (exit 2).")] = None,
+    table: TableOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Follow jobs until all finish: exit 0 if all succeeded, 1 if any failed, 2 on timeout."""
+    status_table = _table(table, region, endpoint_url)
+    final: dict[str, JobRow | None] = {}
+    with JobProgress(job_ids, console) as progress:
+        try:
+            for final in watch_jobs(list(dict.fromkeys(job_ids)), status_table, timeout=timeout):
+                progress.show(final)
+        except JobWaitTimeout as error:
+            errors.print(f"[yellow]{error}[/yellow]")
+            raise typer.Exit(EXIT_TIMEOUT) from None
+        except StatusTableError as error:
+            errors.print(f"[red]{error}[/red]")
+            raise typer.Exit(EXIT_UNREADABLE) from None
+    failed = sorted(
+        job for job, row in final.items() if row is not None and row.status is not JobStatus.SUCCESS
+    )
+    if failed:
+        errors.print(f"[red]{len(failed)} job(s) did not succeed: {', '.join(failed)}[/red]")
+        raise typer.Exit(EXIT_FAILED)
+    console.print(f"[green]All {len(final)} job(s) succeeded.[/green]")
+
+
+@app.command()
+def replay(
+    event_file: Annotated[Path, typer.Argument(help="A Lambda SQS event, e.g. events/*.json.", exists=True)],
+    table: TableOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Run the real handler on an event file against the table (`sam local invoke -e`, without Docker).
+
+    Exit 1 if the handler reports any record failed."""
+    settings = {
+        "TABLE_NAME": table,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL": endpoint_url,
+    }
+    os.environ.update({name: value for name, value in settings.items() if value})
+    if not os.environ.get("TABLE_NAME"):
+        errors.print("[red]No status table: pass --table or set TABLE_NAME.[/red]")
+        raise typer.Exit(EXIT_UNREADABLE)
+    from .handler import lambda_handler  # reads the environment set above
+    from .local.context import LocalContext
+
+    event = json.loads(event_file.read_text())
+    response = lambda_handler(event, LocalContext("transcoder-status-replay", timeout_s=30))
+    print(json.dumps(response, indent=2))
+    if response.get("batchItemFailures"):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def demo(
+    jobs: Annotated[int, typer.Option("--jobs", min=1, max=200, help="Jobs to simulate.")] = 12,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the simulation, to repeat a run.")
+    ] = None,
+) -> None:
+    """Run the whole pipeline on an embedded AWS emulator, end to end (what `make demo` runs)."""
+    from .local.demo import run_demo
+
+    raise typer.Exit(run_demo(jobs=jobs, seed=seed, console=console))
+
+
+@app.command()
+def local() -> None:
+    """Keep the embedded stack (emulator, queue, table, poller) running for your own code; Ctrl-C stops it."""
+    from .local.demo import run_local
+
+    raise typer.Exit(run_local(console=console))
+
+
+def main() -> None:
+    try:
+        app()
+    except ModuleNotFoundError as error:
+        if error.name in ("moto", "samtranslator", "yaml"):
+            errors.print(
+                f"[red]The local stack needs more packages: pip install 'transcoder-status[local]' ({error}).[/red]"
+            )
+            sys.exit(EXIT_UNREADABLE)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""``make demo`` and ``transcoder-status local``: the whole pipeline on an embedded AWS emulator.
+
+demo: emulator -> stack provisioned from template.yaml -> the function's runtime (event-source
+poller + real handler, in its own process) -> simulated transcoder jobs -> every job watched with
+the client library -> a summary. Exit 0 only if every job ended as simulated and the malformed
+message sits in the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from rich.console import Console
+from rich.table import Table
+
+from ..client import Backoff, connect, watch_jobs
+from ..display import JobProgress, styled
+from ..status import JobStatus
+from ..table import JobRow
+from .emulator import Emulator, running_emulator
+from .provision import Stack, provision
+from .runtime import Runtime, start_runtime
+from .simulator import MALFORMED_MESSAGE, SimulatedJob, TranscoderSimulator
+
+# Polls fast: the demo measures how soon a client sees a finished job.
+DEMO_BACKOFF = Backoff(initial=0.1, maximum=0.5)
+JOBS_TIMEOUT_S = 60
+DLQ_TIMEOUT_S = 45
+
+
+@dataclass
+class LocalStack:
+    emulator: Emulator
+    stack: Stack
+    runtime: Runtime
+
+
+@contextmanager
+def local_stack(console: Console, log_dir: Path) -> Iterator[LocalStack]:
+    """Emulator, stack and function runtime; all stopped on exit, Ctrl-C included."""
+    with running_emulator() as emulator:
+        console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}")
+        stack = provision()
+        console.print(
+            f"[bold]Stack[/bold] {stack.name} provisioned from template.yaml: {len(stack.refs)} resources"
+        )
+        (trigger,) = stack.triggers
+        runtime = start_runtime(trigger, emulator, log_dir / "function.log")
+        console.print(
+            f"[bold]Function[/bold] {trigger.function.handler} polling its queue "
+            f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); log: {runtime.log_path}"
+        )
+        try:
+            yield LocalStack(emulator, stack, runtime)
+        finally:
+            runtime.stop()
+
+
+def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = None) -> int:
+    console = console or Console()
+    log_dir = Path(tempfile.mkdtemp(prefix="transcoder-status-demo-"))
+    started = time.monotonic()
+    try:
+        with local_stack(console, log_dir) as local:
+            simulator = TranscoderSimulator(local.stack, jobs=jobs, seed=seed).start()
+            console.print(
+                f"[bold]Simulating[/bold] {jobs} jobs (seed {simulator.seed}), plus one malformed message\n"
+            )
+            try:
+                seen_at, rows = _watch(simulator.jobs, local.stack, console)
+                dead_letters = _await_dead_letters(local.stack, expected=1)
+            finally:
+                simulator.stop()
+            return _summary(
+                console,
+                simulator=simulator,
+                rows=rows,
+                seen_at=seen_at,
+                dead_letters=dead_letters,
+                log_path=local.runtime.log_path,
+                started=started,
+            )
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted: stack stopped.[/yellow]")
+        return 130
+
+
+def _watch(
+    jobs: list[SimulatedJob], stack: Stack, console: Console
+) -> tuple[dict[str, float], dict[str, JobRow | None]]:
+    """Follow every job with the client library until all finish; note when each was seen done."""
+    table = connect(stack.outputs["TableName"])
+    seen_at: dict[str, float] = {}
+    rows: dict[str, JobRow | None] = {}
+    labels = {job.job_id: f"{job.job_id} [dim]{job.source}[/dim]" for job in jobs}
+    with JobProgress(labels, console, labels) as progress:
+        for rows in watch_jobs(list(labels), table, timeout=JOBS_TIMEOUT_S, backoff=DEMO_BACKOFF):
+            now = time.time()
+            for job_id, row in rows.items():
+                if row is not None and row.finished:
+                    seen_at.setdefault(job_id, now)
+            progress.show(rows)
+    return seen_at, rows
+
+
+def _await_dead_letters(stack: Stack, expected: int) -> list[dict[str, Any]]:
+    """Wait until the DLQ holds ``expected`` messages (redrive takes a few receives); peek at them."""
+    sqs = boto3.client("sqs")
+    url = stack.outputs["DeadLetterQueueUrl"]
+    deadline = time.monotonic() + DLQ_TIMEOUT_S
+    stop = threading.Event()
+    while time.monotonic() < deadline:
+        count = int(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
+        )
+        if count >= expected:
+            break
+        stop.wait(0.25)
+    # Visibility 0: look without taking them, so they stay for `transcoder-status local` users too.
+    messages = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageSystemAttributeNames=["All"]
+    ).get("Messages", [])
+    return [dict(message) for message in messages]
+
+
+def _reasons(log_path: Path) -> dict[str, str]:
+    """Why each record failed, by SQS message ID, from the function's log (as Logs Insights would)."""
+    reasons: dict[str, str] = {}
+    for line in log_path.read_text().splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        if entry.get("level") in ("ERROR", "WARNING") and "reason" in entry:
+            for message_id in entry.get("messageIds", [entry.get("messageId")]):
+                reasons[str(message_id)] = entry["reason"]
+    return reasons
+
+
+def _summary(
+    console: Console,
+    *,
+    simulator: TranscoderSimulator,
+    rows: dict[str, JobRow | None],
+    seen_at: dict[str, float],
+    dead_letters: list[dict[str, Any]],
+    log_path: Path,
+    started: float,
+) -> int:
+    view = Table(title="Jobs")
+    for name in ("Job", "Source", "Simulated", "Final", "Latency"):
+        view.add_column(name, no_wrap=True)
+    view.add_column("Delivery")
+    wrong: list[str] = []
+    latencies: list[float] = []
+    for job in simulator.jobs:
+        row = rows.get(job.job_id)
+        final = row.status if row is not None else JobStatus.RUNNING
+        if final is not job.outcome:
+            wrong.append(job.job_id)
+        latency = ""
+        if job.terminal_sent_at is not None and job.job_id in seen_at:
+            latencies.append(seen_at[job.job_id] - job.terminal_sent_at)
+            latency = f"{latencies[-1] * 1000:.0f} ms"
+        view.add_row(
+            job.job_id, job.source, styled(job.outcome), styled(final), latency, ", ".join(job.quirks)
+        )
+    console.print(view)
+
+    reasons = _reasons(log_path)
+    dlq = Table("Message ID", "Why (from the function's log)", "Body", title="Dead-letter queue")
+    malformed_in_dlq = False
+    for message in dead_letters:
+        body = json.loads(message["Body"])
+        text = body.get("Message", message["Body"]) if isinstance(body, dict) else message["Body"]
+        malformed_in_dlq |= text == MALFORMED_MESSAGE
+        dlq.add_row(message["MessageId"], reasons.get(message["MessageId"], "?"), str(text)[:60])
+    console.print(dlq)
+
+    if latencies:
+        ordered = sorted(latencies)
+        console.print(
+            f"Latency from terminal notification to client: median {ordered[len(ordered) // 2] * 1000:.0f} ms, "
+            f"max {ordered[-1] * 1000:.0f} ms (poller batching window 1 s, client backoff 0.1-0.5 s)"
+        )
+    for error in simulator.errors:
+        console.print(f"[red]simulator error: {error}[/red]")
+    elapsed = time.monotonic() - started
+    if wrong or not malformed_in_dlq or len(dead_letters) != 1 or simulator.errors:
+        problems = [f"{len(wrong)} job(s) ended wrong: {', '.join(wrong)}"] if wrong else []
+        if not malformed_in_dlq or len(dead_letters) != 1:
+            problems.append(f"DLQ holds {len(dead_letters)} message(s), expected only the malformed one")
+        console.print(
+            f"[bold red]FAIL[/bold red] after {elapsed:.1f} s: " + "; ".join(problems or ["simulator errors"])
+        )
+        return 1
+    console.print(
+        f"[bold green]PASS[/bold green] in {elapsed:.1f} s: {len(simulator.jobs)}/{len(simulator.jobs)} jobs "
+        "reached their simulated state; the malformed message is in the DLQ."
+    )
+    return 0
+
+
+def run_local(console: Console | None = None) -> int:
+    """Keep the stack running for the CLI and your own code; Ctrl-C stops it."""
+    console = console or Console()
+    log_dir = Path(tempfile.mkdtemp(prefix="transcoder-status-local-"))
+    try:
+        with local_stack(console, log_dir) as local:
+            environment = {**local.emulator.environment(), "TABLE_NAME": local.stack.outputs["TableName"]}
+            console.print("\n[bold]Export these to use the CLI or your own code against it:[/bold]")
+            print("export " + " ".join(f"{name}={value}" for name, value in environment.items()), flush=True)
+            for name, value in local.stack.outputs.items():
+                console.print(f"  {name}: {value}")
+            console.print(
+                "\nPublish Elastic Transcoder notifications to NotificationTopicArn, or MediaConvert "
+                "events with `aws events put-events`; Ctrl-C stops everything."
+            )
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("[yellow]Stopped.[/yellow]")
+    return 0

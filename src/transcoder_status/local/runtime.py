@@ -1,0 +1,83 @@
+"""A local Lambda execution environment: one process that runs a function's SQS trigger.
+
+``start_runtime`` launches it; the process imports the handler with the function's environment,
+runs the event-source poller, and writes the function's log (Powertools JSON lines, EMF metrics)
+to a file, as CloudWatch Logs would hold them. SIGTERM or SIGINT stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+
+from .emulator import Emulator
+from .provision import LocalFunction, LocalTrigger
+
+
+class Runtime:
+    """The runtime process, seen from the parent."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path):
+        self.process = process
+        self.log_path = log_path
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_runtime(
+    trigger: LocalTrigger, emulator: Emulator, log_path: Path, retry_after_s: int = 1
+) -> Runtime:
+    spec = {"trigger": asdict(trigger), "retry_after_s": retry_after_s}
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "transcoder_status.local.runtime", json.dumps(spec)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **emulator.environment()},
+    )
+    log.close()
+    return Runtime(process, log_path)
+
+
+def main(spec_json: str) -> int:
+    from .poller import EventSourcePoller, load_handler
+
+    spec = json.loads(spec_json)
+    fields = spec["trigger"]
+    trigger = LocalTrigger(**{**fields, "function": LocalFunction(**fields["function"])})
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    poller = EventSourcePoller(
+        trigger,
+        load_handler(trigger.function),
+        retry_after_s=spec["retry_after_s"],
+        on_error=lambda error: print(f"poller: {type(error).__name__}: {error}", file=sys.stderr, flush=True),
+    ).start()
+    stopping.wait()
+    poller.stop()
+    print(json.dumps({"poller": asdict(poller.stats)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,209 @@
+"""A transcoder simulator: jobs that publish realistic notifications over a few seconds.
+
+Elastic Transcoder jobs publish through the SNS topic; MediaConvert jobs through EventBridge
+``put_events``. Each job runs PROGRESSING (with progress for MediaConvert), sometimes a warning,
+then its planned outcome. Delivery is made as messy as AWS's: some notifications are duplicated,
+some arrive late and out of order; one malformed message goes through the topic as well.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from ..notification import Source
+from ..status import JobStatus
+from .messages import elastic_transcoder_message, mediaconvert_event, sns_envelope
+from .provision import Stack
+
+MALFORMED_MESSAGE = "{ this is not a transcoder notification"
+
+
+@dataclass
+class SimulatedJob:
+    job_id: str
+    source: str
+    outcome: JobStatus
+    quirks: list[str] = field(default_factory=list)  # what the delivery did to it, for the summary
+    terminal_sent_at: float | None = None  # time.time() when its terminal notification left
+
+
+@dataclass(order=True)
+class _Step:
+    at_s: float
+    order: int
+    send: Callable[[], None] = field(compare=False)
+
+
+class TranscoderSimulator:
+    """Plans the jobs from a seed, then sends their notifications on schedule from a thread."""
+
+    def __init__(self, stack: Stack, jobs: int = 12, seed: int | None = None, spread_s: float = 4.0):
+        self.seed = random.randrange(1_000_000) if seed is None else seed
+        self._random = random.Random(self.seed)
+        self._stack = stack
+        self._sns = boto3.client("sns")
+        self._sqs = boto3.client("sqs")
+        self._events = boto3.client("events")
+        self._steps: list[_Step] = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="transcoder-simulator", daemon=True)
+        self.errors: list[BaseException] = []
+        self._first_delivery: dict[str, tuple[dict[str, Any], int, str]] = {}
+        self.jobs = [self._plan(index, jobs, spread_s) for index in range(jobs)]
+        self._schedule(1.0, self._publish_malformed)
+        self._steps.sort()
+
+    @property
+    def _topic_arn(self) -> str:
+        return self._stack.outputs["NotificationTopicArn"]
+
+    def start(self) -> TranscoderSimulator:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        for step in self._steps:
+            if self._stopping.wait(max(0.0, self._started + step.at_s - time.monotonic())):
+                return
+            try:
+                step.send()
+            except Exception as error:  # report it in the summary; keep the other jobs going
+                self.errors.append(error)
+
+    def _schedule(self, at_s: float, send: Callable[[], None]) -> None:
+        self._steps.append(_Step(at_s, len(self._steps), send))
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def _plan(self, index: int, total: int, spread_s: float) -> SimulatedJob:
+        source = Source.ELASTIC_TRANSCODER if index % 2 == 0 else Source.MEDIACONVERT
+        outcomes = [JobStatus.SUCCESS, JobStatus.SUCCESS, JobStatus.ERROR]
+        if source == Source.MEDIACONVERT:
+            outcomes.append(JobStatus.CANCELED)
+        # The first jobs show every outcome; the rest draw from the seed.
+        outcome = outcomes[(index // 2) % len(outcomes)] if index < 8 else self._random.choice(outcomes)
+        job_id = f"{int(time.time() * 1000) + index}-{self._random.randbytes(3).hex()}"
+        job = SimulatedJob(job_id, source, outcome)
+        start = self._random.uniform(0, spread_s * 0.4)
+        end = start + self._random.uniform(2.0, spread_s * 0.6 + 2.0)
+        if source == Source.ELASTIC_TRANSCODER:
+            self._plan_elastic_transcoder(job, start, end)
+        else:
+            self._plan_mediaconvert(job, start, end)
+        return job
+
+    def _plan_elastic_transcoder(self, job: SimulatedJob, start: float, end: float) -> None:
+        progressing = self._publisher(job, "PROGRESSING", remember=True)
+        self._schedule(start, progressing)
+        if self._random.random() < 0.4:
+            self._schedule((start + end) / 2, self._publisher(job, "WARNING"))
+            job.quirks.append("warning")
+        terminal = "COMPLETED" if job.outcome is JobStatus.SUCCESS else "ERROR"
+        self._schedule(end, self._publisher(job, terminal, terminal=True))
+        if self._random.random() < 0.4:
+            self._schedule(end + 0.2, self._publisher(job, terminal))
+            job.quirks.append("duplicate")
+        if self._random.random() < 0.5:
+            # SNS redelivering the first notification long after the job finished.
+            self._schedule(end + 0.4, lambda: self._redeliver_late(job))
+            job.quirks.append("late PROGRESSING")
+
+    def _plan_mediaconvert(self, job: SimulatedJob, start: float, end: float) -> None:
+        late_input_information = self._random.random() < 0.4
+        if not late_input_information:
+            self._schedule(start, self._emitter(job, "INPUT_INFORMATION", start))
+        self._schedule(start + 0.1, self._emitter(job, "PROGRESSING", start + 0.1))
+        updates = max(1, int((end - start) / 0.7))
+        for step in range(1, updates + 1):
+            at = start + 0.1 + step * (end - start - 0.2) / (updates + 1)
+            percent = min(99, int(100 * step / (updates + 1)))
+            self._schedule(at, self._emitter(job, "STATUS_UPDATE", at, percent=percent))
+        if self._random.random() < 0.3:
+            self._schedule((start + end) / 2, self._emitter(job, "NEW_WARNING", (start + end) / 2))
+            job.quirks.append("warning")
+        terminal = {JobStatus.SUCCESS: "COMPLETE", JobStatus.ERROR: "ERROR", JobStatus.CANCELED: "CANCELED"}
+        self._schedule(end, self._emitter(job, terminal[job.outcome], end, terminal=True))
+        if self._random.random() < 0.4:
+            self._schedule(end + 0.2, self._emitter(job, terminal[job.outcome], end))
+            job.quirks.append("duplicate")
+        if late_input_information:
+            # MediaConvert sends INPUT_INFORMATION after COMPLETE for short jobs.
+            self._schedule(end + 0.3, self._emitter(job, "INPUT_INFORMATION", start))
+            job.quirks.append("late INPUT_INFORMATION")
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _publish_malformed(self) -> None:
+        self._sns.publish(TopicArn=self._topic_arn, Message=MALFORMED_MESSAGE)
+
+    def _publisher(
+        self, job: SimulatedJob, state: str, *, terminal: bool = False, remember: bool = False
+    ) -> Callable[[], None]:
+        def publish() -> None:
+            message = elastic_transcoder_message(job.job_id, state)
+            sent_ms = int(time.time() * 1000)
+            message_id = self._sns.publish(
+                TopicArn=self._topic_arn,
+                Message=json.dumps(message, indent=2, separators=(",", " : ")),
+                Subject=f"Amazon Elastic Transcoder job {job.job_id} is {state.lower()}",
+            )["MessageId"]
+            if remember:
+                self._first_delivery[job.job_id] = (message, sent_ms, message_id)
+            if terminal:
+                job.terminal_sent_at = sent_ms / 1000
+
+        return publish
+
+    def _redeliver_late(self, job: SimulatedJob) -> None:
+        message, sent_ms, message_id = self._first_delivery[job.job_id]
+        body = json.dumps(sns_envelope(message, sent_ms, message_id))
+        self._sqs.send_message(QueueUrl=self._stack.outputs["NotificationQueueUrl"], MessageBody=body)
+
+    def _emitter(
+        self,
+        job: SimulatedJob,
+        status: str,
+        at_s: float,
+        *,
+        terminal: bool = False,
+        percent: int | None = None,
+    ) -> Callable[[], None]:
+        def emit() -> None:
+            event = mediaconvert_event(
+                job.job_id,
+                status,
+                int((self._started + at_s - time.monotonic() + time.time()) * 1000),
+                percent=percent,
+                user_metadata={"simulation": str(self.seed)},
+            )
+            self._events.put_events(
+                Entries=[
+                    {
+                        "Source": event["source"],
+                        "DetailType": event["detail-type"],
+                        "Detail": json.dumps(event["detail"]),
+                        "Resources": event["resources"],
+                    }
+                ]
+            )
+            if terminal:
+                job.terminal_sent_at = time.time()
+
+        return emit
