@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
+import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .client import JobWaitTimeout, StatusTableError, connect, watch_jobs
+from .client import JobWaitTimeout, StatusTableError, connect, explained_errors, watch_jobs
 from .display import JobProgress, styled
 from .status import JobStatus
 from .table import JobRow, StatusTable, TableNotConfiguredError
@@ -34,9 +35,7 @@ TableOption = Annotated[
     str | None,
     typer.Option("--table", "-t", envvar="TABLE_NAME", help="Status table (the stack's TableName output)."),
 ]
-RegionOption = Annotated[
-    str | None, typer.Option("--region", help="AWS region (default: boto3's, e.g. AWS_REGION).")
-]
+RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region (default: boto3's, e.g. AWS_REGION).")]
 EndpointOption = Annotated[
     str | None,
     typer.Option("--endpoint-url", help="AWS endpoint, e.g. the local stack's (default: AWS_ENDPOINT_URL)."),
@@ -70,14 +69,19 @@ def status(
     """Show the rows of some jobs."""
     status_table = _table(table, region, endpoint_url)
     try:
-        rows = {job_id: status_table.get(job_id, full=True) for job_id in job_ids}
+        with explained_errors(status_table):
+            rows = {job_id: status_table.get(job_id, full=True) for job_id in job_ids}
     except StatusTableError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
     if as_json:
         print(json.dumps([_row_json(job_id, row) for job_id, row in rows.items()], indent=2))
         return
-    view = Table("Job ID", "Status", "State", "Progress", "Source", "Updated", "Details")
+    view = Table()
+    for column in ("Job ID", "Status", "State", "Progress"):
+        view.add_column(column, no_wrap=True)
+    for column in ("Source", "Updated", "Details"):
+        view.add_column(column)
     for job_id, row in rows.items():
         if row is None:
             view.add_row(job_id, "[dim]no notification yet[/dim]", "", "", "", "", "")
@@ -118,9 +122,7 @@ def watch(
         except StatusTableError as error:
             errors.print(f"[red]{error}[/red]")
             raise typer.Exit(EXIT_UNREADABLE) from None
-    failed = sorted(
-        job for job, row in final.items() if row is not None and row.status is not JobStatus.SUCCESS
-    )
+    failed = sorted(job for job, row in final.items() if row is not None and row.status is not JobStatus.SUCCESS)
     if failed:
         errors.print(f"[red]{len(failed)} job(s) did not succeed: {', '.join(failed)}[/red]")
         raise typer.Exit(EXIT_FAILED)
@@ -137,21 +139,18 @@ def replay(
     """Run the real handler on an event file against the table (`sam local invoke -e`, without Docker).
 
     Exit 1 if the handler reports any record failed."""
-    settings = {
-        "TABLE_NAME": table,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_ENDPOINT_URL": endpoint_url,
-    }
-    os.environ.update({name: value for name, value in settings.items() if value})
-    if not os.environ.get("TABLE_NAME"):
-        errors.print("[red]No status table: pass --table or set TABLE_NAME.[/red]")
-        raise typer.Exit(EXIT_UNREADABLE)
-    from .handler import lambda_handler  # reads the environment set above
+    status_table = _table(table, region, endpoint_url)
+    from . import handler  # the Lambda's own module, pointed at the configured table
     from .local.context import LocalContext
 
+    handler.status_table = status_table
     event = json.loads(event_file.read_text())
-    response = lambda_handler(event, LocalContext("transcoder-status-replay", timeout_s=30))
+    # The function's log and metrics go to stderr, so stdout holds only its response.
+    log_handler = handler.logger.registered_handler
+    if isinstance(log_handler, logging.StreamHandler):
+        log_handler.stream = sys.stderr  # not setStream(): it flushes the old stream, which may be closed
+    with contextlib.redirect_stdout(sys.stderr):
+        response = handler.lambda_handler(event, LocalContext("transcoder-status-replay", timeout_s=30))
     print(json.dumps(response, indent=2))
     if response.get("batchItemFailures"):
         raise typer.Exit(EXIT_FAILED)
@@ -160,9 +159,7 @@ def replay(
 @app.command()
 def demo(
     jobs: Annotated[int, typer.Option("--jobs", min=1, max=200, help="Jobs to simulate.")] = 12,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the simulation, to repeat a run.")
-    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the simulation, to repeat a run.")] = None,
 ) -> None:
     """Run the whole pipeline on an embedded AWS emulator, end to end (what `make demo` runs)."""
     from .local.demo import run_demo

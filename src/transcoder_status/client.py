@@ -95,9 +95,7 @@ def connect(
     name = table_name_from_env(table_name)
     if client is None:
         try:
-            client = (session or boto3.Session()).client(
-                "dynamodb", region_name=region_name, endpoint_url=endpoint_url
-            )
+            client = (session or boto3.Session()).client("dynamodb", region_name=region_name, endpoint_url=endpoint_url)
         except NoRegionError:
             raise StatusTableError(
                 "No AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass region_name=... / --region."
@@ -106,7 +104,7 @@ def connect(
 
 
 @contextmanager
-def _explained_errors(table: StatusTable) -> Iterator[None]:
+def explained_errors(table: StatusTable) -> Iterator[None]:
     try:
         yield
     except ClientError as error:
@@ -201,7 +199,7 @@ class JobMonitor:
 
     def details(self) -> JobRow | None:
         """The job's whole row (outputs, error, warnings, times), or None before any notification."""
-        with _explained_errors(self._table):
+        with explained_errors(self._table):
             return self._table.get(self.job_id, consistent=self.consistent_read, full=True)
 
     def progress(self) -> int | None:
@@ -217,15 +215,12 @@ class JobMonitor:
         self.stop()
 
     def __repr__(self) -> str:
-        return (
-            f"JobMonitor(job_id={self.job_id!r}, table={self._table.name!r}, "
-            f"status={self._process_status.name})"
-        )
+        return f"JobMonitor(job_id={self.job_id!r}, table={self._table.name!r}, status={self._process_status.name})"
 
     # -- one read per verb -------------------------------------------------------------------
 
     def _read(self) -> JobRow | None:
-        with _explained_errors(self._table):
+        with explained_errors(self._table):
             return self._table.get(self.job_id, consistent=self.consistent_read)
 
     def _status(self) -> JobStatus:
@@ -261,9 +256,7 @@ def watch_jobs(
     while True:
         pending = [job for job, row in rows.items() if row is None or not row.finished]
         for start in range(0, len(pending), BATCH_GET_LIMIT):
-            rows.update(
-                _batch_get(table, pending[start : start + BATCH_GET_LIMIT], consistent_read, backoff, sleep)
-            )
+            rows.update(_batch_get(table, pending[start : start + BATCH_GET_LIMIT], consistent_read, backoff, sleep))
         yield dict(rows)
         if all(row is not None and row.finished for row in rows.values()):
             return
@@ -280,7 +273,7 @@ def _batch_get(
     found: dict[str, JobRow] = {}
     keys, delays = job_ids, backoff.delays()
     while keys:
-        with _explained_errors(table):
+        with explained_errors(table):
             rows, keys = table.get_many(keys, consistent=consistent)
         found.update((row.job_id, row) for row in rows)
         if keys:

@@ -39,9 +39,7 @@ class JobProgress:
         )
         labels = labels or {}
         self._tasks: dict[str, TaskID] = {
-            job: self._progress.add_task(
-                job, total=100, label=labels.get(job, job), status="[dim]waiting[/dim]"
-            )
+            job: self._progress.add_task(job, total=100, label=labels.get(job, job), status="[dim]waiting[/dim]")
             for job in dict.fromkeys(job_ids)
         }
 

@@ -31,9 +31,7 @@ BODY_EXCERPT = 512  # characters of a bad body kept in its log line
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status")
 logger = Logger(service=SERVICE)
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE
-)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE)
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 # Module scope: reused by every invocation of a warm function.
@@ -42,9 +40,7 @@ status_table = StatusTable(
     boto3.client("dynamodb"),
     int(os.environ.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
 )
-accepted_pipelines = frozenset(
-    filter(None, os.environ.get("ACCEPTED_PIPELINE_IDS", "").replace(",", " ").split())
-)
+accepted_pipelines = frozenset(filter(None, os.environ.get("ACCEPTED_PIPELINE_IDS", "").replace(",", " ").split()))
 write_pool = ThreadPoolExecutor(max_workers=int(os.environ.get("WRITE_CONCURRENCY", "8")))
 
 
@@ -71,9 +67,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if failure is not None:
             raise failure
 
-    response = process_partial_response(
-        event=event, record_handler=report, processor=processor, context=context
-    )
+    response = process_partial_response(event=event, record_handler=report, processor=processor, context=context)
     return dict(response)
 
 

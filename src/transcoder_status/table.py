@@ -260,9 +260,7 @@ def _cut(text: str | None, limit: int) -> str | None:
 
 
 def _iso(epoch_seconds: float) -> str:
-    return (
-        datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _state_update(
@@ -385,8 +383,7 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
         warnings=tuple(sorted(item.get(WARNINGS, {}).get("SS", ()))),
         progress=_number(item.get(PROGRESS)),
         phase=_string(item, PHASE),
-        user_metadata={k: str(v.get("S")) for k, v in item.get(USER_METADATA, {}).get("M", {}).items()}
-        or None,
+        user_metadata={k: str(v.get("S")) for k, v in item.get(USER_METADATA, {}).get("M", {}).items()} or None,
         created_at=_string(item, CREATED_AT),
         updated_at=_string(item, UPDATED_AT),
         notified_at=_string(item, NOTIFIED_AT),

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from transcoder_status import handler
+from transcoder_status.local.context import LocalContext
 from transcoder_status.local.emulator import Emulator, running_emulator
 from transcoder_status.table import StatusTable
 
@@ -44,18 +45,8 @@ def handler_table(table: StatusTable, monkeypatch: pytest.MonkeyPatch) -> Status
     return table
 
 
-class FakeContext:
-    function_name = "transcoder-status-test"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:transcoder-status-test"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = handler.lambda_handler(event, FakeContext())
+    response: dict[str, Any] = handler.lambda_handler(event, LocalContext("transcoder-status-test", timeout_s=30))
     return response
 
 

@@ -1,7 +1,7 @@
-"""An HTTP proxy in front of the emulator that answers some DynamoDB calls with throttling errors.
+"""An HTTP proxy in front of the emulator that answers chosen DynamoDB calls with AWS errors.
 
-The handler's boto3 client talks to the proxy, so the errors cross the same wire, parser and retry
-logic as DynamoDB's own throttling would.
+Clients talk to the proxy, so the errors cross the same wire, parser and retry logic as the real
+service's would.
 """
 
 from __future__ import annotations
@@ -10,40 +10,39 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
-THROTTLED = json.dumps(
-    {
-        "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-        "message": "The level of configured provisioned throughput for the table was exceeded.",
-    }
-).encode()
+# (operation, request body) -> (HTTP status, AWS error type, message), or None to forward the call.
+Fault = Callable[[str, dict[str, Any]], tuple[int, str, str] | None]
 
 
-THROTTLED = json.dumps(
-    {
-        "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-        "message": "The level of configured provisioned throughput for the table was exceeded.",
-    }
-).encode()
+def throttle_jobs(job_ids: set[str], operation: str = "UpdateItem") -> Fault:
+    def fault(called: str, body: dict[str, Any]) -> tuple[int, str, str] | None:
+        if called == operation and body.get("Key", {}).get("jobId", {}).get("S") in job_ids:
+            return 400, "ProvisionedThroughputExceededException", "Throughput exceeds the table's limit."
+        return None
+
+    return fault
 
 
-class ThrottlingProxy:
-    def __init__(self, upstream: str, throttled_jobs: set[str], operation: str = "UpdateItem"):
+def deny(operation: str) -> Fault:
+    def fault(called: str, body: dict[str, Any]) -> tuple[int, str, str] | None:
+        if called == operation:
+            return 400, "AccessDeniedException", f"User is not authorized to perform: dynamodb:{operation}"
+        return None
+
+    return fault
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, fault: Fault):
         self.upstream = upstream
-        self.throttled_jobs = throttled_jobs
-        self.operation = operation
-        self.throttled_calls = 0
-        self.forwarded_calls = 0
+        self.fault = fault
+        self.faults_sent = 0
         self._lock = threading.Lock()
-
-    def should_throttle(self, target: str, body: bytes) -> bool:
-        if not target.endswith(f".{self.operation}"):
-            return False
-        job_id = json.loads(body).get("Key", {}).get("jobId", {}).get("S")
-        return job_id in self.throttled_jobs
 
     @contextmanager
     def running(self) -> Iterator[str]:
@@ -55,16 +54,16 @@ class ThrottlingProxy:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if proxy.should_throttle(self.headers.get("X-Amz-Target", ""), body):
+                operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+                answer = proxy.fault(operation, json.loads(body or b"{}"))
+                if answer is not None:
+                    status, error_type, message = answer
                     with proxy._lock:
-                        proxy.throttled_calls += 1
-                    self._reply(400, THROTTLED)
+                        proxy.faults_sent += 1
+                    payload = {"__type": f"com.amazonaws.dynamodb.v20120810#{error_type}", "message": message}
+                    self._reply(status, json.dumps(payload).encode())
                     return
-                with proxy._lock:
-                    proxy.forwarded_calls += 1
-                headers = {
-                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
-                }
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 request = urllib.request.Request(proxy.upstream + self.path, body, headers, method="POST")
                 try:
                     with urllib.request.urlopen(request) as response:

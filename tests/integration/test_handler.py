@@ -77,9 +77,7 @@ def test_warning_is_kept_after_completion(handler_table: StatusTable) -> None:
 def test_out_of_order_delivery_never_reopens_a_finished_job(handler_table: StatusTable, capsys: Any) -> None:
     invoke(records("elastic-transcoder-completed"))
     capsys.readouterr()
-    assert invoke(records("elastic-transcoder-progressing", "elastic-transcoder-warning")) == {
-        "batchItemFailures": []
-    }
+    assert invoke(records("elastic-transcoder-progressing", "elastic-transcoder-warning")) == {"batchItemFailures": []}
     row = handler_table.get(JOB, full=True)
     assert row is not None
     assert (row.status, row.state) == (JobStatus.SUCCESS, "COMPLETED")
@@ -145,9 +143,7 @@ def test_bad_body_log_is_bounded(handler_table: StatusTable, caplog: pytest.LogC
     assert len(log.body) == handler.BODY_EXCERPT
 
 
-def test_other_pipelines_are_skipped(
-    handler_table: StatusTable, monkeypatch: pytest.MonkeyPatch, capsys: Any
-) -> None:
+def test_other_pipelines_are_skipped(handler_table: StatusTable, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     monkeypatch.setattr(handler, "accepted_pipelines", frozenset({"1111111111111-aaaaaa"}))
     response = invoke(records("elastic-transcoder-completed"))
     assert response == {"batchItemFailures": []}  # skipped is handled: the message is deleted
@@ -155,9 +151,7 @@ def test_other_pipelines_are_skipped(
     assert emitted_metrics(capsys.readouterr().out) == {"Skipped": 1}
 
 
-def test_same_job_in_one_batch_is_one_write(
-    handler_table: StatusTable, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_same_job_in_one_batch_is_one_write(handler_table: StatusTable, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     original = handler_table.client.update_item
 
@@ -167,9 +161,7 @@ def test_same_job_in_one_batch_is_one_write(
 
     monkeypatch.setattr(handler_table.client, "update_item", counting)
     event = {
-        "Records": [
-            et_record(JOB, state, at) for state, at in (("PROGRESSING", 1), ("WARNING", 2), ("COMPLETED", 3))
-        ]
+        "Records": [et_record(JOB, state, at) for state, at in (("PROGRESSING", 1), ("WARNING", 2), ("COMPLETED", 3))]
     }
     event["Records"].append(et_record(OTHER, "PROGRESSING", 1))
     invoke(event)

@@ -58,9 +58,7 @@ def job_histories(draw: st.DrawFn) -> list[Notification]:
         extra: dict[str, Any] = {}
         if state == "STATUS_UPDATE":
             progress += draw(st.integers(0, 30))
-            extra.update(
-                progress=min(progress, 99), phase=draw(st.sampled_from(["TRANSCODING", "UPLOADING"]))
-            )
+            extra.update(progress=min(progress, 99), phase=draw(st.sampled_from(["TRANSCODING", "UPLOADING"])))
         if state in ("WARNING", "NEW_WARNING"):
             extra["warnings"] = (draw(st.sampled_from(["w-audio", "w-frames", "w-bitrate"])),)
         if state in ("COMPLETE", "COMPLETED"):
@@ -92,9 +90,7 @@ def test_any_order_and_duplication_ends_in_the_same_row(
     for notification in data.draw(st.permutations(deliveries)):
         table.apply(replace(notification, job_id=shuffled))
     # Coalescing a whole batch into one write ends in the same row too.
-    for notification in coalesce(
-        replace(n, job_id=batched) for n in data.draw(st.permutations(deliveries))
-    ).values():
+    for notification in coalesce(replace(n, job_id=batched) for n in data.draw(st.permutations(deliveries))).values():
         table.apply(notification)
     expected = comparable(table.get(in_order, full=True))
     assert comparable(table.get(shuffled, full=True)) == expected

@@ -9,7 +9,7 @@ import pytest
 from botocore.config import Config
 
 from tests.integration.conftest import failed_ids, invoke
-from tests.integration.faults import ThrottlingProxy
+from tests.integration.faults import FaultProxy, throttle_jobs
 from transcoder_status import handler
 from transcoder_status.local.emulator import Emulator
 from transcoder_status.local.messages import elastic_transcoder_message, sns_envelope, sqs_record
@@ -18,21 +18,15 @@ from transcoder_status.table import StatusTable
 
 
 def record(job_id: str, state: str, at_ms: int) -> dict[str, object]:
-    return sqs_record(
-        json.dumps(sns_envelope(elastic_transcoder_message(job_id, state), at_ms)), sent_ms=at_ms
-    )
+    return sqs_record(json.dumps(sns_envelope(elastic_transcoder_message(job_id, state), at_ms)), sent_ms=at_ms)
 
 
-def test_throttled_jobs_fail_alone(
-    emulator: Emulator, table: StatusTable, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_throttled_jobs_fail_alone(emulator: Emulator, table: StatusTable, monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = [f"1700000000000-job{i:03d}" for i in range(6)]
     throttled = {jobs[1], jobs[4]}
-    proxy = ThrottlingProxy(emulator.endpoint_url, throttled)
+    proxy = FaultProxy(emulator.endpoint_url, throttle_jobs(throttled))
     event = {
-        "Records": [
-            record(job, state, at) for job in jobs for state, at in (("PROGRESSING", 1), ("COMPLETED", 2))
-        ]
+        "Records": [record(job, state, at) for job in jobs for state, at in (("PROGRESSING", 1), ("COMPLETED", 2))]
     }
     with proxy.running() as endpoint:
         client = boto3.client(
@@ -44,13 +38,11 @@ def test_throttled_jobs_fail_alone(
         response = invoke(event)
 
     expected = {
-        r["messageId"]
-        for r in event["Records"]
-        if json.loads(json.loads(r["body"])["Message"])["jobId"] in throttled
+        r["messageId"] for r in event["Records"] if json.loads(json.loads(r["body"])["Message"])["jobId"] in throttled
     }
     assert failed_ids(response) == expected
     assert len(expected) == 4
-    assert proxy.throttled_calls == 2 * len(throttled)  # botocore retried once, then gave up
+    assert proxy.faults_sent == 2 * len(throttled)  # botocore retried once, then gave up
     for job in jobs:
         row = table.get(job)
         if job in throttled:
@@ -60,9 +52,7 @@ def test_throttled_jobs_fail_alone(
 
     # The redelivery, with DynamoDB healthy again, completes the throttled jobs.
     monkeypatch.setattr(handler, "status_table", table)
-    assert invoke({"Records": [r for r in event["Records"] if r["messageId"] in expected]}) == {
-        "batchItemFailures": []
-    }
+    assert invoke({"Records": [r for r in event["Records"] if r["messageId"] in expected]}) == {"batchItemFailures": []}
     for job in throttled:
         row = table.get(job)
         assert row is not None and row.status is JobStatus.SUCCESS

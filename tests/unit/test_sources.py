@@ -22,9 +22,7 @@ def first_record(name: str) -> dict[str, Any]:
 
 
 def parse_record(record: dict[str, Any]):  # type: ignore[no-untyped-def]
-    return parse_body(
-        record["body"], Delivery(int(record["attributes"]["SentTimestamp"]), record["messageId"])
-    )
+    return parse_body(record["body"], Delivery(int(record["attributes"]["SentTimestamp"]), record["messageId"]))
 
 
 @pytest.mark.parametrize(
@@ -37,9 +35,7 @@ def parse_record(record: dict[str, Any]):  # type: ignore[no-untyped-def]
         ("elastic-transcoder-raw-delivery", "COMPLETED", JobStatus.SUCCESS),
     ],
 )
-def test_elastic_transcoder_states_map_as_the_old_worker_did(
-    event_name: str, state: str, status: JobStatus
-) -> None:
+def test_elastic_transcoder_states_map_as_the_old_worker_did(event_name: str, state: str, status: JobStatus) -> None:
     notification = parse_record(first_record(event_name))
     assert notification.state == state
     assert notification.status is status
@@ -220,9 +216,7 @@ def _et(**changes: Any) -> str:
             "the SNS Message is not JSON",
         ),
         (
-            json.dumps(
-                {"Type": "Notification", "Message": _et(), "MessageId": "m", "Timestamp": "yesterday"}
-            ),
+            json.dumps({"Type": "Notification", "Message": _et(), "MessageId": "m", "Timestamp": "yesterday"}),
             "'Timestamp' is not an ISO 8601 time",
         ),
         (

@@ -60,9 +60,7 @@ def test_key_order_survives_digit_count_changes() -> None:
 
 def test_equal_timestamps_order_by_state_then_progress_then_event_id() -> None:
     assert order_key(note("STATUS_UPDATE", 5, "a")) > order_key(note("INPUT_INFORMATION", 5, "z"))
-    assert order_key(note("STATUS_UPDATE", 5, "a", progress=50)) > order_key(
-        note("STATUS_UPDATE", 5, "z", progress=40)
-    )
+    assert order_key(note("STATUS_UPDATE", 5, "a", progress=50)) > order_key(note("STATUS_UPDATE", 5, "z", progress=40))
     assert order_key(note("PROGRESSING", 5, "b")) > order_key(note("PROGRESSING", 5, "a"))
 
 
@@ -89,8 +87,7 @@ def test_coalesce_keeps_the_winner_per_job_with_all_warnings_and_best_progress()
 @given(st.permutations(["PROGRESSING", "WARNING", "COMPLETED", "PROGRESSING"]))
 def test_coalesce_winner_does_not_depend_on_batch_order(states: list[str]) -> None:
     batch = [
-        note(state, at=i * 1000 if state != "COMPLETED" else 500, event_id=str(i))
-        for i, state in enumerate(states)
+        note(state, at=i * 1000 if state != "COMPLETED" else 500, event_id=str(i)) for i, state in enumerate(states)
     ]
     assert coalesce(batch)["job"].state == "COMPLETED"
     assert coalesce(list(reversed(batch)))["job"] == coalesce(batch)["job"]
@@ -125,8 +122,5 @@ def test_stale_notification_still_adds_new_warnings_and_higher_progress() -> Non
     assert progress_to_merge(row, replace(late, progress=30)) is None
     # Equal percent: the later report in key order wins, so every delivery order agrees.
     assert progress_to_merge(row, replace(late, progress=40)) is None
-    assert (
-        progress_to_merge(stored(replace(late, progress=40)), note("STATUS_UPDATE", 9, progress=40))
-        is not None
-    )
+    assert progress_to_merge(stored(replace(late, progress=40)), note("STATUS_UPDATE", 9, progress=40)) is not None
     assert progress_to_merge(row, replace(late, progress=None)) is None

@@ -50,9 +50,7 @@ def local_stack(console: Console, log_dir: Path) -> Iterator[LocalStack]:
     with running_emulator() as emulator:
         console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}")
         stack = provision()
-        console.print(
-            f"[bold]Stack[/bold] {stack.name} provisioned from template.yaml: {len(stack.refs)} resources"
-        )
+        console.print(f"[bold]Stack[/bold] {stack.name} provisioned from template.yaml: {len(stack.refs)} resources")
         (trigger,) = stack.triggers
         runtime = start_runtime(trigger, emulator, log_dir / "function.log")
         console.print(
@@ -72,9 +70,7 @@ def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = 
     try:
         with local_stack(console, log_dir) as local:
             simulator = TranscoderSimulator(local.stack, jobs=jobs, seed=seed).start()
-            console.print(
-                f"[bold]Simulating[/bold] {jobs} jobs (seed {simulator.seed}), plus one malformed message\n"
-            )
+            console.print(f"[bold]Simulating[/bold] {jobs} jobs (seed {simulator.seed}), plus one malformed message\n")
             try:
                 seen_at, rows = _watch(simulator.jobs, local.stack, console)
                 dead_letters = _await_dead_letters(local.stack, expected=1)
@@ -120,9 +116,9 @@ def _await_dead_letters(stack: Stack, expected: int) -> list[dict[str, Any]]:
     stop = threading.Event()
     while time.monotonic() < deadline:
         count = int(
-            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
-                "Attributes"
-            ]["ApproximateNumberOfMessages"]
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
         )
         if count >= expected:
             break
@@ -172,9 +168,7 @@ def _summary(
         if job.terminal_sent_at is not None and job.job_id in seen_at:
             latencies.append(seen_at[job.job_id] - job.terminal_sent_at)
             latency = f"{latencies[-1] * 1000:.0f} ms"
-        view.add_row(
-            job.job_id, job.source, styled(job.outcome), styled(final), latency, ", ".join(job.quirks)
-        )
+        view.add_row(job.job_id, job.source, styled(job.outcome), styled(final), latency, ", ".join(job.quirks))
     console.print(view)
 
     reasons = _reasons(log_path)

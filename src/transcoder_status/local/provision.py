@@ -80,8 +80,7 @@ class _Builder:
         self.stack = Stack(stack_name, region)
         self.template = template
         self.parameters: dict[str, Any] = {
-            name: overrides.get(name, spec.get("Default", ""))
-            for name, spec in template.get("Parameters", {}).items()
+            name: overrides.get(name, spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
         }
         self.parameters.update(
             {
@@ -190,9 +189,7 @@ class _Builder:
         return f"arn:aws:{service}:{self.stack.region}:{ACCOUNT}:{resource}"
 
     def _topic(self, logical: str, props: Resolved) -> None:
-        arn = boto3.client("sns").create_topic(Name=props.get("TopicName", self._physical_name(logical)))[
-            "TopicArn"
-        ]
+        arn = boto3.client("sns").create_topic(Name=props.get("TopicName", self._physical_name(logical)))["TopicArn"]
         self.stack.refs[logical] = arn
         self.stack.attributes[logical] = {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
 
@@ -297,17 +294,13 @@ class _Builder:
         # The local poller runs with the caller's credentials; the role is named, not enforced.
         name = self._physical_name(logical)
         self.stack.refs[logical] = name
-        self.stack.attributes[logical] = {
-            "Arn": self._arn("iam", f"role/{name}").replace(self.stack.region, "")
-        }
+        self.stack.attributes[logical] = {"Arn": self._arn("iam", f"role/{name}").replace(self.stack.region, "")}
 
     def _log_group(self, logical: str, props: Resolved) -> None:
         name = props["LogGroupName"]
         boto3.client("logs").create_log_group(logGroupName=name)
         if "RetentionInDays" in props:
-            boto3.client("logs").put_retention_policy(
-                logGroupName=name, retentionInDays=int(props["RetentionInDays"])
-            )
+            boto3.client("logs").put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
         self.stack.refs[logical] = name
 
     def _alarm(self, logical: str, props: Resolved) -> None:
@@ -352,11 +345,8 @@ class _Builder:
                 queue_url=queue["QueueUrl"],
                 batch_size=int(props.get("BatchSize", 10)),
                 batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-                report_batch_item_failures="ReportBatchItemFailures"
-                in props.get("FunctionResponseTypes", []),
-                maximum_concurrency=int(scaling["MaximumConcurrency"])
-                if "MaximumConcurrency" in scaling
-                else None,
+                report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                maximum_concurrency=int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None,
             )
         )
         self.stack.refs[logical] = f"{self.stack.name}-{logical}"
@@ -424,10 +414,7 @@ def _dependency_order(resources: Mapping[str, Any]) -> list[str]:
         spec = resources[name]
         depends = spec.get("DependsOn", [])
         for dependency in sorted(
-            (
-                _references(spec.get("Properties", {}))
-                | set([depends] if isinstance(depends, str) else depends)
-            )
+            (_references(spec.get("Properties", {})) | set([depends] if isinstance(depends, str) else depends))
             & set(resources)
         ):
             visit(dependency)

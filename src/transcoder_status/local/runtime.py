@@ -38,9 +38,7 @@ class Runtime:
                 self.process.wait()
 
 
-def start_runtime(
-    trigger: LocalTrigger, emulator: Emulator, log_path: Path, retry_after_s: int = 1
-) -> Runtime:
+def start_runtime(trigger: LocalTrigger, emulator: Emulator, log_path: Path, retry_after_s: int = 1) -> Runtime:
     spec = {"trigger": asdict(trigger), "retry_after_s": retry_after_s}
     log = log_path.open("ab")
     process = subprocess.Popen(

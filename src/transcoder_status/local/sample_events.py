@@ -25,9 +25,7 @@ def _id(*parts: object) -> str:
 
 
 def _via_sns(job_id: str, state: str, at_ms: int, **kwargs: Any) -> dict[str, Any]:
-    envelope = sns_envelope(
-        elastic_transcoder_message(job_id, state, **kwargs), at_ms, _id("sns", job_id, state)
-    )
+    envelope = sns_envelope(elastic_transcoder_message(job_id, state, **kwargs), at_ms, _id("sns", job_id, state))
     return sqs_record(
         json.dumps(envelope),
         sent_ms=at_ms + 40,
@@ -60,9 +58,7 @@ def sample_events() -> dict[str, dict[str, Any]]:
         "elastic-transcoder-completed": [_via_sns(ET_JOB, "COMPLETED", T0 + 6_000)],
         "elastic-transcoder-error": [_via_sns(ET_OTHER_JOB, "ERROR", T0 + 3_000)],
         "elastic-transcoder-raw-delivery": [
-            sqs_record(
-                raw_body, sent_ms=T0 + 6_000, message_id=_id("sqs", "raw"), receipt_handle=_id("rh", "raw")
-            )
+            sqs_record(raw_body, sent_ms=T0 + 6_000, message_id=_id("sqs", "raw"), receipt_handle=_id("rh", "raw"))
         ],
         "batch-mixed-with-malformed": [
             _via_sns(ET_JOB, "PROGRESSING", T0),

@@ -81,9 +81,9 @@ def translate(
         properties = resource.get("Properties", {})
         if resource.get("Type") == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
             properties["CodeUri"] = "s3://placeholder-bucket/transcoder-status.zip"
-    translated: dict[str, Any] = Translator(
-        {}, Parser(), boto_session=boto3.Session(region_name=region)
-    ).translate(sam_template=template, parameter_values=dict(parameters or {}))
+    translated: dict[str, Any] = Translator({}, Parser(), boto_session=boto3.Session(region_name=region)).translate(
+        sam_template=template, parameter_values=dict(parameters or {})
+    )
     return translated
 
 

@@ -48,9 +48,7 @@ def parse(doc: JsonObject, delivery: Delivery) -> Notification:
     state = require_str(doc, "state")
     status = STATES.get(state)
     if status is None:
-        raise ParseError(
-            f"unknown Elastic Transcoder state {state[:40]!r}; expected one of {', '.join(STATES)}"
-        )
+        raise ParseError(f"unknown Elastic Transcoder state {state[:40]!r}; expected one of {', '.join(STATES)}")
     outputs = tuple(_output(item) for item in objects_in(doc, "outputs"))
     details = optional_str(doc, "messageDetails")
     return Notification(

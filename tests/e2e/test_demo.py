@@ -1,0 +1,81 @@
+"""The whole pipeline, as a user runs it: `transcoder-status demo` and `transcoder-status local`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+
+from transcoder_status.local.messages import elastic_transcoder_message
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+COMMAND = shutil.which("transcoder-status") or os.path.join(os.path.dirname(sys.executable), "transcoder-status")
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "TABLE_NAME"}
+
+
+def test_demo_runs_every_job_to_its_simulated_state() -> None:
+    result = subprocess.run(  # noqa: PLW1510 - the return code is asserted
+        [COMMAND, "demo", "--jobs", "4", "--seed", "11"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**CLEAN_ENV, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASS" in result.stdout and "4/4 jobs reached their simulated state" in result.stdout
+    assert "the SNS Message is not JSON" in result.stdout  # the DLQ entry, with its reason from the log
+    assert "elastic-transcoder" in result.stdout and "mediaconvert" in result.stdout
+
+
+def test_local_keeps_the_stack_running_until_interrupted() -> None:
+    process = subprocess.Popen(
+        [COMMAND, "local"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**CLEAN_ENV, "COLUMNS": "300"},
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("export ") for line in lines):
+            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
+            lines.append(process.stdout.readline())
+        environment = dict(
+            pair.split("=", 1) for pair in next(line for line in lines if line.startswith("export ")).split()[1:]
+        )
+        while not any("NotificationTopicArn" in line for line in lines):
+            lines.append(process.stdout.readline())
+        topic = re.search(r"NotificationTopicArn: (\S+)", "".join(lines)).group(1)  # type: ignore[union-attr]
+
+        job = "4000000000000-locals"
+        session = boto3.Session(
+            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+            region_name=environment["AWS_REGION"],
+        )
+        session.client("sns", endpoint_url=environment["AWS_ENDPOINT_URL"]).publish(
+            TopicArn=topic, Message=json.dumps(elastic_transcoder_message(job, "COMPLETED"))
+        )
+        watch = subprocess.run(  # noqa: PLW1510 - the return code is asserted
+            [COMMAND, "watch", job, "--timeout", "30"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**CLEAN_ENV, **environment},
+        )
+        assert watch.returncode == 0, watch.stdout + watch.stderr
+        assert "All 1 job(s) succeeded" in watch.stdout
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
