@@ -99,7 +99,8 @@ class TranscoderSimulator:
             outcomes.append(JobStatus.CANCELED)
         # The first jobs show every outcome; the rest draw from the seed.
         outcome = outcomes[(index // 2) % len(outcomes)] if index < 8 else self._random.choice(outcomes)
-        job_id = f"{int(time.time() * 1000) + index}-{self._random.randbytes(3).hex()}"
+        # Shaped like real job IDs (creation epoch ms, 6 characters); the same seed gives the same IDs.
+        job_id = f"{1_700_000_000_000 + self.seed * 1000 + index}-{self._random.randbytes(3).hex()}"
         job = SimulatedJob(job_id, source, outcome)
         start = self._random.uniform(0, spread_s * 0.4)
         end = start + self._random.uniform(2.0, spread_s * 0.6 + 2.0)
