@@ -17,7 +17,7 @@ from rich.table import Table
 from .client import JobWaitTimeout, StatusTableError, connect, explained_errors, watch_jobs
 from .display import JobProgress, styled
 from .status import JobStatus
-from .table import JobRow, StatusTable, TableNotConfiguredError
+from .table import ALL_ATTRIBUTES, JobRow, StatusTable, TableNotConfiguredError
 
 app = typer.Typer(
     help="Track video transcoding jobs (Elastic Transcoder, MediaConvert) in the transcoder-status table.",
@@ -70,7 +70,7 @@ def status(
     status_table = _table(table, region, endpoint_url)
     try:
         with explained_errors(status_table):
-            rows = {job_id: status_table.get(job_id, full=True) for job_id in job_ids}
+            rows = {job_id: status_table.get(job_id, attributes=ALL_ATTRIBUTES) for job_id in job_ids}
     except StatusTableError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None

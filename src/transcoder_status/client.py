@@ -20,7 +20,14 @@ import boto3
 from botocore.exceptions import ClientError, NoRegionError
 
 from .status import JobStatus, ProcessStatus
-from .table import JobRow, StatusTable, table_name_from_env
+from .table import (
+    ALL_ATTRIBUTES,
+    PROGRESS_ATTRIBUTES,
+    STATUS_ATTRIBUTES,
+    JobRow,
+    StatusTable,
+    table_name_from_env,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -200,11 +207,11 @@ class JobMonitor:
     def details(self) -> JobRow | None:
         """The job's whole row (outputs, error, warnings, times), or None before any notification."""
         with explained_errors(self._table):
-            return self._table.get(self.job_id, consistent=self.consistent_read, full=True)
+            return self._table.get(self.job_id, consistent=self.consistent_read, attributes=ALL_ATTRIBUTES)
 
     def progress(self) -> int | None:
         """The last percent complete reported (MediaConvert STATUS_UPDATE), or None."""
-        row = self._read()
+        row = self._read(PROGRESS_ATTRIBUTES)
         return None if row is None else row.progress
 
     def __enter__(self) -> JobMonitor:
@@ -219,9 +226,9 @@ class JobMonitor:
 
     # -- one read per verb -------------------------------------------------------------------
 
-    def _read(self) -> JobRow | None:
+    def _read(self, attributes: Sequence[str] = STATUS_ATTRIBUTES) -> JobRow | None:
         with explained_errors(self._table):
-            return self._table.get(self.job_id, consistent=self.consistent_read)
+            return self._table.get(self.job_id, consistent=self.consistent_read, attributes=attributes)
 
     def _status(self) -> JobStatus:
         if self._process_status is ProcessStatus.ABORTED:
@@ -256,7 +263,8 @@ def watch_jobs(
     while True:
         pending = [job for job, row in rows.items() if row is None or not row.finished]
         for start in range(0, len(pending), BATCH_GET_LIMIT):
-            rows.update(_batch_get(table, pending[start : start + BATCH_GET_LIMIT], consistent_read, backoff, sleep))
+            chunk = pending[start : start + BATCH_GET_LIMIT]
+            rows.update(_batch_get(table, chunk, consistent_read, backoff, sleep))
         yield dict(rows)
         if all(row is not None and row.finished for row in rows.values()):
             return
@@ -274,7 +282,7 @@ def _batch_get(
     keys, delays = job_ids, backoff.delays()
     while keys:
         with explained_errors(table):
-            rows, keys = table.get_many(keys, consistent=consistent)
+            rows, keys = table.get_many(keys, consistent=consistent, attributes=PROGRESS_ATTRIBUTES)
         found.update((row.job_id, row) for row in rows)
         if keys:
             sleep(next(delays))

@@ -64,8 +64,10 @@ MAX_METADATA_TEXT = 256
 
 DEFAULT_RETENTION_DAYS = 30
 
-# What a status read needs: the client's finished()/job_status() poll fetches only these.
-STATUS_ATTRIBUTES = (JOB_ID, JOB_STATUS, FINISHED, PROGRESS)
+# What reads fetch: a status poll (finished(), job_status()) only the first; a progress display more.
+STATUS_ATTRIBUTES = (JOB_ID, JOB_STATUS, FINISHED)
+PROGRESS_ATTRIBUTES = (*STATUS_ATTRIBUTES, STATE, PROGRESS, PHASE)
+ALL_ATTRIBUTES = None
 
 
 class WriteOutcome(Enum):
@@ -191,20 +193,22 @@ class StatusTable:
 
     # -- the reads ---------------------------------------------------------------------------
 
-    def get(self, job_id: str, *, consistent: bool = True, full: bool = False) -> JobRow | None:
-        """One job's row (None before its first notification); by default only the status fields."""
+    def get(
+        self, job_id: str, *, consistent: bool = True, attributes: Sequence[str] | None = STATUS_ATTRIBUTES
+    ) -> JobRow | None:
+        """One job's row (None before its first notification): ``attributes`` only, or all with None."""
         request: dict[str, Any] = {
             "TableName": self.name,
             "Key": {JOB_ID: {"S": job_id}},
             "ConsistentRead": consistent,
         }
-        if not full:
-            request.update(_projection(STATUS_ATTRIBUTES))
+        if attributes is not None:
+            request.update(_projection(attributes))
         item = self.client.get_item(**request).get("Item")
         return None if item is None else row_from_item(item)
 
     def get_many(
-        self, job_ids: Sequence[str], *, consistent: bool = True, full: bool = False
+        self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Sequence[str] | None = STATUS_ATTRIBUTES
     ) -> tuple[list[JobRow], list[str]]:
         """One BatchGetItem for up to 100 jobs: the rows found, and the job IDs left unprocessed.
 
@@ -214,8 +218,8 @@ class StatusTable:
             "Keys": [{JOB_ID: {"S": job_id}} for job_id in job_ids],
             "ConsistentRead": consistent,
         }
-        if not full:
-            request.update(_projection(STATUS_ATTRIBUTES))
+        if attributes is not None:
+            request.update(_projection(attributes))
         response: dict[str, Any] = dict(self.client.batch_get_item(RequestItems={self.name: request}))  # type: ignore[dict-item]
         rows = [row_from_item(item) for item in response.get("Responses", {}).get(self.name, [])]
         unprocessed = response.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", [])

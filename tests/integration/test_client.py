@@ -138,7 +138,7 @@ def test_each_verb_is_one_strongly_consistent_get_of_the_status_fields(
     assert len(gets) == 3 and len(log.calls) == 3
     for params in gets:
         assert params["ConsistentRead"] is True
-        assert set(params["ExpressionAttributeNames"].values()) == {"jobId", "jobStatus", "finished", "progress"}
+        assert set(params["ExpressionAttributeNames"].values()) == {"jobId", "jobStatus", "finished"}
     monitor(job, handler_table, client, consistent_read=False).job_status()
     assert log.named("GetItem")[-1]["ConsistentRead"] is False
 

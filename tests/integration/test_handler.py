@@ -44,11 +44,11 @@ def emitted_metrics(output: str) -> dict[str, float]:
 
 def test_progressing_then_completed(handler_table: StatusTable) -> None:
     assert invoke(records("elastic-transcoder-progressing")) == {"batchItemFailures": []}
-    row = handler_table.get(JOB, full=True)
+    row = handler_table.get(JOB, attributes=None)
     assert row is not None
     assert (row.status, row.finished, row.state) == (JobStatus.RUNNING, False, "PROGRESSING")
     invoke(records("elastic-transcoder-completed"))
-    row = handler_table.get(JOB, full=True)
+    row = handler_table.get(JOB, attributes=None)
     assert row is not None
     assert (row.status, row.finished, row.state) == (JobStatus.SUCCESS, True, "COMPLETED")
     assert row.outputs[0].duration_ms == 6000
@@ -59,7 +59,7 @@ def test_progressing_then_completed(handler_table: StatusTable) -> None:
 
 def test_error_row_keeps_code_and_message(handler_table: StatusTable) -> None:
     invoke(records("elastic-transcoder-error"))
-    row = handler_table.get(OTHER, full=True)
+    row = handler_table.get(OTHER, attributes=None)
     assert row is not None
     assert (row.status, row.finished, row.error_code) == (JobStatus.ERROR, True, "3001")
     assert row.error_message and "does not exist" in row.error_message
@@ -68,7 +68,7 @@ def test_error_row_keeps_code_and_message(handler_table: StatusTable) -> None:
 def test_warning_is_kept_after_completion(handler_table: StatusTable) -> None:
     invoke(records("elastic-transcoder-progressing", "elastic-transcoder-warning"))
     invoke(records("elastic-transcoder-completed"))
-    row = handler_table.get(JOB, full=True)
+    row = handler_table.get(JOB, attributes=None)
     assert row is not None
     assert row.status is JobStatus.SUCCESS
     assert row.warnings == ("output 1: The input audio is mono; the output was upmixed to stereo.",)
@@ -78,7 +78,7 @@ def test_out_of_order_delivery_never_reopens_a_finished_job(handler_table: Statu
     invoke(records("elastic-transcoder-completed"))
     capsys.readouterr()
     assert invoke(records("elastic-transcoder-progressing", "elastic-transcoder-warning")) == {"batchItemFailures": []}
-    row = handler_table.get(JOB, full=True)
+    row = handler_table.get(JOB, attributes=None)
     assert row is not None
     assert (row.status, row.state) == (JobStatus.SUCCESS, "COMPLETED")
     # The late warning is still recorded: warnings merge whatever their order.
@@ -90,17 +90,17 @@ def test_out_of_order_delivery_never_reopens_a_finished_job(handler_table: Statu
 
 def test_duplicate_delivery_changes_nothing(handler_table: StatusTable, capsys: Any) -> None:
     invoke(records("elastic-transcoder-completed"))
-    first = handler_table.get(JOB, full=True)
+    first = handler_table.get(JOB, attributes=None)
     capsys.readouterr()
     invoke(records("elastic-transcoder-completed", "elastic-transcoder-raw-delivery"))
-    assert handler_table.get(JOB, full=True) == first
+    assert handler_table.get(JOB, attributes=None) == first
     assert emitted_metrics(capsys.readouterr().out) == {"StaleOrDuplicate": 2}
 
 
 def test_older_running_notification_never_replaces_a_newer_one(handler_table: StatusTable) -> None:
     invoke({"Records": [et_record(JOB, "WARNING", 2_000)]})
     invoke({"Records": [et_record(JOB, "PROGRESSING", 1_000)]})
-    row = handler_table.get(JOB, full=True)
+    row = handler_table.get(JOB, attributes=None)
     assert row is not None
     assert row.state == "WARNING"
 
@@ -166,7 +166,7 @@ def test_same_job_in_one_batch_is_one_write(handler_table: StatusTable, monkeypa
     event["Records"].append(et_record(OTHER, "PROGRESSING", 1))
     invoke(event)
     assert sorted(calls) == sorted([JOB, OTHER])
-    row = handler_table.get(JOB, full=True)
+    row = handler_table.get(JOB, attributes=None)
     assert row is not None and row.status is JobStatus.SUCCESS and len(row.warnings) == 1
 
 

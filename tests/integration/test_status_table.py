@@ -92,9 +92,9 @@ def test_any_order_and_duplication_ends_in_the_same_row(
     # Coalescing a whole batch into one write ends in the same row too.
     for notification in coalesce(replace(n, job_id=batched) for n in data.draw(st.permutations(deliveries))).values():
         table.apply(notification)
-    expected = comparable(table.get(in_order, full=True))
-    assert comparable(table.get(shuffled, full=True)) == expected
-    assert comparable(table.get(batched, full=True)) == expected
+    expected = comparable(table.get(in_order, attributes=None))
+    assert comparable(table.get(shuffled, attributes=None)) == expected
+    assert comparable(table.get(batched, attributes=None)) == expected
     assert expected is not None
     assert expected.finished == history[-1].finished
 
@@ -103,7 +103,7 @@ def test_terminal_state_is_never_overwritten(table: StatusTable) -> None:
     assert table.apply(make("COMPLETED", 5, "a")) is WriteOutcome.APPLIED
     # A later ERROR (a stale duplicate from another system, say) must not turn success into failure.
     assert table.apply(make("ERROR", 9, "b", error_code="1")) is WriteOutcome.STALE
-    row = table.get("job", full=True)
+    row = table.get("job", attributes=None)
     assert row is not None and (row.status, row.error_code) == (JobStatus.SUCCESS, None)
 
 
@@ -126,7 +126,7 @@ def test_warnings_stop_at_the_cap_but_the_state_still_advances(table: StatusTabl
     for index in range(MAX_WARNINGS // 10):
         table.apply(make("WARNING", index, f"w{index}", warnings=tuple(f"w{index}-{i}" for i in range(10))))
     assert table.apply(make("WARNING", 500, "last", warnings=("one too many",))) is WriteOutcome.APPLIED
-    row = table.get("job", full=True)
+    row = table.get("job", attributes=None)
     assert row is not None
     assert len(row.warnings) == MAX_WARNINGS
     assert "one too many" not in row.warnings

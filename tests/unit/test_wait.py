@@ -22,7 +22,7 @@ class FlakyTable:
         self.unprocessed_rounds = unprocessed_rounds
         self.requests: list[list[str]] = []
 
-    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, full: bool = False) -> Any:
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
         self.requests.append(list(job_ids))
         if self.unprocessed_rounds > 0:
             self.unprocessed_rounds -= 1
