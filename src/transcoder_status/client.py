@@ -233,15 +233,14 @@ class JobMonitor:
     def _status(self) -> JobStatus:
         if self._process_status is ProcessStatus.ABORTED:
             return JobStatus.UNKNOWN
-        if self._final is not None:
-            return self._final  # terminal states never change: no need to read again
-        row = self._read()
-        if row is None or not row.finished:
-            return JobStatus.RUNNING
-        self._final = row.status
+        if self._final is None:  # terminal states never change: once seen, no need to read again
+            row = self._read()
+            if row is None or not row.finished:
+                return JobStatus.RUNNING
+            self._final = row.status
         if self._process_status is ProcessStatus.IN_PROGRESS:
             self._process_status = ProcessStatus.FINISHED
-        return row.status
+        return self._final
 
 
 def watch_jobs(

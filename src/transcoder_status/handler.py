@@ -126,15 +126,15 @@ def apply_records(records: list[dict[str, Any]]) -> dict[str, Exception]:
 
 
 def _parse(record: SQSRecord, failures: dict[str, Exception], counts: Counter[str]) -> Notification | None:
-    sent_ms = int(record.attributes.sent_timestamp or 0)
     try:
-        notification = parse_body(record.body, Delivery(sent_ms=sent_ms, message_id=record.message_id))
-    except ParseError as error:
+        notification = parse_body(record.body, Delivery(sent_ms=_sent_ms(record), message_id=record.message_id))
+    except Exception as error:  # a bug in a parser must not sink the batch either: fail this record only
         logger.error(
             "malformed notification; the queue's redrive policy will move it to the DLQ",
             messageId=record.message_id,
-            reason=str(error),
-            body=(record.body or "")[:BODY_EXCERPT],
+            reason=str(error) if isinstance(error, ParseError) else f"{type(error).__name__}: {error}",
+            body=(record.get("body") or "")[:BODY_EXCERPT],
+            exc_info=not isinstance(error, ParseError),
         )
         counts["Malformed"] += 1
         failures[record.message_id] = error
@@ -149,3 +149,11 @@ def _parse(record: SQSRecord, failures: dict[str, Exception], counts: Counter[st
         counts["Skipped"] += 1
         return None
     return notification
+
+
+def _sent_ms(record: SQSRecord) -> int:
+    """SQS SentTimestamp: it orders raw-delivery notifications, which carry no time of their own."""
+    try:
+        return int(record.attributes.sent_timestamp or 0)
+    except ValueError:
+        return 0

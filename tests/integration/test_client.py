@@ -271,3 +271,13 @@ def test_access_denied_names_the_read_policy(emulator: Emulator, handler_table: 
         watcher = JobMonitor("1950000000000-aaaaaa", handler_table.name, endpoint_url=endpoint)
         with pytest.raises(StatusTableError, match="JobStatusReadPolicyArn"):
             watcher.finished()
+
+
+def test_a_job_seen_finished_before_start_is_finished_after_start(handler_table: StatusTable) -> None:
+    job = "1960000000000-aaaaaa"
+    notify(job, "COMPLETED")
+    watcher = monitor(job, handler_table)
+    assert watcher.finished() is True
+    assert watcher.process_status() is ProcessStatus.READY
+    watcher.start()
+    assert watcher.process_status() is ProcessStatus.FINISHED

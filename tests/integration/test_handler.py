@@ -183,3 +183,15 @@ def test_events_are_not_mutated_by_the_handler(handler_table: StatusTable) -> No
     before = copy.deepcopy(event)
     invoke(event)
     assert event == before
+
+
+def test_records_missing_parts_fail_alone(handler_table: StatusTable) -> None:
+    good = et_record(JOB, "COMPLETED", 1_000)
+    no_body = {k: v for k, v in et_record(OTHER, "COMPLETED", 1_000).items() if k != "body"}
+    odd_time = sqs_record(json.dumps(elastic_transcoder_message(OTHER, "PROGRESSING")), sent_ms=1)
+    odd_time["attributes"]["SentTimestamp"] = "yesterday"
+    response = invoke({"Records": [good, no_body, odd_time]})
+    assert failed_ids(response) == {no_body["messageId"]}
+    job, other = handler_table.get(JOB), handler_table.get(OTHER)
+    assert job is not None and job.status is JobStatus.SUCCESS
+    assert other is not None and other.status is JobStatus.RUNNING  # a raw delivery with no usable time still counts
