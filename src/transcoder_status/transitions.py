@@ -102,9 +102,9 @@ def classify_rejection(stored: StoredState, notification: Notification) -> Rejec
     key = order_key(notification)
     if stored.order_key == key:
         return Rejection.DUPLICATE
-    if stored.finished or stored.order_key > key:
-        return Rejection.STALE
-    return Rejection.WARNINGS_FULL
+    if notification.warnings and not stored.finished and stored.order_key < key:
+        return Rejection.WARNINGS_FULL  # newer and the row is running: only the warnings cap refused it
+    return Rejection.STALE
 
 
 def progress_to_merge(stored: StoredState, notification: Notification) -> str | None:

@@ -112,6 +112,8 @@ def test_rejection_reasons() -> None:
     assert classify_rejection(stored(note("PROGRESSING", 1)), note("WARNING", 9, warnings=("w",))) is (
         Rejection.WARNINGS_FULL
     )
+    # Without warnings nothing but order can have refused it (also when the old row did not come back).
+    assert classify_rejection(StoredState("", False, None, frozenset()), note("PROGRESSING", 9)) is Rejection.STALE
 
 
 def test_stale_notification_still_adds_new_warnings_and_higher_progress() -> None:
