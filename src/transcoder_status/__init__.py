@@ -13,22 +13,26 @@ from typing import TYPE_CHECKING, Any
 from .status import JobStatus, ProcessStatus
 
 if TYPE_CHECKING:
-    from .client import AsyncJobMonitor, JobMonitor, JobWaitTimeout, wait_all
+    from .client import AsyncJobMonitor, Backoff, JobMonitor, JobWaitTimeout, StatusTableError, wait_all
     from .table import JobRow, TableNotConfiguredError
 
 __all__ = [
     "AsyncJobMonitor",
+    "Backoff",
     "JobMonitor",
     "JobRow",
     "JobStatus",
     "JobWaitTimeout",
     "ProcessStatus",
+    "StatusTableError",
     "TableNotConfiguredError",
     "wait_all",
 ]
 
 _LAZY = {
     "AsyncJobMonitor": "client",
+    "Backoff": "client",
+    "StatusTableError": "client",
     "JobMonitor": "client",
     "JobWaitTimeout": "client",
     "wait_all": "client",

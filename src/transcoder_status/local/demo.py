@@ -22,7 +22,7 @@ import boto3
 from rich.console import Console
 from rich.table import Table
 
-from ..client import Backoff, connect, watch_jobs
+from ..client import Backoff, JobWaitTimeout, connect, watch_jobs
 from ..display import JobProgress, styled
 from ..status import JobStatus
 from ..table import JobRow
@@ -76,9 +76,15 @@ def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = 
                 dead_letters = _await_dead_letters(local.stack, expected=1)
             finally:
                 simulator.stop()
+            if local.runtime.process.poll() is not None:
+                console.print(
+                    f"[red]The function runtime exited ({local.runtime.process.returncode}): "
+                    f"see {local.runtime.log_path}[/red]"
+                )
             return _summary(
                 console,
-                simulator=simulator,
+                jobs=simulator.jobs,
+                simulator_errors=simulator.errors,
                 rows=rows,
                 seen_at=seen_at,
                 dead_letters=dead_letters,
@@ -99,12 +105,15 @@ def _watch(
     rows: dict[str, JobRow | None] = {}
     labels = {job.job_id: f"{job.job_id} [dim]{job.source}[/dim]" for job in jobs}
     with JobProgress(labels, console, labels) as progress:
-        for rows in watch_jobs(list(labels), table, timeout=JOBS_TIMEOUT_S, backoff=DEMO_BACKOFF):
-            now = time.time()
-            for job_id, row in rows.items():
-                if row is not None and row.finished:
-                    seen_at.setdefault(job_id, now)
-            progress.show(rows)
+        try:
+            for rows in watch_jobs(list(labels), table, timeout=JOBS_TIMEOUT_S, backoff=DEMO_BACKOFF):
+                now = time.time()
+                for job_id, row in rows.items():
+                    if row is not None and row.finished:
+                        seen_at.setdefault(job_id, now)
+                progress.show(rows)
+        except JobWaitTimeout as error:
+            console.print(f"[red]{error}[/red]")  # the summary shows which jobs never finished
     return seen_at, rows
 
 
@@ -113,16 +122,11 @@ def _await_dead_letters(stack: Stack, expected: int) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs")
     url = stack.outputs["DeadLetterQueueUrl"]
     deadline = time.monotonic() + DLQ_TIMEOUT_S
-    stop = threading.Event()
     while time.monotonic() < deadline:
-        count = int(
-            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-                "ApproximateNumberOfMessages"
-            ]
-        )
-        if count >= expected:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        if int(attributes["Attributes"]["ApproximateNumberOfMessages"]) >= expected:
             break
-        stop.wait(0.25)
+        time.sleep(0.25)
     # Visibility 0: look without taking them, so they stay for `transcoder-status local` users too.
     messages = sqs.receive_message(
         QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, MessageSystemAttributeNames=["All"]
@@ -146,7 +150,8 @@ def _reasons(log_path: Path) -> dict[str, str]:
 def _summary(
     console: Console,
     *,
-    simulator: TranscoderSimulator,
+    jobs: list[SimulatedJob],
+    simulator_errors: list[BaseException],
     rows: dict[str, JobRow | None],
     seen_at: dict[str, float],
     dead_letters: list[dict[str, Any]],
@@ -159,7 +164,7 @@ def _summary(
     view.add_column("Delivery")
     wrong: list[str] = []
     latencies: list[float] = []
-    for job in simulator.jobs:
+    for job in jobs:
         row = rows.get(job.job_id)
         final = row.status if row is not None else JobStatus.RUNNING
         if final is not job.outcome:
@@ -187,10 +192,10 @@ def _summary(
             f"Latency from terminal notification to client: median {ordered[len(ordered) // 2] * 1000:.0f} ms, "
             f"max {ordered[-1] * 1000:.0f} ms (poller batching window 1 s, client backoff 0.1-0.5 s)"
         )
-    for error in simulator.errors:
+    for error in simulator_errors:
         console.print(f"[red]simulator error: {error}[/red]")
     elapsed = time.monotonic() - started
-    if wrong or not malformed_in_dlq or len(dead_letters) != 1 or simulator.errors:
+    if wrong or not malformed_in_dlq or len(dead_letters) != 1 or simulator_errors:
         problems = [f"{len(wrong)} job(s) ended wrong: {', '.join(wrong)}"] if wrong else []
         if not malformed_in_dlq or len(dead_letters) != 1:
             problems.append(f"DLQ holds {len(dead_letters)} message(s), expected only the malformed one")
@@ -199,7 +204,7 @@ def _summary(
         )
         return 1
     console.print(
-        f"[bold green]PASS[/bold green] in {elapsed:.1f} s: {len(simulator.jobs)}/{len(simulator.jobs)} jobs "
+        f"[bold green]PASS[/bold green] in {elapsed:.1f} s: {len(jobs)}/{len(jobs)} jobs "
         "reached their simulated state; the malformed message is in the DLQ."
     )
     return 0
