@@ -170,6 +170,7 @@ def test_same_job_in_one_batch_is_one_write(handler_table: StatusTable, monkeypa
     assert row is not None and row.status is JobStatus.SUCCESS and len(row.warnings) == 1
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_missing_table_name_fails_the_whole_batch_loudly(
     monkeypatch: pytest.MonkeyPatch, handler_table: StatusTable
 ) -> None:
