@@ -28,8 +28,24 @@ class OutputSummary:
     height: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobDetails:
+    """What a notification tells of a job beyond its state; the row keeps the same."""
+
+    # Which pipeline (Elastic Transcoder) or queue (MediaConvert) ran the job.
+    pipeline_id: str | None = None
+    queue: str | None = None
+    outputs: tuple[OutputSummary, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    warnings: tuple[str, ...] = ()
+    progress: int | None = None
+    phase: str | None = None
+    user_metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notification(JobDetails):
     """A transcoder notification reduced to what the status row needs.
 
     ``event_time_ms`` orders notifications of one job (SNS Timestamp, SQS SentTimestamp or
@@ -43,16 +59,6 @@ class Notification:
     status: JobStatus
     event_time_ms: int
     event_id: str
-    # Which pipeline (Elastic Transcoder) or queue (MediaConvert) ran the job.
-    pipeline_id: str | None = None
-    queue: str | None = None
-    outputs: tuple[OutputSummary, ...] = ()
-    error_code: str | None = None
-    error_message: str | None = None
-    warnings: tuple[str, ...] = ()
-    progress: int | None = None
-    phase: str | None = None
-    user_metadata: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from .notification import Notification, OutputSummary
+from .notification import JobDetails, Notification, OutputSummary
 from .status import JobStatus
 from .transitions import (
     Rejection,
@@ -82,24 +82,15 @@ class TableNotConfiguredError(RuntimeError):
     """No table name was given and TABLE_NAME is not set."""
 
 
-@dataclass(frozen=True, slots=True)
-class JobRow:
-    """One job's row, as the client sees it."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRow(JobDetails):
+    """One job's row, as the client sees it: the details of the notification applied, and times."""
 
     job_id: str
     status: JobStatus
     finished: bool
     state: str | None = None
     source: str | None = None
-    pipeline_id: str | None = None
-    queue: str | None = None
-    outputs: tuple[OutputSummary, ...] = ()
-    error_code: str | None = None
-    error_message: str | None = None
-    warnings: tuple[str, ...] = ()
-    progress: int | None = None
-    phase: str | None = None
-    user_metadata: Mapping[str, str] | None = None
     created_at: str | None = None
     updated_at: str | None = None
     notified_at: str | None = None
@@ -387,7 +378,7 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
         warnings=tuple(sorted(item.get(WARNINGS, {}).get("SS", ()))),
         progress=_number(item.get(PROGRESS)),
         phase=_string(item, PHASE),
-        user_metadata={k: str(v.get("S")) for k, v in item.get(USER_METADATA, {}).get("M", {}).items()} or None,
+        user_metadata={k: str(v.get("S")) for k, v in item.get(USER_METADATA, {}).get("M", {}).items()},
         created_at=_string(item, CREATED_AT),
         updated_at=_string(item, UPDATED_AT),
         notified_at=_string(item, NOTIFIED_AT),

@@ -28,7 +28,8 @@ def verdict(tmp_path: Path, finals: list[JobStatus], dead_letters: list[dict[str
     )
     console = Console(record=True, width=200)
     rows: dict[str, JobRow | None] = {
-        job.job_id: JobRow(job.job_id, final, final.terminal) for job, final in zip(JOBS, finals, strict=True)
+        job.job_id: JobRow(job_id=job.job_id, status=final, finished=final.terminal)
+        for job, final in zip(JOBS, finals, strict=True)
     }
     code = _summary(
         console,
