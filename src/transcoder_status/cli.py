@@ -17,7 +17,7 @@ from rich.table import Table
 from .client import JobWaitTimeout, StatusTableError, connect, explained_errors, watch_jobs
 from .display import JobProgress, styled
 from .status import JobStatus
-from .table import ALL_ATTRIBUTES, JobRow, StatusTable, TableNotConfiguredError
+from .table import ALL_ATTRIBUTES, PROGRESS_ATTRIBUTES, JobRow, StatusTable, TableNotConfiguredError
 
 app = typer.Typer(
     help="Track video transcoding jobs (Elastic Transcoder, MediaConvert) in the transcoder-status table.",
@@ -114,7 +114,9 @@ def watch(
     final: dict[str, JobRow | None] = {}
     with JobProgress(job_ids, console) as progress:
         try:
-            for final in watch_jobs(list(dict.fromkeys(job_ids)), status_table, timeout=timeout):
+            for final in watch_jobs(
+                list(dict.fromkeys(job_ids)), status_table, timeout=timeout, attributes=PROGRESS_ATTRIBUTES
+            ):
                 progress.show(final)
         except JobWaitTimeout as error:
             errors.print(f"[yellow]{error}[/yellow]")

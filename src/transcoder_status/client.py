@@ -249,6 +249,7 @@ def watch_jobs(
     consistent_read: bool = True,
     backoff: Backoff = Backoff(),
     sleep: Callable[[float], None] = time.sleep,
+    attributes: Sequence[str] = STATUS_ATTRIBUTES,
 ) -> Iterator[dict[str, JobRow | None]]:
     """Poll many jobs with BatchGetItem; yield every job's latest row (None: no row yet) per round.
 
@@ -261,7 +262,11 @@ def watch_jobs(
         pending = [job for job, row in rows.items() if row is None or not row.finished]
         for start in range(0, len(pending), BATCH_GET_LIMIT):
             chunk = pending[start : start + BATCH_GET_LIMIT]
-            rows.update(_batch_get(table, chunk, consistent_read, backoff, sleep))
+            rows.update(
+                _batch_get(
+                    table, chunk, attributes=attributes, consistent=consistent_read, backoff=backoff, sleep=sleep
+                )
+            )
         yield dict(rows)
         if all(row is not None and row.finished for row in rows.values()):
             return
@@ -272,14 +277,20 @@ def watch_jobs(
 
 
 def _batch_get(
-    table: StatusTable, job_ids: list[str], consistent: bool, backoff: Backoff, sleep: Callable[[float], None]
+    table: StatusTable,
+    job_ids: list[str],
+    *,
+    attributes: Sequence[str],
+    consistent: bool,
+    backoff: Backoff,
+    sleep: Callable[[float], None],
 ) -> dict[str, JobRow]:
     """Rows for up to 100 jobs, retrying UnprocessedKeys with backoff."""
     found: dict[str, JobRow] = {}
     keys, delays = job_ids, backoff.delays()
     while keys:
         with explained_errors(table):
-            rows, keys = table.get_many(keys, consistent=consistent, attributes=PROGRESS_ATTRIBUTES)
+            rows, keys = table.get_many(keys, consistent=consistent, attributes=attributes)
         found.update((row.job_id, row) for row in rows)
         if keys:
             sleep(next(delays))

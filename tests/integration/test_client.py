@@ -211,7 +211,10 @@ def test_wait_all_over_250_jobs_reads_100_keys_a_call_and_rereads_only_unfinishe
     key_counts = [len(call["RequestItems"][handler_table.name]["Keys"]) for call in log.named("BatchGetItem")]
     assert key_counts[:3] == [100, 100, 50]
     assert key_counts[3:] == [10]  # the second round reads only the ten unfinished jobs
-    assert all(call["RequestItems"][handler_table.name]["ConsistentRead"] for call in log.named("BatchGetItem"))
+    for call in log.named("BatchGetItem"):
+        request = call["RequestItems"][handler_table.name]
+        assert request["ConsistentRead"] is True
+        assert set(request["ExpressionAttributeNames"].values()) == {"jobId", "jobStatus", "finished"}
 
 
 def test_wait_all_times_out_with_the_last_statuses(handler_table: StatusTable) -> None:

@@ -6,6 +6,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from .emulator import ACCOUNT, REGION
+
 
 @dataclass
 class LocalContext:
@@ -20,7 +22,7 @@ class LocalContext:
 
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.timeout_s
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self.log_stream_name = f"local/{self.aws_request_id}"
 

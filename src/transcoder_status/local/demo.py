@@ -25,7 +25,7 @@ from rich.table import Table
 from ..client import Backoff, JobWaitTimeout, connect, watch_jobs
 from ..display import JobProgress, styled
 from ..status import JobStatus
-from ..table import JobRow
+from ..table import PROGRESS_ATTRIBUTES, JobRow
 from .emulator import Emulator, running_emulator
 from .provision import Stack, provision
 from .runtime import Runtime, start_runtime
@@ -106,7 +106,9 @@ def _watch(
     labels = {job.job_id: f"{job.job_id} [dim]{job.source}[/dim]" for job in jobs}
     with JobProgress(labels, console, labels) as progress:
         try:
-            for rows in watch_jobs(list(labels), table, timeout=JOBS_TIMEOUT_S, backoff=DEMO_BACKOFF):
+            for rows in watch_jobs(
+                list(labels), table, timeout=JOBS_TIMEOUT_S, backoff=DEMO_BACKOFF, attributes=PROGRESS_ATTRIBUTES
+            ):
                 now = time.time()
                 for job_id, row in rows.items():
                     if row is not None and row.finished:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+from .emulator import ACCOUNT, REGION
+
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:transcoder-status-notifications"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:transcoder-status-notifications"
 MEDIACONVERT_QUEUE_ARN = f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/Default"

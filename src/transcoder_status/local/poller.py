@@ -38,7 +38,8 @@ class PollerStats:
     records: int = 0
     deleted: int = 0
     failed: int = 0
-    invocation_errors: int = 0
+    invocation_errors: int = 0  # the handler raised or answered with an invalid response
+    poll_errors: int = 0  # SQS calls that failed
 
 
 def load_handler(function: LocalFunction) -> Handler:
@@ -87,7 +88,7 @@ class EventSourcePoller:
                 if messages:
                     self.invoke(messages)
             except Exception as error:  # keep polling, as the mapping does; report what happened
-                self.stats.invocation_errors += 1
+                self.stats.poll_errors += 1
                 if self.on_error is not None:
                     self.on_error(error)
                 self._stopping.wait(1)
@@ -130,8 +131,7 @@ class EventSourcePoller:
             failed = {m["MessageId"] for m in messages}  # a raised error fails the whole batch
             self.stats.invocation_errors += 1
         succeeded = [m for m in messages if m["MessageId"] not in failed]
-        for start in range(0, len(succeeded), 10):
-            chunk = succeeded[start : start + 10]
+        for chunk in _tens(succeeded):
             self._sqs.delete_message_batch(
                 QueueUrl=self.trigger.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
@@ -139,13 +139,14 @@ class EventSourcePoller:
         self.stats.deleted += len(succeeded)
         self.stats.failed += len(failed)
         if self.retry_after_s is not None:
-            for message in messages:
-                if message["MessageId"] in failed:
-                    self._sqs.change_message_visibility(
-                        QueueUrl=self.trigger.queue_url,
-                        ReceiptHandle=message["ReceiptHandle"],
-                        VisibilityTimeout=self.retry_after_s,
-                    )
+            for chunk in _tens([m for m in messages if m["MessageId"] in failed]):
+                self._sqs.change_message_visibility_batch(
+                    QueueUrl=self.trigger.queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_after_s}
+                        for i, m in enumerate(chunk)
+                    ],
+                )
         return failed
 
     def _failed_ids(self, response: Any, batch_ids: set[str]) -> set[str]:
@@ -180,3 +181,8 @@ class EventSourcePoller:
                 for name, value in message.get("MessageAttributes", {}).items()
             },
         )
+
+
+def _tens(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """SQS batch calls take at most ten entries."""
+    return [messages[start : start + 10] for start in range(0, len(messages), 10)]

@@ -17,9 +17,8 @@ from typing import Any
 
 import boto3
 
+from .emulator import ACCOUNT, REGION
 from .template import load_template, translate
-
-ACCOUNT = "123456789012"
 
 Resolved = dict[str, Any]
 
@@ -67,7 +66,7 @@ class Stack:
 def provision(
     stack_name: str = "transcoder-status-local",
     parameters: Mapping[str, Any] | None = None,
-    region: str = "us-east-1",
+    region: str = REGION,
     template: dict[str, Any] | None = None,
 ) -> Stack:
     """Create every resource of the (translated) template in the emulator the environment points at."""
@@ -185,8 +184,8 @@ class _Builder:
     def _physical_name(self, logical: str) -> str:
         return f"{self.stack.name}-{logical}"
 
-    def _arn(self, service: str, resource: str) -> str:
-        return f"arn:aws:{service}:{self.stack.region}:{ACCOUNT}:{resource}"
+    def _arn(self, service: str, resource: str, region: str | None = None) -> str:
+        return f"arn:aws:{service}:{self.stack.region if region is None else region}:{ACCOUNT}:{resource}"
 
     def _topic(self, logical: str, props: Resolved) -> None:
         arn = boto3.client("sns").create_topic(Name=props.get("TopicName", self._physical_name(logical)))["TopicArn"]
@@ -294,7 +293,7 @@ class _Builder:
         # The local poller runs with the caller's credentials; the role is named, not enforced.
         name = self._physical_name(logical)
         self.stack.refs[logical] = name
-        self.stack.attributes[logical] = {"Arn": self._arn("iam", f"role/{name}").replace(self.stack.region, "")}
+        self.stack.attributes[logical] = {"Arn": self._arn("iam", f"role/{name}", region="")}
 
     def _log_group(self, logical: str, props: Resolved) -> None:
         name = props["LogGroupName"]

@@ -75,9 +75,6 @@ class TranscoderSimulator:
         if self._thread.is_alive():
             self._thread.join(5)
 
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
     def _run(self) -> None:
         for step in self._steps:
             if self._stopping.wait(max(0.0, self._started + step.at_s - time.monotonic())):

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from .emulator import REGION
+
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 
 
@@ -65,7 +67,7 @@ def load_template(path: Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
 
 
 def translate(
-    template: dict[str, Any], parameters: dict[str, Any] | None = None, region: str = "us-east-1"
+    template: dict[str, Any], parameters: dict[str, Any] | None = None, region: str = REGION
 ) -> dict[str, Any]:
     """The plain CloudFormation that the SAM transform makes of ``template``.
 
