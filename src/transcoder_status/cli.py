@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +16,15 @@ from rich.table import Table
 from .client import JobWaitTimeout, StatusTableError, connect, explained_errors, watch_jobs
 from .display import JobProgress, styled
 from .status import JobStatus
-from .table import ALL_ATTRIBUTES, PROGRESS_ATTRIBUTES, JobRow, StatusTable, TableNotConfiguredError
+from .table import (
+    ALL_ATTRIBUTES,
+    DEFAULT_RETENTION_DAYS,
+    PROGRESS_ATTRIBUTES,
+    JobRow,
+    StatusTable,
+    TableNotConfiguredError,
+    row_to_json,
+)
 
 app = typer.Typer(
     help="Track video transcoding jobs (Elastic Transcoder, MediaConvert) in the transcoder-status table.",
@@ -51,11 +58,10 @@ def _table(table: str | None, region: str | None, endpoint_url: str | None) -> S
 
 
 def _row_json(job_id: str, row: JobRow | None) -> dict[str, Any]:
+    """A row under its own attribute names; a job with no row yet is RUNNING, as JobMonitor says."""
     if row is None:
-        return {"jobId": job_id, "status": JobStatus.RUNNING.value, "finished": False, "known": False}
-    fields = asdict(row)
-    fields["status"] = row.status.value
-    return {"jobId": fields.pop("job_id"), **fields, "known": True}
+        return {**row_to_json(JobRow(job_id=job_id, status=JobStatus.RUNNING, finished=False)), "known": False}
+    return {**row_to_json(row), "known": True}
 
 
 @app.command()
@@ -84,7 +90,7 @@ def status(
         view.add_column(column)
     for job_id, row in rows.items():
         if row is None:
-            view.add_row(job_id, "[dim]no notification yet[/dim]", "", "", "", "", "")
+            view.add_row(job_id, styled(JobStatus.RUNNING), "[dim]no notification yet[/dim]", "", "", "", "")
             continue
         detail = row.error_message or (f"{len(row.warnings)} warning(s)" if row.warnings else "")
         if row.error_code:
@@ -137,22 +143,25 @@ def replay(
     table: TableOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    retention_days: Annotated[
+        int, typer.Option(envvar="RETENTION_DAYS", min=1, help="Days a row is kept (the stack's RetentionDays).")
+    ] = DEFAULT_RETENTION_DAYS,
 ) -> None:
     """Run the real handler on an event file against the table (`sam local invoke -e`, without Docker).
 
     Exit 1 if the handler reports any record failed."""
     status_table = _table(table, region, endpoint_url)
-    from . import handler  # the Lambda's own module, pointed at the configured table
+    from . import handler  # the Lambda's own module, given this table
     from .local.context import LocalContext
 
-    handler.status_table = status_table
+    writer = handler.StatusWriter(StatusTable(status_table.name, status_table.client, retention_days))
     event = json.loads(event_file.read_text())
     # The function's log and metrics go to stderr, so stdout holds only its response.
     log_handler = handler.logger.registered_handler
     if isinstance(log_handler, logging.StreamHandler):
         log_handler.stream = sys.stderr  # not setStream(): it flushes the old stream, which may be closed
     with contextlib.redirect_stdout(sys.stderr):
-        response = handler.lambda_handler(event, LocalContext("transcoder-status-replay", timeout_s=30))
+        response = handler.lambda_handler(event, LocalContext("transcoder-status-replay", timeout_s=30), writer)
     print(json.dumps(response, indent=2))
     if response.get("batchItemFailures"):
         raise typer.Exit(EXIT_FAILED)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.exceptions import ClientError, NoRegionError
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ReadTimeoutError,
+)
 
 from .status import JobStatus, ProcessStatus
 from .table import (
@@ -33,6 +44,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
+CONNECT_TIMEOUT_S = 3
+READ_TIMEOUT_S = 5
 
 
 class JobWaitTimeout(TimeoutError):
@@ -65,23 +78,30 @@ class Backoff:
             delay = min(self.maximum, delay * self.factor)
 
 
-def _pacing(backoff: Backoff, timeout: float | None) -> Iterator[float]:
-    """The pauses between polls, cut to the time left; ends when ``timeout`` seconds have passed."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    for delay in backoff.delays():
-        if deadline is None:
-            yield delay
-            continue
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        yield min(delay, remaining)
+class Deadline:
+    """One deadline for a whole call, fixed when the call starts (None: no deadline)."""
 
+    def __init__(self, timeout: float | None):
+        self.timeout = timeout
+        self._at = None if timeout is None else time.monotonic() + timeout
 
-def _finished_or_timeout(job_id: str, status: JobStatus, timeout: float | None) -> JobStatus:
-    if status is JobStatus.RUNNING:
-        raise JobWaitTimeout({job_id: status}, timeout or 0)
-    return status
+    def remaining(self) -> float | None:
+        return None if self._at is None else self._at - time.monotonic()
+
+    def cut(self, pause: float) -> float | None:
+        """The pause, shortened to the time left; None once the deadline has passed."""
+        remaining = self.remaining()
+        if remaining is None:
+            return pause
+        return None if remaining <= 0 else min(pause, remaining)
+
+    def pauses(self, backoff: Backoff) -> Iterator[float]:
+        """Backoff delays cut to the time left; ends when the deadline has passed."""
+        for delay in backoff.delays():
+            pause = self.cut(delay)
+            if pause is None:
+                return
+            yield pause
 
 
 def connect(
@@ -95,12 +115,18 @@ def connect(
     """The status table through a DynamoDB client built as boto3 users expect.
 
     ``table_name`` defaults to TABLE_NAME; region, endpoint (AWS_ENDPOINT_URL) and credentials come
-    from ``session`` or boto3's usual chain unless given.
+    from ``session`` or boto3's usual chain unless given. A client built here gives up on a
+    silent endpoint after seconds, not botocore's default minute, so that timeouts hold.
     """
     name = table_name_from_env(table_name)
     if client is None:
         try:
-            client = (session or boto3.Session()).client("dynamodb", region_name=region_name, endpoint_url=endpoint_url)
+            client = (session or boto3.Session()).client(
+                "dynamodb",
+                region_name=region_name,
+                endpoint_url=endpoint_url,
+                config=Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S),
+            )
         except NoRegionError:
             raise StatusTableError(
                 "No AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass region_name=... / --region."
@@ -108,28 +134,71 @@ def connect(
     return StatusTable(name, client)
 
 
+_CREDENTIAL_ERRORS = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidSignatureException",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+    }
+)
+_THROTTLING_ERRORS = frozenset(
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "Throttling"}
+)
+
+
 @contextmanager
 def explained_errors(table: StatusTable) -> Iterator[None]:
+    """Turn what can go wrong when reading the table into a StatusTableError that says what to do."""
     try:
         yield
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        region = table.client.meta.region_name
+        message = error.response.get("Error", {}).get("Message", "")
         if code == "ResourceNotFoundException":
+            region = table.client.meta.region_name
             raise StatusTableError(
                 f"Table {table.name!r} does not exist in {region}: check TABLE_NAME (or --table) against "
                 "the stack's TableName output, and that the region is the stack's."
             ) from error
-        if code in ("AccessDeniedException", "UnrecognizedClientException"):
+        if code == "AccessDeniedException":
             raise StatusTableError(
                 f"Not allowed to read table {table.name!r} ({code}): attach the stack's "
                 "JobStatusReadPolicyArn output to the role or user running this code."
             ) from error
-        raise
+        if code in _CREDENTIAL_ERRORS:
+            raise StatusTableError(
+                f"AWS rejected the credentials ({code}: {message}): refresh them (for example "
+                "`aws sso login`) or check the profile and keys in use."
+            ) from error
+        if code in _THROTTLING_ERRORS:
+            raise StatusTableError(
+                f"Reads of table {table.name!r} are throttled ({code}) even after retries: try again "
+                "shortly, or poll less often (a larger Backoff)."
+            ) from error
+        raise StatusTableError(f"Cannot read table {table.name!r}: {code}: {message}") from error
+    except NoCredentialsError as error:
+        raise StatusTableError(
+            "No AWS credentials found: configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY."
+        ) from error
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as error:
+        raise StatusTableError(
+            f"Cannot reach DynamoDB at {table.client.meta.endpoint_url} ({type(error).__name__}): check the "
+            "network, the region, and AWS_ENDPOINT_URL or --endpoint-url."
+        ) from error
+    except BotoCoreError as error:
+        raise StatusTableError(f"Cannot read table {table.name!r}: {error}") from error
 
 
 class JobMonitor:
     """Monitors one transcoding job through its row in the status table.
+
+    Thread-safe: ``stop()`` from one thread and ``wait()`` in another agree on one outcome (a job
+    seen finished stays FINISHED; a monitor stopped first reports UNKNOWN).
 
     >>> monitor = JobMonitor("1502631977930-rabioh")   # TABLE_NAME from the environment
     >>> monitor.start()
@@ -155,6 +224,7 @@ class JobMonitor:
         self._table = connect(
             table_name, region_name=region_name, endpoint_url=endpoint_url, session=session, client=client
         )
+        self._lock = threading.Lock()  # guards the two fields below
         self._process_status = ProcessStatus.READY
         self._final: JobStatus | None = None  # the job's terminal status, once seen
 
@@ -162,9 +232,10 @@ class JobMonitor:
 
     def start(self) -> None:
         """Begin monitoring. Raises RuntimeError if this monitor was started before."""
-        if self._process_status is not ProcessStatus.READY:
-            raise RuntimeError(f"JobMonitor for {self.job_id} already started.")
-        self._process_status = ProcessStatus.IN_PROGRESS
+        with self._lock:
+            if self._process_status is not ProcessStatus.READY:
+                raise RuntimeError(f"JobMonitor for {self.job_id} already started.")
+            self._process_status = ProcessStatus.IN_PROGRESS
 
     def stop(self) -> None:
         """End monitoring. Before the job finished, this monitor reports ABORTED and UNKNOWN.
@@ -172,10 +243,16 @@ class JobMonitor:
         Local to this monitor: the table keeps recording the job, and other monitors still see its
         real outcome. Raises RuntimeError if the monitor was never started.
         """
-        if self._process_status is ProcessStatus.READY:
-            raise RuntimeError(f"JobMonitor for {self.job_id} not started.")
-        if self._process_status is ProcessStatus.IN_PROGRESS and not self.finished():
-            self._process_status = ProcessStatus.ABORTED
+        with self._lock:
+            if self._process_status is ProcessStatus.READY:
+                raise RuntimeError(f"JobMonitor for {self.job_id} not started.")
+            if self._process_status is not ProcessStatus.IN_PROGRESS or self._final is not None:
+                self._settle()
+                return
+        row = self._read()
+        with self._lock:
+            self._observe(row)
+            self._settle(abort=True)
 
     def finished(self) -> bool:
         """True once the job succeeded or failed, or this monitor was stopped before that."""
@@ -194,18 +271,19 @@ class JobMonitor:
     # -- beyond the old worker ---------------------------------------------------------------
 
     def wait(self, timeout: float | None = None) -> JobStatus:
-        """Poll until the job finishes; return its status. Raises JobWaitTimeout after ``timeout`` s."""
-        for delay in _pacing(self.backoff, timeout):
-            status = self._status()
-            if status is not JobStatus.RUNNING:
-                return status
-            time.sleep(delay)
-        return _finished_or_timeout(self.job_id, self._status(), timeout)
+        """Poll until the job finishes; return its status. Raises JobWaitTimeout ``timeout`` s
+        after the call (one last read at the deadline)."""
+        pauses = Deadline(timeout).pauses(self.backoff)
+        while (status := self._status()) is JobStatus.RUNNING:
+            pause = next(pauses, None)
+            if pause is None:
+                raise JobWaitTimeout({self.job_id: status}, timeout or 0)
+            time.sleep(pause)
+        return status
 
     def details(self) -> JobRow | None:
         """The job's whole row (outputs, error, warnings, times), or None before any notification."""
-        with explained_errors(self._table):
-            return self._table.get(self.job_id, consistent=self.consistent_read, attributes=ALL_ATTRIBUTES)
+        return self._read(ALL_ATTRIBUTES)
 
     def progress(self) -> int | None:
         """The last percent complete reported (MediaConvert STATUS_UPDATE), or None."""
@@ -216,29 +294,46 @@ class JobMonitor:
         self.start()
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
+        if error is None:
+            self.stop()
+            return
+        # The body's exception is what the caller must see: stop without risking another one.
+        with self._lock:
+            self._settle(abort=True)
 
     def __repr__(self) -> str:
         return f"JobMonitor(job_id={self.job_id!r}, table={self._table.name!r}, status={self._process_status.name})"
 
-    # -- one read per verb -------------------------------------------------------------------
+    # -- state: one read per verb, every change under the lock ---------------------------------
 
-    def _read(self, attributes: Sequence[str] = STATUS_ATTRIBUTES) -> JobRow | None:
+    def _read(self, attributes: Sequence[str] | None = STATUS_ATTRIBUTES) -> JobRow | None:
         with explained_errors(self._table):
             return self._table.get(self.job_id, consistent=self.consistent_read, attributes=attributes)
 
-    def _status(self) -> JobStatus:
-        if self._process_status is ProcessStatus.ABORTED:
-            return JobStatus.UNKNOWN
-        if self._final is None:  # terminal states never change: once seen, no need to read again
-            row = self._read()
-            if row is None or not row.finished:
-                return JobStatus.RUNNING
+    def _observe(self, row: JobRow | None) -> None:
+        if self._final is None and row is not None and row.finished:
             self._final = row.status
+
+    def _settle(self, *, abort: bool = False) -> None:
+        """An IN_PROGRESS monitor becomes FINISHED once the job's outcome is known, else (abort) ABORTED."""
         if self._process_status is ProcessStatus.IN_PROGRESS:
-            self._process_status = ProcessStatus.FINISHED
-        return self._final
+            if self._final is not None:
+                self._process_status = ProcessStatus.FINISHED
+            elif abort:
+                self._process_status = ProcessStatus.ABORTED
+
+    def _status(self) -> JobStatus:
+        with self._lock:
+            known = self._process_status is ProcessStatus.ABORTED or self._final is not None
+        # Terminal states never change: once seen, no need to read again.
+        row = None if known else self._read()
+        with self._lock:
+            if self._process_status is ProcessStatus.ABORTED:
+                return JobStatus.UNKNOWN
+            self._observe(row)
+            self._settle()
+            return JobStatus.RUNNING if self._final is None else self._final
 
 
 def watch_jobs(
@@ -253,48 +348,50 @@ def watch_jobs(
 ) -> Iterator[dict[str, JobRow | None]]:
     """Poll many jobs with BatchGetItem; yield every job's latest row (None: no row yet) per round.
 
-    Only unfinished jobs are read again. Ends when all have finished; raises JobWaitTimeout after
-    ``timeout`` seconds.
+    Only unfinished jobs are read again. Ends when all have finished; raises JobWaitTimeout
+    ``timeout`` seconds after this call, also while retrying unprocessed keys.
     """
-    rows: dict[str, JobRow | None] = dict.fromkeys(job_ids)
-    pauses = _pacing(backoff, timeout)
-    while True:
-        pending = [job for job, row in rows.items() if row is None or not row.finished]
-        for start in range(0, len(pending), BATCH_GET_LIMIT):
-            chunk = pending[start : start + BATCH_GET_LIMIT]
-            rows.update(
-                _batch_get(
-                    table, chunk, attributes=attributes, consistent=consistent_read, backoff=backoff, sleep=sleep
-                )
-            )
-        yield dict(rows)
-        if all(row is not None and row.finished for row in rows.values()):
-            return
-        pause = next(pauses, None)
-        if pause is None:
-            raise JobWaitTimeout(_statuses(rows), timeout or 0)
-        sleep(pause)
+    # The deadline is fixed now, not when the caller first iterates.
+    return _Poll(table, Deadline(timeout), consistent_read, backoff, sleep, attributes).rounds(job_ids)
 
 
-def _batch_get(
-    table: StatusTable,
-    job_ids: list[str],
-    *,
-    attributes: Sequence[str],
-    consistent: bool,
-    backoff: Backoff,
-    sleep: Callable[[float], None],
-) -> dict[str, JobRow]:
-    """Rows for up to 100 jobs, retrying UnprocessedKeys with backoff."""
-    found: dict[str, JobRow] = {}
-    keys, delays = job_ids, backoff.delays()
-    while keys:
-        with explained_errors(table):
-            rows, keys = table.get_many(keys, consistent=consistent, attributes=attributes)
-        found.update((row.job_id, row) for row in rows)
-        if keys:
-            sleep(next(delays))
-    return found
+@dataclass(frozen=True)
+class _Poll:
+    table: StatusTable
+    deadline: Deadline
+    consistent: bool
+    backoff: Backoff
+    sleep: Callable[[float], None]
+    attributes: Sequence[str]
+
+    def rounds(self, job_ids: Sequence[str]) -> Iterator[dict[str, JobRow | None]]:
+        rows: dict[str, JobRow | None] = dict.fromkeys(job_ids)
+        pauses = self.deadline.pauses(self.backoff)
+        while True:
+            pending = [job for job, row in rows.items() if row is None or not row.finished]
+            for start in range(0, len(pending), BATCH_GET_LIMIT):
+                rows.update(self._batch_get(pending[start : start + BATCH_GET_LIMIT]))
+            yield dict(rows)
+            if all(row is not None and row.finished for row in rows.values()):
+                return
+            pause = next(pauses, None)
+            if pause is None:
+                raise JobWaitTimeout(_statuses(rows), self.deadline.timeout or 0)
+            self.sleep(pause)
+
+    def _batch_get(self, job_ids: list[str]) -> dict[str, JobRow]:
+        """Rows for up to 100 jobs, retrying UnprocessedKeys with backoff until the deadline."""
+        found: dict[str, JobRow] = {}
+        keys, pauses = job_ids, self.deadline.pauses(self.backoff)
+        while keys:
+            with explained_errors(self.table):
+                rows, keys = self.table.get_many(keys, consistent=self.consistent, attributes=self.attributes)
+            found.update((row.job_id, row) for row in rows)
+            pause = next(pauses, None) if keys else None
+            if pause is None:
+                break  # done, or out of time: the caller sees these jobs as not read this round
+            self.sleep(pause)
+        return found
 
 
 def _statuses(rows: dict[str, JobRow | None]) -> dict[str, JobStatus]:
@@ -310,11 +407,12 @@ def wait_all(
     """Wait for many jobs at once; return each job's final status.
 
     Reads 100 jobs per BatchGetItem and re-reads only the unfinished ones. Raises JobWaitTimeout
-    (with ``statuses``) after ``timeout`` seconds. ``connection`` takes region_name, endpoint_url,
-    session or client, as JobMonitor does.
+    (with ``statuses``) ``timeout`` seconds after the call. ``connection`` takes region_name,
+    endpoint_url, session or client, as JobMonitor does.
     """
-    table = connect(table_name, **connection)
-    (last_round,) = deque(watch_jobs(list(dict.fromkeys(job_ids)), table, timeout=timeout), maxlen=1)
+    deadline = Deadline(timeout)
+    poll = _Poll(connect(table_name, **connection), deadline, True, Backoff(), time.sleep, STATUS_ATTRIBUTES)
+    (last_round,) = deque(poll.rounds(list(dict.fromkeys(job_ids))), maxlen=1)
     return _statuses(last_round)
 
 
@@ -348,9 +446,10 @@ class AsyncJobMonitor:
 
     async def wait(self, timeout: float | None = None) -> JobStatus:
         """Like JobMonitor.wait, sleeping with asyncio so the event loop keeps running."""
-        for delay in _pacing(self._monitor.backoff, timeout):
-            status = await self.job_status()
-            if status is not JobStatus.RUNNING:
-                return status
-            await asyncio.sleep(delay)
-        return _finished_or_timeout(self.job_id, await self.job_status(), timeout)
+        pauses = Deadline(timeout).pauses(self._monitor.backoff)
+        while (status := await self.job_status()) is JobStatus.RUNNING:
+            pause = next(pauses, None)
+            if pause is None:
+                raise JobWaitTimeout({self.job_id: status}, timeout or 0)
+            await asyncio.sleep(pause)
+        return status

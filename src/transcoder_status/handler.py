@@ -1,48 +1,53 @@
-"""The Lambda entry point: a batch of SQS records -> notifications -> one conditional write per job.
+"""The Lambda entry point: a batch of SQS records -> notifications -> one update per job.
 
 Per batch: parse every record (a bad one is reported failed, so the queue's redrive policy moves it
-to the DLQ), keep one merged notification per job (``transitions.coalesce``), write the jobs
-concurrently, then let Powertools' BatchProcessor report each record that failed, by message ID.
-A record fails only for its own reason: bad input, or a write error (throttling, 5xx) that SQS
-will redeliver. Nothing is raised out of the handler for a bad record.
+to the DLQ), coalesce one update per job (``transitions.coalesce``), write the jobs concurrently,
+and answer with ``batchItemFailures``. A record fails only for its own reason: bad input, or a
+write that failed or did not finish before the invocation's deadline (SQS redelivers it).
+
+The response is built here rather than by Powertools' BatchProcessor: its record handler sees one
+record at a time, while a job's records must be coalesced across the batch before any is written.
+
+``lambda_handler(event, context)`` writes to the table the environment names (TABLE_NAME); tests
+and ``transcoder-status replay`` pass their own ``writer=StatusWriter(...)``.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from .notification import Notification
 from .sources import Delivery, ParseError, parse_body
 from .status import JobStatus
-from .table import DEFAULT_RETENTION_DAYS, StatusTable, TableNotConfiguredError, WriteOutcome
-from .transitions import coalesce
+from .table import DEFAULT_RETENTION_DAYS, StatusTable, TableNotConfiguredError, WriteOutcome, WriteResult, fit_to_item
+from .transitions import JobUpdate, coalesce
 
 BODY_EXCERPT = 512  # characters of a bad body kept in its log line
+MAX_WRITERS = int(os.environ.get("WRITE_CONCURRENCY", "32"))  # jobs written at once
+# Stop waiting for writes this long before the function's timeout, so the response still goes out.
+DEADLINE_MARGIN_S = 3.0
+# Below the function's 30 s timeout even with every retry: 3 attempts x (2 s + 5 s), plus backoff.
+CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 5
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE)
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-# Module scope: reused by every invocation of a warm function.
-status_table = StatusTable(
-    os.environ.get("TABLE_NAME", ""),
-    boto3.client("dynamodb"),
-    int(os.environ.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
-)
-accepted_pipelines = frozenset(filter(None, os.environ.get("ACCEPTED_PIPELINE_IDS", "").replace(",", " ").split()))
-write_pool = ThreadPoolExecutor(max_workers=int(os.environ.get("WRITE_CONCURRENCY", "8")))
-
 
 _JOB_OUTCOME_METRICS = {
     JobStatus.SUCCESS: "JobsSucceeded",
@@ -55,105 +60,163 @@ class WriteFailedError(RuntimeError):
     """The job's row could not be written; SQS redelivers the record after its visibility timeout."""
 
 
-@logger.inject_lambda_context
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if not status_table.name:
-        raise TableNotConfiguredError("TABLE_NAME is not set: the function has no table to write to.")
-    failures = apply_records(event.get("Records", []))
+@dataclass
+class StatusWriter:
+    """Writes batches to one status table; one per process (its pool and client are reused)."""
 
-    def report(record: SQSRecord) -> None:
-        failure = failures.get(record.message_id)
-        if failure is not None:
-            raise failure
+    table: StatusTable
+    accepted_pipelines: frozenset[str] = frozenset()
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=MAX_WRITERS))
 
-    response = process_partial_response(event=event, record_handler=report, processor=processor, context=context)
-    return dict(response)
+    @classmethod
+    def from_environment(cls) -> StatusWriter:
+        """The writer the function's environment configures (TABLE_NAME, RETENTION_DAYS, ...)."""
+        name = os.environ.get("TABLE_NAME")
+        if not name:
+            raise TableNotConfiguredError("TABLE_NAME is not set: the function has no table to write to.")
+        # Retries (mode, attempts) come from AWS_RETRY_MODE / AWS_MAX_ATTEMPTS, as the template sets them.
+        config = Config(
+            connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=READ_TIMEOUT_S,
+            max_pool_connections=MAX_WRITERS,
+        )
+        table = StatusTable(
+            name,
+            boto3.client("dynamodb", config=config),
+            int(os.environ.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+        )
+        accepted = frozenset(os.environ.get("ACCEPTED_PIPELINE_IDS", "").replace(",", " ").split())
+        return cls(table, accepted)
 
+    def handle(self, event: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """Apply a batch; the records to retry, in Lambda's partial batch response shape."""
+        failures = self.apply_records(event.get("Records", []), deadline)
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
-def apply_records(records: list[dict[str, Any]]) -> dict[str, Exception]:
-    """Parse, coalesce and write a batch; return the failed records' errors by message ID."""
-    failures: dict[str, Exception] = {}
-    counts: Counter[str] = Counter()
-    message_ids: defaultdict[str, list[str]] = defaultdict(list)
-    notifications: list[Notification] = []
-    for raw in records:
-        record = SQSRecord(raw)
-        notification = _parse(record, failures, counts)
-        if notification is not None:
-            message_ids[notification.job_id].append(record.message_id)
-            notifications.append(notification)
+    def apply_records(self, records: list[dict[str, Any]], deadline: float) -> dict[str, Exception]:
+        """Parse, coalesce and write a batch; return the failed records' errors by message ID.
 
-    merged = coalesce(notifications)
-    writes: dict[str, Future[WriteOutcome]] = {
-        job_id: write_pool.submit(status_table.apply, notification) for job_id, notification in merged.items()
-    }
-    for job_id, write in writes.items():
-        ids = message_ids[job_id]
-        notification = merged[job_id]
-        try:
-            outcome = write.result()
-        except Exception as error:
-            logger.warning(
-                "write failed; SQS will redeliver",
-                jobId=job_id,
-                messageIds=ids,
-                reason=f"{type(error).__name__}: {error}",
+        ``deadline`` is a ``time.monotonic()`` value: writes not done by then fail their records.
+        """
+        failures: dict[str, Exception] = {}
+        counts: Counter[str] = Counter()
+        message_ids: defaultdict[str, list[str]] = defaultdict(list)
+        notifications: list[Notification] = []
+        for raw in records:
+            record = SQSRecord(raw)
+            notification = self._parse(record, failures, counts)
+            if notification is not None:
+                message_ids[notification.job_id].append(record.message_id)
+                notifications.append(notification)
+
+        updates = coalesce(fit_to_item(n) for n in notifications)
+        writes: dict[Future[WriteResult], JobUpdate] = {
+            self.pool.submit(self.table.write, update): update for update in updates.values()
+        }
+        done, late = wait_for(writes, timeout=max(0.0, deadline - time.monotonic()))
+        for write in late:
+            write.cancel()  # not started yet: never starts; started: finishes in the background
+            update = writes[write]
+            self._fail(update, message_ids[update.job_id], TimeoutError("not written before the deadline"), failures)
+            counts["WriteFailed"] += update.records
+        for write in done:
+            update = writes[write]
+            try:
+                result = write.result()
+            except Exception as error:
+                self._fail(update, message_ids[update.job_id], error, failures)
+                counts["WriteFailed"] += update.records
+                continue
+            self._count(update, result, counts)
+            logger.info(
+                f"notification {result.outcome.value}",
+                jobId=update.job_id,
+                messageIds=message_ids[update.job_id],
+                state=update.winner.state,
+                jobStatus=update.winner.status.value,
+                warningsMerged=result.warnings_merged,
+                progressMerged=result.progress_merged,
             )
-            counts["WriteFailed"] += len(ids)
-            for message_id in ids:
-                failures[message_id] = WriteFailedError(f"job {job_id}: {error}")
-            continue
-        # Notifications merged into the winner were superseded by it within the batch.
-        superseded = len(ids)
-        if outcome is WriteOutcome.APPLIED:
+        for name, value in counts.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        return failures
+
+    def _parse(self, record: SQSRecord, failures: dict[str, Exception], counts: Counter[str]) -> Notification | None:
+        try:
+            notification = parse_body(record.body, Delivery(sent_ms=_sent_ms(record), message_id=record.message_id))
+        except Exception as error:  # a bug in a parser must not sink the batch either: fail this record only
+            logger.error(
+                "malformed notification; the queue's redrive policy will move it to the DLQ",
+                messageId=record.message_id,
+                reason=str(error) if isinstance(error, ParseError) else f"{type(error).__name__}: {error}",
+                body=(record.get("body") or "")[:BODY_EXCERPT],
+                exc_info=not isinstance(error, ParseError),
+            )
+            counts["Malformed"] += 1
+            failures[record.message_id] = error
+            return None
+        if notification.dropped:
+            logger.warning(
+                "optional details dropped; the notification is applied without them",
+                messageId=record.message_id,
+                jobId=notification.job_id,
+                dropped=list(notification.dropped),
+            )
+        pipeline = notification.pipeline_id
+        if self.accepted_pipelines and pipeline and pipeline not in self.accepted_pipelines:
+            logger.info(
+                "notification skipped: pipeline not accepted",
+                messageId=record.message_id,
+                jobId=notification.job_id,
+                pipelineId=pipeline,
+            )
+            counts["Skipped"] += 1
+            return None
+        return notification
+
+    @staticmethod
+    def _fail(
+        update: JobUpdate, message_ids: Iterable[str], error: BaseException, failures: dict[str, Exception]
+    ) -> None:
+        ids = list(message_ids)
+        logger.warning(
+            "write failed; SQS will redeliver",
+            jobId=update.job_id,
+            messageIds=ids,
+            reason=f"{type(error).__name__}: {error}",
+        )
+        for message_id in ids:
+            failures[message_id] = WriteFailedError(f"job {update.job_id}: {error}")
+
+    @staticmethod
+    def _count(update: JobUpdate, result: WriteResult, counts: Counter[str]) -> None:
+        # Records folded into the winner were superseded by it within the batch.
+        superseded = update.records
+        if result.outcome is WriteOutcome.APPLIED:
             superseded -= 1
             counts["Applied"] += 1
-            if notification.finished:
-                counts[_JOB_OUTCOME_METRICS[notification.status]] += 1
+            if update.winner.finished:
+                counts[_JOB_OUTCOME_METRICS[update.winner.status]] += 1
         if superseded:
             counts["StaleOrDuplicate"] += superseded
-        logger.info(
-            f"notification {outcome.value}",
-            jobId=job_id,
-            messageIds=ids,
-            state=notification.state,
-            jobStatus=notification.status.value,
-        )
-    for name, value in counts.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    return failures
 
 
-def _parse(record: SQSRecord, failures: dict[str, Exception], counts: Counter[str]) -> Notification | None:
-    try:
-        notification = parse_body(record.body, Delivery(sent_ms=_sent_ms(record), message_id=record.message_id))
-    except Exception as error:  # a bug in a parser must not sink the batch either: fail this record only
-        logger.error(
-            "malformed notification; the queue's redrive policy will move it to the DLQ",
-            messageId=record.message_id,
-            reason=str(error) if isinstance(error, ParseError) else f"{type(error).__name__}: {error}",
-            body=(record.get("body") or "")[:BODY_EXCERPT],
-            exc_info=not isinstance(error, ParseError),
-        )
-        counts["Malformed"] += 1
-        failures[record.message_id] = error
-        return None
-    if accepted_pipelines and notification.pipeline_id and notification.pipeline_id not in accepted_pipelines:
-        logger.info(
-            "notification skipped: pipeline not accepted",
-            messageId=record.message_id,
-            jobId=notification.job_id,
-            pipelineId=notification.pipeline_id,
-        )
-        counts["Skipped"] += 1
-        return None
-    return notification
+@cache
+def default_writer() -> StatusWriter:
+    """Built on the first invocation and reused while the environment stays warm."""
+    return StatusWriter.from_environment()
 
 
-def _sent_ms(record: SQSRecord) -> int:
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, writer: StatusWriter | None = None) -> dict[str, Any]:
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_S
+    return (writer or default_writer()).handle(event, deadline)
+
+
+def _sent_ms(record: SQSRecord) -> int | None:
     """SQS SentTimestamp: it orders raw-delivery notifications, which carry no time of their own."""
     try:
-        return int(record.attributes.sent_timestamp or 0)
+        return int(record.attributes.sent_timestamp or "")
     except ValueError:
-        return 0
+        return None

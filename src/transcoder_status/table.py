@@ -18,22 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from .notification import JobDetails, Notification, OutputSummary
 from .status import JobStatus
-from .transitions import (
-    Rejection,
-    StoredState,
-    classify_rejection,
-    order_key,
-    progress_key,
-    progress_to_merge,
-    warnings_to_merge,
-)
+from .transitions import JobUpdate, StoredState, order_key, progress_to_merge, warnings_to_merge
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 # Attribute names: the item layout.
 JOB_ID = "jobId"
-JOB_STATUS = "jobStatus"
+STATUS = "status"
 FINISHED = "finished"
 STATE = "state"
 SOURCE = "source"
@@ -45,7 +37,7 @@ ERROR_MESSAGE = "errorMessage"
 WARNINGS = "warnings"
 PROGRESS = "progress"
 PHASE = "phase"
-PROGRESS_KEY = "progressKey"  # orders progress reports (see transitions.progress_key)
+PROGRESS_KEY = "progressKey"  # the order key of the progress report the row holds
 USER_METADATA = "userMetadata"
 CREATED_AT = "createdAt"
 UPDATED_AT = "updatedAt"
@@ -65,17 +57,26 @@ MAX_METADATA_TEXT = 256
 DEFAULT_RETENTION_DAYS = 30
 
 # What reads fetch: a status poll (finished(), job_status()) only the first; a progress display more.
-STATUS_ATTRIBUTES = (JOB_ID, JOB_STATUS, FINISHED)
+STATUS_ATTRIBUTES = (JOB_ID, STATUS, FINISHED)
 PROGRESS_ATTRIBUTES = (*STATUS_ATTRIBUTES, STATE, PROGRESS, PHASE)
 ALL_ATTRIBUTES = None
 
 
 class WriteOutcome(Enum):
-    """What one conditional write did to the row."""
+    """What the state write did to the row."""
 
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    STALE = "stale"
+    APPLIED = "applied"  # the row is now the winner's
+    DUPLICATE = "duplicate"  # the row already held this very notification
+    STALE = "stale"  # the row held a later notification, or a terminal one
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write did: the state write's outcome, and what was merged besides."""
+
+    outcome: WriteOutcome
+    warnings_merged: int = 0
+    progress_merged: bool = False
 
 
 class TableNotConfiguredError(RuntimeError):
@@ -114,71 +115,91 @@ class StatusTable:
         self.client = client
         self.retention_days = retention_days
 
-    # -- the write ---------------------------------------------------------------------------
+    # -- the writes --------------------------------------------------------------------------
 
-    def apply(self, notification: Notification, now: float | None = None) -> WriteOutcome:
-        """Write one notification with a single conditional UpdateItem; never read-then-write.
+    def apply(self, notification: Notification, now: float | None = None) -> WriteResult:
+        """Write one notification (see ``write``)."""
+        return self.write(JobUpdate.of(fit_to_item(notification)), now)
 
-        A refused condition is not an error: the row already holds this notification or a later
-        one. Only then, and only if the notification carries warnings or progress the row lacks,
-        a second conditional write merges them (see ``transitions``).
+    def write(self, update: JobUpdate, now: float | None = None) -> WriteResult:
+        """Write what one batch says of one job; never read-then-write.
+
+        First the state write: one conditional UpdateItem that makes the row the winner's if the
+        winner outranks what the row holds (a refusal is not an error: the row holds this
+        notification or a later one). Then, only if the update carries warnings or a progress
+        report the row lacks (known from the row's old image), a conditional merge of each.
         """
-        notification = fit_to_item(notification)
         now = time.time() if now is None else now
+        warnings = update.warnings[:MAX_WARNINGS]
+        # The old image is needed only to tell what is left to merge.
+        wants_old = bool(warnings) or (update.progress is not None and update.winner.progress is None)
+        key = order_key(update.winner)
         try:
-            self._update(*_state_update(notification, now, self.retention_days))
-            return WriteOutcome.APPLIED
+            response = self._update(
+                *_state_update(update.winner, key, now, self.retention_days),
+                return_old=wants_old,
+            )
+            old: Mapping[str, Any] = response.get("Attributes", {})
+            outcome = WriteOutcome.APPLIED
         except self.client.exceptions.ConditionalCheckFailedException as refused:
-            stored = _stored_state(refused.response.get("Item", {}))  # type: ignore[arg-type]
-        rejection = classify_rejection(stored, notification)
-        if rejection is Rejection.WARNINGS_FULL:
-            return self.apply(replace(notification, warnings=()), now)
-        if rejection is Rejection.STALE:
-            self._merge_into_stale_row(stored, notification)
-        return WriteOutcome(rejection.value)
+            old = refused.response.get("Item", {})  # type: ignore[assignment]
+            outcome = WriteOutcome.DUPLICATE if _string(old, ORDER_KEY) == key else WriteOutcome.STALE
+        stored = _stored_state(old)
+        progress = progress_to_merge(stored, update, winner_written=outcome is WriteOutcome.APPLIED)
+        if progress is not None:
+            self._merge_progress(progress, now)
+        new_warnings = warnings_to_merge(stored, replace(update, warnings=warnings))
+        if new_warnings and len(stored.warnings) < MAX_WARNINGS:
+            self._merge_warnings(update.job_id, new_warnings, now)
+        return WriteResult(outcome, len(new_warnings), progress is not None)
 
-    def _merge_into_stale_row(self, stored: StoredState, notification: Notification) -> None:
-        key = progress_to_merge(stored, notification)
-        if key is not None:
-            values: dict[str, Any] = {":p": {"N": str(notification.progress)}, ":pk": {"S": key}}
-            expression = "SET #p = :p, #pk = :pk REMOVE #ph"
-            if notification.phase:
-                values[":ph"] = {"S": notification.phase}
-                expression = "SET #p = :p, #pk = :pk, #ph = :ph"
-            self._update_if_allowed(
-                expression,
-                "attribute_exists(#k) AND (attribute_not_exists(#pk) OR #pk < :pk)",
-                {"#p": PROGRESS, "#pk": PROGRESS_KEY, "#ph": PHASE, "#k": JOB_ID},
-                values,
-                notification.job_id,
-            )
-        warnings = warnings_to_merge(stored, notification)
-        if warnings:
-            self._update_if_allowed(
-                "ADD #w :w",
-                "attribute_exists(#k) AND (attribute_not_exists(#w) OR size(#w) < :cap)",
-                {"#w": WARNINGS, "#k": JOB_ID},
-                {":w": {"SS": list(warnings)}, ":cap": {"N": str(MAX_WARNINGS)}},
-                notification.job_id,
-            )
+    def _merge_progress(self, report: Notification, now: float) -> None:
+        names, values, sets, removes = _progress_assignments(report)
+        names.update({"#k": JOB_ID, "#u": UPDATED_AT})
+        values[":u"] = {"S": _iso(now)}
+        expression = "SET " + ", ".join([*sets, "#u = :u"]) + (" REMOVE " + ", ".join(removes) if removes else "")
+        self._update_if_allowed(
+            report.job_id,
+            expression,
+            f"attribute_exists(#k) AND (attribute_not_exists(#{PROGRESS_KEY}) OR #{PROGRESS_KEY} < :{PROGRESS_KEY})",
+            names,
+            values,
+        )
+
+    def _merge_warnings(self, job_id: str, warnings: tuple[str, ...], now: float) -> None:
+        self._update_if_allowed(
+            job_id,
+            "ADD #w :w SET #u = :u",
+            "attribute_exists(#k) AND (attribute_not_exists(#w) OR size(#w) < :cap)",
+            {"#w": WARNINGS, "#k": JOB_ID, "#u": UPDATED_AT},
+            {":w": {"SS": list(warnings)}, ":cap": {"N": str(MAX_WARNINGS)}, ":u": {"S": _iso(now)}},
+        )
 
     def _update_if_allowed(
-        self, expression: str, condition: str, names: dict[str, str], values: dict[str, Any], job_id: str
+        self, job_id: str, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
     ) -> None:
-        # A refused condition means the row already holds as much: nothing to merge.
+        # A refused merge means the row already holds as much (a later report, or a full set).
         with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
             self._update(job_id, expression, condition, names, values)
 
     def _update(
-        self, job_id: str, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
-    ) -> None:
-        self.client.update_item(
+        self,
+        job_id: str,
+        expression: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        *,
+        return_old: bool = False,
+    ) -> Mapping[str, Any]:
+        return self.client.update_item(
             TableName=self.name,
             Key={JOB_ID: {"S": job_id}},
             UpdateExpression=expression,
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_OLD" if return_old else "NONE",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
@@ -240,12 +261,14 @@ def fit_to_item(notification: Notification) -> Notification:
         phase=_cut(notification.phase, 64),
         state=notification.state[:64],
         event_id=notification.event_id[:256],
+        # A string set holds neither duplicates nor empty strings, and a map no empty key.
         warnings=tuple(
-            dict.fromkeys(w[:MAX_WARNING_TEXT] for w in notification.warnings[:MAX_WARNINGS_PER_NOTIFICATION])
+            dict.fromkeys(w[:MAX_WARNING_TEXT] for w in notification.warnings[:MAX_WARNINGS_PER_NOTIFICATION] if w)
         ),
         user_metadata={
             key[:MAX_METADATA_TEXT]: value[:MAX_METADATA_TEXT]
             for key, value in list(notification.user_metadata.items())[:MAX_METADATA_ENTRIES]
+            if key
         },
     )
 
@@ -259,9 +282,13 @@ def _iso(epoch_seconds: float) -> str:
 
 
 def _state_update(
-    n: Notification, now: float, retention_days: int
+    n: Notification, key: str, now: float, retention_days: int
 ) -> tuple[str, str, str, dict[str, str], dict[str, Any]]:
-    """The main write: the row becomes this notification's, if it outranks what the row holds."""
+    """The state write: the row becomes this notification's, if it outranks what the row holds.
+
+    Its progress report goes with it (a winner's report is the latest); warnings never do, since
+    their cap must not decide whether the state advances.
+    """
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     sets: list[str] = []
@@ -276,11 +303,11 @@ def _state_update(
         values[f":{attribute}"] = value
         sets.append(expression.format(name=name, value=f":{attribute}"))
 
-    put(JOB_STATUS, {"S": n.status.value})
+    put(STATUS, {"S": n.status.value})
     put(FINISHED, {"BOOL": n.finished})
     put(STATE, {"S": n.state})
     put(SOURCE, {"S": n.source})
-    put(ORDER_KEY, {"S": order_key(n)})
+    put(ORDER_KEY, {"S": key})
     put(NOTIFIED_AT, {"S": _iso(n.event_time_ms / 1000)})
     put(UPDATED_AT, {"S": _iso(now)})
     put(CREATED_AT, {"S": _iso(now)}, "{name} = if_not_exists({name}, {value})")
@@ -291,28 +318,37 @@ def _state_update(
     put(ERROR_CODE, _text(n.error_code))
     put(ERROR_MESSAGE, _text(n.error_message))
     put(USER_METADATA, {"M": {k: {"S": v} for k, v in n.user_metadata.items()}} if n.user_metadata else None)
-    # Progress is merged, not replaced: a notification without it keeps the row's. The phase is
-    # part of the progress report, so it goes (or is removed) with it.
     if n.progress is not None:
-        put(PROGRESS, {"N": str(n.progress)})
-        put(PROGRESS_KEY, {"S": str(progress_key(n))})
-        put(PHASE, _text(n.phase))
+        progress_names, progress_values, progress_sets, progress_removes = _progress_assignments(n)
+        names.update(progress_names)
+        values.update(progress_values)
+        sets.extend(progress_sets)
+        removes.extend(progress_removes)
 
     names["#k"] = JOB_ID
-    names["#f"] = FINISHED
-    names["#o"] = ORDER_KEY
     values[":false"] = {"BOOL": False}
-    condition = f"(attribute_not_exists(#k) OR (#f = :false AND #o < :{ORDER_KEY}))"
+    condition = f"attribute_not_exists(#k) OR (#{FINISHED} = :false AND #{ORDER_KEY} < :{ORDER_KEY})"
     expression = "SET " + ", ".join(sets)
     if removes:
         expression += " REMOVE " + ", ".join(removes)
-    if n.warnings:
-        names["#w"] = WARNINGS
-        values[":w"] = {"SS": list(n.warnings)}
-        values[":cap"] = {"N": str(MAX_WARNINGS)}
-        expression += " ADD #w :w"
-        condition += " AND (attribute_not_exists(#w) OR size(#w) < :cap)"
     return n.job_id, expression, condition, names, values
+
+
+def _progress_assignments(report: Notification) -> tuple[dict[str, str], dict[str, Any], list[str], list[str]]:
+    """A progress report: percent, phase (removed when the report has none), and its order key."""
+    names = {f"#{a}": a for a in (PROGRESS, PROGRESS_KEY, PHASE)}
+    values: dict[str, Any] = {
+        f":{PROGRESS}": {"N": str(report.progress)},
+        f":{PROGRESS_KEY}": {"S": order_key(report)},
+    }
+    sets = [f"#{PROGRESS} = :{PROGRESS}", f"#{PROGRESS_KEY} = :{PROGRESS_KEY}"]
+    removes: list[str] = []
+    if report.phase:
+        values[f":{PHASE}"] = {"S": report.phase}
+        sets.append(f"#{PHASE} = :{PHASE}")
+    else:
+        removes.append(f"#{PHASE}")
+    return names, values, sets, removes
 
 
 def _text(value: str | None) -> dict[str, Any] | None:
@@ -335,8 +371,7 @@ def _output_value(output: OutputSummary) -> dict[str, Any]:
 
 def _stored_state(item: Mapping[str, Any]) -> StoredState:
     return StoredState(
-        order_key=item.get(ORDER_KEY, {}).get("S", ""),
-        finished=item.get(FINISHED, {}).get("BOOL", False),
+        order_key=_string(item, ORDER_KEY),
         progress_key=_string(item, PROGRESS_KEY),
         warnings=frozenset(item.get(WARNINGS, {}).get("SS", ())),
     )
@@ -363,7 +398,7 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
         )
         for fields in (entry["M"] for entry in item.get(OUTPUTS, {}).get("L", []))
     )
-    status = _string(item, JOB_STATUS)
+    status = _string(item, STATUS)
     return JobRow(
         job_id=str(item[JOB_ID]["S"]),
         status=JobStatus(status) if status else JobStatus.RUNNING,
@@ -383,3 +418,35 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
         updated_at=_string(item, UPDATED_AT),
         notified_at=_string(item, NOTIFIED_AT),
     )
+
+
+def row_to_json(row: JobRow) -> dict[str, Any]:
+    """A row as plain JSON, under the item's own attribute names (what the CLI prints)."""
+    return {
+        JOB_ID: row.job_id,
+        STATUS: row.status.value,
+        FINISHED: row.finished,
+        STATE: row.state,
+        SOURCE: row.source,
+        PIPELINE_ID: row.pipeline_id,
+        QUEUE: row.queue,
+        OUTPUTS: [
+            {
+                "key": output.key,
+                "status": output.status,
+                "durationMs": output.duration_ms,
+                "width": output.width,
+                "height": output.height,
+            }
+            for output in row.outputs
+        ],
+        ERROR_CODE: row.error_code,
+        ERROR_MESSAGE: row.error_message,
+        WARNINGS: list(row.warnings),
+        PROGRESS: row.progress,
+        PHASE: row.phase,
+        USER_METADATA: row.user_metadata,
+        CREATED_AT: row.created_at,
+        UPDATED_AT: row.updated_at,
+        NOTIFIED_AT: row.notified_at,
+    }

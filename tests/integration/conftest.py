@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from transcoder_status import handler
+from transcoder_status.handler import StatusWriter, lambda_handler
 from transcoder_status.local.context import LocalContext
 from transcoder_status.local.emulator import Emulator, running_emulator
+from transcoder_status.local.messages import elastic_transcoder_message, sns_envelope, sqs_record
 from transcoder_status.table import StatusTable
 
 
@@ -38,17 +40,35 @@ def table(emulator: Emulator) -> StatusTable:
     return StatusTable(name, boto3.client("dynamodb"))
 
 
+# Notification times must be believable (2000-2100): tests count from here.
+T0 = 1_755_000_000_000  # 2025-08-12T12:00:00Z
+
+
 @pytest.fixture
-def handler_table(table: StatusTable, monkeypatch: pytest.MonkeyPatch) -> StatusTable:
-    """The handler writes to this test's table (its module-level one points nowhere useful)."""
-    monkeypatch.setattr(handler, "status_table", table)
-    return table
+def writer(table: StatusTable) -> StatusWriter:
+    """The handler's writer, given this test's table."""
+    return StatusWriter(table)
 
 
-def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = handler.lambda_handler(event, LocalContext("transcoder-status-test", timeout_s=30))
+def invoke(writer: StatusWriter, event: dict[str, Any], timeout_s: int = 30) -> dict[str, Any]:
+    """The real Lambda entry point, as the runtime calls it, with the test's writer."""
+    response: dict[str, Any] = lambda_handler(event, LocalContext("transcoder-status-test", timeout_s), writer)
     return response
 
 
 def failed_ids(response: dict[str, Any]) -> set[str]:
     return {item["itemIdentifier"] for item in response["batchItemFailures"]}
+
+
+Notify = Callable[..., None]
+
+
+@pytest.fixture
+def notify(writer: StatusWriter) -> Notify:
+    """Deliver one Elastic Transcoder notification (``at_ms`` after T0) through the real handler."""
+
+    def send(job_id: str, state: str, at_ms: int = 1_000) -> None:
+        body = json.dumps(sns_envelope(elastic_transcoder_message(job_id, state), T0 + at_ms))
+        assert invoke(writer, {"Records": [sqs_record(body, sent_ms=T0 + at_ms)]}) == {"batchItemFailures": []}
+
+    return send

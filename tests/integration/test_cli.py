@@ -9,22 +9,23 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.conftest import EVENTS
-from tests.integration.test_client import notify
+from tests.integration.conftest import Notify
 from transcoder_status import cli
 from transcoder_status.cli import EXIT_FAILED, EXIT_TIMEOUT, EXIT_UNREADABLE, app
+from transcoder_status.handler import StatusWriter
 from transcoder_status.table import StatusTable
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def cli_table(handler_table: StatusTable, monkeypatch: pytest.MonkeyPatch) -> StatusTable:
-    monkeypatch.setenv("TABLE_NAME", handler_table.name)
+def cli_table(writer: StatusWriter, monkeypatch: pytest.MonkeyPatch) -> StatusTable:
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
     monkeypatch.setattr(cli, "console", Console(width=200))  # wide enough that no cell wraps
-    return handler_table
+    return writer.table
 
 
-def test_status_table_and_json(cli_table: StatusTable) -> None:
+def test_status_table_and_json(cli_table: StatusTable, notify: Notify) -> None:
     notify("2000000000000-aaaaaa", "COMPLETED")
     notify("2000000000000-bbbbbb", "ERROR")
     result = runner.invoke(app, ["status", "2000000000000-aaaaaa", "2000000000000-bbbbbb", "2000000000000-cccccc"])
@@ -46,7 +47,7 @@ def test_status_table_and_json(cli_table: StatusTable) -> None:
     assert (unknown["status"], unknown["finished"], unknown["known"]) == ("RUNNING", False, False)
 
 
-def test_watch_exit_codes(cli_table: StatusTable) -> None:
+def test_watch_exit_codes(cli_table: StatusTable, notify: Notify) -> None:
     notify("2100000000000-aaaaaa", "COMPLETED")
     notify("2100000000000-bbbbbb", "COMPLETED")
     notify("2100000000000-cccccc", "ERROR")
@@ -75,7 +76,7 @@ def test_replay_runs_the_handler_on_an_event_file(cli_table: StatusTable) -> Non
     assert len(json.loads(mixed.stdout)["batchItemFailures"]) == 1
 
 
-def test_missing_table_is_a_clear_error(handler_table: StatusTable, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_table_is_a_clear_error(writer: StatusWriter, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TABLE_NAME", raising=False)
     result = runner.invoke(app, ["status", "x"])
     assert result.exit_code == EXIT_UNREADABLE

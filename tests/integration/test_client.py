@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.conftest import invoke
+from tests.integration.conftest import T0, Notify, invoke
 from tests.integration.faults import FaultProxy, deny
 from transcoder_status import (
     AsyncJobMonitor,
@@ -23,14 +23,10 @@ from transcoder_status import (
     wait_all,
 )
 from transcoder_status.client import StatusTableError
+from transcoder_status.handler import StatusWriter
 from transcoder_status.local.emulator import Emulator
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope, sqs_record
 from transcoder_status.table import StatusTable
-
-
-def notify(job_id: str, state: str, at_ms: int = 1_000) -> None:
-    body = json.dumps(sns_envelope(elastic_transcoder_message(job_id, state), at_ms))
-    assert invoke({"Records": [sqs_record(body, sent_ms=at_ms)]}) == {"batchItemFailures": []}
 
 
 class CallLog:
@@ -48,7 +44,7 @@ class CallLog:
 
 
 @pytest.fixture
-def monitor_client(handler_table: StatusTable) -> Iterator[tuple[Any, CallLog]]:
+def monitor_client(writer: StatusWriter) -> Iterator[tuple[Any, CallLog]]:
     client = boto3.client("dynamodb")
     yield client, CallLog(client)
 
@@ -57,16 +53,16 @@ def monitor(job_id: str, table: StatusTable, client: Any = None, **options: Any)
     return JobMonitor(job_id, table.name, client=client, **options)
 
 
-def test_before_start_the_monitor_is_ready_and_a_job_without_row_is_running(handler_table: StatusTable) -> None:
-    watcher = monitor("1111111111111-aaaaaa", handler_table)
+def test_before_start_the_monitor_is_ready_and_a_job_without_row_is_running(writer: StatusWriter) -> None:
+    watcher = monitor("1111111111111-aaaaaa", writer.table)
     assert watcher.process_status() is ProcessStatus.READY
     assert watcher.job_status() is JobStatus.RUNNING
     assert watcher.finished() is False
     assert watcher.details() is None
 
 
-def test_start_twice_and_stop_before_start_raise(handler_table: StatusTable) -> None:
-    watcher = monitor("1111111111111-aaaaaa", handler_table)
+def test_start_twice_and_stop_before_start_raise(writer: StatusWriter) -> None:
+    watcher = monitor("1111111111111-aaaaaa", writer.table)
     with pytest.raises(RuntimeError, match="not started"):
         watcher.stop()
     watcher.start()
@@ -75,9 +71,9 @@ def test_start_twice_and_stop_before_start_raise(handler_table: StatusTable) -> 
         watcher.start()
 
 
-def test_terminal_row_finishes_the_monitor(handler_table: StatusTable) -> None:
+def test_terminal_row_finishes_the_monitor(writer: StatusWriter, notify: Notify) -> None:
     job = "1222222222222-bbbbbb"
-    watcher = monitor(job, handler_table)
+    watcher = monitor(job, writer.table)
     watcher.start()
     notify(job, "PROGRESSING", 1_000)
     assert (watcher.finished(), watcher.job_status()) == (False, JobStatus.RUNNING)
@@ -91,9 +87,9 @@ def test_terminal_row_finishes_the_monitor(handler_table: StatusTable) -> None:
     assert details is not None and details.error_code == "3001"
 
 
-def test_stop_before_the_job_finished_aborts_only_this_monitor(handler_table: StatusTable) -> None:
+def test_stop_before_the_job_finished_aborts_only_this_monitor(writer: StatusWriter, notify: Notify) -> None:
     job = "1333333333333-cccccc"
-    watcher, other = monitor(job, handler_table), monitor(job, handler_table)
+    watcher, other = monitor(job, writer.table), monitor(job, writer.table)
     watcher.start()
     other.start()
     notify(job, "PROGRESSING", 1_000)
@@ -111,9 +107,9 @@ def test_stop_before_the_job_finished_aborts_only_this_monitor(handler_table: St
     assert watcher.process_status() is ProcessStatus.ABORTED
 
 
-def test_stop_after_the_job_finished_keeps_its_outcome(handler_table: StatusTable) -> None:
+def test_stop_after_the_job_finished_keeps_its_outcome(writer: StatusWriter, notify: Notify) -> None:
     job = "1444444444444-dddddd"
-    with monitor(job, handler_table) as watcher:
+    with monitor(job, writer.table) as watcher:
         notify(job, "COMPLETED")
         assert watcher.finished()
     assert (watcher.process_status(), watcher.job_status(), watcher.finished()) == (
@@ -124,12 +120,12 @@ def test_stop_after_the_job_finished_keeps_its_outcome(handler_table: StatusTabl
 
 
 def test_each_verb_is_one_strongly_consistent_get_of_the_status_fields(
-    handler_table: StatusTable, monitor_client: tuple[Any, CallLog]
+    writer: StatusWriter, monitor_client: tuple[Any, CallLog], notify: Notify
 ) -> None:
     client, log = monitor_client
     job = "1555555555555-eeeeee"
     notify(job, "PROGRESSING")
-    watcher = monitor(job, handler_table, client)
+    watcher = monitor(job, writer.table, client)
     watcher.start()
     watcher.finished()
     watcher.job_status()
@@ -138,26 +134,30 @@ def test_each_verb_is_one_strongly_consistent_get_of_the_status_fields(
     assert len(gets) == 3 and len(log.calls) == 3
     for params in gets:
         assert params["ConsistentRead"] is True
-        assert set(params["ExpressionAttributeNames"].values()) == {"jobId", "jobStatus", "finished"}
-    monitor(job, handler_table, client, consistent_read=False).job_status()
+        assert set(params["ExpressionAttributeNames"].values()) == {"jobId", "status", "finished"}
+    monitor(job, writer.table, client, consistent_read=False).job_status()
     assert log.named("GetItem")[-1]["ConsistentRead"] is False
 
 
-def test_a_finished_job_is_not_read_again(handler_table: StatusTable, monitor_client: tuple[Any, CallLog]) -> None:
+def test_a_finished_job_is_not_read_again(
+    writer: StatusWriter, monitor_client: tuple[Any, CallLog], notify: Notify
+) -> None:
     client, log = monitor_client
     job = "1666666666666-ffffff"
     notify(job, "COMPLETED")
-    watcher = monitor(job, handler_table, client)
+    watcher = monitor(job, writer.table, client)
     assert watcher.wait() is JobStatus.SUCCESS
     watcher.finished()
     watcher.job_status()
     assert len(log.named("GetItem")) == 1
 
 
-def test_wait_returns_when_the_handler_applies_completed_from_another_thread(handler_table: StatusTable) -> None:
+def test_wait_returns_when_the_handler_applies_completed_from_another_thread(
+    writer: StatusWriter, notify: Notify
+) -> None:
     job = "1777777777777-gggggg"
     notify(job, "PROGRESSING", 1_000)
-    watcher = monitor(job, handler_table)
+    watcher = monitor(job, writer.table)
     watcher.start()
     polled = threading.Event()
     original = watcher._table.get
@@ -175,17 +175,17 @@ def test_wait_returns_when_the_handler_applies_completed_from_another_thread(han
     assert watcher.process_status() is ProcessStatus.FINISHED
 
 
-def test_wait_times_out(handler_table: StatusTable) -> None:
+def test_wait_times_out(writer: StatusWriter, notify: Notify) -> None:
     job = "1888888888888-hhhhhh"
     notify(job, "PROGRESSING")
     with pytest.raises(JobWaitTimeout) as raised:
-        monitor(job, handler_table).wait(timeout=0.3)
+        monitor(job, writer.table).wait(timeout=0.3)
     assert isinstance(raised.value, TimeoutError)
     assert raised.value.statuses == {job: JobStatus.RUNNING}
 
 
 def test_wait_all_over_250_jobs_reads_100_keys_a_call_and_rereads_only_unfinished(
-    handler_table: StatusTable, monitor_client: tuple[Any, CallLog]
+    writer: StatusWriter, monitor_client: tuple[Any, CallLog], notify: Notify
 ) -> None:
     client, log = monitor_client
     jobs = [f"1900000000000-{i:06d}" for i in range(250)]
@@ -193,9 +193,9 @@ def test_wait_all_over_250_jobs_reads_100_keys_a_call_and_rereads_only_unfinishe
     records = []
     for index, job in enumerate(jobs):
         state = "PROGRESSING" if job in late else ("ERROR" if index % 7 == 0 else "COMPLETED")
-        envelope = sns_envelope(elastic_transcoder_message(job, state), 1_000)
-        records.append(sqs_record(json.dumps(envelope), sent_ms=1_000))
-    assert invoke({"Records": records}) == {"batchItemFailures": []}
+        envelope = sns_envelope(elastic_transcoder_message(job, state), T0 + 1_000)
+        records.append(sqs_record(json.dumps(envelope), sent_ms=T0 + 1_000))
+    assert invoke(writer, {"Records": records}) == {"batchItemFailures": []}
 
     def finish_late_jobs(params: dict[str, Any], **_: Any) -> None:
         if len(log.named("BatchGetItem")) == 4:  # the second round begins: finish the rest first
@@ -203,46 +203,46 @@ def test_wait_all_over_250_jobs_reads_100_keys_a_call_and_rereads_only_unfinishe
                 notify(job, "COMPLETED", 2_000)
 
     client.meta.events.register("provide-client-params.dynamodb.BatchGetItem", finish_late_jobs)
-    statuses = wait_all(jobs, handler_table.name, timeout=60, client=client)
+    statuses = wait_all(jobs, writer.table.name, timeout=60, client=client)
 
     assert statuses == {
         job: JobStatus.SUCCESS if job in late or index % 7 else JobStatus.ERROR for index, job in enumerate(jobs)
     }
-    key_counts = [len(call["RequestItems"][handler_table.name]["Keys"]) for call in log.named("BatchGetItem")]
+    key_counts = [len(call["RequestItems"][writer.table.name]["Keys"]) for call in log.named("BatchGetItem")]
     assert key_counts[:3] == [100, 100, 50]
     assert key_counts[3:] == [10]  # the second round reads only the ten unfinished jobs
     for call in log.named("BatchGetItem"):
-        request = call["RequestItems"][handler_table.name]
+        request = call["RequestItems"][writer.table.name]
         assert request["ConsistentRead"] is True
-        assert set(request["ExpressionAttributeNames"].values()) == {"jobId", "jobStatus", "finished"}
+        assert set(request["ExpressionAttributeNames"].values()) == {"jobId", "status", "finished"}
 
 
-def test_wait_all_times_out_with_the_last_statuses(handler_table: StatusTable) -> None:
+def test_wait_all_times_out_with_the_last_statuses(writer: StatusWriter, notify: Notify) -> None:
     notify("1910000000000-aaaaaa", "COMPLETED")
     notify("1910000000000-bbbbbb", "PROGRESSING")
     with pytest.raises(JobWaitTimeout, match="1 job") as raised:
-        wait_all(["1910000000000-aaaaaa", "1910000000000-bbbbbb"], handler_table.name, timeout=0.3)
+        wait_all(["1910000000000-aaaaaa", "1910000000000-bbbbbb"], writer.table.name, timeout=0.3)
     assert raised.value.statuses == {
         "1910000000000-aaaaaa": JobStatus.SUCCESS,
         "1910000000000-bbbbbb": JobStatus.RUNNING,
     }
 
 
-def test_progress_of_a_mediaconvert_job(handler_table: StatusTable) -> None:
+def test_progress_of_a_mediaconvert_job(writer: StatusWriter) -> None:
     job = "1671477617078-2886ye"
-    event = mediaconvert_event(job, "STATUS_UPDATE", 1_000, percent=37)
-    invoke({"Records": [sqs_record(json.dumps(event), sent_ms=1_100)]})
-    watcher = monitor(job, handler_table)
+    event = mediaconvert_event(job, "STATUS_UPDATE", T0 + 1_000, percent=37)
+    invoke(writer, {"Records": [sqs_record(json.dumps(event), sent_ms=T0 + 1_100)]})
+    watcher = monitor(job, writer.table)
     assert watcher.progress() == 37
     assert watcher.job_status() is JobStatus.RUNNING
 
 
-def test_async_monitor(handler_table: StatusTable) -> None:
+def test_async_monitor(writer: StatusWriter, notify: Notify) -> None:
     job = "1920000000000-asyncs"
     notify(job, "PROGRESSING", 1_000)
 
     async def scenario() -> JobStatus:
-        watcher = AsyncJobMonitor(job, handler_table.name)
+        watcher = AsyncJobMonitor(job, writer.table.name)
         watcher.start()
         assert await watcher.finished() is False
         waiting = asyncio.create_task(watcher.wait(timeout=30))
@@ -258,8 +258,8 @@ def test_missing_table_name_says_what_to_set(monkeypatch: pytest.MonkeyPatch) ->
         JobMonitor("1930000000000-aaaaaa")
 
 
-def test_table_from_environment(handler_table: StatusTable, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TABLE_NAME", handler_table.name)
+def test_table_from_environment(writer: StatusWriter, monkeypatch: pytest.MonkeyPatch, notify: Notify) -> None:
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
     notify("1935000000000-aaaaaa", "COMPLETED")
     assert JobMonitor("1935000000000-aaaaaa").job_status() is JobStatus.SUCCESS
 
@@ -269,17 +269,17 @@ def test_unknown_table_says_what_to_check(emulator: Emulator) -> None:
         JobMonitor("1940000000000-aaaaaa", "no-such-table").job_status()
 
 
-def test_access_denied_names_the_read_policy(emulator: Emulator, handler_table: StatusTable) -> None:
+def test_access_denied_names_the_read_policy(emulator: Emulator, writer: StatusWriter) -> None:
     with FaultProxy(emulator.endpoint_url, deny("GetItem")).running() as endpoint:
-        watcher = JobMonitor("1950000000000-aaaaaa", handler_table.name, endpoint_url=endpoint)
+        watcher = JobMonitor("1950000000000-aaaaaa", writer.table.name, endpoint_url=endpoint)
         with pytest.raises(StatusTableError, match="JobStatusReadPolicyArn"):
             watcher.finished()
 
 
-def test_a_job_seen_finished_before_start_is_finished_after_start(handler_table: StatusTable) -> None:
+def test_a_job_seen_finished_before_start_is_finished_after_start(writer: StatusWriter, notify: Notify) -> None:
     job = "1960000000000-aaaaaa"
     notify(job, "COMPLETED")
-    watcher = monitor(job, handler_table)
+    watcher = monitor(job, writer.table)
     assert watcher.finished() is True
     assert watcher.process_status() is ProcessStatus.READY
     watcher.start()

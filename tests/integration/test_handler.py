@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from typing import Any
 
 import pytest
 
 from tests.conftest import load_event
-from tests.integration.conftest import failed_ids, invoke
+from tests.integration.conftest import T0, failed_ids, invoke
 from transcoder_status import handler
-from transcoder_status.local.messages import elastic_transcoder_message, sns_envelope, sqs_record
+from transcoder_status.handler import StatusWriter
+from transcoder_status.local.context import LocalContext
+from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope, sqs_record
+from transcoder_status.sources import Delivery, parse_body
 from transcoder_status.status import JobStatus
-from transcoder_status.table import StatusTable
+from transcoder_status.table import MAX_WARNINGS_PER_NOTIFICATION, WriteOutcome
 
 JOB = "1502631977930-rabioh"
 OTHER = "1432217012218-qpa0jk"
@@ -24,8 +28,15 @@ def records(*names: str) -> dict[str, Any]:
 
 
 def et_record(job_id: str, state: str, at_ms: int, sns_id: str | None = None) -> dict[str, Any]:
-    envelope = sns_envelope(elastic_transcoder_message(job_id, state), at_ms, sns_id)
-    return sqs_record(json.dumps(envelope), sent_ms=at_ms + 5)
+    """An Elastic Transcoder notification through SNS, ``at_ms`` after T0."""
+    envelope = sns_envelope(elastic_transcoder_message(job_id, state), T0 + at_ms, sns_id)
+    return sqs_record(json.dumps(envelope), sent_ms=T0 + at_ms + 5)
+
+
+def mc_record(status: str, at_ms: int, event_id: str, job_id: str = JOB, **kwargs: Any) -> dict[str, Any]:
+    """A MediaConvert event through EventBridge, ``at_ms`` after T0."""
+    event = mediaconvert_event(job_id, status, T0 + at_ms, event_id=event_id, **kwargs)
+    return sqs_record(json.dumps(event), sent_ms=T0 + at_ms + 300, message_id=f"sqs-{event_id}")
 
 
 def emitted_metrics(output: str) -> dict[str, float]:
@@ -42,13 +53,13 @@ def emitted_metrics(output: str) -> dict[str, float]:
     return totals
 
 
-def test_progressing_then_completed(handler_table: StatusTable) -> None:
-    assert invoke(records("elastic-transcoder-progressing")) == {"batchItemFailures": []}
-    row = handler_table.get(JOB, attributes=None)
+def test_progressing_then_completed(writer: StatusWriter) -> None:
+    assert invoke(writer, records("elastic-transcoder-progressing")) == {"batchItemFailures": []}
+    row = writer.table.get(JOB, attributes=None)
     assert row is not None
     assert (row.status, row.finished, row.state) == (JobStatus.RUNNING, False, "PROGRESSING")
-    invoke(records("elastic-transcoder-completed"))
-    row = handler_table.get(JOB, attributes=None)
+    invoke(writer, records("elastic-transcoder-completed"))
+    row = writer.table.get(JOB, attributes=None)
     assert row is not None
     assert (row.status, row.finished, row.state) == (JobStatus.SUCCESS, True, "COMPLETED")
     assert row.outputs[0].duration_ms == 6000
@@ -57,28 +68,30 @@ def test_progressing_then_completed(handler_table: StatusTable) -> None:
     assert row.source == "elastic-transcoder"
 
 
-def test_error_row_keeps_code_and_message(handler_table: StatusTable) -> None:
-    invoke(records("elastic-transcoder-error"))
-    row = handler_table.get(OTHER, attributes=None)
+def test_error_row_keeps_code_and_message(writer: StatusWriter) -> None:
+    invoke(writer, records("elastic-transcoder-error"))
+    row = writer.table.get(OTHER, attributes=None)
     assert row is not None
     assert (row.status, row.finished, row.error_code) == (JobStatus.ERROR, True, "3001")
     assert row.error_message and "does not exist" in row.error_message
 
 
-def test_warning_is_kept_after_completion(handler_table: StatusTable) -> None:
-    invoke(records("elastic-transcoder-progressing", "elastic-transcoder-warning"))
-    invoke(records("elastic-transcoder-completed"))
-    row = handler_table.get(JOB, attributes=None)
+def test_warning_is_kept_after_completion(writer: StatusWriter) -> None:
+    invoke(writer, records("elastic-transcoder-progressing", "elastic-transcoder-warning"))
+    invoke(writer, records("elastic-transcoder-completed"))
+    row = writer.table.get(JOB, attributes=None)
     assert row is not None
     assert row.status is JobStatus.SUCCESS
     assert row.warnings == ("output 1: The input audio is mono; the output was upmixed to stereo.",)
 
 
-def test_out_of_order_delivery_never_reopens_a_finished_job(handler_table: StatusTable, capsys: Any) -> None:
-    invoke(records("elastic-transcoder-completed"))
+def test_out_of_order_delivery_never_reopens_a_finished_job(writer: StatusWriter, capsys: Any) -> None:
+    invoke(writer, records("elastic-transcoder-completed"))
     capsys.readouterr()
-    assert invoke(records("elastic-transcoder-progressing", "elastic-transcoder-warning")) == {"batchItemFailures": []}
-    row = handler_table.get(JOB, attributes=None)
+    assert invoke(writer, records("elastic-transcoder-progressing", "elastic-transcoder-warning")) == {
+        "batchItemFailures": []
+    }
+    row = writer.table.get(JOB, attributes=None)
     assert row is not None
     assert (row.status, row.state) == (JobStatus.SUCCESS, "COMPLETED")
     # The late warning is still recorded: warnings merge whatever their order.
@@ -88,32 +101,32 @@ def test_out_of_order_delivery_never_reopens_a_finished_job(handler_table: Statu
     assert "Applied" not in metrics
 
 
-def test_duplicate_delivery_changes_nothing(handler_table: StatusTable, capsys: Any) -> None:
-    invoke(records("elastic-transcoder-completed"))
-    first = handler_table.get(JOB, attributes=None)
+def test_duplicate_delivery_changes_nothing(writer: StatusWriter, capsys: Any) -> None:
+    invoke(writer, records("elastic-transcoder-completed"))
+    first = writer.table.get(JOB, attributes=None)
     capsys.readouterr()
-    invoke(records("elastic-transcoder-completed", "elastic-transcoder-raw-delivery"))
-    assert handler_table.get(JOB, attributes=None) == first
+    invoke(writer, records("elastic-transcoder-completed", "elastic-transcoder-raw-delivery"))
+    assert writer.table.get(JOB, attributes=None) == first
     assert emitted_metrics(capsys.readouterr().out) == {"StaleOrDuplicate": 2}
 
 
-def test_older_running_notification_never_replaces_a_newer_one(handler_table: StatusTable) -> None:
-    invoke({"Records": [et_record(JOB, "WARNING", 2_000)]})
-    invoke({"Records": [et_record(JOB, "PROGRESSING", 1_000)]})
-    row = handler_table.get(JOB, attributes=None)
+def test_older_running_notification_never_replaces_a_newer_one(writer: StatusWriter) -> None:
+    invoke(writer, {"Records": [et_record(JOB, "WARNING", 2_000)]})
+    invoke(writer, {"Records": [et_record(JOB, "PROGRESSING", 1_000)]})
+    row = writer.table.get(JOB, attributes=None)
     assert row is not None
     assert row.state == "WARNING"
 
 
 def test_batch_with_malformed_record_fails_only_that_record(
-    handler_table: StatusTable, capsys: Any, caplog: pytest.LogCaptureFixture
+    writer: StatusWriter, capsys: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = records("batch-mixed-with-malformed")
     malformed = [r["messageId"] for r in event["Records"] if not r["body"].startswith('{"Type"')]
-    response = invoke(event)
+    response = invoke(writer, event)
     assert failed_ids(response) == set(malformed)
     assert len(malformed) == 1
-    job, other = handler_table.get(JOB), handler_table.get(OTHER)
+    job, other = writer.table.get(JOB), writer.table.get(OTHER)
     assert job is not None and job.status is JobStatus.SUCCESS
     assert other is not None and other.status is JobStatus.ERROR
     log = next(r for r in caplog.records if "malformed notification" in r.getMessage())
@@ -131,68 +144,164 @@ def test_batch_with_malformed_record_fails_only_that_record(
     assert metrics["StaleOrDuplicate"] == 2
 
 
-def test_batch_of_only_bad_records_reports_all_and_does_not_raise(handler_table: StatusTable) -> None:
+def test_batch_of_only_bad_records_reports_all_and_does_not_raise(writer: StatusWriter) -> None:
     bad = [sqs_record(body, sent_ms=1) for body in ("nope", "[]", '{"jobId": "x", "state": "BOGUS"}')]
-    response = invoke({"Records": bad})
+    response = invoke(writer, {"Records": bad})
     assert failed_ids(response) == {r["messageId"] for r in bad}
 
 
-def test_bad_body_log_is_bounded(handler_table: StatusTable, caplog: pytest.LogCaptureFixture) -> None:
-    invoke({"Records": [sqs_record("x" * 100_000, sent_ms=1)]})
+def test_bad_body_log_is_bounded(writer: StatusWriter, caplog: pytest.LogCaptureFixture) -> None:
+    invoke(writer, {"Records": [sqs_record("x" * 100_000, sent_ms=1)]})
     log = next(r for r in caplog.records if "malformed" in r.getMessage())
     assert len(log.body) == handler.BODY_EXCERPT
 
 
-def test_other_pipelines_are_skipped(handler_table: StatusTable, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
-    monkeypatch.setattr(handler, "accepted_pipelines", frozenset({"1111111111111-aaaaaa"}))
-    response = invoke(records("elastic-transcoder-completed"))
+def test_other_pipelines_are_skipped(writer: StatusWriter, capsys: Any) -> None:
+    filtering = StatusWriter(writer.table, accepted_pipelines=frozenset({"1111111111111-aaaaaa"}))
+    response = invoke(filtering, records("elastic-transcoder-completed"))
     assert response == {"batchItemFailures": []}  # skipped is handled: the message is deleted
-    assert handler_table.get(JOB) is None
+    assert writer.table.get(JOB) is None
     assert emitted_metrics(capsys.readouterr().out) == {"Skipped": 1}
 
 
-def test_same_job_in_one_batch_is_one_write(handler_table: StatusTable, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_same_job_in_one_batch_is_one_state_write(writer: StatusWriter, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    original = handler_table.client.update_item
+    original = writer.table.client.update_item
 
     def counting(**kwargs: Any) -> Any:
         calls.append(kwargs["Key"]["jobId"]["S"])
         return original(**kwargs)
 
-    monkeypatch.setattr(handler_table.client, "update_item", counting)
+    monkeypatch.setattr(writer.table.client, "update_item", counting)
     event = {
         "Records": [et_record(JOB, state, at) for state, at in (("PROGRESSING", 1), ("WARNING", 2), ("COMPLETED", 3))]
     }
     event["Records"].append(et_record(OTHER, "PROGRESSING", 1))
-    invoke(event)
-    assert sorted(calls) == sorted([JOB, OTHER])
-    row = handler_table.get(JOB, attributes=None)
+    invoke(writer, event)
+    # One state write per job, and for the job with a warning one merge of it (the cap on warnings
+    # must never decide whether the state advances, so they are not part of the state write).
+    assert sorted(calls) == sorted([JOB, JOB, OTHER])
+    row = writer.table.get(JOB, attributes=None)
     assert row is not None and row.status is JobStatus.SUCCESS and len(row.warnings) == 1
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_missing_table_name_fails_the_whole_batch_loudly(
-    monkeypatch: pytest.MonkeyPatch, handler_table: StatusTable
-) -> None:
-    monkeypatch.setattr(handler, "status_table", StatusTable("", handler_table.client))
+def test_missing_table_name_fails_the_whole_batch_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TABLE_NAME", raising=False)
     with pytest.raises(RuntimeError, match="TABLE_NAME"):
-        invoke(records("elastic-transcoder-completed"))
+        handler.lambda_handler(records("elastic-transcoder-completed"), LocalContext("f", 30))
 
 
-def test_events_are_not_mutated_by_the_handler(handler_table: StatusTable) -> None:
+def test_events_are_not_mutated_by_the_handler(writer: StatusWriter) -> None:
     event = records("batch-mixed-with-malformed")
     before = copy.deepcopy(event)
-    invoke(event)
+    invoke(writer, event)
     assert event == before
 
 
-def test_records_missing_parts_fail_alone(handler_table: StatusTable) -> None:
+def test_records_missing_parts_fail_alone(writer: StatusWriter) -> None:
     good = et_record(JOB, "COMPLETED", 1_000)
     no_body = {k: v for k, v in et_record(OTHER, "COMPLETED", 1_000).items() if k != "body"}
-    odd_time = sqs_record(json.dumps(elastic_transcoder_message(OTHER, "PROGRESSING")), sent_ms=1)
+    # A raw delivery carries no time of its own: without a SentTimestamp it cannot be ordered.
+    odd_time = sqs_record(json.dumps(elastic_transcoder_message(OTHER, "PROGRESSING")), sent_ms=T0)
     odd_time["attributes"]["SentTimestamp"] = "yesterday"
-    response = invoke({"Records": [good, no_body, odd_time]})
-    assert failed_ids(response) == {no_body["messageId"]}
-    job, other = handler_table.get(JOB), handler_table.get(OTHER)
+    response = invoke(writer, {"Records": [good, no_body, odd_time]})
+    assert failed_ids(response) == {no_body["messageId"], odd_time["messageId"]}
+    job, other = writer.table.get(JOB), writer.table.get(OTHER)
     assert job is not None and job.status is JobStatus.SUCCESS
-    assert other is not None and other.status is JobStatus.RUNNING  # a raw delivery with no usable time still counts
+    assert other is None
+
+
+# -- review findings (issue 8): each failed before its fix --------------------------------------
+
+
+@pytest.mark.parametrize("winner", ["STATUS_UPDATE", "ERROR"])
+def test_a_redelivered_winner_keeps_its_batch_mates_warnings(writer: StatusWriter, winner: str) -> None:
+    """Finding 1: the winner's write was refused as a duplicate and the warning never merged."""
+    first = mc_record(winner, 6_000, "winner", percent=50)
+    invoke(writer, {"Records": [first]})
+    late_warning = mc_record("NEW_WARNING", 3_000, "warning")
+    assert invoke(writer, {"Records": [first, late_warning]}) == {"batchItemFailures": []}
+    row = writer.table.get(JOB, attributes=None)
+    assert row is not None
+    assert row.state == winner
+    assert len(row.warnings) == 1
+
+
+def test_warnings_are_capped_per_notification_not_per_batch(writer: StatusWriter) -> None:
+    """Finding 2: one batch stored 10 of 12 warnings, one record per batch stored all 12."""
+    complete = mediaconvert_event(JOB, "COMPLETE", T0 + 9_000, event_id="complete")
+    complete["detail"]["warnings"] = [{"code": code, "count": 1} for code in (1, 2, 3)]
+    batch = [sqs_record(json.dumps(complete), sent_ms=T0 + 9_300)]
+    for index in range(MAX_WARNINGS_PER_NOTIFICATION - 1):
+        event = mediaconvert_event(JOB, "NEW_WARNING", T0 + 1_000 + index, event_id=f"warning-{index}")
+        event["detail"]["warningCode"] = 100 + index
+        batch.append(sqs_record(json.dumps(event), sent_ms=T0 + 9_300))
+    invoke(writer, {"Records": batch})
+    one_by_one = StatusWriter(writer.table)
+    for record in batch:
+        other = copy.deepcopy(record)
+        other["body"] = other["body"].replace(JOB, OTHER)
+        invoke(one_by_one, {"Records": [other]})
+    batched, single = writer.table.get(JOB, attributes=None), writer.table.get(OTHER, attributes=None)
+    assert batched is not None and single is not None
+    assert len(batched.warnings) == 12
+    assert batched.warnings == single.warnings
+
+
+def test_a_lone_redelivery_of_a_batched_notification_is_a_duplicate(writer: StatusWriter) -> None:
+    """Finding 12: progress borrowed from a batch mate changed the winner's key."""
+    warning = mc_record("NEW_WARNING", 2_000, "warning")
+    invoke(writer, {"Records": [mc_record("STATUS_UPDATE", 1_000, "update", percent=30), warning]})
+    before = writer.table.get(JOB, attributes=None)
+    notification = parse_body(warning["body"], Delivery(T0, "again"))
+    assert writer.table.apply(notification).outcome is WriteOutcome.DUPLICATE
+    after = writer.table.get(JOB, attributes=None)
+    assert before is not None and after is not None
+    assert (after.state, after.progress, after.warnings) == (before.state, 30, before.warnings)
+
+
+def test_an_empty_optional_field_never_costs_a_job_its_end(
+    writer: StatusWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding 3: the terminal notification went to the DLQ and every client waited in vain."""
+    event = mediaconvert_event(JOB, "ERROR", T0, event_id="error")
+    event["detail"].update(errorMessage="", queue="", jobProgress="odd")
+    assert invoke(writer, {"Records": [sqs_record(json.dumps(event), sent_ms=T0)]}) == {"batchItemFailures": []}
+    row = writer.table.get(JOB, attributes=None)
+    assert row is not None and (row.status, row.error_code, row.error_message) == (JobStatus.ERROR, "1030", None)
+    log = next(r for r in caplog.records if "optional details dropped" in r.getMessage())
+    assert log.dropped == ["'detail.jobProgress' dropped: expected a JSON object, got the string 'odd'"]
+
+
+def test_an_impossible_time_is_malformed_on_first_delivery(writer: StatusWriter) -> None:
+    """Finding 4: microseconds broke the order key, the write raised five times, then DLQ."""
+    event = mediaconvert_event(JOB, "COMPLETE", T0, event_id="micro")
+    event["detail"]["timestamp"] = T0 * 1000
+    record = sqs_record(json.dumps(event), sent_ms=T0)
+    assert failed_ids(invoke(writer, {"Records": [record]})) == {record["messageId"]}
+    assert writer.table.get(JOB) is None
+
+
+def test_records_of_writes_past_the_deadline_fail_and_the_rest_land(
+    writer: StatusWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 10: one hung write timed out the invocation and every record came back."""
+    release = threading.Event()
+    original = writer.table.write
+
+    def hanging(update: Any, now: float | None = None) -> Any:
+        if update.job_id == OTHER:
+            release.wait(10)
+        return original(update, now)
+
+    monkeypatch.setattr(writer.table, "write", hanging)
+    good, hung = et_record(JOB, "COMPLETED", 1_000), et_record(OTHER, "COMPLETED", 1_000)
+    try:
+        # Timeout 4 s minus the handler's 3 s margin: it stops waiting after about a second.
+        response = invoke(writer, {"Records": [good, hung]}, timeout_s=4)
+    finally:
+        release.set()
+    assert failed_ids(response) == {hung["messageId"]}
+    row = writer.table.get(JOB)
+    assert row is not None and row.status is JobStatus.SUCCESS

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from tests.integration.conftest import invoke
-from transcoder_status import handler
+from transcoder_status.handler import StatusWriter
 from transcoder_status.local.emulator import Emulator
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event
 from transcoder_status.local.poller import EventSourcePoller
@@ -93,17 +93,21 @@ def test_sources_can_be_switched_off_and_mediaconvert_narrowed(emulator: Emulato
 
 
 @pytest.fixture
-def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Stack:
-    stack = new_stack(MaxReceiveCount=3, MaximumBatchingWindowInSeconds=0)
-    monkeypatch.setattr(handler, "status_table", StatusTable(stack.outputs["TableName"], boto3.client("dynamodb")))
-    return stack
+def stack(emulator: Emulator) -> Stack:
+    return new_stack(MaxReceiveCount=3, MaximumBatchingWindowInSeconds=0)
+
+
+@pytest.fixture
+def stack_writer(stack: Stack) -> StatusWriter:
+    """The handler's writer, given the stack's table."""
+    return StatusWriter(StatusTable(stack.outputs["TableName"], boto3.client("dynamodb")))
 
 
 def run_poller(stack: Stack, handler_function: Callable[..., Any], **options: Any) -> EventSourcePoller:
     return EventSourcePoller(stack.triggers[0], handler_function, retry_after_s=0, **options).start()
 
 
-def test_notifications_flow_through_topic_rule_queue_and_poller(stack: Stack) -> None:
+def test_notifications_flow_through_topic_rule_queue_and_poller(stack: Stack, stack_writer: StatusWriter) -> None:
     sns, events = boto3.client("sns"), boto3.client("events")
     et_job, mc_job = "3000000000000-aaaaaa", "3000000000000-bbbbbb"
     sns.publish(
@@ -114,9 +118,9 @@ def test_notifications_flow_through_topic_rule_queue_and_poller(stack: Stack) ->
     events.put_events(
         Entries=[{"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}]
     )
-    poller = run_poller(stack, invoke_handler)
+    poller = run_poller(stack, lambda event, context: invoke(stack_writer, event))
     try:
-        table = handler.status_table
+        table = stack_writer.table
         wait_until(lambda: all((row := table.get(job)) is not None and row.finished for job in (et_job, mc_job)))
     finally:
         poller.stop()
@@ -124,11 +128,7 @@ def test_notifications_flow_through_topic_rule_queue_and_poller(stack: Stack) ->
     assert table.get(mc_job).status is JobStatus.SUCCESS  # type: ignore[union-attr]
 
 
-def invoke_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return invoke(event)
-
-
-def test_failed_records_reach_the_dlq_through_the_redrive_policy(stack: Stack) -> None:
+def test_failed_records_reach_the_dlq_through_the_redrive_policy(stack: Stack, stack_writer: StatusWriter) -> None:
     sqs = boto3.client("sqs")
     queue, dlq = stack.outputs["NotificationQueueUrl"], stack.outputs["DeadLetterQueueUrl"]
     good = json.dumps(elastic_transcoder_message("3100000000000-aaaaaa", "COMPLETED"))
@@ -138,7 +138,7 @@ def test_failed_records_reach_the_dlq_through_the_redrive_policy(stack: Stack) -
 
     def recording_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         seen.append([record["messageId"] for record in event["Records"]])
-        return invoke(event)
+        return invoke(stack_writer, event)
 
     poller = run_poller(stack, recording_handler)
     try:
@@ -149,10 +149,10 @@ def test_failed_records_reach_the_dlq_through_the_redrive_policy(stack: Stack) -
     assert (dead["MessageId"], dead["Body"]) == (bad_id, "not a notification")
     assert sum(batch.count(bad_id) for batch in seen) == 3  # maxReceiveCount deliveries, then the DLQ
     assert queue_attributes(queue)["ApproximateNumberOfMessages"] == "0"
-    assert handler.status_table.get("3100000000000-aaaaaa") is not None
+    assert stack_writer.table.get("3100000000000-aaaaaa") is not None
 
 
-def test_a_raised_error_or_an_invalid_response_fails_the_whole_batch(stack: Stack) -> None:
+def test_a_raised_error_or_an_invalid_response_fails_the_whole_batch(stack: Stack, stack_writer: StatusWriter) -> None:
     sqs = boto3.client("sqs")
     queue = stack.outputs["NotificationQueueUrl"]
     for job in ("3200000000000-aaaaaa", "3200000000000-bbbbbb"):
@@ -167,7 +167,7 @@ def test_a_raised_error_or_an_invalid_response_fails_the_whole_batch(stack: Stac
                 raise RuntimeError("the whole invocation failed")
             if len(calls) == 2:
                 return {"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]}
-        return invoke(event)
+        return invoke(stack_writer, event)
 
     poller = run_poller(stack, misbehaving)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from dataclasses import replace
@@ -14,7 +15,7 @@ from transcoder_status.notification import Notification, OutputSummary, Source
 from transcoder_status.sources.elastic_transcoder import STATES as ET_STATES
 from transcoder_status.sources.mediaconvert import STATES as MC_STATES
 from transcoder_status.status import JobStatus
-from transcoder_status.table import MAX_WARNINGS, JobRow, StatusTable, WriteOutcome
+from transcoder_status.table import MAX_WARNINGS, JobRow, StatusTable, WriteOutcome, fit_to_item
 from transcoder_status.transitions import coalesce
 
 
@@ -38,10 +39,14 @@ def make(
     )
 
 
+WARNING_POOL = ["w-audio", "w-frames", "w-bitrate", "w-captions", "w-color", "w-gop"]
+
+
 @st.composite
 def job_histories(draw: st.DrawFn) -> list[Notification]:
-    """A job's notifications as a transcoder emits them: time moves on, progress never falls,
-    at most one terminal state, equal timestamps allowed."""
+    """A job's notifications as a transcoder emits them: time moves on (equal timestamps
+    allowed), progress is reported as it goes, several warnings per notification, at most one
+    terminal state."""
     mediaconvert = draw(st.booleans())
     source = Source.MEDIACONVERT if mediaconvert else Source.ELASTIC_TRANSCODER
     running = (
@@ -50,17 +55,17 @@ def job_histories(draw: st.DrawFn) -> list[Notification]:
         else ["PROGRESSING", "WARNING"]
     )
     terminal = ["COMPLETE", "ERROR", "CANCELED"] if mediaconvert else ["COMPLETED", "ERROR"]
-    states = draw(st.lists(st.sampled_from(running), min_size=1, max_size=6))
+    states = draw(st.lists(st.sampled_from(running), min_size=1, max_size=7))
     end = draw(st.none() | st.sampled_from(terminal))
-    time, progress, history = 1_000, 0, []
+    time, progress, history = 1_755_000_000_000, 0, []
     for index, state in enumerate([*states, *([end] if end else [])]):
         time += draw(st.integers(0, 2_000))
         extra: dict[str, Any] = {}
         if state == "STATUS_UPDATE":
             progress += draw(st.integers(0, 30))
-            extra.update(progress=min(progress, 99), phase=draw(st.sampled_from(["TRANSCODING", "UPLOADING"])))
-        if state in ("WARNING", "NEW_WARNING"):
-            extra["warnings"] = (draw(st.sampled_from(["w-audio", "w-frames", "w-bitrate"])),)
+            extra.update(progress=min(progress, 99), phase=draw(st.sampled_from(["TRANSCODING", "UPLOADING", None])))
+        if state in ("WARNING", "NEW_WARNING") or (state in terminal and draw(st.booleans())):
+            extra["warnings"] = tuple(draw(st.lists(st.sampled_from(WARNING_POOL), min_size=1, max_size=4)))
         if state in ("COMPLETE", "COMPLETED"):
             extra.update(
                 outputs=(OutputSummary("out/1.mp4", "Complete", 6000, 640, 360),),
@@ -77,40 +82,51 @@ def comparable(row: JobRow | None) -> JobRow | None:
     return None if row is None else replace(row, job_id="", created_at=None, updated_at=None)
 
 
+def write_in_batches(table: StatusTable, deliveries: list[Notification], cuts: list[int]) -> None:
+    """What the handler does with successive SQS batches: fit, coalesce, one update per job."""
+    bounds = [0, *sorted(set(cuts)), len(deliveries)]
+    for start, stop in itertools.pairwise(bounds):
+        for update in coalesce(fit_to_item(n) for n in deliveries[start:stop]).values():
+            table.write(update)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=job_histories(), data=st.data())
-def test_any_order_and_duplication_ends_in_the_same_row(
+def test_any_order_duplication_and_batching_ends_in_the_same_row(
     table: StatusTable, history: list[Notification], data: st.DataObject
 ) -> None:
-    in_order, shuffled, batched = (f"job-{uuid.uuid4().hex}" for _ in range(3))
+    """The row is a function of the set of notifications: not of their order, their repeats, or
+    how they were split into successive batches over the row that earlier batches left."""
+    one_by_one, shuffled, batched = (f"job-{uuid.uuid4().hex}" for _ in range(3))
     for notification in history:
-        table.apply(replace(notification, job_id=in_order))
+        table.apply(replace(notification, job_id=one_by_one))
     copies = data.draw(st.lists(st.integers(1, 3), min_size=len(history), max_size=len(history)))
     deliveries = [n for n, count in zip(history, copies, strict=True) for _ in range(count)]
     for notification in data.draw(st.permutations(deliveries)):
         table.apply(replace(notification, job_id=shuffled))
-    # Coalescing a whole batch into one write ends in the same row too.
-    for notification in coalesce(replace(n, job_id=batched) for n in data.draw(st.permutations(deliveries))).values():
-        table.apply(notification)
-    expected = comparable(table.get(in_order, attributes=None))
+    order = [replace(n, job_id=batched) for n in data.draw(st.permutations(deliveries))]
+    write_in_batches(table, order, data.draw(st.lists(st.integers(0, len(order)), max_size=4)))
+
+    expected = comparable(table.get(one_by_one, attributes=None))
+    assert expected is not None
     assert comparable(table.get(shuffled, attributes=None)) == expected
     assert comparable(table.get(batched, attributes=None)) == expected
-    assert expected is not None
     assert expected.finished == history[-1].finished
+    assert set(expected.warnings) == {w for n in history for w in n.warnings}
 
 
 def test_terminal_state_is_never_overwritten(table: StatusTable) -> None:
-    assert table.apply(make("COMPLETED", 5, "a")) is WriteOutcome.APPLIED
+    assert table.apply(make("COMPLETED", 5, "a")).outcome is WriteOutcome.APPLIED
     # A later ERROR (a stale duplicate from another system, say) must not turn success into failure.
-    assert table.apply(make("ERROR", 9, "b", error_code="1")) is WriteOutcome.STALE
+    assert table.apply(make("ERROR", 9, "b", error_code="1")).outcome is WriteOutcome.STALE
     row = table.get("job", attributes=None)
     assert row is not None and (row.status, row.error_code) == (JobStatus.SUCCESS, None)
 
 
 def test_duplicate_is_reported_as_such(table: StatusTable) -> None:
     note = make("PROGRESSING", 5, "a")
-    assert table.apply(note) is WriteOutcome.APPLIED
-    assert table.apply(note) is WriteOutcome.DUPLICATE
+    assert table.apply(note).outcome is WriteOutcome.APPLIED
+    assert table.apply(note).outcome is WriteOutcome.DUPLICATE
 
 
 def test_created_at_is_kept_and_ttl_set(table: StatusTable) -> None:
@@ -125,7 +141,7 @@ def test_created_at_is_kept_and_ttl_set(table: StatusTable) -> None:
 def test_warnings_stop_at_the_cap_but_the_state_still_advances(table: StatusTable) -> None:
     for index in range(MAX_WARNINGS // 10):
         table.apply(make("WARNING", index, f"w{index}", warnings=tuple(f"w{index}-{i}" for i in range(10))))
-    assert table.apply(make("WARNING", 500, "last", warnings=("one too many",))) is WriteOutcome.APPLIED
+    assert table.apply(make("WARNING", 500, "last", warnings=("one too many",))).outcome is WriteOutcome.APPLIED
     row = table.get("job", attributes=None)
     assert row is not None
     assert len(row.warnings) == MAX_WARNINGS
@@ -148,7 +164,7 @@ def test_largest_notification_stays_far_below_the_item_limit(table: StatusTable)
     )
     for index in range(MAX_WARNINGS // 10):  # a row already full of warnings, too
         table.apply(make("WARNING", 0, f"w{index}", warnings=tuple(f"{index}-{i}-{huge}" for i in range(10))))
-    assert table.apply(note) is WriteOutcome.APPLIED
+    assert table.apply(note).outcome is WriteOutcome.APPLIED
     item = table.client.get_item(TableName=table.name, Key={"jobId": {"S": "job"}})["Item"]
     size = len(json.dumps(item))  # above DynamoDB's own count: names, plus JSON's quotes and type tags
     assert size < 250_000

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import boto3
-import pytest
 from botocore.config import Config
 
-from tests.integration.conftest import failed_ids, invoke
+from tests.integration.conftest import T0, failed_ids, invoke
 from tests.integration.faults import FaultProxy, throttle_jobs
-from transcoder_status import handler
+from transcoder_status.handler import StatusWriter
 from transcoder_status.local.emulator import Emulator
 from transcoder_status.local.messages import elastic_transcoder_message, sns_envelope, sqs_record
 from transcoder_status.status import JobStatus
@@ -18,10 +17,11 @@ from transcoder_status.table import StatusTable
 
 
 def record(job_id: str, state: str, at_ms: int) -> dict[str, object]:
-    return sqs_record(json.dumps(sns_envelope(elastic_transcoder_message(job_id, state), at_ms)), sent_ms=at_ms)
+    envelope = sns_envelope(elastic_transcoder_message(job_id, state), T0 + at_ms)
+    return sqs_record(json.dumps(envelope), sent_ms=T0 + at_ms)
 
 
-def test_throttled_jobs_fail_alone(emulator: Emulator, table: StatusTable, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_throttled_jobs_fail_alone(emulator: Emulator, table: StatusTable) -> None:
     jobs = [f"1700000000000-job{i:03d}" for i in range(6)]
     throttled = {jobs[1], jobs[4]}
     proxy = FaultProxy(emulator.endpoint_url, throttle_jobs(throttled))
@@ -34,8 +34,7 @@ def test_throttled_jobs_fail_alone(emulator: Emulator, table: StatusTable, monke
             endpoint_url=endpoint,
             config=Config(retries={"total_max_attempts": 2, "mode": "standard"}),
         )
-        monkeypatch.setattr(handler, "status_table", StatusTable(table.name, client))
-        response = invoke(event)
+        response = invoke(StatusWriter(StatusTable(table.name, client)), event)
 
     expected = {
         r["messageId"] for r in event["Records"] if json.loads(json.loads(r["body"])["Message"])["jobId"] in throttled
@@ -51,8 +50,9 @@ def test_throttled_jobs_fail_alone(emulator: Emulator, table: StatusTable, monke
             assert row is not None and row.status is JobStatus.SUCCESS
 
     # The redelivery, with DynamoDB healthy again, completes the throttled jobs.
-    monkeypatch.setattr(handler, "status_table", table)
-    assert invoke({"Records": [r for r in event["Records"] if r["messageId"] in expected]}) == {"batchItemFailures": []}
+    assert invoke(StatusWriter(table), {"Records": [r for r in event["Records"] if r["messageId"] in expected]}) == {
+        "batchItemFailures": []
+    }
     for job in throttled:
         row = table.get(job)
         assert row is not None and row.status is JobStatus.SUCCESS

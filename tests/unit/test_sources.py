@@ -182,6 +182,12 @@ def test_mediaconvert_through_sns_is_recognised() -> None:
     assert parse_body(body, DELIVERY).status is JobStatus.ERROR
 
 
+def _mc_at(timestamp: Any) -> str:
+    event = mediaconvert_event("1671477617078-2886ye", "COMPLETE", 1_755_000_000_000)
+    event["detail"]["timestamp"] = timestamp
+    return json.dumps(event)
+
+
 def _et(**changes: Any) -> str:
     message = elastic_transcoder_message("1432221152421-7eunhz", "COMPLETED")
     message.update(changes)
@@ -200,10 +206,9 @@ def _et(**changes: Any) -> str:
         (_et(jobId=""), "'jobId' must be a non-empty string"),
         (_et(state="FINISHED"), "unknown Elastic Transcoder state 'FINISHED'"),
         (_et(state=None), "not a known transcoder notification"),
-        (_et(outputs={"key": "x"}), "'outputs' must be a JSON array"),
-        (_et(outputs=["x"]), "'outputs' must hold JSON objects"),
-        (_et(pipelineId=["a"]), "'pipelineId' must be a non-empty string"),
-        (_et(errorCode={"a": 1}, state="ERROR"), "'errorCode' must be a string or an integer"),
+        (_et(jobId="x" * 513), "'jobId' is 513 characters long; at most 512"),
+        (_et(jobId="job\u0000id"), "'jobId' holds unprintable characters"),
+        (_et(jobId="\ud800"), "'jobId' holds unprintable characters"),
         (
             json.dumps(
                 {
@@ -226,7 +231,7 @@ def _et(**changes: Any) -> str:
         (json.dumps({"source": "aws.mediaconvert", "detail": "x"}), "'detail' must be a JSON object"),
         (
             json.dumps({"source": "aws.mediaconvert", "detail": {"status": "COMPLETE"}}),
-            "'jobId' must be a non-empty string",
+            "'detail.jobId' must be a non-empty string",
         ),
         (
             json.dumps({"source": "aws.mediaconvert", "detail": {"jobId": "j", "status": "DONE"}}),
@@ -239,10 +244,112 @@ def _et(**changes: Any) -> str:
                     "detail": {"jobId": "j", "status": "COMPLETE", "timestamp": "x"},
                 }
             ),
-            "'timestamp' must be a number",
+            "'detail.timestamp' must be a time in epoch milliseconds",
+        ),
+        (_mc_at(1_755_000_000_000_000), "'detail.timestamp' is 1755000000000000, not a time between 2000 and 2100"),
+        (_mc_at(1_755_000_000), "not a time between 2000 and 2100 in epoch milliseconds"),
+        (_mc_at(-5), "not a time between 2000 and 2100"),
+        (
+            json.dumps({"Type": "Notification", "Message": _et(), "MessageId": "m", "Timestamp": "1969-12-31T00:00Z"}),
+            "'Timestamp' is -86400000, not a time between 2000 and 2100",
         ),
     ],
 )
 def test_bad_bodies_are_refused_with_a_reason(body: str, reason: str) -> None:
     with pytest.raises(ParseError, match=reason.replace("[", r"\[").replace("(", r"\(")):
         parse_body(body, DELIVERY)
+
+
+def _et_doc(state: str = "COMPLETED") -> dict[str, Any]:
+    return elastic_transcoder_message("1432221152421-7eunhz", state)
+
+
+@pytest.mark.parametrize(
+    ("change", "dropped"),
+    [
+        (lambda m: m["outputs"][0].update(statusDetail=""), None),
+        (lambda m: m.update(messageDetails=""), None),
+        (lambda m: m["outputs"][0].update(width="400"), None),
+        (lambda m: m["outputs"][0].update(width=True), "'outputs[0].width' dropped: expected a number, got a boolean"),
+        (lambda m: m["outputs"][0].update(duration=float("nan")), "'outputs[0].duration' dropped"),
+        (lambda m: m["outputs"][0].update(height=10**40), "'outputs[0].height' dropped"),
+        (lambda m: m.update(outputs={"key": "x"}), "'outputs' dropped: expected a JSON array, got an object"),
+        (lambda m: m.update(outputs=["x", *m["outputs"]]), "'outputs': 1 item(s) that are not objects"),
+        (lambda m: m.update(pipelineId=["a"]), "'pipelineId' dropped: expected a string, got an array"),
+        (lambda m: m.update(userMetadata={"a": {"b": 1}}), "'userMetadata.a' dropped: expected a scalar"),
+        (lambda m: m.update(userMetadata="x"), "'userMetadata' dropped: expected a JSON object"),
+    ],
+)
+def test_a_bad_optional_detail_is_dropped_never_fatal(change: Any, dropped: str | None) -> None:
+    """Review finding 3: an empty or oddly typed optional field cost a job its terminal state."""
+    message = _et_doc()
+    change(message)
+    notification = parse_body(json.dumps(message), DELIVERY)
+    assert notification.status is JobStatus.SUCCESS
+    if dropped is None:
+        assert notification.dropped == ()
+    else:
+        assert any(note.startswith(dropped) for note in notification.dropped), notification.dropped
+
+
+def test_numbers_sent_as_strings_are_read() -> None:
+    message = _et_doc()
+    message["outputs"][0].update(width="400", height=" 228 ", duration="6.5")
+    (output,) = parse_body(json.dumps(message), DELIVERY).outputs
+    assert (output.width, output.height, output.duration_ms) == (400, 228, 6500)
+
+
+@pytest.mark.parametrize("field", ["errorMessage", "queue", "errorCode"])
+def test_mediaconvert_error_with_empty_details_still_fails_the_job(field: str) -> None:
+    event = mediaconvert_event("1671477617078-2886ye", "ERROR", 1_755_000_000_000)
+    event["detail"][field] = ""
+    notification = parse_body(json.dumps(event), DELIVERY)
+    assert notification.status is JobStatus.ERROR
+    assert (
+        getattr(notification, {"errorMessage": "error_message", "queue": "queue", "errorCode": "error_code"}[field])
+        is None
+    )
+
+
+def test_mediaconvert_bad_details_are_dropped() -> None:
+    event = mediaconvert_event("1671477617078-2886ye", "STATUS_UPDATE", 1_755_000_000_000, percent=40)
+    event["detail"]["jobProgress"]["jobPercentComplete"] = 250
+    event["detail"]["outputGroupDetails"] = [{"outputDetails": [{"outputFilePaths": [1, "s3://b/k.mp4"]}]}]
+    event["id"] = {"not": "a string"}
+    notification = parse_body(json.dumps(event), DELIVERY)
+    assert notification.progress is None
+    assert [output.key for output in notification.outputs] == ["s3://b/k.mp4"]
+    assert notification.event_id == DELIVERY.message_id
+    assert len(notification.dropped) == 3
+
+
+def test_states_are_read_whatever_their_case() -> None:
+    message = _et_doc()
+    message["state"] = "completed"
+    notification = parse_body(json.dumps(message), DELIVERY)
+    assert (notification.state, notification.status) == ("COMPLETED", JobStatus.SUCCESS)
+
+
+def test_lone_surrogates_in_details_are_replaced() -> None:
+    message = _et_doc("ERROR")
+    message["messageDetails"] = "bad SURROGATE text"
+    body = json.dumps(message).replace("SURROGATE", "\\ud800")  # valid JSON, invalid UTF-8
+    notification = parse_body(body, DELIVERY)
+    assert notification.error_message == "bad ? text"
+    assert notification.error_message.encode("utf-8")
+
+
+def test_raw_delivery_without_a_sent_time_is_refused() -> None:
+    with pytest.raises(ParseError, match="no time of its own and its delivery has no SentTimestamp"):
+        parse_body(json.dumps(_et_doc()), Delivery(sent_ms=None, message_id="m"))
+
+
+def test_sns_envelope_with_empty_ids_falls_back_to_the_sqs_message_id() -> None:
+    envelope = sns_envelope(_et_doc(), 1_755_000_000_000)
+    envelope.update(MessageId="", TopicArn="", Signature="")
+    assert parse_body(json.dumps(envelope), DELIVERY).event_id == DELIVERY.message_id
+
+
+def test_deeply_nested_json_is_refused_not_crashed() -> None:
+    with pytest.raises(ParseError, match="not JSON"):
+        parse_body("[" * 100_000 + "]" * 100_000, DELIVERY)

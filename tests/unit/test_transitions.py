@@ -10,12 +10,10 @@ from hypothesis import strategies as st
 from transcoder_status.notification import Notification, Source
 from transcoder_status.status import JobStatus
 from transcoder_status.transitions import (
-    Rejection,
+    JobUpdate,
     StoredState,
-    classify_rejection,
     coalesce,
     order_key,
-    progress_key,
     progress_to_merge,
     warnings_to_merge,
 )
@@ -68,20 +66,29 @@ def test_duplicate_has_the_same_key() -> None:
     assert order_key(note("WARNING", 7, "sns-1")) == order_key(note("WARNING", 7, "sns-1"))
 
 
-def test_coalesce_keeps_the_winner_per_job_with_all_warnings_and_best_progress() -> None:
+def test_coalesce_keeps_the_winner_per_job_with_all_warnings_and_latest_progress() -> None:
     batch = [
         note("STATUS_UPDATE", 1, "a", progress=30, phase="TRANSCODING"),
         note("WARNING", 2, "b", warnings=("w1",)),
         note("PROGRESSING", 3, "c", warnings=("w2", "w1")),
         note("PROGRESSING", 1, "x", job_id="other"),
     ]
-    merged = coalesce(batch)
-    assert set(merged) == {"job", "other"}
-    winner = merged["job"]
-    assert winner.event_id == "c"
-    assert winner.warnings == ("w1", "w2")
-    assert (winner.progress, winner.phase) == (30, "TRANSCODING")
-    assert merged["other"] == batch[3]
+    updates = coalesce(batch)
+    assert set(updates) == {"job", "other"}
+    update = updates["job"]
+    assert update.winner is batch[2]  # the winner itself is untouched: its key is its own
+    assert update.warnings == ("w1", "w2")
+    assert update.progress is batch[0]
+    assert update.records == 3
+    assert updates["other"] == JobUpdate.of(batch[3])
+
+
+def test_batching_never_changes_a_notifications_key() -> None:
+    """Review finding 12: borrowed progress changed the winner's key, so its lone redelivery
+    looked stale, not duplicate."""
+    warning = note("WARNING", 2, "w")
+    update = coalesce([note("STATUS_UPDATE", 1, "s", progress=30), warning])["job"]
+    assert order_key(update.winner) == order_key(warning)
 
 
 @given(st.permutations(["PROGRESSING", "WARNING", "COMPLETED", "PROGRESSING"]))
@@ -89,40 +96,34 @@ def test_coalesce_winner_does_not_depend_on_batch_order(states: list[str]) -> No
     batch = [
         note(state, at=i * 1000 if state != "COMPLETED" else 500, event_id=str(i)) for i, state in enumerate(states)
     ]
-    assert coalesce(batch)["job"].state == "COMPLETED"
-    assert coalesce(list(reversed(batch)))["job"] == coalesce(batch)["job"]
+    assert coalesce(batch)["job"].winner.state == "COMPLETED"
+    assert coalesce(list(reversed(batch)))["job"].winner == coalesce(batch)["job"].winner
 
 
-def stored(n: Notification, **changes: object) -> StoredState:
+def stored(n: Notification | None = None, **changes: object) -> StoredState:
     state = StoredState(
-        order_key=order_key(n),
-        finished=n.finished,
-        progress_key=progress_key(n),
-        warnings=frozenset(n.warnings),
+        order_key=None if n is None else order_key(n),
+        progress_key=None if n is None or n.progress is None else order_key(n),
+        warnings=frozenset(() if n is None else n.warnings),
     )
     return replace(state, **changes)  # type: ignore[arg-type]
 
 
-def test_rejection_reasons() -> None:
-    running = note("PROGRESSING", 5)
-    assert classify_rejection(stored(running), running) is Rejection.DUPLICATE
-    assert classify_rejection(stored(note("PROGRESSING", 9)), running) is Rejection.STALE
-    assert classify_rejection(stored(note("COMPLETED", 1)), running) is Rejection.STALE
-    # Newer than the row and the row is running: only the warnings cap can have refused it.
-    assert classify_rejection(stored(note("PROGRESSING", 1)), note("WARNING", 9, warnings=("w",))) is (
-        Rejection.WARNINGS_FULL
-    )
-    # Without warnings nothing but order can have refused it (also when the old row did not come back).
-    assert classify_rejection(StoredState("", False, None, frozenset()), note("PROGRESSING", 9)) is Rejection.STALE
-
-
-def test_stale_notification_still_adds_new_warnings_and_higher_progress() -> None:
+def test_what_a_refused_update_still_adds() -> None:
     row = stored(note("STATUS_UPDATE", 9, progress=40), warnings=frozenset({"old"}))
-    late = note("STATUS_UPDATE", 5, progress=60, warnings=("old", "new"))
+    late = JobUpdate.of(note("STATUS_UPDATE", 5, progress=60, warnings=("old", "new")))
     assert warnings_to_merge(row, late) == ("new",)
-    assert progress_to_merge(row, late) == progress_key(late)
-    assert progress_to_merge(row, replace(late, progress=30)) is None
-    # Equal percent: the later report in key order wins, so every delivery order agrees.
-    assert progress_to_merge(row, replace(late, progress=40)) is None
-    assert progress_to_merge(stored(replace(late, progress=40)), note("STATUS_UPDATE", 9, progress=40)) is not None
-    assert progress_to_merge(row, replace(late, progress=None)) is None
+    # Progress is the latest report: an older one adds nothing, whatever its percent.
+    assert progress_to_merge(row, late, winner_written=False) is None
+    newer = JobUpdate.of(note("STATUS_UPDATE", 11, progress=10))
+    assert progress_to_merge(row, newer, winner_written=False) is newer.winner
+    assert progress_to_merge(stored(), newer, winner_written=False) is newer.winner
+
+
+def test_a_written_winner_carried_its_own_progress_but_not_a_batch_mates() -> None:
+    report = note("STATUS_UPDATE", 5, "s", progress=50)
+    update = coalesce([report, note("ERROR", 9, "e")])["job"]
+    assert progress_to_merge(stored(), update, winner_written=True) is report
+    assert progress_to_merge(stored(report), update, winner_written=True) is None
+    own = JobUpdate.of(report)
+    assert progress_to_merge(stored(), own, winner_written=True) is None

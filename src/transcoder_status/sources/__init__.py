@@ -11,7 +11,7 @@ import json
 
 from ..notification import Notification
 from . import elastic_transcoder, mediaconvert
-from ._fields import JsonObject, iso_to_epoch_ms, require_str
+from ._fields import Fields, JsonObject
 from .base import Delivery, NotificationSource, ParseError
 
 __all__ = ["SOURCES", "Delivery", "ParseError", "parse_body"]
@@ -24,10 +24,12 @@ def parse_body(body: str, delivery: Delivery) -> Notification:
     """Turn one SQS message body into a Notification, or raise ParseError with the reason."""
     doc = _json_object(body, "the message body")
     if _is_sns_envelope(doc):
-        # SNS keeps MessageId across its own retries, so it names the notification better than SQS's.
+        envelope = Fields(doc)
+        # SNS keeps MessageId across its own retries, so it names the notification better than SQS's;
+        # exports and test fixtures leave it empty, and then the SQS message ID serves.
         delivery = Delivery(
-            sent_ms=iso_to_epoch_ms(require_str(doc, "Timestamp"), "Timestamp"),
-            message_id=require_str(doc, "MessageId"),
+            sent_ms=envelope.iso_time_ms("Timestamp"),
+            message_id=envelope.text("MessageId") or delivery.message_id,
         )
         doc = _json_object(doc["Message"], "the SNS Message")
     for source in SOURCES:
@@ -43,8 +45,8 @@ def _is_sns_envelope(doc: JsonObject) -> bool:
 def _json_object(text: str, what: str) -> JsonObject:
     try:
         doc = json.loads(text)
-    except ValueError as error:
-        raise ParseError(f"{what} is not JSON: {error}") from None
+    except (ValueError, RecursionError) as error:
+        raise ParseError(f"{what} is not JSON: {str(error)[:200]}") from None
     if not isinstance(doc, dict):
         raise ParseError(f"{what} is JSON but not an object")
     return doc

@@ -1,99 +1,208 @@
-"""Typed reads of untrusted JSON: each returns the value or raises ParseError naming the field."""
+"""Typed reads of untrusted JSON.
+
+Strict only where the state machine needs it: a required read (job ID, state, time) raises
+ParseError naming the field. An optional detail of the wrong type is dropped and noted in
+``dropped`` (the handler logs it), because a bad detail must never cost a job its terminal state.
+Empty strings count as absent. Text is made safe to store: lone surrogates cannot be sent to
+DynamoDB, so they are replaced.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Any
 
-from .base import ParseError
+from ..status import JobStatus
+from .base import ParseError, checked_time_ms
 
 JsonObject = dict[str, Any]
 
+# DynamoDB allows 2,048 bytes in a partition key; real job IDs are about 20 characters.
+MAX_JOB_ID = 512
 
-def require_object(doc: JsonObject, key: str) -> JsonObject:
-    value = doc.get(key)
-    if not isinstance(value, dict):
-        raise ParseError(f"'{key}' must be a JSON object, got {_kind(value)}")
-    return value
-
-
-def optional_object(doc: JsonObject, key: str) -> JsonObject | None:
-    return None if doc.get(key) is None else require_object(doc, key)
+# DynamoDB numbers hold 38 digits; durations, sizes and counts of real jobs stay far below this.
+MAX_DETAIL_NUMBER = 10**15
 
 
-def require_str(doc: JsonObject, key: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise ParseError(f"'{key}' must be a non-empty string, got {_kind(value)}")
-    return value
+class Fields:
+    """One JSON object, read field by field. Nested objects share the parent's ``dropped`` list."""
 
+    def __init__(self, doc: JsonObject, path: str = "", dropped: list[str] | None = None):
+        self.doc = doc
+        self.path = path
+        self.dropped: list[str] = [] if dropped is None else dropped
 
-def optional_str(doc: JsonObject, key: str) -> str | None:
-    return None if doc.get(key) is None else require_str(doc, key)
+    def name(self, key: str) -> str:
+        return f"{self.path}{key}"
 
+    # -- required: the state machine cannot do without these ----------------------------------
 
-def optional_number(doc: JsonObject, key: str) -> float | None:
-    value = doc.get(key)
-    if value is None:
+    def required_str(self, key: str, max_length: int | None = None) -> str:
+        value = self.doc.get(key)
+        if not isinstance(value, str) or not value:
+            raise ParseError(f"'{self.name(key)}' must be a non-empty string, got {_kind(value)}")
+        if max_length is not None and len(value) > max_length:
+            raise ParseError(f"'{self.name(key)}' is {len(value)} characters long; at most {max_length} are allowed")
+        if not value.isprintable():
+            raise ParseError(f"'{self.name(key)}' holds unprintable characters: {value[:40]!r}")
+        return value
+
+    def job_id(self, key: str) -> str:
+        return self.required_str(key, max_length=MAX_JOB_ID)
+
+    def state(self, key: str, states: dict[str, JobStatus], what: str) -> tuple[str, JobStatus]:
+        """The state, as the transcoder spells it (compared case-insensitively), and its JobStatus."""
+        state = self.required_str(key).upper()
+        status = states.get(state)
+        if status is None:
+            raise ParseError(f"unknown {what} {state[:40]!r}; expected one of {', '.join(states)}")
+        return state, status
+
+    def required_object(self, key: str) -> Fields:
+        value = self.doc.get(key)
+        if not isinstance(value, dict):
+            raise ParseError(f"'{self.name(key)}' must be a JSON object, got {_kind(value)}")
+        return Fields(value, f"{self.name(key)}.", self.dropped)
+
+    def time_ms(self, key: str) -> int | None:
+        """Epoch milliseconds (a number, or digits in a string); absent is None, impossible refused."""
+        value = self.doc.get(key)
+        if value is None:
+            return None
+        number = _number(value)
+        if number is None:
+            raise ParseError(f"'{self.name(key)}' must be a time in epoch milliseconds, got {_kind(value)}")
+        return checked_time_ms(number, self.name(key))
+
+    def iso_time_ms(self, key: str) -> int:
+        return iso_to_epoch_ms(self.required_str(key), self.name(key))
+
+    # -- optional details: a bad one is dropped, never fatal -----------------------------------
+
+    def text(self, key: str) -> str | None:
+        value = self.doc.get(key)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            return safe_text(value)
+        self._drop(key, value, "a string")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ParseError(f"'{key}' must be a number, got {_kind(value)}")
-    return value
 
+    def number(self, key: str) -> float | None:
+        value = self.doc.get(key)
+        if value is None or value == "":
+            return None
+        number = _number(value)
+        if number is None or abs(number) >= MAX_DETAIL_NUMBER:
+            self._drop(key, value, "a number")
+            return None
+        return number
 
-def optional_int(doc: JsonObject, key: str) -> int | None:
-    value = optional_number(doc, key)
-    return None if value is None else int(value)
+    def integer(self, key: str) -> int | None:
+        number = self.number(key)
+        return None if number is None else int(number)
 
+    def code(self, key: str) -> str | None:
+        """An error or warning code: documented as a string, sent as an integer (3001)."""
+        value = self.doc.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < MAX_DETAIL_NUMBER:
+            return str(value)
+        return self.text(key)
 
-def optional_code(doc: JsonObject, key: str) -> str | None:
-    """An error or warning code: documented as a string, sent as an integer (3001)."""
-    value = doc.get(key)
-    if value is None:
+    def nested(self, key: str) -> Fields | None:
+        value = self.doc.get(key)
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            return Fields(value, f"{self.name(key)}.", self.dropped)
+        self._drop(key, value, "a JSON object")
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ParseError(f"'{key}' must be a string or an integer, got {_kind(value)}")
-    return str(value)
 
+    def objects(self, key: str) -> list[Fields]:
+        """The objects of an array; anything else in it is dropped."""
+        items = self._list(key)
+        kept = [
+            Fields(item, f"{self.name(key)}[{i}].", self.dropped)
+            for i, item in enumerate(items)
+            if isinstance(item, dict)
+        ]
+        if len(kept) < len(items):
+            self.dropped.append(f"'{self.name(key)}': {len(items) - len(kept)} item(s) that are not objects")
+        return kept
 
-def optional_list(doc: JsonObject, key: str) -> list[Any]:
-    value = doc.get(key)
-    if value is None:
+    def strings(self, key: str) -> list[str]:
+        items = self._list(key)
+        kept = [safe_text(item) for item in items if isinstance(item, str) and item]
+        if len(kept) < len(items):
+            self.dropped.append(f"'{self.name(key)}': {len(items) - len(kept)} item(s) that are not strings")
+        return kept
+
+    def string_map(self, key: str) -> dict[str, str]:
+        """A metadata map: scalar values kept as text, nested ones dropped."""
+        fields = self.nested(key)
+        if fields is None:
+            return {}
+        result: dict[str, str] = {}
+        for name, item in fields.doc.items():
+            if isinstance(item, dict | list):
+                fields._drop(name, item, "a scalar")
+            elif item is not None:
+                result[safe_text(name)] = safe_text(item if isinstance(item, str) else json_scalar(item))
+        return result
+
+    def _list(self, key: str) -> list[Any]:
+        value = self.doc.get(key)
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        self._drop(key, value, "a JSON array")
         return []
-    if not isinstance(value, list):
-        raise ParseError(f"'{key}' must be a JSON array, got {_kind(value)}")
-    return value
+
+    def _drop(self, key: str, value: object, expected: str) -> None:
+        self.dropped.append(f"'{self.name(key)}' dropped: expected {expected}, got {_kind(value)}")
 
 
-def objects_in(doc: JsonObject, key: str) -> list[JsonObject]:
-    items = optional_list(doc, key)
-    for item in items:
-        if not isinstance(item, dict):
-            raise ParseError(f"'{key}' must hold JSON objects, got {_kind(item)}")
-    return items
-
-
-def iso_to_epoch_ms(value: str, key: str) -> int:
-    """ISO 8601 (``2017-08-13T13:46:26.652Z``) to epoch milliseconds."""
+def iso_to_epoch_ms(value: str, what: str) -> int:
+    """ISO 8601 (``2017-08-13T13:46:26.652Z``) to epoch milliseconds, within the allowed years."""
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ParseError(f"'{key}' is not an ISO 8601 time: {value[:40]!r}") from None
+        raise ParseError(f"'{what}' is not an ISO 8601 time: {value[:40]!r}") from None
     if parsed.tzinfo is None:
-        raise ParseError(f"'{key}' has no time zone: {value[:40]!r}")
-    return round(parsed.timestamp() * 1000)
+        raise ParseError(f"'{what}' has no time zone: {value[:40]!r}")
+    return checked_time_ms((parsed - _EPOCH).total_seconds() * 1000, what)
 
 
-def string_map(doc: JsonObject, key: str) -> dict[str, str]:
-    """A metadata map; scalar values are kept as text, nested ones are refused."""
-    value = optional_object(doc, key) or {}
-    result: dict[str, str] = {}
-    for name, item in value.items():
-        if isinstance(item, dict | list):
-            raise ParseError(f"'{key}.{name}' must be a scalar, got {_kind(item)}")
-        if item is not None:
-            result[name] = item if isinstance(item, str) else str(item)
-    return result
+def safe_text(value: str) -> str:
+    """The text, with lone surrogates (valid JSON escapes, invalid UTF-8) replaced."""
+    return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+
+
+def json_scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _number(value: object) -> float | None:
+    """A finite number, or a string of one; None for anything else (booleans included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return float(value) if abs(value) < 10**30 else None  # float() of a huge int overflows
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return value
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _kind(value: object) -> str:
@@ -101,6 +210,6 @@ def _kind(value: object) -> str:
         return "nothing"
     if value == "":
         return "an empty string"
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    return {dict: "an object", list: "an array", bool: "a boolean"}.get(type(value), type(value).__name__)

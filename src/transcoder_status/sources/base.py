@@ -1,4 +1,5 @@
-"""What every source shares: the transport facts it receives, the error it raises, its shape."""
+"""What every source shares: the transport facts it receives, the error it raises, its shape,
+and the bounds of a believable time."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..notification import Notification
+
+# Times outside these bounds are no transcoder's: epoch seconds or microseconds mistaken for
+# milliseconds, or garbage. 2000-01-01 and 2100-01-01 UTC, in epoch milliseconds.
+MIN_TIME_MS = 946_684_800_000
+MAX_TIME_MS = 4_102_444_800_000
 
 
 class ParseError(ValueError):
@@ -15,12 +21,30 @@ class ParseError(ValueError):
     """
 
 
+def checked_time_ms(value: float, what: str) -> int:
+    if not MIN_TIME_MS <= value < MAX_TIME_MS:
+        raise ParseError(
+            f"'{what}' is {value:.0f}, not a time between 2000 and 2100 in epoch milliseconds "
+            "(seconds or microseconds instead of milliseconds?)"
+        )
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """What the transport knows of a message: when it was sent, and an ID stable across retries."""
+    """What the transport knows of a message: when it was sent, and an ID stable across retries.
 
-    sent_ms: int
+    ``sent_ms`` is None when the transport gave no usable time (an SQS record without
+    SentTimestamp); only a notification that must be ordered by it is refused then.
+    """
+
+    sent_ms: int | None
     message_id: str
+
+    def time_ms(self) -> int:
+        if self.sent_ms is None:
+            raise ParseError("the notification has no time of its own and its delivery has no SentTimestamp")
+        return checked_time_ms(self.sent_ms, "SentTimestamp")
 
 
 class NotificationSource(Protocol):

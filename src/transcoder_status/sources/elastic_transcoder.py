@@ -9,17 +9,8 @@ from __future__ import annotations
 
 from ..notification import Notification, OutputSummary, Source
 from ..status import JobStatus
-from ._fields import (
-    JsonObject,
-    objects_in,
-    optional_code,
-    optional_int,
-    optional_number,
-    optional_str,
-    require_str,
-    string_map,
-)
-from .base import Delivery, ParseError
+from ._fields import Fields, JsonObject
+from .base import Delivery
 
 STATES = {
     "PROGRESSING": JobStatus.RUNNING,
@@ -44,49 +35,47 @@ def matches(doc: JsonObject) -> bool:
 
 
 def parse(doc: JsonObject, delivery: Delivery) -> Notification:
-    job_id = require_str(doc, "jobId")
-    state = require_str(doc, "state")
-    status = STATES.get(state)
-    if status is None:
-        raise ParseError(f"unknown Elastic Transcoder state {state[:40]!r}; expected one of {', '.join(STATES)}")
-    outputs = tuple(_output(item) for item in objects_in(doc, "outputs"))
-    details = optional_str(doc, "messageDetails")
+    message = Fields(doc)
+    job_id = message.job_id("jobId")
+    state, status = message.state("state", STATES, "Elastic Transcoder state")
+    outputs = message.objects("outputs")
+    details = message.text("messageDetails")
+    failed = status is JobStatus.ERROR
     return Notification(
         source=Source.ELASTIC_TRANSCODER,
         job_id=job_id,
         state=state,
         status=status,
-        event_time_ms=delivery.sent_ms,
+        event_time_ms=delivery.time_ms(),
         event_id=delivery.message_id,
-        pipeline_id=optional_str(doc, "pipelineId"),
-        outputs=outputs,
-        error_code=optional_code(doc, "errorCode") if status is JobStatus.ERROR else None,
-        error_message=details if status is JobStatus.ERROR else None,
-        warnings=_warnings(doc, state, details),
-        user_metadata=string_map(doc, "userMetadata"),
+        pipeline_id=message.text("pipelineId"),
+        outputs=tuple(_output(output) for output in outputs),
+        error_code=message.code("errorCode") if failed else None,
+        error_message=details if failed else None,
+        warnings=_warnings(state, details, outputs),
+        user_metadata=message.string_map("userMetadata"),
+        dropped=tuple(message.dropped),
     )
 
 
-def _output(item: JsonObject) -> OutputSummary:
-    status = optional_str(item, "status")
-    duration_s = optional_number(item, "duration")
+def _output(output: Fields) -> OutputSummary:
+    status = output.text("status")
+    duration_s = output.number("duration")
     return OutputSummary(
-        key=optional_str(item, "key") or optional_str(item, "id") or "",
+        key=output.text("key") or output.text("id") or "",
         status=_OUTPUT_STATUSES.get(status.lower(), status) if status else None,
         duration_ms=None if duration_s is None else round(duration_s * 1000),
-        width=optional_int(item, "width"),
-        height=optional_int(item, "height"),
+        width=output.integer("width"),
+        height=output.integer("height"),
     )
 
 
-def _warnings(doc: JsonObject, state: str, details: str | None) -> tuple[str, ...]:
+def _warnings(state: str, details: str | None, outputs: list[Fields]) -> tuple[str, ...]:
     """The warning texts: the message's details on WARNING, and each warned output's detail."""
     found: list[str] = []
     if state == "WARNING" and details:
         found.append(details)
-    for item in objects_in(doc, "outputs"):
-        status = (optional_str(item, "status") or "").lower()
-        detail = optional_str(item, "statusDetail")
-        if status == "warning":
-            found.append(f"output {optional_str(item, 'id') or '?'}: {detail or 'warning'}")
+    for output in outputs:
+        if (output.text("status") or "").lower() == "warning":
+            found.append(f"output {output.text('id') or '?'}: {output.text('statusDetail') or 'warning'}")
     return tuple(found)

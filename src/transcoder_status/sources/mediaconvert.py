@@ -9,19 +9,8 @@ from __future__ import annotations
 
 from ..notification import Notification, OutputSummary, Source
 from ..status import JobStatus
-from ._fields import (
-    JsonObject,
-    iso_to_epoch_ms,
-    objects_in,
-    optional_code,
-    optional_int,
-    optional_object,
-    optional_str,
-    require_object,
-    require_str,
-    string_map,
-)
-from .base import Delivery, ParseError
+from ._fields import Fields, JsonObject
+from .base import Delivery
 
 DETAIL_TYPE = "MediaConvert Job State Change"
 EVENT_SOURCE = "aws.mediaconvert"
@@ -43,64 +32,72 @@ def matches(doc: JsonObject) -> bool:
 
 
 def parse(doc: JsonObject, delivery: Delivery) -> Notification:
-    detail = require_object(doc, "detail")
-    job_id = require_str(detail, "jobId")
-    state = require_str(detail, "status")
-    status = STATES.get(state)
-    if status is None:
-        raise ParseError(f"unknown MediaConvert status {state[:40]!r}; expected one of {', '.join(STATES)}")
-    progress = optional_object(detail, "jobProgress") or {}
+    event = Fields(doc)
+    detail = event.required_object("detail")
+    job_id = detail.job_id("jobId")
+    state, status = detail.state("status", STATES, "MediaConvert status")
+    progress = detail.nested("jobProgress")
+    failed = status is JobStatus.ERROR
     return Notification(
         source=Source.MEDIACONVERT,
         job_id=job_id,
         state=state,
         status=status,
-        event_time_ms=_event_time_ms(doc, detail, delivery),
-        event_id=optional_str(doc, "id") or delivery.message_id,
-        queue=optional_str(detail, "queue"),
+        event_time_ms=_event_time_ms(event, detail, delivery),
+        event_id=event.text("id") or delivery.message_id,
+        queue=detail.text("queue"),
         outputs=_outputs(detail),
-        error_code=optional_code(detail, "errorCode") if status is JobStatus.ERROR else None,
-        error_message=optional_str(detail, "errorMessage") if status is JobStatus.ERROR else None,
+        error_code=detail.code("errorCode") if failed else None,
+        error_message=detail.text("errorMessage") if failed else None,
         warnings=_warnings(detail, state),
-        progress=100 if status is JobStatus.SUCCESS else optional_int(progress, "jobPercentComplete"),
-        phase=optional_str(progress, "currentPhase"),
-        user_metadata=string_map(detail, "userMetadata"),
+        progress=100 if status is JobStatus.SUCCESS else _percent(progress),
+        phase=None if progress is None else progress.text("currentPhase"),
+        user_metadata=detail.string_map("userMetadata"),
+        dropped=tuple(event.dropped),
     )
 
 
-def _event_time_ms(doc: JsonObject, detail: JsonObject, delivery: Delivery) -> int:
+def _event_time_ms(event: Fields, detail: Fields, delivery: Delivery) -> int:
     """detail.timestamp (ms); else the event's ``time`` (whole seconds); else when it was sent."""
-    timestamp = optional_int(detail, "timestamp")
+    timestamp = detail.time_ms("timestamp")
     if timestamp is not None:
         return timestamp
-    time = optional_str(doc, "time")
-    return iso_to_epoch_ms(time, "time") if time else delivery.sent_ms
+    if event.doc.get("time") is not None:
+        return event.iso_time_ms("time")
+    return delivery.time_ms()
 
 
-def _outputs(detail: JsonObject) -> tuple[OutputSummary, ...]:
+def _percent(progress: Fields | None) -> int | None:
+    if progress is None:
+        return None
+    percent = progress.integer("jobPercentComplete")
+    if percent is None or 0 <= percent <= 100:
+        return percent
+    progress.dropped.append(f"'{progress.name('jobPercentComplete')}' dropped: {percent} is not a percent")
+    return None
+
+
+def _outputs(detail: Fields) -> tuple[OutputSummary, ...]:
     outputs: list[OutputSummary] = []
-    for group in objects_in(detail, "outputGroupDetails"):
-        for output in objects_in(group, "outputDetails"):
-            video = optional_object(output, "videoDetails") or {}
-            paths = [path for path in output.get("outputFilePaths") or [] if isinstance(path, str)]
+    for group in detail.objects("outputGroupDetails"):
+        for output in group.objects("outputDetails"):
+            video = output.nested("videoDetails")
             outputs.extend(
                 OutputSummary(
                     key=path,
                     status="Complete",
-                    duration_ms=optional_int(output, "durationInMs"),
-                    width=optional_int(video, "widthInPx"),
-                    height=optional_int(video, "heightInPx"),
+                    duration_ms=output.integer("durationInMs"),
+                    width=None if video is None else video.integer("widthInPx"),
+                    height=None if video is None else video.integer("heightInPx"),
                 )
-                for path in paths
+                for path in output.strings("outputFilePaths")
             )
     return tuple(outputs)
 
 
-def _warnings(detail: JsonObject, state: str) -> tuple[str, ...]:
+def _warnings(detail: Fields, state: str) -> tuple[str, ...]:
     if state == "NEW_WARNING":
-        code = optional_code(detail, "warningCode") or "?"
-        return (f"{code}: {optional_str(detail, 'warningMessage') or 'warning'}",)
+        return (f"{detail.code('warningCode') or '?'}: {detail.text('warningMessage') or 'warning'}",)
     return tuple(
-        f"{optional_code(item, 'code') or '?'}: seen {optional_int(item, 'count') or 1} time(s)"
-        for item in objects_in(detail, "warnings")
+        f"{item.code('code') or '?'}: seen {item.integer('count') or 1} time(s)" for item in detail.objects("warnings")
     )
