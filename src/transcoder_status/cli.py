@@ -32,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # one line per error, for logs and scripts
 
 EXIT_FAILED = 1  # watch: a job failed; replay: a record failed
 EXIT_TIMEOUT = 2

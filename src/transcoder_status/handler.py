@@ -133,7 +133,7 @@ class StatusWriter:
                 jobId=update.job_id,
                 messageIds=message_ids[update.job_id],
                 state=update.winner.state,
-                jobStatus=update.winner.status.value,
+                status=update.winner.status.value,
                 warningsMerged=result.warnings_merged,
                 progressMerged=result.progress_merged,
             )

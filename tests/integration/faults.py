@@ -28,13 +28,15 @@ def throttle_jobs(job_ids: set[str], operation: str = "UpdateItem") -> Fault:
     return fault
 
 
-def deny(operation: str) -> Fault:
+def always(operations: str | tuple[str, ...], status: int, error_type: str, message: str) -> Fault:
     def fault(called: str, body: dict[str, Any]) -> tuple[int, str, str] | None:
-        if called == operation:
-            return 400, "AccessDeniedException", f"User is not authorized to perform: dynamodb:{operation}"
-        return None
+        return (status, error_type, message) if called in operations else None
 
     return fault
+
+
+def deny(operation: str) -> Fault:
+    return always(operation, 400, "AccessDeniedException", f"User is not authorized to perform: dynamodb:{operation}")
 
 
 class FaultProxy:

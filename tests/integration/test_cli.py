@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 from rich.console import Console
@@ -10,12 +14,15 @@ from typer.testing import CliRunner
 
 from tests.conftest import EVENTS
 from tests.integration.conftest import Notify
+from tests.integration.faults import Fault, FaultProxy, always
 from transcoder_status import cli
 from transcoder_status.cli import EXIT_FAILED, EXIT_TIMEOUT, EXIT_UNREADABLE, app
 from transcoder_status.handler import StatusWriter
+from transcoder_status.local.emulator import Emulator
 from transcoder_status.table import StatusTable
 
 runner = CliRunner()
+READS = ("GetItem", "BatchGetItem")
 
 
 @pytest.fixture
@@ -84,3 +91,83 @@ def test_missing_table_is_a_clear_error(writer: StatusWriter, monkeypatch: pytes
     result = runner.invoke(app, ["status", "x", "--table", "no-such-table"])
     assert result.exit_code == EXIT_UNREADABLE
     assert "does not exist" in result.output
+
+
+def test_json_uses_the_rows_own_attribute_names(cli_table: StatusTable, notify: Notify) -> None:
+    """Review finding 15: jobId beside pipeline_id and duration_ms."""
+    notify("2200000000000-aaaaaa", "ERROR")
+    result = runner.invoke(app, ["status", "--json", "2200000000000-aaaaaa", "2200000000000-bbbbbb"])
+    assert result.exit_code == 0, result.output
+    known, unknown = json.loads(result.stdout)
+    keys = set(known) | {key for output in known["outputs"] for key in output} | set(unknown)
+    assert not [key for key in keys if "_" in key], keys
+    assert {"jobId", "status", "pipelineId", "errorCode", "errorMessage", "updatedAt", "notifiedAt"} <= set(known)
+    assert (known["pipelineId"], known["errorCode"]) == ("1502609200466-80khou", "3001")
+    item = cli_table.client.get_item(TableName=cli_table.name, Key={"jobId": {"S": "2200000000000-aaaaaa"}})["Item"]
+    assert set(item) - {"orderKey", "expiresAt", "createdAt"} <= set(known)
+    assert (unknown["status"], unknown["state"], unknown["known"]) == ("RUNNING", None, False)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (
+            always(READS, 400, "ExpiredTokenException", "The security token included in the request is expired"),
+            "rejected the credentials",
+        ),
+        (always(READS, 400, "ThrottlingException", "Rate exceeded"), "even after retries"),
+        (always(READS, 500, "InternalServerError", "Internal server error"), "Cannot read table"),
+    ],
+)
+def test_read_failures_exit_unreadable_with_one_line(
+    emulator: Emulator, cli_table: StatusTable, fault: Fault, reason: str
+) -> None:
+    """Review finding 7: a traceback and exit 1, the code watch documents as 'a job failed'."""
+    with FaultProxy(emulator.endpoint_url, fault).running() as endpoint:
+        for command in (["status", "2300000000000-aaaaaa"], ["watch", "2300000000000-aaaaaa", "--timeout", "5"]):
+            result = runner.invoke(app, [*command, "--endpoint-url", endpoint])
+            assert result.exit_code == EXIT_UNREADABLE, result.output
+            assert reason in result.output
+            assert "Traceback" not in result.output
+
+
+def test_unreachable_endpoint_and_missing_credentials_exit_unreadable(
+    cli_table: StatusTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = runner.invoke(app, ["status", "x", "--endpoint-url", "http://127.0.0.1:9"])
+    assert result.exit_code == EXIT_UNREADABLE, result.output
+    assert "Cannot reach DynamoDB at http://127.0.0.1:9" in result.output
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = runner.invoke(app, ["watch", "x", "--timeout", "5"])
+    assert result.exit_code == EXIT_UNREADABLE, result.output
+    assert "No AWS credentials found" in result.output
+
+
+def test_replay_with_region_option_and_retention_in_a_fresh_process(emulator: Emulator, cli_table: StatusTable) -> None:
+    """Review finding 7: `replay --region` died with NoRegionError; RETENTION_DAYS was ignored."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    env.update(RETENTION_DAYS="3", TABLE_NAME=cli_table.name, AWS_ENDPOINT_URL=emulator.endpoint_url)
+    started = time.time()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "transcoder_status.cli",
+            "replay",
+            "--region",
+            "us-east-1",
+            str(EVENTS / "elastic-transcoder-completed.json"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    item = cli_table.client.get_item(TableName=cli_table.name, Key={"jobId": {"S": "1502631977930-rabioh"}})["Item"]
+    assert int(started) + 3 * 86400 <= int(item["expiresAt"]["N"]) <= time.time() + 3 * 86400

@@ -26,7 +26,7 @@ from transcoder_status.client import StatusTableError
 from transcoder_status.handler import StatusWriter
 from transcoder_status.local.emulator import Emulator
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope, sqs_record
-from transcoder_status.table import StatusTable
+from transcoder_status.table import JobRow, StatusTable
 
 
 class CallLog:
@@ -284,3 +284,66 @@ def test_a_job_seen_finished_before_start_is_finished_after_start(writer: Status
     assert watcher.process_status() is ProcessStatus.READY
     watcher.start()
     assert watcher.process_status() is ProcessStatus.FINISHED
+
+
+class SteppedTable:
+    """A table whose reads the test releases one by one, to interleave two threads exactly."""
+
+    name = "stepped"
+
+    def __init__(self) -> None:
+        self.rows: list[JobRow | None] = []
+        self.read_started = threading.Event()
+        self.release = threading.Event()
+
+    def get(self, job_id: str, **_: Any) -> JobRow | None:
+        row = self.rows.pop(0)
+        if row is not None:  # the read that sees the job finished waits for the test
+            self.read_started.set()
+            assert self.release.wait(10)
+        return row
+
+
+def test_stop_racing_wait_gives_one_outcome(emulator: Emulator) -> None:
+    """Review finding 6: wait() returned SUCCESS while the same monitor then said ABORTED."""
+    watcher = JobMonitor("1970000000000-aaaaaa", "stepped", region_name="us-east-1")
+    table = SteppedTable()
+    watcher._table = table  # type: ignore[assignment]
+    # wait()'s read sees the job finished but is held; meanwhile stop()'s read sees it running.
+    table.rows = [JobRow(job_id=watcher.job_id, status=JobStatus.SUCCESS, finished=True), None]
+    watcher.start()
+    waited: list[JobStatus] = []
+    waiter = threading.Thread(target=lambda: waited.append(watcher.wait(timeout=30)))
+    waiter.start()
+    assert table.read_started.wait(10)
+    watcher.stop()
+    table.release.set()
+    waiter.join(10)
+    outcome = (waited[0], watcher.job_status(), watcher.process_status())
+    assert outcome in {
+        (JobStatus.SUCCESS, JobStatus.SUCCESS, ProcessStatus.FINISHED),
+        (JobStatus.UNKNOWN, JobStatus.UNKNOWN, ProcessStatus.ABORTED),
+    }
+
+
+def test_a_finished_job_stays_finished_whatever_stop_does(writer: StatusWriter, notify: Notify) -> None:
+    job = "1971000000000-aaaaaa"
+    notify(job, "COMPLETED")
+    watcher = monitor(job, writer.table)
+    watcher.start()
+    assert watcher.wait(timeout=10) is JobStatus.SUCCESS
+    watcher.stop()
+    assert (watcher.job_status(), watcher.process_status()) == (JobStatus.SUCCESS, ProcessStatus.FINISHED)
+
+
+def test_leaving_a_with_block_never_masks_its_exception(emulator: Emulator, writer: StatusWriter) -> None:
+    """Review finding 6: a failing read in __exit__ replaced a KeyboardInterrupt."""
+    with FaultProxy(emulator.endpoint_url, deny("GetItem")).running() as endpoint:
+        watcher = JobMonitor("1972000000000-aaaaaa", writer.table.name, endpoint_url=endpoint)
+        with pytest.raises(KeyboardInterrupt), watcher:
+            raise KeyboardInterrupt
+        assert watcher.process_status() is ProcessStatus.ABORTED
+        # Without an exception in the body, a failing read is still reported.
+        other = JobMonitor("1972000000000-bbbbbb", writer.table.name, endpoint_url=endpoint)
+        with pytest.raises(StatusTableError, match="JobStatusReadPolicyArn"), other:
+            pass

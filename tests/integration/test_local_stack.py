@@ -17,7 +17,7 @@ from transcoder_status.handler import StatusWriter
 from transcoder_status.local.emulator import Emulator
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event
 from transcoder_status.local.poller import EventSourcePoller
-from transcoder_status.local.provision import Stack, provision
+from transcoder_status.local.provision import ProvisioningError, Stack, provision
 from transcoder_status.status import JobStatus
 from transcoder_status.table import StatusTable
 
@@ -90,6 +90,37 @@ def test_sources_can_be_switched_off_and_mediaconvert_narrowed(emulator: Emulato
     assert "MediaConvertRuleArn" not in stack.outputs
     policy = json.loads(queue_attributes(stack.outputs["NotificationQueueUrl"])["Policy"])
     assert [s["Principal"]["Service"] for s in policy["Statement"] if s["Effect"] == "Allow"] == ["sns.amazonaws.com"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refusal"),
+    [
+        ({"MediaConvertUserMetadataKey": "app"}, "MediaConvertUserMetadataValue must be too"),
+        ({"MediaConvertUserMetadataValue": "vod"}, "MediaConvertUserMetadataKey must be too"),
+        ({"MediaConvertUserMetadataKey": 'a"b', "MediaConvertUserMetadataValue": "v"}, "double quotes"),
+        ({"RetentionDays": 1}, "RetentionDays='1': must be at least 15"),
+    ],
+)
+def test_parameters_are_checked_as_cloudformation_checks_them(
+    emulator: Emulator, parameters: dict[str, Any], refusal: str
+) -> None:
+    with pytest.raises(ProvisioningError, match=refusal):
+        new_stack(**parameters)
+
+
+def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> None:
+    stack = new_stack(AlarmActionArn="arn:aws:sns:us-east-1:123456789012:oncall")
+    alarms = boto3.client("cloudwatch").describe_alarms(AlarmNamePrefix=stack.name)["MetricAlarms"]
+    by_name = {alarm["AlarmName"].removeprefix(f"{stack.name}-"): alarm for alarm in alarms}
+    assert set(by_name) == {
+        "DeadLetterQueueGrowingAlarm",
+        "WritesFailingAlarm",
+        "NotificationsWaitingAlarm",
+        "FunctionErrorsAlarm",
+    }
+    growth = by_name["DeadLetterQueueGrowingAlarm"]
+    assert [query.get("Expression") for query in growth["Metrics"] if query.get("ReturnData")] == ["DIFF(depth)"]
+    assert all(alarm["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:oncall"] for alarm in alarms)
 
 
 @pytest.fixture

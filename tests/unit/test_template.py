@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 
+from transcoder_status.handler import DEADLINE_MARGIN_S, StatusWriter
 from transcoder_status.local.template import load_template, translate
 
 
@@ -56,9 +58,54 @@ def test_read_policy_grants_only_reads(template: dict[str, Any]) -> None:
     assert sorted(statement["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:GetItem"]
 
 
-def test_alarms_watch_the_dlq_and_function_errors(template: dict[str, Any]) -> None:
-    alarms = {spec["Properties"]["MetricName"] for spec in resources_of(template, "AWS::CloudWatch::Alarm").values()}
-    assert alarms == {"ApproximateNumberOfMessagesVisible", "Errors"}
+def metrics_watched(alarm: dict[str, Any]) -> set[str]:
+    properties = alarm["Properties"]
+    if "Metrics" in properties:
+        return {query["MetricStat"]["Metric"]["MetricName"] for query in properties["Metrics"] if "MetricStat" in query}
+    return {properties["MetricName"]}
+
+
+def test_alarms_watch_what_an_outage_changes(template: dict[str, Any]) -> None:
+    """Review finding 9: a total write outage raised no Lambda error, so no alarm fired."""
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    watched = {name: metrics_watched(alarm) for name, alarm in alarms.items()}
+    assert set().union(*watched.values()) == {
+        "ApproximateNumberOfMessagesVisible",  # of the DLQ
+        "ApproximateAgeOfOldestMessage",  # of the queue: nothing consumes it
+        "WriteFailed",  # the function's own metric: it fails records, not invocations
+        "Errors",
+    }
+    # The function's metric, under the namespace and service its environment sets.
+    environment = template["Resources"]["StatusWriterFunction"]["Properties"]["Environment"]["Variables"]
+    write_failed = alarms["WritesFailingAlarm"]["Properties"]
+    assert write_failed["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
+    assert write_failed["Dimensions"] == [{"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}]
+    for alarm in alarms.values():  # each returns to OK when its incident ends, so the next one notifies
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+
+
+def test_the_dlq_alarm_fires_on_growth_so_a_second_incident_notifies_again(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["DeadLetterQueueGrowingAlarm"]["Properties"]
+    (expression,) = [query for query in alarm["Metrics"] if query.get("ReturnData")]
+    (depth,) = [query for query in alarm["Metrics"] if "MetricStat" in query]
+    assert expression["Expression"] == f"DIFF({depth['Id']})"
+    assert depth["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["NotificationDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_parameters_that_would_break_the_deploy_or_mislead_are_refused(template: dict[str, Any]) -> None:
+    """Review finding 11: a quote in the metadata filter broke the deploy; rows could expire
+    before a redriven message came back."""
+    parameters = template["Parameters"]
+    for name in ("MediaConvertUserMetadataKey", "MediaConvertUserMetadataValue"):
+        pattern = parameters[name]["AllowedPattern"]
+        assert re.fullmatch(pattern, "app") and re.fullmatch(pattern, "")
+        assert not re.fullmatch(pattern, 'a"b') and not re.fullmatch(pattern, "a\\b")
+    dlq_days = template["Resources"]["NotificationDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] / 86400
+    assert parameters["RetentionDays"]["MinValue"] > dlq_days
+    assert "not traced one by one" in parameters["TracingMode"]["Description"]
 
 
 def test_outputs_tell_the_user_what_to_do_next(template: dict[str, Any]) -> None:
@@ -101,3 +148,20 @@ def test_handler_import_path_loads_only_boto3_and_powertools() -> None:
     }
     assert unwanted.isdisjoint(loaded), unwanted & set(loaded)
     assert {"boto3", "aws_lambda_powertools"} <= set(loaded)
+
+
+def test_the_functions_aws_calls_give_up_before_the_function_does(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review finding 10: botocore's 60 s timeouts outlived the 30 s function."""
+    function = template["Resources"]["StatusWriterFunction"]["Properties"]
+    for name, value in function["Environment"]["Variables"].items():
+        if isinstance(value, str):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TABLE_NAME", "any")
+    writer = StatusWriter.from_environment()
+    config = writer.table.client.meta.config
+    attempts = int(function["Environment"]["Variables"]["AWS_MAX_ATTEMPTS"])
+    worst_write = attempts * (config.connect_timeout + config.read_timeout)
+    assert worst_write + DEADLINE_MARGIN_S < function["Timeout"]
+    assert config.max_pool_connections >= writer.pool._max_workers  # every writer thread gets a connection

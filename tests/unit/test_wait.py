@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from transcoder_status.client import Backoff, JobWaitTimeout, watch_jobs
+from transcoder_status import client
+from transcoder_status.client import Backoff, JobMonitor, JobWaitTimeout, watch_jobs
 from transcoder_status.status import JobStatus
 from transcoder_status.table import JobRow
 
@@ -65,3 +66,78 @@ def test_backoff_is_capped_and_jittered() -> None:
     values = [next(delays) for _ in range(10)]
     assert all(4 <= value <= 8 for value in values[4:])
     assert 0.5 <= values[0] <= 1
+
+
+class FakeClock:
+    """time.monotonic and time.sleep for the client module: sleeping advances the clock."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(client.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(client.time, "sleep", fake.sleep)
+    return fake
+
+
+class ThrottledTable(FlakyTable):
+    """Sustained throttling: every key comes back unprocessed, every time."""
+
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
+        self.requests.append(list(job_ids))
+        assert len(self.requests) < 1_000, "still retrying unprocessed keys after 1,000 calls"
+        return [], list(job_ids)
+
+
+def test_timeout_holds_while_unprocessed_keys_are_retried(clock: FakeClock) -> None:
+    """Review finding 5: under sustained throttling wait_all never returned."""
+    table = ThrottledTable({}, unprocessed_rounds=0)
+    with pytest.raises(JobWaitTimeout):
+        list(watch_jobs(["a", "b"], table, timeout=0.5, sleep=clock.sleep))  # type: ignore[arg-type]
+    assert sum(clock.slept) == pytest.approx(0.5)
+
+
+def test_the_deadline_runs_from_the_call_not_from_the_first_round(clock: FakeClock) -> None:
+    table = FlakyTable({}, unprocessed_rounds=3)  # the first round spends its time on retries
+    jobs = ["a", "b", "c", "d"]
+    rounds = watch_jobs(jobs, table, timeout=0.6, backoff=Backoff(0.4, 0.4), sleep=clock.sleep)  # type: ignore[arg-type]
+    with pytest.raises(JobWaitTimeout):
+        list(rounds)
+    assert sum(clock.slept) == pytest.approx(0.6)
+    assert table.requests.count(jobs) == 1  # the first round's retries used up the time: no second round
+
+
+def test_job_monitor_wait_keeps_one_deadline(clock: FakeClock) -> None:
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    reads: list[float] = []
+    monitor._table = RunningTable(reads, clock)  # type: ignore[assignment]
+    started = clock.now
+    with pytest.raises(JobWaitTimeout):
+        monitor.wait(timeout=3)
+    # Reads take 0.1 s each: the wait ends with one last read at the deadline, none after.
+    assert 3 <= clock.now - started <= 3.1 + 1e-9
+
+
+class RunningTable:
+    """A row that stays RUNNING; each read takes a little time."""
+
+    name = "t"
+
+    def __init__(self, reads: list[float], clock: FakeClock):
+        self.reads, self.clock = reads, clock
+
+    def get(self, job_id: str, **_: Any) -> JobRow:
+        self.clock.now += 0.1
+        self.reads.append(self.clock.now)
+        return JobRow(job_id=job_id, status=JobStatus.RUNNING, finished=False)

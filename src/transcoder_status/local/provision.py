@@ -90,9 +90,11 @@ class _Builder:
                 "AWS::URLSuffix": "amazonaws.com",
             }
         )
+        self._check_parameters(template.get("Parameters", {}))
         self.conditions: dict[str, bool] = {}
         for name in template.get("Conditions", {}):
             self._condition(name)
+        self._check_rules(template.get("Rules", {}))
         self.creators: dict[str, Callable[[str, Resolved], None]] = {
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
@@ -107,6 +109,35 @@ class _Builder:
             "AWS::Lambda::Function": self._function,
             "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
         }
+
+    # -- what CloudFormation checks before it creates anything ---------------------------------
+
+    def _check_parameters(self, specs: dict[str, Any]) -> None:
+        for name, spec in specs.items():
+            value = str(self.parameters[name])
+            problem = None
+            if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+                problem = f"must be one of {spec['AllowedValues']}"
+            elif "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+                problem = spec.get("ConstraintDescription", f"must match {spec['AllowedPattern']}")
+            elif "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+                problem = f"must be at most {spec['MaxLength']} characters"
+            elif spec.get("Type") == "Number":
+                number = float(value)
+                if "MinValue" in spec and number < float(spec["MinValue"]):
+                    problem = f"must be at least {spec['MinValue']}"
+                elif "MaxValue" in spec and number > float(spec["MaxValue"]):
+                    problem = f"must be at most {spec['MaxValue']}"
+            if problem:
+                raise ProvisioningError(f"Parameter {name}={value!r}: {problem}")
+
+    def _check_rules(self, rules: dict[str, Any]) -> None:
+        for name, rule in rules.items():
+            if "RuleCondition" in rule and not self._resolve(rule["RuleCondition"]):
+                continue
+            for assertion in rule["Assertions"]:
+                if not self._resolve(assertion["Assert"]):
+                    raise ProvisioningError(f"Rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
 
     # -- resolution --------------------------------------------------------------------------
 
@@ -304,20 +335,33 @@ class _Builder:
 
     def _alarm(self, logical: str, props: Resolved) -> None:
         name = props.get("AlarmName", self._physical_name(logical))
-        boto3.client("cloudwatch").put_metric_alarm(
-            AlarmName=name,
-            AlarmDescription=props.get("AlarmDescription", ""),
-            Namespace=props["Namespace"],
-            MetricName=props["MetricName"],
-            Dimensions=props.get("Dimensions", []),
-            Statistic=props["Statistic"],
-            Period=int(props["Period"]),
-            EvaluationPeriods=int(props["EvaluationPeriods"]),
-            Threshold=float(props["Threshold"]),
-            ComparisonOperator=props["ComparisonOperator"],
-            TreatMissingData=props.get("TreatMissingData", "missing"),
-            AlarmActions=props.get("AlarmActions", []),
-        )
+        request: dict[str, Any] = {
+            "AlarmName": name,
+            "AlarmDescription": props.get("AlarmDescription", ""),
+            "EvaluationPeriods": int(props["EvaluationPeriods"]),
+            "Threshold": float(props["Threshold"]),
+            "ComparisonOperator": props["ComparisonOperator"],
+            "TreatMissingData": props.get("TreatMissingData", "missing"),
+            "AlarmActions": props.get("AlarmActions", []),
+        }
+        if "DatapointsToAlarm" in props:
+            request["DatapointsToAlarm"] = int(props["DatapointsToAlarm"])
+        if "Metrics" in props:  # a metric math alarm
+            request["Metrics"] = [
+                {**query, "MetricStat": {**query["MetricStat"], "Period": int(query["MetricStat"]["Period"])}}
+                if "MetricStat" in query
+                else query
+                for query in props["Metrics"]
+            ]
+        else:
+            request.update(
+                Namespace=props["Namespace"],
+                MetricName=props["MetricName"],
+                Dimensions=props.get("Dimensions", []),
+                Statistic=props["Statistic"],
+                Period=int(props["Period"]),
+            )
+        boto3.client("cloudwatch").put_metric_alarm(**request)
         self.stack.refs[logical] = name
 
     def _function(self, logical: str, props: Resolved) -> None:

@@ -14,7 +14,9 @@ import yaml
 
 from .emulator import REGION
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+# The repository's template.yaml, shipped as package data (a symlink here) so that an installed
+# package runs `transcoder-status demo` with the same stack as the repository.
+DEFAULT_TEMPLATE = Path(__file__).with_name("template.yaml")
 
 
 class _CloudFormationLoader(yaml.SafeLoader):

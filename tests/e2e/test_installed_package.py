@@ -1,0 +1,54 @@
+"""The built wheel, installed into a fresh virtualenv, runs its own demo (review finding 8).
+
+The fresh virtualenv gets only the wheel; its dependencies are borrowed read-only from the test's
+own environment through a .pth line (which does not bring the project along: an editable install
+is activated by .pth files that a path line does not process), so the test needs no network
+beyond what building the wheel needs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*command: str | Path, **options: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(part) for part in command], capture_output=True, text=True, check=True, **options)  # type: ignore[call-overload,no-any-return]
+
+
+def test_the_installed_wheel_runs_the_demo(tmp_path: Path) -> None:
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", ROOT, "-w", tmp_path / "dist", timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("transcoder_status-*.whl")
+    fresh = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", fresh, timeout=120)
+    python = fresh / "bin" / "python"
+    run(sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps", wheel, timeout=300)
+    fresh_site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    (Path(fresh_site) / "borrowed-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+
+    elsewhere = tmp_path / "elsewhere"  # no repository around: nothing to find by accident
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("TABLE_NAME", "PYTHONPATH")}
+    location = run(python, "-c", "import transcoder_status; print(transcoder_status.__file__)", cwd=elsewhere, env=env)
+    assert location.stdout.startswith(str(fresh)), location.stdout
+
+    result = subprocess.run(
+        [str(fresh / "bin" / "transcoder-status"), "demo", "--jobs", "2", "--seed", "3"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=elsewhere,
+        env={**env, "COLUMNS": "200"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2/2 jobs reached their simulated state" in result.stdout
