@@ -6,7 +6,7 @@ absolute figures (moto is far slower than DynamoDB, and the machine is shared).
 - cold import: ``import transcoder_status.handler`` in a fresh interpreter, beside ``import boto3``.
 - batch writes: one SQS batch of 100 notifications over 25 jobs (4 each), written to DynamoDB in
   moto's server (its own process, over HTTP) three ways: one write per record in turn (what a naive
-  handler does), one coalesced write per job in turn, and coalesced writes in parallel (the handler).
+  handler does), one coalesced write per job in turn, and coalesced writes 8 in parallel.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
+T0 = 1_755_000_000_000  # notification times must be believable (2000-2100)
+
+
 def batch_write_ms(endpoint: str) -> dict[str, float]:
     os.environ.update(
         AWS_ENDPOINT_URL=endpoint,
@@ -94,7 +97,10 @@ def batch_write_ms(endpoint: str) -> dict[str, float]:
             Delivery(at, f"m-{job}-{state}"),
         )
         for job in range(25)
-        for state, at in (("PROGRESSING", 1_000), ("WARNING", 2_000), ("PROGRESSING", 3_000), ("COMPLETED", 4_000))
+        for state, at in (
+            (s, T0 + ms)
+            for s, ms in (("PROGRESSING", 1_000), ("WARNING", 2_000), ("PROGRESSING", 3_000), ("COMPLETED", 4_000))
+        )
     ]
     pool = ThreadPoolExecutor(max_workers=8)
 
@@ -103,16 +109,16 @@ def batch_write_ms(endpoint: str) -> dict[str, float]:
             table.apply(notification)
 
     def coalesced(table: StatusTable) -> None:
-        for notification in coalesce(notifications).values():
-            table.apply(notification)
+        for update in coalesce(notifications).values():
+            table.write(update)
 
     def coalesced_parallel(table: StatusTable) -> None:
-        list(pool.map(table.apply, coalesce(notifications).values()))
+        list(pool.map(table.write, coalesce(notifications).values()))
 
     ways: dict[str, Callable[[StatusTable], None]] = {
         "one write per record, in turn": per_record,
         "one write per job, in turn": coalesced,
-        "one write per job, 8 in parallel (the handler)": coalesced_parallel,
+        "one write per job, 8 in parallel": coalesced_parallel,
     }
     samples: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(RUNS):
@@ -134,8 +140,7 @@ def main() -> None:
         "| import | median ms | ratio |",
         "|---|---:|---:|",
         f"| boto3 alone | {boto3_ms:.0f} | 1.00 |",
-        f"| transcoder_status.handler (boto3, Powertools, client creation) | {handler_ms:.0f} | "
-        f"{handler_ms / boto3_ms:.2f} |",
+        f"| transcoder_status.handler (boto3, Powertools) | {handler_ms:.0f} | {handler_ms / boto3_ms:.2f} |",
         "",
     ]
     server, endpoint = start_moto()

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 from .status import JobStatus, ProcessStatus
 
 if TYPE_CHECKING:
-    from .client import AsyncJobMonitor, Backoff, JobMonitor, JobWaitTimeout, StatusTableError, wait_all
+    from .client import (
+        AsyncJobMonitor,
+        Backoff,
+        JobMonitor,
+        JobWaitTimeout,
+        StatusTableError,
+        TransientReadError,
+        wait_all,
+    )
     from .table import JobRow, TableNotConfiguredError
 
 __all__ = [
@@ -26,6 +34,7 @@ __all__ = [
     "ProcessStatus",
     "StatusTableError",
     "TableNotConfiguredError",
+    "TransientReadError",
     "wait_all",
 ]
 
@@ -33,6 +42,7 @@ _LAZY = {
     "AsyncJobMonitor": "client",
     "Backoff": "client",
     "StatusTableError": "client",
+    "TransientReadError": "client",
     "JobMonitor": "client",
     "JobWaitTimeout": "client",
     "wait_all": "client",

@@ -42,7 +42,9 @@ TableOption = Annotated[
     str | None,
     typer.Option("--table", "-t", envvar="TABLE_NAME", help="Status table (the stack's TableName output)."),
 ]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region (default: boto3's, e.g. AWS_REGION).")]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", help="AWS region (default: boto3's: AWS_DEFAULT_REGION or the profile's).")
+]
 EndpointOption = Annotated[
     str | None,
     typer.Option("--endpoint-url", help="AWS endpoint, e.g. the local stack's (default: AWS_ENDPOINT_URL)."),
@@ -125,6 +127,9 @@ def watch(
             ):
                 progress.show(final)
         except JobWaitTimeout as error:
+            if error.read_error is not None:  # out of time because the table could not be read
+                errors.print(f"[red]{error.read_error}[/red]")
+                raise typer.Exit(EXIT_UNREADABLE) from None
             errors.print(f"[yellow]{error}[/yellow]")
             raise typer.Exit(EXIT_TIMEOUT) from None
         except StatusTableError as error:
@@ -144,17 +149,25 @@ def replay(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     retention_days: Annotated[
-        int, typer.Option(envvar="RETENTION_DAYS", min=1, help="Days a row is kept (the stack's RetentionDays).")
+        int, typer.Option(envvar="RETENTION_DAYS", min=15, help="Days a row is kept (the stack's RetentionDays).")
     ] = DEFAULT_RETENTION_DAYS,
 ) -> None:
     """Run the real handler on an event file against the table (`sam local invoke -e`, without Docker).
 
     Exit 1 if the handler reports any record failed."""
     status_table = _table(table, region, endpoint_url)
+    try:  # a table that cannot be reached fails here, with its reason, not as every record failing
+        with explained_errors(status_table):
+            status_table.get("transcoder-status-replay-check")
+    except StatusTableError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
     from . import handler  # the Lambda's own module, given this table
     from .local.context import LocalContext
 
-    writer = handler.StatusWriter(StatusTable(status_table.name, status_table.client, retention_days))
+    writer = handler.StatusWriter.connect(
+        status_table.name, retention_days, region_name=region, endpoint_url=endpoint_url
+    )
     event = json.loads(event_file.read_text())
     # The function's log and metrics go to stderr, so stdout holds only its response.
     log_handler = handler.logger.registered_handler

@@ -44,22 +44,30 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
-CONNECT_TIMEOUT_S = 3
-READ_TIMEOUT_S = 5
-
-
-class JobWaitTimeout(TimeoutError):
-    """The jobs did not all finish in time. ``statuses`` has the last status seen of each job."""
-
-    def __init__(self, statuses: dict[str, JobStatus], timeout: float):
-        self.statuses = statuses
-        pending = sorted(job for job, status in statuses.items() if not status.terminal)
-        shown = ", ".join(pending[:5]) + (f" and {len(pending) - 5} more" if len(pending) > 5 else "")
-        super().__init__(f"{len(pending)} job(s) not finished after {timeout:g} s: {shown}")
+# A read gives up within seconds (two attempts of 2 s connect + 2 s read at worst), so that a
+# wait overshoots its timeout by one read at most; waits themselves retry what passes.
+CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
 
 
 class StatusTableError(RuntimeError):
     """The status table cannot be read; the message says what to check."""
+
+
+class TransientReadError(StatusTableError):
+    """A read failed for a passing reason (throttling, a timeout, a 5xx): waits try again."""
+
+
+class JobWaitTimeout(TimeoutError):
+    """The jobs did not all finish in time. ``statuses`` has the last status seen of each job;
+    ``read_error``, if the last read failed, why (a StatusTableError, also the ``__cause__``)."""
+
+    def __init__(self, statuses: dict[str, JobStatus], timeout: float, read_error: StatusTableError | None = None):
+        self.statuses = statuses
+        self.read_error = read_error
+        pending = sorted(job for job, status in statuses.items() if not status.terminal)
+        shown = ", ".join(pending[:5]) + (f" and {len(pending) - 5} more" if len(pending) > 5 else "")
+        reason = f" (the last read failed: {read_error})" if read_error else ""
+        super().__init__(f"{len(pending)} job(s) not finished after {timeout:g} s: {shown}{reason}")
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,23 @@ class Deadline:
             yield pause
 
 
+class _Waiting:
+    """The pacing of one wait, shared by the blocking and the asyncio loops: after each read, the
+    pause before the next, or None when the job finished; JobWaitTimeout once time is up."""
+
+    def __init__(self, job_id: str, timeout: float | None, backoff: Backoff):
+        self.job_id, self.timeout = job_id, timeout
+        self._pauses = Deadline(timeout).pauses(backoff)
+
+    def after(self, status: JobStatus, failure: TransientReadError | None) -> float | None:
+        if status is not JobStatus.RUNNING:
+            return None
+        pause = next(self._pauses, None)
+        if pause is None:
+            raise JobWaitTimeout({self.job_id: status}, self.timeout or 0, failure) from failure
+        return pause
+
+
 def connect(
     table_name: str | None = None,
     *,
@@ -116,20 +141,18 @@ def connect(
 
     ``table_name`` defaults to TABLE_NAME; region, endpoint (AWS_ENDPOINT_URL) and credentials come
     from ``session`` or boto3's usual chain unless given. A client built here gives up on a
-    silent endpoint after seconds, not botocore's default minute, so that timeouts hold.
+    silent endpoint after seconds, not botocore's minute, and retries once: waits retry on their
+    own schedule, within their deadline.
     """
     name = table_name_from_env(table_name)
     if client is None:
         try:
             client = (session or boto3.Session()).client(
-                "dynamodb",
-                region_name=region_name,
-                endpoint_url=endpoint_url,
-                config=Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S),
+                "dynamodb", region_name=region_name, endpoint_url=endpoint_url, config=CLIENT_CONFIG
             )
         except NoRegionError:
             raise StatusTableError(
-                "No AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass region_name=... / --region."
+                "No AWS region: set AWS_DEFAULT_REGION (or a profile's region), or pass region_name=... / --region."
             ) from None
     return StatusTable(name, client)
 
@@ -175,17 +198,23 @@ def explained_errors(table: StatusTable) -> Iterator[None]:
                 "`aws sso login`) or check the profile and keys in use."
             ) from error
         if code in _THROTTLING_ERRORS:
-            raise StatusTableError(
+            raise TransientReadError(
                 f"Reads of table {table.name!r} are throttled ({code}) even after retries: try again "
                 "shortly, or poll less often (a larger Backoff)."
             ) from error
-        raise StatusTableError(f"Cannot read table {table.name!r}: {code}: {message}") from error
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        kind = TransientReadError if status >= 500 else StatusTableError
+        raise kind(f"Cannot read table {table.name!r}: {code}: {message}") from error
     except NoCredentialsError as error:
         raise StatusTableError(
             "No AWS credentials found: configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY."
         ) from error
-    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as error:
+    except (ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as error:
+        raise TransientReadError(
+            f"DynamoDB at {table.client.meta.endpoint_url} did not answer in time ({type(error).__name__})."
+        ) from error
+    except EndpointConnectionError as error:  # refused or unresolvable: a setting, not a passing fault
         raise StatusTableError(
             f"Cannot reach DynamoDB at {table.client.meta.endpoint_url} ({type(error).__name__}): check the "
             "network, the region, and AWS_ENDPOINT_URL or --endpoint-url."
@@ -273,13 +302,13 @@ class JobMonitor:
     def wait(self, timeout: float | None = None) -> JobStatus:
         """Poll until the job finishes; return its status. Raises JobWaitTimeout ``timeout`` s
         after the call (one last read at the deadline)."""
-        pauses = Deadline(timeout).pauses(self.backoff)
-        while (status := self._status()) is JobStatus.RUNNING:
-            pause = next(pauses, None)
+        waiting = _Waiting(self.job_id, timeout, self.backoff)
+        while True:
+            status, failure = self._try_status()
+            pause = waiting.after(status, failure)
             if pause is None:
-                raise JobWaitTimeout({self.job_id: status}, timeout or 0)
+                return status
             time.sleep(pause)
-        return status
 
     def details(self) -> JobRow | None:
         """The job's whole row (outputs, error, warnings, times), or None before any notification."""
@@ -322,6 +351,13 @@ class JobMonitor:
                 self._process_status = ProcessStatus.FINISHED
             elif abort:
                 self._process_status = ProcessStatus.ABORTED
+
+    def _try_status(self) -> tuple[JobStatus, TransientReadError | None]:
+        """The status, or RUNNING and the error when a read fails for a passing reason."""
+        try:
+            return self._status(), None
+        except TransientReadError as error:
+            return JobStatus.RUNNING, error
 
     def _status(self) -> JobStatus:
         with self._lock:
@@ -369,14 +405,18 @@ class _Poll:
         pauses = self.deadline.pauses(self.backoff)
         while True:
             pending = [job for job, row in rows.items() if row is None or not row.finished]
+            failure: TransientReadError | None = None
             for start in range(0, len(pending), BATCH_GET_LIMIT):
-                rows.update(self._batch_get(pending[start : start + BATCH_GET_LIMIT]))
+                try:
+                    rows.update(self._batch_get(pending[start : start + BATCH_GET_LIMIT]))
+                except TransientReadError as error:  # these jobs are not read this round
+                    failure = error
             yield dict(rows)
             if all(row is not None and row.finished for row in rows.values()):
                 return
             pause = next(pauses, None)
             if pause is None:
-                raise JobWaitTimeout(_statuses(rows), self.deadline.timeout or 0)
+                raise JobWaitTimeout(_statuses(rows), self.deadline.timeout or 0, failure) from failure
             self.sleep(pause)
 
     def _batch_get(self, job_ids: list[str]) -> dict[str, JobRow]:
@@ -446,10 +486,10 @@ class AsyncJobMonitor:
 
     async def wait(self, timeout: float | None = None) -> JobStatus:
         """Like JobMonitor.wait, sleeping with asyncio so the event loop keeps running."""
-        pauses = Deadline(timeout).pauses(self._monitor.backoff)
-        while (status := await self.job_status()) is JobStatus.RUNNING:
-            pause = next(pauses, None)
+        waiting = _Waiting(self.job_id, timeout, self._monitor.backoff)
+        while True:
+            status, failure = await asyncio.to_thread(self._monitor._try_status)
+            pause = waiting.after(status, failure)
             if pause is None:
-                raise JobWaitTimeout({self.job_id: status}, timeout or 0)
+                return status
             await asyncio.sleep(pause)
-        return status

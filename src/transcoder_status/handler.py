@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -34,7 +34,15 @@ from botocore.config import Config
 from .notification import Notification
 from .sources import Delivery, ParseError, parse_body
 from .status import JobStatus
-from .table import DEFAULT_RETENTION_DAYS, StatusTable, TableNotConfiguredError, WriteOutcome, WriteResult, fit_to_item
+from .table import (
+    DEFAULT_RETENTION_DAYS,
+    StatusTable,
+    TableNotConfiguredError,
+    WriteDeadlineError,
+    WriteOutcome,
+    WriteResult,
+    fit_to_item,
+)
 from .transitions import JobUpdate, coalesce
 
 BODY_EXCERPT = 512  # characters of a bad body kept in its log line
@@ -62,11 +70,29 @@ class WriteFailedError(RuntimeError):
 
 @dataclass
 class StatusWriter:
-    """Writes batches to one status table; one per process (its pool and client are reused)."""
+    """Writes batches to one status table. Built once per process: its client is reused."""
 
     table: StatusTable
     accepted_pipelines: frozenset[str] = frozenset()
-    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=MAX_WRITERS))
+    max_writers: int = MAX_WRITERS
+
+    @classmethod
+    def connect(
+        cls,
+        table_name: str,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        accepted_pipelines: frozenset[str] = frozenset(),
+        **client_options: Any,
+    ) -> StatusWriter:
+        """A writer with a DynamoDB client sized and timed for the function (see the constants)."""
+        # Retries (mode, attempts) come from AWS_RETRY_MODE / AWS_MAX_ATTEMPTS, as the template sets them.
+        config = Config(
+            connect_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=READ_TIMEOUT_S,
+            max_pool_connections=MAX_WRITERS,
+        )
+        client = boto3.client("dynamodb", config=config, **client_options)
+        return cls(StatusTable(table_name, client, retention_days), accepted_pipelines)
 
     @classmethod
     def from_environment(cls) -> StatusWriter:
@@ -74,19 +100,10 @@ class StatusWriter:
         name = os.environ.get("TABLE_NAME")
         if not name:
             raise TableNotConfiguredError("TABLE_NAME is not set: the function has no table to write to.")
-        # Retries (mode, attempts) come from AWS_RETRY_MODE / AWS_MAX_ATTEMPTS, as the template sets them.
-        config = Config(
-            connect_timeout=CONNECT_TIMEOUT_S,
-            read_timeout=READ_TIMEOUT_S,
-            max_pool_connections=MAX_WRITERS,
-        )
-        table = StatusTable(
-            name,
-            boto3.client("dynamodb", config=config),
-            int(os.environ.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
-        )
+        # A CloudFormation Number may arrive as "30.0".
+        retention = int(float(os.environ.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))
         accepted = frozenset(os.environ.get("ACCEPTED_PIPELINE_IDS", "").replace(",", " ").split())
-        return cls(table, accepted)
+        return cls.connect(name, retention, accepted)
 
     def handle(self, event: dict[str, Any], deadline: float) -> dict[str, Any]:
         """Apply a batch; the records to retry, in Lambda's partial batch response shape."""
@@ -110,14 +127,21 @@ class StatusWriter:
                 notifications.append(notification)
 
         updates = coalesce(fit_to_item(n) for n in notifications)
-        writes: dict[Future[WriteResult], JobUpdate] = {
-            self.pool.submit(self.table.write, update): update for update in updates.values()
-        }
-        done, late = wait_for(writes, timeout=max(0.0, deadline - time.monotonic()))
+        # A pool per invocation: a write still hung on a socket after the deadline holds a thread of
+        # this pool only, never one the next invocation needs.
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.max_writers, len(updates))))
+        try:
+            writes: dict[Future[WriteResult], JobUpdate] = {
+                pool.submit(self.table.write, update, None, deadline): update for update in updates.values()
+            }
+            done, late = wait_for(writes, timeout=max(0.0, deadline - time.monotonic()))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         for write in late:
-            write.cancel()  # not started yet: never starts; started: finishes in the background
             update = writes[write]
-            self._fail(update, message_ids[update.job_id], TimeoutError("not written before the deadline"), failures)
+            self._fail(
+                update, message_ids[update.job_id], WriteDeadlineError("not written before the deadline"), failures
+            )
             counts["WriteFailed"] += update.records
         for write in done:
             update = writes[write]

@@ -7,7 +7,6 @@ expression live here alone, so the writer and its readers cannot drift apart.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .notification import JobDetails, Notification, OutputSummary
 from .status import JobStatus
-from .transitions import JobUpdate, StoredState, order_key, progress_to_merge, warnings_to_merge
+from .transitions import JobUpdate, StoredState, order_key, progress_to_merge
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -51,6 +50,7 @@ MAX_OUTPUTS = 100
 MAX_WARNING_TEXT = 256
 MAX_WARNINGS_PER_NOTIFICATION = 10
 MAX_WARNINGS = 100
+MERGE_ATTEMPTS = 3  # tries of a warnings merge that other writers keep outrunning
 MAX_METADATA_ENTRIES = 20
 MAX_METADATA_TEXT = 256
 
@@ -77,6 +77,15 @@ class WriteResult:
     outcome: WriteOutcome
     warnings_merged: int = 0
     progress_merged: bool = False
+
+
+class WriteDeadlineError(TimeoutError):
+    """The invocation's deadline came before the whole update was written; SQS redelivers it."""
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise WriteDeadlineError("not written before the invocation's deadline")
 
 
 class TableNotConfiguredError(RuntimeError):
@@ -121,66 +130,79 @@ class StatusTable:
         """Write one notification (see ``write``)."""
         return self.write(JobUpdate.of(fit_to_item(notification)), now)
 
-    def write(self, update: JobUpdate, now: float | None = None) -> WriteResult:
+    def write(self, update: JobUpdate, now: float | None = None, deadline: float | None = None) -> WriteResult:
         """Write what one batch says of one job; never read-then-write.
 
         First the state write: one conditional UpdateItem that makes the row the winner's if the
         winner outranks what the row holds (a refusal is not an error: the row holds this
         notification or a later one). Then, only if the update carries warnings or a progress
         report the row lacks (known from the row's old image), a conditional merge of each.
+        ``deadline`` (a ``time.monotonic()`` value): no merge starts after it (WriteDeadlineError).
         """
         now = time.time() if now is None else now
-        warnings = update.warnings[:MAX_WARNINGS]
         # The old image is needed only to tell what is left to merge.
-        wants_old = bool(warnings) or (update.progress is not None and update.winner.progress is None)
+        wants_old = bool(update.warnings) or (update.progress is not None and update.winner.progress is None)
         key = order_key(update.winner)
         try:
             response = self._update(
                 *_state_update(update.winner, key, now, self.retention_days),
                 return_old=wants_old,
             )
-            old: Mapping[str, Any] = response.get("Attributes", {})
+            stored = _stored_state(response.get("Attributes", {}))
             outcome = WriteOutcome.APPLIED
         except self.client.exceptions.ConditionalCheckFailedException as refused:
-            old = refused.response.get("Item", {})  # type: ignore[assignment]
-            outcome = WriteOutcome.DUPLICATE if _string(old, ORDER_KEY) == key else WriteOutcome.STALE
-        stored = _stored_state(old)
+            stored = _stored_state(refused.response.get("Item", {}))  # type: ignore[arg-type]
+            outcome = WriteOutcome.DUPLICATE if stored.order_key == key else WriteOutcome.STALE
         progress = progress_to_merge(stored, update, winner_written=outcome is WriteOutcome.APPLIED)
-        if progress is not None:
-            self._merge_progress(progress, now)
-        new_warnings = warnings_to_merge(stored, replace(update, warnings=warnings))
-        if new_warnings and len(stored.warnings) < MAX_WARNINGS:
-            self._merge_warnings(update.job_id, new_warnings, now)
-        return WriteResult(outcome, len(new_warnings), progress is not None)
+        progress_merged = progress is not None and self._merge_progress(progress, now, deadline)
+        warnings_merged = self._merge_warnings(update.job_id, update.warnings, stored, now, deadline)
+        return WriteResult(outcome, warnings_merged, progress_merged)
 
-    def _merge_progress(self, report: Notification, now: float) -> None:
+    def _merge_progress(self, report: Notification, now: float, deadline: float | None) -> bool:
         names, values, sets, removes = _progress_assignments(report)
         names.update({"#k": JOB_ID, "#u": UPDATED_AT})
         values[":u"] = {"S": _iso(now)}
         expression = "SET " + ", ".join([*sets, "#u = :u"]) + (" REMOVE " + ", ".join(removes) if removes else "")
-        self._update_if_allowed(
-            report.job_id,
-            expression,
-            f"attribute_exists(#k) AND (attribute_not_exists(#{PROGRESS_KEY}) OR #{PROGRESS_KEY} < :{PROGRESS_KEY})",
-            names,
-            values,
-        )
+        later = f"#{PROGRESS_KEY} < :{PROGRESS_KEY}"
+        condition = f"attribute_exists(#k) AND (attribute_not_exists(#{PROGRESS_KEY}) OR {later})"
+        _check(deadline)
+        try:
+            self._update(report.job_id, expression, condition, names, values)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False  # the row holds a later report
+        return True
 
-    def _merge_warnings(self, job_id: str, warnings: tuple[str, ...], now: float) -> None:
-        self._update_if_allowed(
-            job_id,
-            "ADD #w :w SET #u = :u",
-            "attribute_exists(#k) AND (attribute_not_exists(#w) OR size(#w) < :cap)",
-            {"#w": WARNINGS, "#k": JOB_ID, "#u": UPDATED_AT},
-            {":w": {"SS": list(warnings)}, ":cap": {"N": str(MAX_WARNINGS)}, ":u": {"S": _iso(now)}},
-        )
+    def _merge_warnings(
+        self, job_id: str, candidates: tuple[str, ...], stored: StoredState, now: float, deadline: float | None
+    ) -> int:
+        """Add the warnings the row lacks, as many as fit under the cap; returns how many were added.
 
-    def _update_if_allowed(
-        self, job_id: str, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
-    ) -> None:
-        # A refused merge means the row already holds as much (a later report, or a full set).
-        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
-            self._update(job_id, expression, condition, names, values)
+        The condition holds the cap exactly: the set may have at most MAX_WARNINGS - n members
+        before n are added. A refusal (another writer added some) brings the row's set back, and
+        the rest is tried again against it.
+        """
+        held = stored.warnings
+        for _ in range(MERGE_ATTEMPTS):
+            adding = tuple(w for w in candidates if w not in held)[: max(0, MAX_WARNINGS - len(held))]
+            if not adding:
+                return 0
+            _check(deadline)
+            try:
+                self._update(
+                    job_id,
+                    "ADD #w :w SET #u = :u",
+                    "attribute_exists(#k) AND (attribute_not_exists(#w) OR size(#w) <= :limit)",
+                    {"#w": WARNINGS, "#k": JOB_ID, "#u": UPDATED_AT},
+                    {
+                        ":w": {"SS": list(adding)},
+                        ":limit": {"N": str(MAX_WARNINGS - len(adding))},
+                        ":u": {"S": _iso(now)},
+                    },
+                )
+                return len(adding)
+            except self.client.exceptions.ConditionalCheckFailedException as refused:
+                held = _stored_state(refused.response.get("Item", {})).warnings  # type: ignore[arg-type]
+        return 0
 
     def _update(
         self,

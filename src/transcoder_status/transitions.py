@@ -111,8 +111,3 @@ def progress_to_merge(stored: StoredState, update: JobUpdate, winner_written: bo
     if stored.progress_key is not None and stored.progress_key >= order_key(report):
         return None
     return report
-
-
-def warnings_to_merge(stored: StoredState, update: JobUpdate) -> tuple[str, ...]:
-    """The warnings the row does not hold yet."""
-    return tuple(w for w in update.warnings if w not in stored.warnings)

@@ -124,7 +124,7 @@ def test_read_failures_exit_unreadable_with_one_line(
 ) -> None:
     """Review finding 7: a traceback and exit 1, the code watch documents as 'a job failed'."""
     with FaultProxy(emulator.endpoint_url, fault).running() as endpoint:
-        for command in (["status", "2300000000000-aaaaaa"], ["watch", "2300000000000-aaaaaa", "--timeout", "5"]):
+        for command in (["status", "2300000000000-aaaaaa"], ["watch", "2300000000000-aaaaaa", "--timeout", "1"]):
             result = runner.invoke(app, [*command, "--endpoint-url", endpoint])
             assert result.exit_code == EXIT_UNREADABLE, result.output
             assert reason in result.output
@@ -134,9 +134,11 @@ def test_read_failures_exit_unreadable_with_one_line(
 def test_unreachable_endpoint_and_missing_credentials_exit_unreadable(
     cli_table: StatusTable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = runner.invoke(app, ["status", "x", "--endpoint-url", "http://127.0.0.1:9"])
-    assert result.exit_code == EXIT_UNREADABLE, result.output
-    assert "Cannot reach DynamoDB at http://127.0.0.1:9" in result.output
+    event = str(EVENTS / "elastic-transcoder-completed.json")
+    for command in (["status", "x"], ["watch", "x", "--timeout", "5"], ["replay", event]):
+        result = runner.invoke(app, [*command, "--endpoint-url", "http://127.0.0.1:9"])
+        assert result.exit_code == EXIT_UNREADABLE, result.output
+        assert "Cannot reach DynamoDB at http://127.0.0.1:9" in result.output
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
@@ -150,7 +152,7 @@ def test_unreachable_endpoint_and_missing_credentials_exit_unreadable(
 def test_replay_with_region_option_and_retention_in_a_fresh_process(emulator: Emulator, cli_table: StatusTable) -> None:
     """Review finding 7: `replay --region` died with NoRegionError; RETENTION_DAYS was ignored."""
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
-    env.update(RETENTION_DAYS="3", TABLE_NAME=cli_table.name, AWS_ENDPOINT_URL=emulator.endpoint_url)
+    env.update(RETENTION_DAYS="20", TABLE_NAME=cli_table.name, AWS_ENDPOINT_URL=emulator.endpoint_url)
     started = time.time()
     result = subprocess.run(
         [
@@ -170,4 +172,4 @@ def test_replay_with_region_option_and_retention_in_a_fresh_process(emulator: Em
     )
     assert result.returncode == 0, result.stderr
     item = cli_table.client.get_item(TableName=cli_table.name, Key={"jobId": {"S": "1502631977930-rabioh"}})["Item"]
-    assert int(started) + 3 * 86400 <= int(item["expiresAt"]["N"]) <= time.time() + 3 * 86400
+    assert int(started) + 20 * 86400 <= int(item["expiresAt"]["N"]) <= time.time() + 20 * 86400

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from tests.integration.conftest import T0, Notify, invoke
-from tests.integration.faults import FaultProxy, deny
+from tests.integration.faults import FaultProxy, always, deny
 from transcoder_status import (
     AsyncJobMonitor,
     JobMonitor,
@@ -22,7 +22,7 @@ from transcoder_status import (
     TableNotConfiguredError,
     wait_all,
 )
-from transcoder_status.client import StatusTableError
+from transcoder_status.client import StatusTableError, TransientReadError
 from transcoder_status.handler import StatusWriter
 from transcoder_status.local.emulator import Emulator
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope, sqs_record
@@ -347,3 +347,20 @@ def test_leaving_a_with_block_never_masks_its_exception(emulator: Emulator, writ
         other = JobMonitor("1972000000000-bbbbbb", writer.table.name, endpoint_url=endpoint)
         with pytest.raises(StatusTableError, match="JobStatusReadPolicyArn"), other:
             pass
+
+
+def test_waits_ride_out_throttling_until_their_deadline(emulator: Emulator, writer: StatusWriter) -> None:
+    """Review of issue 8: botocore's own retries ran past the deadline, then raised StatusTableError."""
+    throttle = always(("GetItem", "BatchGetItem"), 400, "ThrottlingException", "Rate exceeded")
+    proxy = FaultProxy(emulator.endpoint_url, throttle)
+    with proxy.running() as endpoint:
+        watcher = JobMonitor("1980000000000-aaaaaa", writer.table.name, endpoint_url=endpoint)
+        with pytest.raises(JobWaitTimeout) as raised:
+            watcher.wait(timeout=0.6)
+        assert isinstance(raised.value.read_error, TransientReadError)
+        assert "throttled" in str(raised.value)
+        # Two attempts per read, a read about every half second: the deadline bounds the calls.
+        assert proxy.faults_sent <= 8
+        with pytest.raises(JobWaitTimeout) as raised:
+            wait_all(["1980000000000-aaaaaa"], writer.table.name, timeout=0.6, endpoint_url=endpoint)
+        assert isinstance(raised.value.__cause__, TransientReadError)

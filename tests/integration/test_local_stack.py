@@ -98,6 +98,8 @@ def test_sources_can_be_switched_off_and_mediaconvert_narrowed(emulator: Emulato
         ({"MediaConvertUserMetadataKey": "app"}, "MediaConvertUserMetadataValue must be too"),
         ({"MediaConvertUserMetadataValue": "vod"}, "MediaConvertUserMetadataKey must be too"),
         ({"MediaConvertUserMetadataKey": 'a"b', "MediaConvertUserMetadataValue": "v"}, "double quotes"),
+        ({"MediaConvertUserMetadataKey": "a", "MediaConvertUserMetadataValue": "a\nb"}, "control characters"),
+        ({"MediaConvertQueueArn": 'arn:aws:mediaconvert:us-east-1:123456789012:queues/a"b'}, "MediaConvertQueueArn"),
         ({"RetentionDays": 1}, "RetentionDays='1': must be at least 15"),
     ],
 )
@@ -119,7 +121,7 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
         "FunctionErrorsAlarm",
     }
     growth = by_name["DeadLetterQueueGrowingAlarm"]
-    assert [query.get("Expression") for query in growth["Metrics"] if query.get("ReturnData")] == ["DIFF(depth)"]
+    assert [q.get("Expression") for q in growth["Metrics"] if q.get("ReturnData")] == ["DIFF(FILL(depth, 0))"]
     assert all(alarm["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:oncall"] for alarm in alarms)
 
 

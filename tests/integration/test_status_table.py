@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 import uuid
 from dataclasses import replace
 from typing import Any
+from unittest.mock import patch
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +18,8 @@ from transcoder_status.notification import Notification, OutputSummary, Source
 from transcoder_status.sources.elastic_transcoder import STATES as ET_STATES
 from transcoder_status.sources.mediaconvert import STATES as MC_STATES
 from transcoder_status.status import JobStatus
-from transcoder_status.table import MAX_WARNINGS, JobRow, StatusTable, WriteOutcome, fit_to_item
-from transcoder_status.transitions import coalesce
+from transcoder_status.table import MAX_WARNINGS, JobRow, StatusTable, WriteDeadlineError, WriteOutcome, fit_to_item
+from transcoder_status.transitions import JobUpdate, coalesce
 
 
 def make(
@@ -115,6 +118,29 @@ def test_any_order_duplication_and_batching_ends_in_the_same_row(
     assert set(expected.warnings) == {w for n in history for w in n.warnings}
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=job_histories(), data=st.data(), cap=st.integers(1, 5))
+def test_at_the_warnings_cap_batching_keeps_what_one_at_a_time_keeps(
+    table: StatusTable, history: list[Notification], data: st.DataObject, cap: int
+) -> None:
+    """Over the cap, which warnings stay depends on arrival order (first come, first kept), but
+    never on how the same deliveries were split into batches; and the cap holds exactly."""
+    copies = data.draw(st.lists(st.integers(1, 2), min_size=len(history), max_size=len(history)))
+    order = data.draw(st.permutations([n for n, count in zip(history, copies, strict=True) for _ in range(count)]))
+    one_by_one, batched = (f"job-{uuid.uuid4().hex}" for _ in range(2))
+    with patch("transcoder_status.table.MAX_WARNINGS", cap):
+        for notification in order:
+            table.apply(replace(notification, job_id=one_by_one))
+        write_in_batches(
+            table,
+            [replace(n, job_id=batched) for n in order],
+            data.draw(st.lists(st.integers(0, len(order)), max_size=4)),
+        )
+    expected = comparable(table.get(one_by_one, attributes=None))
+    assert expected is not None and len(expected.warnings) <= cap
+    assert comparable(table.get(batched, attributes=None)) == expected
+
+
 def test_terminal_state_is_never_overwritten(table: StatusTable) -> None:
     assert table.apply(make("COMPLETED", 5, "a")).outcome is WriteOutcome.APPLIED
     # A later ERROR (a stale duplicate from another system, say) must not turn success into failure.
@@ -147,6 +173,25 @@ def test_warnings_stop_at_the_cap_but_the_state_still_advances(table: StatusTabl
     assert len(row.warnings) == MAX_WARNINGS
     assert "one too many" not in row.warnings
     assert row.notified_at == "1970-01-01T00:00:00.500Z"
+
+
+def test_the_cap_holds_exactly_when_a_batch_would_cross_it(table: StatusTable) -> None:
+    """Review of issue 8: a row with 99 warnings took all 10 of the next batch."""
+    for index in range(9):
+        table.apply(make("WARNING", index, f"w{index}", warnings=tuple(f"w{index}-{i}" for i in range(10))))
+    table.apply(make("WARNING", 10, "w9", warnings=tuple(f"w9-{i}" for i in range(9))))
+    result = table.apply(make("WARNING", 20, "ten", warnings=tuple(f"new-{i}" for i in range(10))))
+    row = table.get("job", attributes=None)
+    assert row is not None and len(row.warnings) == MAX_WARNINGS
+    assert result.warnings_merged == 1
+    assert table.apply(make("WARNING", 30, "more", warnings=("another",))).warnings_merged == 0
+
+
+def test_a_deadline_stops_merges_but_not_the_state_write(table: StatusTable) -> None:
+    with pytest.raises(WriteDeadlineError):
+        table.write(JobUpdate.of(make("WARNING", 5, "w", warnings=("late",))), deadline=time.monotonic())
+    row = table.get("job", attributes=None)
+    assert row is not None and row.state == "WARNING" and row.warnings == ()
 
 
 def test_largest_notification_stays_far_below_the_item_limit(table: StatusTable) -> None:

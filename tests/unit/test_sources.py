@@ -225,8 +225,8 @@ def _et(**changes: Any) -> str:
             "'Timestamp' is not an ISO 8601 time",
         ),
         (
-            json.dumps({"Type": "Notification", "Message": _et(), "MessageId": "m"}),
-            "'Timestamp' must be a non-empty string",
+            json.dumps({"Type": "Notification", "Message": _et(), "MessageId": "m", "Timestamp": 1755000000}),
+            "'Timestamp' must be an ISO 8601 time, got int",
         ),
         (json.dumps({"source": "aws.mediaconvert", "detail": "x"}), "'detail' must be a JSON object"),
         (
@@ -353,3 +353,24 @@ def test_sns_envelope_with_empty_ids_falls_back_to_the_sqs_message_id() -> None:
 def test_deeply_nested_json_is_refused_not_crashed() -> None:
     with pytest.raises(ParseError, match="not JSON"):
         parse_body("[" * 100_000 + "]" * 100_000, DELIVERY)
+
+
+def test_empty_times_count_as_absent() -> None:
+    event = mediaconvert_event("1671477617078-2886ye", "COMPLETE", 1_755_000_000_000)
+    event["detail"]["timestamp"] = ""
+    assert parse_body(json.dumps(event), DELIVERY).event_time_ms == 1_755_000_000_000  # from `time`
+    event["time"] = ""
+    assert parse_body(json.dumps(event), DELIVERY).event_time_ms == DELIVERY.sent_ms
+    envelope = sns_envelope(_et_doc(), 1_755_000_000_000)
+    del envelope["Timestamp"]
+    assert parse_body(json.dumps(envelope), DELIVERY).event_time_ms == DELIVERY.sent_ms
+
+
+def test_a_field_read_twice_is_noted_once_and_every_note_is_loggable() -> None:
+    message = _et_doc()
+    message["outputs"][0]["status"] = ["Complete"]  # read for the output and for its warnings
+    message["userMetadata"] = {"key SURROGATE": {"nested": 1}}
+    body = json.dumps(message).replace("SURROGATE", "\\udc80")
+    notification = parse_body(body, DELIVERY)
+    assert len([n for n in notification.dropped if "outputs[0].status" in n]) == 1
+    assert all(note.encode("utf-8") for note in notification.dropped)

@@ -88,7 +88,7 @@ def test_the_dlq_alarm_fires_on_growth_so_a_second_incident_notifies_again(templ
     alarm = template["Resources"]["DeadLetterQueueGrowingAlarm"]["Properties"]
     (expression,) = [query for query in alarm["Metrics"] if query.get("ReturnData")]
     (depth,) = [query for query in alarm["Metrics"] if "MetricStat" in query]
-    assert expression["Expression"] == f"DIFF({depth['Id']})"
+    assert expression["Expression"] == f"DIFF(FILL({depth['Id']}, 0))"  # a gap after a quiet spell counts as 0
     assert depth["MetricStat"]["Metric"]["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["NotificationDeadLetterQueue", "QueueName"]}}
     ]
@@ -102,7 +102,11 @@ def test_parameters_that_would_break_the_deploy_or_mislead_are_refused(template:
     for name in ("MediaConvertUserMetadataKey", "MediaConvertUserMetadataValue"):
         pattern = parameters[name]["AllowedPattern"]
         assert re.fullmatch(pattern, "app") and re.fullmatch(pattern, "")
-        assert not re.fullmatch(pattern, 'a"b') and not re.fullmatch(pattern, "a\\b")
+        for refused in ('a"b', "a\\b", "a\nb", "a\x00b"):
+            assert not re.fullmatch(pattern, refused), refused
+    queue = parameters["MediaConvertQueueArn"]["AllowedPattern"]
+    assert re.fullmatch(queue, "arn:aws:mediaconvert:us-east-1:123456789012:queues/Default")
+    assert not re.fullmatch(queue, 'arn:aws:mediaconvert:us-east-1:123456789012:queues/a"b')
     dlq_days = template["Resources"]["NotificationDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] / 86400
     assert parameters["RetentionDays"]["MinValue"] > dlq_days
     assert "not traced one by one" in parameters["TracingMode"]["Description"]
@@ -162,6 +166,23 @@ def test_the_functions_aws_calls_give_up_before_the_function_does(
     writer = StatusWriter.from_environment()
     config = writer.table.client.meta.config
     attempts = int(function["Environment"]["Variables"]["AWS_MAX_ATTEMPTS"])
-    worst_write = attempts * (config.connect_timeout + config.read_timeout)
-    assert worst_write + DEADLINE_MARGIN_S < function["Timeout"]
-    assert config.max_pool_connections >= writer.pool._max_workers  # every writer thread gets a connection
+    # One call, with every retry, ends before the function does; the handler answers by its deadline
+    # (the timeout less DEADLINE_MARGIN_S) whatever is still in flight, and starts no merge after it.
+    worst_call = attempts * (config.connect_timeout + config.read_timeout)
+    assert worst_call + DEADLINE_MARGIN_S < function["Timeout"]
+    assert config.max_pool_connections >= writer.max_writers  # every writer thread gets a connection
+
+
+def test_a_decimal_retention_from_cloudformation_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review of issue 8: RetentionDays is a Number, so 15.5 deploys; int("15.5") failed every batch."""
+    monkeypatch.setenv("TABLE_NAME", "any")
+    monkeypatch.setenv("RETENTION_DAYS", "15.5")
+    assert StatusWriter.from_environment().table.retention_days == 15
+
+
+def test_a_library_read_gives_up_within_seconds() -> None:
+    """A wait overshoots its timeout by one read at most: bound that read."""
+    from transcoder_status.client import CLIENT_CONFIG
+
+    attempts = CLIENT_CONFIG.retries["total_max_attempts"]
+    assert attempts * (CLIENT_CONFIG.connect_timeout + CLIENT_CONFIG.read_timeout) <= 10

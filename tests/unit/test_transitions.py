@@ -15,7 +15,6 @@ from transcoder_status.transitions import (
     coalesce,
     order_key,
     progress_to_merge,
-    warnings_to_merge,
 )
 
 STATUS = {
@@ -109,10 +108,9 @@ def stored(n: Notification | None = None, **changes: object) -> StoredState:
     return replace(state, **changes)  # type: ignore[arg-type]
 
 
-def test_what_a_refused_update_still_adds() -> None:
+def test_what_progress_a_refused_update_still_adds() -> None:
     row = stored(note("STATUS_UPDATE", 9, progress=40), warnings=frozenset({"old"}))
     late = JobUpdate.of(note("STATUS_UPDATE", 5, progress=60, warnings=("old", "new")))
-    assert warnings_to_merge(row, late) == ("new",)
     # Progress is the latest report: an older one adds nothing, whatever its percent.
     assert progress_to_merge(row, late, winner_written=False) is None
     newer = JobUpdate.of(note("STATUS_UPDATE", 11, progress=10))

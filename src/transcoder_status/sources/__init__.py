@@ -25,10 +25,11 @@ def parse_body(body: str, delivery: Delivery) -> Notification:
     doc = _json_object(body, "the message body")
     if _is_sns_envelope(doc):
         envelope = Fields(doc)
-        # SNS keeps MessageId across its own retries, so it names the notification better than SQS's;
-        # exports and test fixtures leave it empty, and then the SQS message ID serves.
+        # SNS keeps MessageId across its own retries, so it names the notification better than SQS's.
+        # Exports and test fixtures leave the envelope's IDs and time empty: the SQS ones serve then.
+        sent_ms = envelope.iso_time_ms("Timestamp")
         delivery = Delivery(
-            sent_ms=envelope.iso_time_ms("Timestamp"),
+            sent_ms=delivery.sent_ms if sent_ms is None else sent_ms,
             message_id=envelope.text("MessageId") or delivery.message_id,
         )
         doc = _json_object(doc["Message"], "the SNS Message")

@@ -68,15 +68,21 @@ class Fields:
     def time_ms(self, key: str) -> int | None:
         """Epoch milliseconds (a number, or digits in a string); absent is None, impossible refused."""
         value = self.doc.get(key)
-        if value is None:
+        if value is None or value == "":
             return None
         number = _number(value)
         if number is None:
             raise ParseError(f"'{self.name(key)}' must be a time in epoch milliseconds, got {_kind(value)}")
         return checked_time_ms(number, self.name(key))
 
-    def iso_time_ms(self, key: str) -> int:
-        return iso_to_epoch_ms(self.required_str(key), self.name(key))
+    def iso_time_ms(self, key: str) -> int | None:
+        """An ISO 8601 time; absent (or empty) is None, anything else must be a believable time."""
+        value = self.doc.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ParseError(f"'{self.name(key)}' must be an ISO 8601 time, got {_kind(value)}")
+        return iso_to_epoch_ms(value, self.name(key))
 
     # -- optional details: a bad one is dropped, never fatal -----------------------------------
 
@@ -161,7 +167,9 @@ class Fields:
         return []
 
     def _drop(self, key: str, value: object, expected: str) -> None:
-        self.dropped.append(f"'{self.name(key)}' dropped: expected {expected}, got {_kind(value)}")
+        note = f"'{self.name(key)}' dropped: expected {expected}, got {_kind(value)}"
+        if note not in self.dropped:  # a field read twice is noted once
+            self.dropped.append(safe_text(note))
 
 
 def iso_to_epoch_ms(value: str, what: str) -> int:

@@ -59,11 +59,9 @@ def parse(doc: JsonObject, delivery: Delivery) -> Notification:
 
 def _event_time_ms(event: Fields, detail: Fields, delivery: Delivery) -> int:
     """detail.timestamp (ms); else the event's ``time`` (whole seconds); else when it was sent."""
-    timestamp = detail.time_ms("timestamp")
-    if timestamp is not None:
-        return timestamp
-    if event.doc.get("time") is not None:
-        return event.iso_time_ms("time")
+    for time_ms in (detail.time_ms("timestamp"), event.iso_time_ms("time")):
+        if time_ms is not None:
+            return time_ms
     return delivery.time_ms()
 
 
