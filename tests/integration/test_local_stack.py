@@ -213,3 +213,21 @@ def test_a_raised_error_or_an_invalid_response_fails_the_whole_batch(stack: Stac
         poller.stop()
     assert calls[:3] == [2, 2, 2]  # both records came back after each failed invocation
     assert poller.stats.invocation_errors == 2
+
+
+def test_a_customer_managed_key_reaches_every_store(emulator: Emulator) -> None:
+    key = boto3.client("kms").create_key(Description="transcoder-status test")["KeyMetadata"]["Arn"]
+    stack = new_stack(KmsKeyArn=key)
+    for output in ("NotificationQueueUrl", "DeadLetterQueueUrl"):
+        attributes = queue_attributes(stack.outputs[output])
+        assert attributes["KmsMasterKeyId"] == key
+        assert attributes.get("SqsManagedSseEnabled", "false") == "false"
+    topic = boto3.client("sns").get_topic_attributes(TopicArn=stack.outputs["NotificationTopicArn"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == key
+    table = boto3.client("dynamodb").describe_table(TableName=stack.outputs["TableName"])["Table"]
+    assert table["SSEDescription"]["KMSMasterKeyArn"] == key
+    (group,) = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{stack.name}")["logGroups"]
+    assert group["kmsKeyId"] == key
+    # Without a key: SQS's own encryption, never none.
+    plain = queue_attributes(new_stack().outputs["NotificationQueueUrl"])
+    assert plain["SqsManagedSseEnabled"] == "true" and "KmsMasterKeyId" not in plain

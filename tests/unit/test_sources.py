@@ -79,7 +79,7 @@ def test_reference_completed_message_is_read_in_full() -> None:
             "MessageId": "1a6ab517-067e-5bc0-b219-e71d5c0c2754",
             "Message": message,
             "Timestamp": "2017-08-13T13:46:26.652Z",
-            "TopicArn": "arn:aws:sns:us-west-2:724139252277:streamer",
+            "TopicArn": "arn:aws:sns:us-west-2:123456789012:streamer",
         }
     )
     notification = parse_body(body, DELIVERY)
@@ -314,11 +314,11 @@ def test_mediaconvert_error_with_empty_details_still_fails_the_job(field: str) -
 def test_mediaconvert_bad_details_are_dropped() -> None:
     event = mediaconvert_event("1671477617078-2886ye", "STATUS_UPDATE", 1_755_000_000_000, percent=40)
     event["detail"]["jobProgress"]["jobPercentComplete"] = 250
-    event["detail"]["outputGroupDetails"] = [{"outputDetails": [{"outputFilePaths": [1, "s3://b/k.mp4"]}]}]
+    event["detail"]["outputGroupDetails"] = [{"outputDetails": [{"outputFilePaths": [1, "s3://example-bucket/k.mp4"]}]}]
     event["id"] = {"not": "a string"}
     notification = parse_body(json.dumps(event), DELIVERY)
     assert notification.progress is None
-    assert [output.key for output in notification.outputs] == ["s3://b/k.mp4"]
+    assert [output.key for output in notification.outputs] == ["s3://example-bucket/k.mp4"]
     assert notification.event_id == DELIVERY.message_id
     assert len(notification.dropped) == 3
 

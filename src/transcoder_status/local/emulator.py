@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
+DUMMY_KEY = "testing"  # credentials that only the emulator accepts
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class Emulator:
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
         }
 
 

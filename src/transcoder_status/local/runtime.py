@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404
 import sys
 import threading
 from dataclasses import asdict
@@ -41,7 +41,7 @@ class Runtime:
 def start_runtime(trigger: LocalTrigger, emulator: Emulator, log_path: Path, retry_after_s: int = 1) -> Runtime:
     spec = {"trigger": asdict(trigger), "retry_after_s": retry_after_s}
     log = log_path.open("ab")
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # nosec B603
         [sys.executable, "-m", "transcoder_status.local.runtime", json.dumps(spec)],
         stdin=subprocess.DEVNULL,
         stdout=log,
