@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import load_event
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope
 from transcoder_status.notification import Source
-from transcoder_status.sources import Delivery, ParseError, parse_body
+from transcoder_status.sources import Delivery, ParseError, SnsControlMessage, parse_body
 from transcoder_status.status import JobStatus
 
 DELIVERY = Delivery(sent_ms=1_700_000_000_000, message_id="sqs-message-id")
@@ -353,3 +353,25 @@ def test_sns_envelope_with_empty_ids_falls_back_to_the_sqs_message_id() -> None:
 def test_deeply_nested_json_is_refused_not_crashed() -> None:
     with pytest.raises(ParseError, match="not JSON"):
         parse_body("[" * 100_000 + "]" * 100_000, DELIVERY)
+
+
+@pytest.mark.parametrize("kind", ["SubscriptionConfirmation", "UnsubscribeConfirmation"])
+def test_sns_control_messages_are_told_apart_from_malformed_ones(kind: str) -> None:
+    url = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:t&Token=abc"
+    body = json.dumps(
+        {
+            "Type": kind,
+            "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+            "Token": "abc",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+            "Message": "You have chosen to subscribe to the topic ...",
+            "SubscribeURL": url,
+            "Timestamp": "2025-08-12T12:00:00.000Z",
+        }
+    )
+    with pytest.raises(SnsControlMessage) as raised:
+        parse_body(body, DELIVERY)
+    assert raised.value.kind == kind
+    assert raised.value.topic_arn == "arn:aws:sns:us-east-1:123456789012:t"
+    if kind == "SubscriptionConfirmation":
+        assert url in str(raised.value)
