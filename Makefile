@@ -6,11 +6,25 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test lint unit integration bench events local clean
 
+# The security gate's tools live in a virtualenv of their own: checkov pins boto3, urllib3 and
+# networkx to versions the project's own environment must not be forced onto.
+TOOLS ?= .venv-tools
+CHECKOV_VERSION := 3.3.30
+BANDIT_VERSION := 1.9.4
+TOOLS_STAMP := $(TOOLS)/.installed-checkov-$(CHECKOV_VERSION)-bandit-$(BANDIT_VERSION)
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(TOOLS_STAMP):
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
+	    'checkov==$(CHECKOV_VERSION)' 'bandit==$(BANDIT_VERSION)'
+	rm -f $(TOOLS)/.installed-*
 	touch $@
 
 demo: $(STAMP)
@@ -22,12 +36,14 @@ local: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m transcoder_status.local.template template.yaml
+	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	$(TOOLS)/bin/bandit --quiet --recursive src
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -42,4 +58,4 @@ events: $(STAMP)
 	$(BIN)/python -m transcoder_status.local.sample_events events
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

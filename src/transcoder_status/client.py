@@ -82,7 +82,8 @@ class Backoff:
         delay = self.initial
         while True:
             # Equal jitter: never less than half the step, so pollers spread out but keep pace.
-            yield delay / 2 + random.uniform(0, delay / 2)
+            # Jitter, not a secret: the standard generator is right here.
+            yield delay / 2 + random.uniform(0, delay / 2)  # nosec B311
             delay = min(self.maximum, delay * self.factor)
 
 

@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from .notification import Notification
-from .sources import Delivery, ParseError, parse_body
+from .sources import Delivery, ParseError, SnsControlMessage, parse_body
 from .status import JobStatus
 from .table import (
     DEFAULT_RETENTION_DAYS,
@@ -168,6 +168,12 @@ class StatusWriter:
     def _parse(self, record: SQSRecord, failures: dict[str, Exception], counts: Counter[str]) -> Notification | None:
         try:
             notification = parse_body(record.body, Delivery(sent_ms=_sent_ms(record), message_id=record.message_id))
+        except SnsControlMessage as control:
+            # Failed, not deleted: the DLQ keeps it (with its SubscribeURL) for an operator.
+            logger.warning(str(control), messageId=record.message_id, snsType=control.kind, topicArn=control.topic_arn)
+            counts["SnsControlMessages"] += 1
+            failures[record.message_id] = control
+            return None
         except Exception as error:  # a bug in a parser must not sink the batch either: fail this record only
             logger.error(
                 "malformed notification; the queue's redrive policy will move it to the DLQ",

@@ -316,3 +316,27 @@ class HangingTable(StatusTable):
         if update.job_id == self.hang_job:
             self.release.wait(10)
         return super().write(update, now, deadline)
+
+
+def test_an_sns_subscription_confirmation_is_logged_counted_and_kept_for_an_operator(
+    writer: StatusWriter, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    confirmation = {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+        "Token": "2336412f37f",
+        "TopicArn": "arn:aws:sns:us-east-1:111122223333:transcoder-events",
+        "Message": "You have chosen to subscribe to the topic arn:aws:sns:us-east-1:111122223333:transcoder-events.",
+        "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37f",
+        "Timestamp": "2025-08-12T12:00:00.000Z",
+    }
+    record = sqs_record(json.dumps(confirmation), sent_ms=T0)
+    good = et_record(JOB, "COMPLETED", 1_000)
+    assert failed_ids(invoke(writer, {"Records": [record, good]})) == {record["messageId"]}
+    (log,) = [r for r in caplog.records if "SubscriptionConfirmation" in r.getMessage()]
+    assert confirmation["SubscribeURL"] in log.getMessage()
+    assert log.topicArn == confirmation["TopicArn"]
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics["SnsControlMessages"] == 1
+    assert "Malformed" not in metrics
+    assert writer.table.get(JOB) is not None

@@ -1,9 +1,8 @@
-"""The embedded stack: provisioning from template.yaml, and the event-source poller's semantics."""
+"""The embedded stack: provisioning from template.yaml (the poller's tests are in test_poller.py)."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -12,14 +11,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.integration.conftest import invoke
-from transcoder_status.handler import StatusWriter
 from transcoder_status.local.emulator import Emulator
-from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event
-from transcoder_status.local.poller import EventSourcePoller
 from transcoder_status.local.provision import ProvisioningError, Stack, provision
-from transcoder_status.status import JobStatus
-from transcoder_status.table import StatusTable
 
 
 def new_stack(**parameters: Any) -> Stack:
@@ -125,93 +118,19 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
     assert all(alarm["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:oncall"] for alarm in alarms)
 
 
-@pytest.fixture
-def stack(emulator: Emulator) -> Stack:
-    return new_stack(MaxReceiveCount=3, MaximumBatchingWindowInSeconds=0)
-
-
-@pytest.fixture
-def stack_writer(stack: Stack) -> StatusWriter:
-    """The handler's writer, given the stack's table."""
-    return StatusWriter(StatusTable(stack.outputs["TableName"], boto3.client("dynamodb")))
-
-
-def run_poller(stack: Stack, handler_function: Callable[..., Any], **options: Any) -> EventSourcePoller:
-    return EventSourcePoller(stack.triggers[0], handler_function, retry_after_s=0, **options).start()
-
-
-def test_notifications_flow_through_topic_rule_queue_and_poller(stack: Stack, stack_writer: StatusWriter) -> None:
-    sns, events = boto3.client("sns"), boto3.client("events")
-    et_job, mc_job = "3000000000000-aaaaaa", "3000000000000-bbbbbb"
-    sns.publish(
-        TopicArn=stack.outputs["NotificationTopicArn"],
-        Message=json.dumps(elastic_transcoder_message(et_job, "COMPLETED")),
-    )
-    event = mediaconvert_event(mc_job, "COMPLETE", int(time.time() * 1000))
-    events.put_events(
-        Entries=[{"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}]
-    )
-    poller = run_poller(stack, lambda event, context: invoke(stack_writer, event))
-    try:
-        table = stack_writer.table
-        wait_until(lambda: all((row := table.get(job)) is not None and row.finished for job in (et_job, mc_job)))
-    finally:
-        poller.stop()
-    assert table.get(et_job).status is JobStatus.SUCCESS  # type: ignore[union-attr]
-    assert table.get(mc_job).status is JobStatus.SUCCESS  # type: ignore[union-attr]
-
-
-def test_failed_records_reach_the_dlq_through_the_redrive_policy(stack: Stack, stack_writer: StatusWriter) -> None:
-    sqs = boto3.client("sqs")
-    queue, dlq = stack.outputs["NotificationQueueUrl"], stack.outputs["DeadLetterQueueUrl"]
-    good = json.dumps(elastic_transcoder_message("3100000000000-aaaaaa", "COMPLETED"))
-    sqs.send_message(QueueUrl=queue, MessageBody=good)
-    bad_id = sqs.send_message(QueueUrl=queue, MessageBody="not a notification")["MessageId"]
-    seen: list[list[str]] = []
-
-    def recording_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        seen.append([record["messageId"] for record in event["Records"]])
-        return invoke(stack_writer, event)
-
-    poller = run_poller(stack, recording_handler)
-    try:
-        wait_until(lambda: queue_attributes(dlq)["ApproximateNumberOfMessages"] == "1")
-    finally:
-        poller.stop()
-    (dead,) = sqs.receive_message(QueueUrl=dlq, MessageSystemAttributeNames=["All"])["Messages"]
-    assert (dead["MessageId"], dead["Body"]) == (bad_id, "not a notification")
-    assert sum(batch.count(bad_id) for batch in seen) == 3  # maxReceiveCount deliveries, then the DLQ
-    assert queue_attributes(queue)["ApproximateNumberOfMessages"] == "0"
-    assert stack_writer.table.get("3100000000000-aaaaaa") is not None
-
-
-def test_a_raised_error_or_an_invalid_response_fails_the_whole_batch(stack: Stack, stack_writer: StatusWriter) -> None:
-    sqs = boto3.client("sqs")
-    queue = stack.outputs["NotificationQueueUrl"]
-    for job in ("3200000000000-aaaaaa", "3200000000000-bbbbbb"):
-        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(elastic_transcoder_message(job, "COMPLETED")))
-    calls = []
-    lock = threading.Lock()
-
-    def misbehaving(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with lock:
-            calls.append(len(event["Records"]))
-            if len(calls) == 1:
-                raise RuntimeError("the whole invocation failed")
-            if len(calls) == 2:
-                return {"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]}
-        return invoke(stack_writer, event)
-
-    poller = run_poller(stack, misbehaving)
-    try:
-        wait_until(
-            lambda: (
-                len(calls) >= 3
-                and queue_attributes(queue)["ApproximateNumberOfMessagesNotVisible"] == "0"
-                and queue_attributes(queue)["ApproximateNumberOfMessages"] == "0"
-            )
-        )
-    finally:
-        poller.stop()
-    assert calls[:3] == [2, 2, 2]  # both records came back after each failed invocation
-    assert poller.stats.invocation_errors == 2
+def test_a_customer_managed_key_reaches_every_store(emulator: Emulator) -> None:
+    key = boto3.client("kms").create_key(Description="transcoder-status test")["KeyMetadata"]["Arn"]
+    stack = new_stack(KmsKeyArn=key)
+    for output in ("NotificationQueueUrl", "DeadLetterQueueUrl"):
+        attributes = queue_attributes(stack.outputs[output])
+        assert attributes["KmsMasterKeyId"] == key
+        assert attributes.get("SqsManagedSseEnabled", "false") == "false"
+    topic = boto3.client("sns").get_topic_attributes(TopicArn=stack.outputs["NotificationTopicArn"])["Attributes"]
+    assert topic["KmsMasterKeyId"] == key
+    table = boto3.client("dynamodb").describe_table(TableName=stack.outputs["TableName"])["Table"]
+    assert table["SSEDescription"]["KMSMasterKeyArn"] == key
+    (group,) = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{stack.name}")["logGroups"]
+    assert group["kmsKeyId"] == key
+    # Without a key: SQS's own encryption, never none.
+    plain = queue_attributes(new_stack().outputs["NotificationQueueUrl"])
+    assert plain["SqsManagedSseEnabled"] == "true" and "KmsMasterKeyId" not in plain

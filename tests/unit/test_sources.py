@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import load_event
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope
 from transcoder_status.notification import Source
-from transcoder_status.sources import Delivery, ParseError, parse_body
+from transcoder_status.sources import Delivery, ParseError, SnsControlMessage, parse_body
 from transcoder_status.status import JobStatus
 
 DELIVERY = Delivery(sent_ms=1_700_000_000_000, message_id="sqs-message-id")
@@ -79,7 +79,7 @@ def test_reference_completed_message_is_read_in_full() -> None:
             "MessageId": "1a6ab517-067e-5bc0-b219-e71d5c0c2754",
             "Message": message,
             "Timestamp": "2017-08-13T13:46:26.652Z",
-            "TopicArn": "arn:aws:sns:us-west-2:724139252277:streamer",
+            "TopicArn": "arn:aws:sns:us-west-2:123456789012:streamer",
         }
     )
     notification = parse_body(body, DELIVERY)
@@ -314,11 +314,11 @@ def test_mediaconvert_error_with_empty_details_still_fails_the_job(field: str) -
 def test_mediaconvert_bad_details_are_dropped() -> None:
     event = mediaconvert_event("1671477617078-2886ye", "STATUS_UPDATE", 1_755_000_000_000, percent=40)
     event["detail"]["jobProgress"]["jobPercentComplete"] = 250
-    event["detail"]["outputGroupDetails"] = [{"outputDetails": [{"outputFilePaths": [1, "s3://b/k.mp4"]}]}]
+    event["detail"]["outputGroupDetails"] = [{"outputDetails": [{"outputFilePaths": [1, "s3://example-bucket/k.mp4"]}]}]
     event["id"] = {"not": "a string"}
     notification = parse_body(json.dumps(event), DELIVERY)
     assert notification.progress is None
-    assert [output.key for output in notification.outputs] == ["s3://b/k.mp4"]
+    assert [output.key for output in notification.outputs] == ["s3://example-bucket/k.mp4"]
     assert notification.event_id == DELIVERY.message_id
     assert len(notification.dropped) == 3
 
@@ -374,3 +374,25 @@ def test_a_field_read_twice_is_noted_once_and_every_note_is_loggable() -> None:
     notification = parse_body(body, DELIVERY)
     assert len([n for n in notification.dropped if "outputs[0].status" in n]) == 1
     assert all(note.encode("utf-8") for note in notification.dropped)
+
+
+@pytest.mark.parametrize("kind", ["SubscriptionConfirmation", "UnsubscribeConfirmation"])
+def test_sns_control_messages_are_told_apart_from_malformed_ones(kind: str) -> None:
+    url = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:t&Token=abc"
+    body = json.dumps(
+        {
+            "Type": kind,
+            "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+            "Token": "abc",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+            "Message": "You have chosen to subscribe to the topic ...",
+            "SubscribeURL": url,
+            "Timestamp": "2025-08-12T12:00:00.000Z",
+        }
+    )
+    with pytest.raises(SnsControlMessage) as raised:
+        parse_body(body, DELIVERY)
+    assert raised.value.kind == kind
+    assert raised.value.topic_arn == "arn:aws:sns:us-east-1:123456789012:t"
+    if kind == "SubscriptionConfirmation":
+        assert url in str(raised.value)

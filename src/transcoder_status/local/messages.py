@@ -172,7 +172,7 @@ def sqs_record(
             "ApproximateFirstReceiveTimestamp": str(first_receive_ms or sent_ms),
         },
         "messageAttributes": message_attributes or {},
-        "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": queue_arn.split(":")[3],

@@ -1,9 +1,16 @@
 """A local stand-in for Lambda's SQS event source mapping.
 
 It does what the mapping does: long-polls the queue, gathers a batch (batch size and batching
-window from the template), builds the event exactly as Lambda shapes it, invokes the handler,
+window from the template), builds the event exactly as Lambda shapes it, invokes the function,
 deletes only the records not reported in ``batchItemFailures``, and leaves the rest to come back
 after their visibility timeout, so that the queue's own redrive policy moves them to the DLQ.
+
+Like the mapping, it runs up to ``MaximumConcurrency`` invocations at once: as many lanes (threads),
+each receiving a batch and invoking it in a free execution environment (a process of its own, see
+``environment``), so that two batches holding records of one job really race. An invocation that
+fails in any way (the handler raised, its environment died or timed out, an invalid response)
+fails its whole batch. ``stop()`` lets every batch already received finish and be settled, so the
+poller can be stopped and started again without losing or stranding a message.
 
 One deliberate difference: a failed record's visibility timeout can be shortened
 (``retry_after_s``), so that a redrive that takes minutes on AWS takes seconds here.
@@ -11,21 +18,23 @@ One deliberate difference: a failed record's visibility timeout can be shortened
 
 from __future__ import annotations
 
-import importlib
-import os
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from .context import LocalContext
+from .environment import EnvironmentPool
 from .messages import sqs_record
-from .provision import LocalFunction, LocalTrigger
+from .provision import LocalTrigger
 
-Handler = Callable[[dict[str, Any], Any], Any]
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
+# Without MaximumConcurrency, the mapping starts with five concurrent batches (locally it stays there).
+DEFAULT_CONCURRENCY = 5
 
 
 class InvalidBatchResponseError(RuntimeError):
@@ -38,63 +47,83 @@ class PollerStats:
     records: int = 0
     deleted: int = 0
     failed: int = 0
-    invocation_errors: int = 0  # the handler raised or answered with an invalid response
+    invocation_errors: int = 0  # the handler raised, its environment died or timed out, or an invalid response
     poll_errors: int = 0  # SQS calls that failed
 
-
-def load_handler(function: LocalFunction) -> Handler:
-    """Import the function's handler with the function's environment, as its runtime would."""
-    os.environ.update(function.environment)
-    module_name, _, attribute = function.handler.rpartition(".")
-    handler: Handler = getattr(importlib.import_module(module_name), attribute)
-    return handler
+    @classmethod
+    def total(cls, parts: Iterable[PollerStats]) -> PollerStats:
+        parts = list(parts)
+        return cls(**{f.name: sum(getattr(part, f.name) for part in parts) for f in fields(cls)})
 
 
 class EventSourcePoller:
-    """Polls one queue for one function until ``stop()``; run it with ``start()`` (a thread)."""
+    """Polls one queue for one function until ``stop()``; ``start()`` runs it (again) in threads."""
 
     def __init__(
         self,
         trigger: LocalTrigger,
-        handler: Handler,
         *,
         retry_after_s: int | None = 1,
         wait_time_s: int = 1,
         on_error: Callable[[BaseException], None] | None = None,
     ):
         self.trigger = trigger
-        self.handler = handler
+        self.concurrency = trigger.maximum_concurrency or DEFAULT_CONCURRENCY
         self.retry_after_s = retry_after_s
         self.wait_time_s = wait_time_s
         self.on_error = on_error
-        self.stats = PollerStats()
-        self._sqs = boto3.client("sqs")
+        self.environments = EnvironmentPool(trigger.function)
+        self._lane_stats: list[PollerStats] = []  # each lane counts alone: no lock, no lost update
+        self._lanes: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"poller-{trigger.function.name}", daemon=True)
+
+    @property
+    def stats(self) -> PollerStats:
+        """Counts summed over every lane this poller has run."""
+        return PollerStats.total(self._lane_stats)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def start(self) -> EventSourcePoller:
-        self._thread.start()
+        if self._lanes:
+            raise RuntimeError("the poller is already running")
+        self._stopping.clear()
+        for number in range(self.concurrency):
+            stats = PollerStats()
+            self._lane_stats.append(stats)
+            sqs = boto3.client("sqs")  # one per lane, created here: client creation is not thread-safe
+            name = f"poller-{self.trigger.function.name}-{number}"
+            self._lanes.append(threading.Thread(target=self._poll, args=(sqs, stats), name=name, daemon=True))
+        for lane in self._lanes:
+            lane.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self) -> None:
+        """Stop polling. Batches already received are still invoked and settled (an invocation is
+        bounded by the function's timeout), then the environments end."""
         self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        for lane in self._lanes:
+            lane.join()
+        self._lanes = []
+        self.environments.close()
 
-    def _run(self) -> None:
+    def _poll(self, sqs: SQSClient, stats: PollerStats) -> None:
         while not self._stopping.is_set():
             try:
-                messages = self.receive_batch()
+                messages = self._receive_batch(sqs)
                 if messages:
-                    self.invoke(messages)
+                    self._invoke(sqs, stats, messages)
             except Exception as error:  # keep polling, as the mapping does; report what happened
-                self.stats.poll_errors += 1
+                stats.poll_errors += 1
                 if self.on_error is not None:
                     self.on_error(error)
                 self._stopping.wait(1)
 
-    def receive_batch(self) -> list[dict[str, Any]]:
-        """Long-poll for a first record, then gather until the batch is full or the window closes."""
+    def _receive_batch(self, sqs: SQSClient) -> list[dict[str, Any]]:
+        """Long-poll for a first record, then gather until the batch is full or the window closes.
+        Once a record is received, the batch is returned even when stopping: it must be invoked."""
         batch: list[dict[str, Any]] = []
         deadline: float | None = None
         while len(batch) < self.trigger.batch_size and not self._stopping.is_set():
@@ -102,7 +131,7 @@ class EventSourcePoller:
             if deadline is not None and now >= deadline:
                 break
             wait = self.wait_time_s if deadline is None else min(self.wait_time_s, int(deadline - now))
-            response = self._sqs.receive_message(
+            response = sqs.receive_message(
                 QueueUrl=self.trigger.queue_url,
                 MaxNumberOfMessages=min(10, self.trigger.batch_size - len(batch)),
                 WaitTimeSeconds=wait,
@@ -119,35 +148,33 @@ class EventSourcePoller:
                 self._stopping.wait(0.05)  # a short poll found nothing: do not spin
         return batch
 
-    def invoke(self, messages: list[dict[str, Any]]) -> set[str]:
-        """Invoke the handler on one batch; delete what succeeded. Returns the failed message IDs."""
+    def _invoke(self, sqs: SQSClient, stats: PollerStats, messages: list[dict[str, Any]]) -> None:
+        """Invoke the function on one batch in a free environment; delete what succeeded."""
         event = {"Records": [self._record(message) for message in messages]}
-        self.stats.batches += 1
-        self.stats.records += len(messages)
-        context = LocalContext(self.trigger.function.name, self.trigger.function.timeout_s)
+        stats.batches += 1
+        stats.records += len(messages)
         try:
-            failed = self._failed_ids(self.handler(event, context), {m["MessageId"] for m in messages})
+            failed = self._failed_ids(self.environments.invoke(event), {m["MessageId"] for m in messages})
         except Exception:
-            failed = {m["MessageId"] for m in messages}  # a raised error fails the whole batch
-            self.stats.invocation_errors += 1
+            failed = {m["MessageId"] for m in messages}  # a failed invocation fails the whole batch
+            stats.invocation_errors += 1
         succeeded = [m for m in messages if m["MessageId"] not in failed]
         for chunk in _tens(succeeded):
-            self._sqs.delete_message_batch(
+            sqs.delete_message_batch(
                 QueueUrl=self.trigger.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
-        self.stats.deleted += len(succeeded)
-        self.stats.failed += len(failed)
+        stats.deleted += len(succeeded)
+        stats.failed += len(failed)
         if self.retry_after_s is not None:
             for chunk in _tens([m for m in messages if m["MessageId"] in failed]):
-                self._sqs.change_message_visibility_batch(
+                sqs.change_message_visibility_batch(
                     QueueUrl=self.trigger.queue_url,
                     Entries=[
                         {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_after_s}
                         for i, m in enumerate(chunk)
                     ],
                 )
-        return failed
 
     def _failed_ids(self, response: Any, batch_ids: set[str]) -> set[str]:
         if not self.trigger.report_batch_item_failures:

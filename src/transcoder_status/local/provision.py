@@ -219,7 +219,10 @@ class _Builder:
         return f"arn:aws:{service}:{self.stack.region if region is None else region}:{ACCOUNT}:{resource}"
 
     def _topic(self, logical: str, props: Resolved) -> None:
-        arn = boto3.client("sns").create_topic(Name=props.get("TopicName", self._physical_name(logical)))["TopicArn"]
+        attributes: dict[str, str] = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
+        arn = boto3.client("sns").create_topic(
+            Name=props.get("TopicName", self._physical_name(logical)), Attributes=attributes
+        )["TopicArn"]
         self.stack.refs[logical] = arn
         self.stack.attributes[logical] = {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
 
@@ -255,6 +258,8 @@ class _Builder:
                 "DelaySeconds",
                 "ReceiveMessageWaitTimeSeconds",
                 "SqsManagedSseEnabled",
+                "KmsMasterKeyId",
+                "KmsDataKeyReusePeriodSeconds",
                 "MaximumMessageSize",
             )
         }
@@ -296,8 +301,12 @@ class _Builder:
             "AttributeDefinitions": props["AttributeDefinitions"],
             "BillingMode": props.get("BillingMode", "PROVISIONED"),
         }
-        if "SSESpecification" in props:
-            request["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+        sse = props.get("SSESpecification")
+        if sse:
+            request["SSESpecification"] = {
+                "Enabled": bool(sse.get("SSEEnabled")),
+                **{key: sse[key] for key in ("SSEType", "KMSMasterKeyId") if key in sse},
+            }
         arn = dynamodb.create_table(**request)["TableDescription"]["TableArn"]
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
         ttl = props.get("TimeToLiveSpecification")
@@ -328,7 +337,10 @@ class _Builder:
 
     def _log_group(self, logical: str, props: Resolved) -> None:
         name = props["LogGroupName"]
-        boto3.client("logs").create_log_group(logGroupName=name)
+        if "KmsKeyId" in props:
+            boto3.client("logs").create_log_group(logGroupName=name, kmsKeyId=props["KmsKeyId"])
+        else:
+            boto3.client("logs").create_log_group(logGroupName=name)
         if "RetentionInDays" in props:
             boto3.client("logs").put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
         self.stack.refs[logical] = name

@@ -1,8 +1,9 @@
-"""A local Lambda execution environment: one process that runs a function's SQS trigger.
+"""A local Lambda for one function: one process that runs the function's SQS trigger.
 
-``start_runtime`` launches it; the process imports the handler with the function's environment,
-runs the event-source poller, and writes the function's log (Powertools JSON lines, EMF metrics)
-to a file, as CloudWatch Logs would hold them. SIGTERM or SIGINT stops it cleanly.
+``start_runtime`` launches it; the process runs the event-source poller, which starts the
+function's execution environments (child processes, see ``environment``) as batches arrive. Their
+output is this process's: the function's log (Powertools JSON lines, EMF metrics) goes to one file,
+as CloudWatch Logs would hold it. SIGTERM or SIGINT stops it cleanly, running invocations first.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404
 import sys
 import threading
 from dataclasses import asdict
@@ -41,7 +42,7 @@ class Runtime:
 def start_runtime(trigger: LocalTrigger, emulator: Emulator, log_path: Path, retry_after_s: int = 1) -> Runtime:
     spec = {"trigger": asdict(trigger), "retry_after_s": retry_after_s}
     log = log_path.open("ab")
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # nosec B603
         [sys.executable, "-m", "transcoder_status.local.runtime", json.dumps(spec)],
         stdin=subprocess.DEVNULL,
         stdout=log,
@@ -53,7 +54,7 @@ def start_runtime(trigger: LocalTrigger, emulator: Emulator, log_path: Path, ret
 
 
 def main(spec_json: str) -> int:
-    from .poller import EventSourcePoller, load_handler
+    from .poller import EventSourcePoller
 
     spec = json.loads(spec_json)
     fields = spec["trigger"]
@@ -67,13 +68,12 @@ def main(spec_json: str) -> int:
     signal.signal(signal.SIGINT, stop)
     poller = EventSourcePoller(
         trigger,
-        load_handler(trigger.function),
         retry_after_s=spec["retry_after_s"],
         on_error=lambda error: print(f"poller: {type(error).__name__}: {error}", file=sys.stderr, flush=True),
     ).start()
     stopping.wait()
     poller.stop()
-    print(json.dumps({"poller": asdict(poller.stats)}), flush=True)
+    print(json.dumps({"poller": asdict(poller.stats), "cold_starts": poller.environments.started}), flush=True)
     return 0
 
 

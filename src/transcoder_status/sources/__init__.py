@@ -12,9 +12,12 @@ import json
 from ..notification import Notification
 from . import elastic_transcoder, mediaconvert
 from ._fields import Fields, JsonObject
-from .base import Delivery, NotificationSource, ParseError
+from .base import Delivery, NotificationSource, ParseError, SnsControlMessage
 
-__all__ = ["SOURCES", "Delivery", "ParseError", "parse_body"]
+__all__ = ["SOURCES", "Delivery", "ParseError", "SnsControlMessage", "parse_body"]
+
+# What SNS sends a new or leaving subscriber besides notifications (a cross-account topic does).
+SNS_CONTROL_TYPES = frozenset({"SubscriptionConfirmation", "UnsubscribeConfirmation"})
 
 
 SOURCES: tuple[NotificationSource, ...] = (elastic_transcoder, mediaconvert)
@@ -23,6 +26,9 @@ SOURCES: tuple[NotificationSource, ...] = (elastic_transcoder, mediaconvert)
 def parse_body(body: str, delivery: Delivery) -> Notification:
     """Turn one SQS message body into a Notification, or raise ParseError with the reason."""
     doc = _json_object(body, "the message body")
+    if doc.get("Type") in SNS_CONTROL_TYPES:
+        control = Fields(doc)
+        raise SnsControlMessage(str(doc["Type"]), control.text("TopicArn"), control.text("SubscribeURL"))
     if _is_sns_envelope(doc):
         envelope = Fields(doc)
         # SNS keeps MessageId across its own retries, so it names the notification better than SQS's.

@@ -21,6 +21,22 @@ class ParseError(ValueError):
     """
 
 
+class SnsControlMessage(ParseError):
+    """Not a notification but SNS talking to the subscriber: a subscription to confirm, or an
+    unsubscribe confirmed. No row comes of it; it goes to the DLQ, where an operator can act on it."""
+
+    def __init__(self, kind: str, topic_arn: str | None, subscribe_url: str | None):
+        self.kind = kind
+        self.topic_arn = topic_arn
+        self.subscribe_url = subscribe_url
+        action = (
+            f"to subscribe the queue, open its SubscribeURL: {subscribe_url}"
+            if kind == "SubscriptionConfirmation"
+            else "nothing to do unless the unsubscribe was a mistake: subscribe the queue again"
+        )
+        super().__init__(f"an SNS {kind} for topic {topic_arn or '?'}, not a notification; {action}")
+
+
 def checked_time_ms(value: float, what: str) -> int:
     if not MIN_TIME_MS <= value < MAX_TIME_MS:
         raise ParseError(

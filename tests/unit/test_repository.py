@@ -1,0 +1,40 @@
+"""What must never be committed: real account IDs, real bucket names, access keys."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# AWS's documented placeholder accounts, and the publisher of the public Powertools layer.
+ALLOWED_ACCOUNTS = {"123456789012", "111122223333", "444455556666", "017000801446"}
+ALLOWED_BUCKETS = re.compile(r"(example|placeholder)[a-z0-9.-]*")
+
+
+def tracked_texts() -> dict[str, str]:
+    names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    texts = {}
+    for name in names:
+        path = ROOT / name
+        if path.is_file() and not path.is_symlink():
+            try:
+                texts[name] = path.read_text()
+            except UnicodeDecodeError:
+                continue  # binary (a plot, say)
+    return texts
+
+
+def test_no_real_account_ids_bucket_names_or_access_keys() -> None:
+    found: list[str] = []
+    for name, text in tracked_texts().items():
+        for account in set(re.findall(r"(?<![0-9])[0-9]{12}(?![0-9])", text)) - ALLOWED_ACCOUNTS:
+            # Twelve digits are an account where an ARN or an account field holds them.
+            if re.search(rf"(arn:aws[^\s\"']*:{account}:|account(Id)?\W+{account})", text):
+                found.append(f"{name}: account {account}")
+        for bucket in re.findall(r"s3://([a-z0-9][a-z0-9.-]+)", text):
+            if not ALLOWED_BUCKETS.fullmatch(bucket):
+                found.append(f"{name}: bucket {bucket}")
+        found.extend(f"{name}: access key {key}" for key in re.findall(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", text))
+    assert not found, found
