@@ -79,7 +79,7 @@ def test_reference_completed_message_is_read_in_full() -> None:
             "MessageId": "1a6ab517-067e-5bc0-b219-e71d5c0c2754",
             "Message": message,
             "Timestamp": "2017-08-13T13:46:26.652Z",
-            "TopicArn": "arn:aws:sns:us-west-2:724139252277:streamer",
+            "TopicArn": "arn:aws:sns:us-west-2:123456789012:streamer",
         }
     )
     notification = parse_body(body, DELIVERY)
@@ -225,8 +225,8 @@ def _et(**changes: Any) -> str:
             "'Timestamp' is not an ISO 8601 time",
         ),
         (
-            json.dumps({"Type": "Notification", "Message": _et(), "MessageId": "m"}),
-            "'Timestamp' must be a non-empty string",
+            json.dumps({"Type": "Notification", "Message": _et(), "MessageId": "m", "Timestamp": 1_755_000_000_000}),
+            "'Timestamp' must be a non-empty string, got int",
         ),
         (json.dumps({"source": "aws.mediaconvert", "detail": "x"}), "'detail' must be a JSON object"),
         (
@@ -348,6 +348,27 @@ def test_sns_envelope_with_empty_ids_falls_back_to_the_sqs_message_id() -> None:
     envelope = sns_envelope(_et_doc(), 1_755_000_000_000)
     envelope.update(MessageId="", TopicArn="", Signature="")
     assert parse_body(json.dumps(envelope), DELIVERY).event_id == DELIVERY.message_id
+
+
+@pytest.mark.parametrize("timestamp", [None, ""])
+def test_sns_envelope_without_a_timestamp_is_ordered_by_its_sqs_sent_time(timestamp: str | None) -> None:
+    """Published fixtures (tests/corpus, reeltime and Teebox) keep only Type, Message and Subject."""
+    envelope = sns_envelope(_et_doc(), 1_755_000_000_000)
+    envelope["Timestamp"] = timestamp
+    if timestamp is None:
+        del envelope["Timestamp"]
+    assert parse_body(json.dumps(envelope), DELIVERY).event_time_ms == DELIVERY.sent_ms
+    with pytest.raises(ParseError, match="no SentTimestamp"):
+        parse_body(json.dumps(envelope), Delivery(sent_ms=None, message_id="m"))
+
+
+def test_sns_envelope_whose_message_was_decoded_already_is_read() -> None:
+    """SNS sends Message as a JSON string; a published fixture (tests/corpus, Teebox) holds the object."""
+    envelope = sns_envelope(_et_doc("ERROR"), 1_755_000_000_000)
+    envelope["Message"] = json.loads(envelope["Message"])
+    notification = parse_body(json.dumps(envelope), DELIVERY)
+    assert (notification.job_id, notification.status) == ("1432221152421-7eunhz", JobStatus.ERROR)
+    assert notification.event_time_ms == 1_755_000_000_000
 
 
 def test_deeply_nested_json_is_refused_not_crashed() -> None:

@@ -26,12 +26,16 @@ def parse_body(body: str, delivery: Delivery) -> Notification:
     if _is_sns_envelope(doc):
         envelope = Fields(doc)
         # SNS keeps MessageId across its own retries, so it names the notification better than SQS's;
-        # exports and test fixtures leave it empty, and then the SQS message ID serves.
+        # exports and test fixtures leave it empty, and then the SQS message ID serves. Such copies may
+        # lack the Timestamp too: then SentTimestamp orders the notification, as under raw delivery.
+        # A Timestamp that is there must be a believable time.
         delivery = Delivery(
-            sent_ms=envelope.iso_time_ms("Timestamp"),
+            sent_ms=delivery.sent_ms if doc.get("Timestamp") in (None, "") else envelope.iso_time_ms("Timestamp"),
             message_id=envelope.text("MessageId") or delivery.message_id,
         )
-        doc = _json_object(doc["Message"], "the SNS Message")
+        # SNS sends Message as a JSON string; copies that were decoded once already carry the object.
+        message = doc["Message"]
+        doc = message if isinstance(message, dict) else _json_object(message, "the SNS Message")
     for source in SOURCES:
         if source.matches(doc):
             return source.parse(doc, delivery)
@@ -39,7 +43,7 @@ def parse_body(body: str, delivery: Delivery) -> Notification:
 
 
 def _is_sns_envelope(doc: JsonObject) -> bool:
-    return doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str)
+    return doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str | dict)
 
 
 def _json_object(text: str, what: str) -> JsonObject:
