@@ -350,6 +350,27 @@ def test_sns_envelope_with_empty_ids_falls_back_to_the_sqs_message_id() -> None:
     assert parse_body(json.dumps(envelope), DELIVERY).event_id == DELIVERY.message_id
 
 
+@pytest.mark.parametrize("timestamp", [None, ""])
+def test_sns_envelope_without_a_timestamp_is_ordered_by_its_sqs_sent_time(timestamp: str | None) -> None:
+    """Published fixtures (tests/corpus, reeltime and Teebox) keep only Type, Message and Subject."""
+    envelope = sns_envelope(_et_doc(), 1_755_000_000_000)
+    envelope["Timestamp"] = timestamp
+    if timestamp is None:
+        del envelope["Timestamp"]
+    assert parse_body(json.dumps(envelope), DELIVERY).event_time_ms == DELIVERY.sent_ms
+    with pytest.raises(ParseError, match="no SentTimestamp"):
+        parse_body(json.dumps(envelope), Delivery(sent_ms=None, message_id="m"))
+
+
+def test_sns_envelope_whose_message_was_decoded_already_is_read() -> None:
+    """SNS sends Message as a JSON string; a published fixture (tests/corpus, Teebox) holds the object."""
+    envelope = sns_envelope(_et_doc("ERROR"), 1_755_000_000_000)
+    envelope["Message"] = json.loads(envelope["Message"])
+    notification = parse_body(json.dumps(envelope), DELIVERY)
+    assert (notification.job_id, notification.status) == ("1432221152421-7eunhz", JobStatus.ERROR)
+    assert notification.event_time_ms == 1_755_000_000_000
+
+
 def test_deeply_nested_json_is_refused_not_crashed() -> None:
     with pytest.raises(ParseError, match="not JSON"):
         parse_body("[" * 100_000 + "]" * 100_000, DELIVERY)

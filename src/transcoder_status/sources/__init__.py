@@ -38,7 +38,9 @@ def parse_body(body: str, delivery: Delivery) -> Notification:
             sent_ms=delivery.sent_ms if sent_ms is None else sent_ms,
             message_id=envelope.text("MessageId") or delivery.message_id,
         )
-        doc = _json_object(doc["Message"], "the SNS Message")
+        # SNS sends Message as a JSON string; copies that were decoded once already carry the object.
+        message = doc["Message"]
+        doc = message if isinstance(message, dict) else _json_object(message, "the SNS Message")
     for source in SOURCES:
         if source.matches(doc):
             return source.parse(doc, delivery)
@@ -46,7 +48,7 @@ def parse_body(body: str, delivery: Delivery) -> Notification:
 
 
 def _is_sns_envelope(doc: JsonObject) -> bool:
-    return doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str)
+    return doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str | dict)
 
 
 def _json_object(text: str, what: str) -> JsonObject:
