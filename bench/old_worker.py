@@ -136,8 +136,7 @@ class SideRun:
     server_errors: int  # 5xx answers to the side (moto under load); botocore retried them
     wrong: list[str] = field(default_factory=list)  # jobs seen finished with the wrong status
     flag_latency_s: dict[str, float] = field(default_factory=dict)  # old: the worker's flag, read every 20 ms
-    visibility_timeout_s: int | None = None  # old: its queue's
-    bound_s: float = math.inf
+    bound_s: float = math.inf  # how long after its last notification it was allowed to run
 
     @property
     def finished(self) -> int:
@@ -192,16 +191,13 @@ class Bench:
         attributes = {} if visibility_timeout_s is None else {"VisibilityTimeout": str(visibility_timeout_s)}
         queue_url = sqs.create_queue(QueueName=f"{name}-queue", Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(
-            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn
-        )  # raw delivery off: the sample needs the envelope
+        # Raw delivery off: the sample reads the SNS envelope's Message.
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         try:
             run = self._run("old", schedule, expected, topic_arn, {"queue_name": f"{name}-queue"}, bound_s)
         finally:
             sqs.delete_queue(QueueUrl=queue_url)
             sns.delete_topic(TopicArn=topic_arn)
-        run.visibility_timeout_s = 30 if visibility_timeout_s is None else visibility_timeout_s
-        run.bound_s = bound_s
         return run
 
     def _run(
@@ -231,7 +227,9 @@ class Bench:
             sent = publish(schedule, topic_arn, _session(self.emulator, TRANSCODER).client("sns"))
             stopped_by = self._await_end(watcher, jobs, principals, before, bound_s)
         counts = self.counter.snapshot() - before
-        return self._result(side, jobs, expected, sent, results, counts, principals, stopped_by)
+        run = self._result(side, jobs, expected, sent, results, counts, principals, stopped_by)
+        run.bound_s = bound_s
+        return run
 
     def _await_ready(
         self, side: str, jobs: int, results: Path, watcher: subprocess.Popen[bytes], before: Counts
