@@ -7,6 +7,9 @@ absolute figures (moto is far slower than DynamoDB, and the machine is shared).
 - batch writes: one SQS batch of 100 notifications over 25 jobs (4 each), written to DynamoDB in
   moto's server (its own process, over HTTP) three ways: one write per record in turn (what a naive
   handler does), one coalesced write per job in turn, and coalesced writes 8 in parallel.
+- against the old worker (``bench.old_worker``): AWS's SqsQueueNotificationWorker.py and the new
+  pipeline on one emulator for 1 to 50 concurrent jobs; latency and AWS calls per job; also plotted
+  to bench/old-vs-new.png. ``BENCH_OLD_JOBS=1,5`` picks the job counts, ``BENCH_OLD_JOBS=`` skips it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results.md")
+PLOT = Path(__file__).with_name("old-vs-new.png")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+OLD_JOBS = [int(n) for n in os.environ.get("BENCH_OLD_JOBS", "1,5,20,50").split(",") if n.strip()]
 
 
 def cold_import_ms(statement: str) -> float:
@@ -130,6 +135,15 @@ def batch_write_ms(endpoint: str) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def against_old_worker() -> list[str]:
+    from .old_worker import Settings, compare
+    from .old_worker_report import markdown, plot
+
+    comparison = compare(Settings(sizes=OLD_JOBS), log=lambda line: print(line, flush=True))
+    plot(comparison, PLOT)
+    return [*markdown(comparison), "", f"![old vs new]({PLOT.name})"]
+
+
 def main() -> None:
     lines = [f"# Benchmarks ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, medians of {RUNS} runs)", ""]
     boto3_ms = cold_import_ms("import boto3")
@@ -157,6 +171,8 @@ def main() -> None:
         "|---|---:|---:|",
     ]
     lines += [f"| {name} | {ms:.0f} | {baseline / ms:.1f}x |" for name, ms in writes.items()]
+    if OLD_JOBS:
+        lines += ["", *against_old_worker()]
     RESULTS.write_text("\n".join(lines) + "\n")
     print(RESULTS.read_text())
 

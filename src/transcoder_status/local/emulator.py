@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,9 +51,12 @@ class Emulator:
 
 
 @contextmanager
-def running_emulator(*, export: bool = True) -> Iterator[Emulator]:
+def running_emulator(
+    *, export: bool = True, middleware: Callable[[WSGIApplication], WSGIApplication] | None = None
+) -> Iterator[Emulator]:
     """Start moto's server on a free loopback port; stop it on exit. With ``export``, point this
-    process's boto3 at it (the previous environment is restored on exit)."""
+    process's boto3 at it (the previous environment is restored on exit). ``middleware`` wraps the
+    whole server's WSGI application (the benchmarks count requests with it)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -67,9 +70,10 @@ def running_emulator(*, export: bool = True) -> Iterator[Emulator]:
         return app
 
     # What moto's ThreadedMotoServer does, with our create_app: a threaded WSGI server on loopback.
-    server = make_server(
-        "127.0.0.1", 0, DomainDispatcherApplication(create_app), threaded=True, request_handler=MotoRequestHandler
-    )
+    application: WSGIApplication = DomainDispatcherApplication(create_app)
+    if middleware is not None:
+        application = middleware(application)
+    server = make_server("127.0.0.1", 0, application, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="aws-emulator", daemon=True)
     thread.start()
     emulator = Emulator(endpoint_url=f"http://127.0.0.1:{server.server_port}")
