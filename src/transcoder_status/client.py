@@ -72,10 +72,15 @@ class JobWaitTimeout(TimeoutError):
 
 @dataclass(frozen=True)
 class Backoff:
-    """Capped exponential backoff with jitter, for polling the table."""
+    """Capped exponential backoff with jitter, for polling the table.
+
+    The defaults keep a waiting client close behind the job: a pause is never over ``maximum``
+    (2 s), so a finished job is seen at most 2 s (plus one read) after its row turns terminal,
+    however long it ran, for about 40 reads a minute (a pause averages 1.5 s once at the cap).
+    """
 
     initial: float = 0.5
-    maximum: float = 10.0
+    maximum: float = 2.0
     factor: float = 2.0
 
     def delays(self) -> Iterator[float]:

@@ -22,13 +22,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from .notification import Notification
@@ -44,6 +42,9 @@ from .table import (
     fit_to_item,
 )
 from .transitions import JobUpdate, coalesce
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 BODY_EXCERPT = 512  # characters of a bad body kept in its log line
 MAX_WRITERS = int(os.environ.get("WRITE_CONCURRENCY", "32"))  # jobs written at once
@@ -119,11 +120,12 @@ class StatusWriter:
         counts: Counter[str] = Counter()
         message_ids: defaultdict[str, list[str]] = defaultdict(list)
         notifications: list[Notification] = []
-        for raw in records:
-            record = SQSRecord(raw)
+        # Records are read as plain dicts: Powertools' data classes would cost the cold start more
+        # than the three fields used here.
+        for record in records:
             notification = self._parse(record, failures, counts)
             if notification is not None:
-                message_ids[notification.job_id].append(record.message_id)
+                message_ids[notification.job_id].append(record["messageId"])
                 notifications.append(notification)
 
         updates = coalesce(fit_to_item(n) for n in notifications)
@@ -165,30 +167,36 @@ class StatusWriter:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return failures
 
-    def _parse(self, record: SQSRecord, failures: dict[str, Exception], counts: Counter[str]) -> Notification | None:
+    def _parse(
+        self, record: dict[str, Any], failures: dict[str, Exception], counts: Counter[str]
+    ) -> Notification | None:
+        message_id: str = record["messageId"]
+        body = record.get("body")
         try:
-            notification = parse_body(record.body, Delivery(sent_ms=_sent_ms(record), message_id=record.message_id))
+            if not isinstance(body, str):
+                raise ParseError("the SQS record has no body")
+            notification = parse_body(body, Delivery(sent_ms=_sent_ms(record), message_id=message_id))
         except SnsControlMessage as control:
             # Failed, not deleted: the DLQ keeps it (with its SubscribeURL) for an operator.
-            logger.warning(str(control), messageId=record.message_id, snsType=control.kind, topicArn=control.topic_arn)
+            logger.warning(str(control), messageId=message_id, snsType=control.kind, topicArn=control.topic_arn)
             counts["SnsControlMessages"] += 1
-            failures[record.message_id] = control
+            failures[message_id] = control
             return None
         except Exception as error:  # a bug in a parser must not sink the batch either: fail this record only
             logger.error(
                 "malformed notification; the queue's redrive policy will move it to the DLQ",
-                messageId=record.message_id,
+                messageId=message_id,
                 reason=str(error) if isinstance(error, ParseError) else f"{type(error).__name__}: {error}",
-                body=(record.get("body") or "")[:BODY_EXCERPT],
+                body=body[:BODY_EXCERPT] if isinstance(body, str) else repr(body)[:BODY_EXCERPT],
                 exc_info=not isinstance(error, ParseError),
             )
             counts["Malformed"] += 1
-            failures[record.message_id] = error
+            failures[message_id] = error
             return None
         if notification.dropped:
             logger.warning(
                 "optional details dropped; the notification is applied without them",
-                messageId=record.message_id,
+                messageId=message_id,
                 jobId=notification.job_id,
                 dropped=list(notification.dropped),
             )
@@ -196,7 +204,7 @@ class StatusWriter:
         if self.accepted_pipelines and pipeline and pipeline not in self.accepted_pipelines:
             logger.info(
                 "notification skipped: pipeline not accepted",
-                messageId=record.message_id,
+                messageId=message_id,
                 jobId=notification.job_id,
                 pipelineId=pipeline,
             )
@@ -244,9 +252,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, writer: Status
     return (writer or default_writer()).handle(event, deadline)
 
 
-def _sent_ms(record: SQSRecord) -> int | None:
+def _sent_ms(record: dict[str, Any]) -> int | None:
     """SQS SentTimestamp: it orders raw-delivery notifications, which carry no time of their own."""
     try:
-        return int(record.attributes.sent_timestamp or "")
-    except ValueError:
+        return int((record.get("attributes") or {}).get("SentTimestamp") or "")
+    except (ValueError, TypeError, AttributeError):
         return None

@@ -141,3 +141,32 @@ class RunningTable:
         self.clock.now += 0.1
         self.reads.append(self.clock.now)
         return JobRow(job_id=job_id, status=JobStatus.RUNNING, finished=False)
+
+
+class FinishingTable:
+    """A row that turns terminal at ``finish_at`` on the fake clock; each read takes 10 ms."""
+
+    name = "t"
+
+    def __init__(self, clock: FakeClock, finish_at: float):
+        self.clock, self.finish_at, self.reads = clock, finish_at, 0
+
+    def get(self, job_id: str, **_: Any) -> JobRow:
+        self.clock.now += 0.01
+        self.reads += 1
+        finished = self.clock.now >= self.finish_at
+        return JobRow(job_id=job_id, status=JobStatus.SUCCESS if finished else JobStatus.RUNNING, finished=finished)
+
+
+@pytest.mark.parametrize("job_length_s", [0.3, 10, 60, 600])
+def test_with_its_defaults_a_monitor_sees_a_job_finish_within_two_seconds(
+    clock: FakeClock, job_length_s: float
+) -> None:
+    """Issue 10: the old default backoff grew to 10 s, so a long job was seen up to 10 s late."""
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    table = FinishingTable(clock, clock.now + job_length_s)
+    monitor._table = table  # type: ignore[assignment]
+    assert monitor.wait() is JobStatus.SUCCESS
+    assert clock.now - table.finish_at <= 2.0 + 0.01  # the target: 2 s, plus the read that sees it
+    waiting_minutes = max(job_length_s, 60) / 60
+    assert table.reads / waiting_minutes <= 60  # reads per waiting minute stay bounded
