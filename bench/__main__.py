@@ -1,21 +1,27 @@
-"""`make bench`: the handler's cold import, and the batch write path against an emulator process.
+"""`make bench`: every performance figure of issue 10, measured side by side in one run.
 
-Everything is measured side by side in one run, as medians, on this machine: compare ratios, not
-absolute figures (moto is far slower than DynamoDB, and the machine is shared).
+Ratios and medians from one run on this machine, which is shared and noisy: compare within a run,
+not across runs. Results go to bench/results.md (with the machine and the versions), the plot of
+the old worker against the new pipeline to bench/old-vs-new.png.
 
-- cold import: ``import transcoder_status.handler`` in a fresh interpreter, beside ``import boto3``.
-- batch writes: one SQS batch of 100 notifications over 25 jobs (4 each), written to DynamoDB in
-  moto's server (its own process, over HTTP) three ways: one write per record in turn (what a naive
-  handler does), one coalesced write per job in turn, and coalesced writes 8 in parallel.
-- against the old worker (``bench.old_worker``): AWS's SqsQueueNotificationWorker.py and the new
-  pipeline on one emulator for 1 to 50 concurrent jobs; latency and AWS calls per job; also plotted
-  to bench/old-vs-new.png. ``BENCH_OLD_JOBS=1,5`` picks the job counts, ``BENCH_OLD_JOBS=`` skips it.
+Sections (``BENCH_SECTIONS=cold,handler,client,coalescing,old,cost`` picks some; all by default):
+- cold: the handler's cold start beside ``import boto3`` plus the DynamoDB client (bench.cold_start);
+- handler: batches of 1, 10 and 100 jobs at 20 ms per DynamoDB call, beside plain threads, and the
+  handler's CPU per record (bench.handler_batches);
+- client: the default backoff in simulated time, and wait_all's calls per round (bench.client_wait);
+- coalescing: one batch of 100 notifications over 25 jobs written three ways against moto;
+- old: AWS's SqsQueueNotificationWorker.py beside the new pipeline for 1 to 50 concurrent jobs
+  (bench.old_worker; ``BENCH_OLD_JOBS=1,5`` picks the job counts);
+- cost: dollars per million notifications, from the figures above (bench.cost).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import platform
 import socket
 import statistics
 import subprocess
@@ -24,22 +30,24 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .client_wait import WaitFigures
+    from .cost import Measured
+    from .handler_batches import HandlerFigures
+    from .old_worker import Comparison
 
 RESULTS = Path(__file__).with_name("results.md")
 PLOT = Path(__file__).with_name("old-vs-new.png")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 OLD_JOBS = [int(n) for n in os.environ.get("BENCH_OLD_JOBS", "1,5,20,50").split(",") if n.strip()]
-
-
-def cold_import_ms(statement: str) -> float:
-    samples = []
-    for _ in range(RUNS):
-        code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
-        env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
-        samples.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(samples)
+SECTIONS = set(os.environ.get("BENCH_SECTIONS", "cold,handler,client,coalescing,old,cost").split(","))
+T0 = 1_755_000_000_000  # notification times must be believable (2000-2100)
+# The bench never reaches AWS: dummy credentials for the emulator and the stand-ins.
+os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
 
 
 def free_port() -> int:
@@ -66,16 +74,8 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
-T0 = 1_755_000_000_000  # notification times must be believable (2000-2100)
-
-
-def batch_write_ms(endpoint: str) -> dict[str, float]:
-    os.environ.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-    )
+def coalescing_ms(endpoint: str) -> dict[str, float]:
+    """One SQS batch of 100 notifications over 25 jobs, written three ways against moto."""
     import boto3
     from botocore.config import Config
 
@@ -84,7 +84,7 @@ def batch_write_ms(endpoint: str) -> dict[str, float]:
     from transcoder_status.table import StatusTable
     from transcoder_status.transitions import coalesce
 
-    client = boto3.client("dynamodb", config=Config(max_pool_connections=16))
+    client = boto3.client("dynamodb", endpoint_url=endpoint, config=Config(max_pool_connections=16))
 
     def fresh_table() -> StatusTable:
         name = f"bench-{uuid.uuid4().hex[:8]}"
@@ -96,16 +96,14 @@ def batch_write_ms(endpoint: str) -> dict[str, float]:
         )
         return StatusTable(name, client)
 
+    steps = (("PROGRESSING", 1_000), ("WARNING", 2_000), ("PROGRESSING", 3_000), ("COMPLETED", 4_000))
     notifications = [
         parse_body(
-            json.dumps(sns_envelope(elastic_transcoder_message(f"1700000000000-{job:06d}", state), at)),
-            Delivery(at, f"m-{job}-{state}"),
+            json.dumps(sns_envelope(elastic_transcoder_message(f"1700000000000-{job:06d}", state), T0 + ms)),
+            Delivery(T0 + ms, f"m-{job}-{state}"),
         )
         for job in range(25)
-        for state, at in (
-            (s, T0 + ms)
-            for s, ms in (("PROGRESSING", 1_000), ("WARNING", 2_000), ("PROGRESSING", 3_000), ("COMPLETED", 4_000))
-        )
+        for state, ms in steps
     ]
     pool = ThreadPoolExecutor(max_workers=8)
 
@@ -122,8 +120,8 @@ def batch_write_ms(endpoint: str) -> dict[str, float]:
 
     ways: dict[str, Callable[[StatusTable], None]] = {
         "one write per record, in turn": per_record,
-        "one write per job, in turn": coalesced,
-        "one write per job, 8 in parallel": coalesced_parallel,
+        "one update per job, in turn": coalesced,
+        "one update per job, 8 in parallel": coalesced_parallel,
     }
     samples: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(RUNS):
@@ -135,44 +133,85 @@ def batch_write_ms(endpoint: str) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def against_old_worker() -> list[str]:
-    from .old_worker import Settings, compare
-    from .old_worker_report import markdown, plot
-
-    comparison = compare(Settings(sizes=OLD_JOBS), log=lambda line: print(line, flush=True))
-    plot(comparison, PLOT)
-    return [*markdown(comparison), "", f"![old vs new]({PLOT.name})"]
-
-
-def main() -> None:
-    lines = [f"# Benchmarks ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, medians of {RUNS} runs)", ""]
-    boto3_ms = cold_import_ms("import boto3")
-    handler_ms = cold_import_ms("import transcoder_status.handler")
-    lines += [
-        "## Cold import",
-        "",
-        "| import | median ms | ratio |",
-        "|---|---:|---:|",
-        f"| boto3 alone | {boto3_ms:.0f} | 1.00 |",
-        f"| transcoder_status.handler (boto3, Powertools) | {handler_ms:.0f} | {handler_ms / boto3_ms:.2f} |",
-        "",
-    ]
+def coalescing_section() -> list[str]:
     server, endpoint = start_moto()
     try:
-        writes = batch_write_ms(endpoint)
+        writes = coalescing_ms(endpoint)
     finally:
         server.terminate()
         server.wait()
     baseline = writes["one write per record, in turn"]
-    lines += [
-        "## One SQS batch: 100 notifications, 25 jobs, DynamoDB in moto server over HTTP",
+    return [
+        "## Coalescing: one SQS batch of 100 notifications over 25 jobs, DynamoDB in moto (HTTP)",
         "",
         "| write path | median ms | speed-up |",
         "|---|---:|---:|",
+        *(f"| {name} | {ms:.0f} | {baseline / ms:.1f}x |" for name, ms in writes.items()),
     ]
-    lines += [f"| {name} | {ms:.0f} | {baseline / ms:.1f}x |" for name, ms in writes.items()]
-    if OLD_JOBS:
-        lines += ["", *against_old_worker()]
+
+
+def header() -> list[str]:
+    packages = ", ".join(f"{name} {version(name)}" for name in ("boto3", "aws-lambda-powertools", "moto"))
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return [
+        f"# Benchmarks ({time.strftime('%Y-%m-%d')})",
+        "",
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {packages}; "
+        f"load average at the start {load} (a shared machine: compare within this run). Medians of {RUNS} "
+        "runs unless a section says otherwise. Rerun with `make bench`.",
+    ]
+
+
+def cost_inputs(handler: HandlerFigures, waits: list[WaitFigures], comparison: Comparison) -> Measured:
+    """The cost model's inputs, all from this run: the largest old-worker size, the longest wait."""
+    from .cost import Measured
+    from .old_worker import FUNCTION
+
+    largest = comparison.sized[-1]
+    batch_of_10 = next(b for b in handler.batches if b.jobs == 10)
+    longest = waits[-1]
+    return Measured(
+        notifications_per_job=largest.new.published / largest.jobs,
+        batch_size=10,
+        invocation_ms=batch_of_10.handler_ms,
+        writes_per_notification=largest.new.calls[FUNCTION]["dynamodb:UpdateItem"] / largest.new.published,
+        job_minutes=5,
+        reads_per_waiting_minute=longest.reads_per_minute,
+        old_calls_per_job=largest.old.calls_per_job,
+        old_concurrent_jobs=largest.jobs,
+    )
+
+
+def main() -> None:
+    from transcoder_status.client import Backoff
+
+    from . import client_wait, cold_start, cost, handler_batches
+
+    lines = header()
+    handler_figures = None
+    waits = None
+    comparison = None
+    if "cold" in SECTIONS:
+        lines += ["", *cold_start.markdown(cold_start.measure(RUNS))]
+    if "handler" in SECTIONS:
+        with contextlib.redirect_stdout(io.StringIO()):  # the function's metrics (EMF) print to stdout
+            handler_figures = handler_batches.measure(RUNS)
+        lines += ["", *handler_batches.markdown(handler_figures)]
+    if "client" in SECTIONS:
+        waits = client_wait.waits(Backoff())
+        old_defaults = client_wait.waits(Backoff(0.5, 10.0))
+        lines += ["", *client_wait.markdown(waits, old_defaults, client_wait.wait_all_calls_per_round())]
+    if "coalescing" in SECTIONS:
+        lines += ["", *coalescing_section()]
+    if "old" in SECTIONS and OLD_JOBS:
+        from .old_worker import Settings, compare
+        from .old_worker_report import markdown, plot
+
+        comparison = compare(Settings(sizes=OLD_JOBS), log=lambda line: print(line, flush=True))
+        plot(comparison, PLOT)
+        lines += ["", *markdown(comparison), "", f"![old vs new]({PLOT.name})"]
+    if "cost" in SECTIONS and handler_figures and waits and comparison:
+        lines += ["", *cost.markdown(cost_inputs(handler_figures, waits, comparison))]
     RESULTS.write_text("\n".join(lines) + "\n")
     print(RESULTS.read_text())
 

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 BODY_EXCERPT = 512  # characters of a bad body kept in its log line
-MAX_WRITERS = int(os.environ.get("WRITE_CONCURRENCY", "32"))  # jobs written at once
+# Jobs written at once: every job of a batch of 100 (BatchSize 100 with a batching window) at once.
+MAX_WRITERS = int(os.environ.get("WRITE_CONCURRENCY", "100"))
 # Stop waiting for writes this long before the function's timeout, so the response still goes out.
 DEADLINE_MARGIN_S = 3.0
 # Below the function's 30 s timeout even with every retry: 3 attempts x (2 s + 5 s), plus backoff.
@@ -76,6 +77,13 @@ class StatusWriter:
     table: StatusTable
     accepted_pipelines: frozenset[str] = frozenset()
     max_writers: int = MAX_WRITERS
+    # Threads start once and serve every invocation: starting them costs more than the writes.
+    _writers: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._writers is None:
+            self._writers = ThreadPoolExecutor(max_workers=self.max_writers, thread_name_prefix="writer")
+        return self._writers
 
     @classmethod
     def connect(
@@ -129,16 +137,16 @@ class StatusWriter:
                 notifications.append(notification)
 
         updates = coalesce(fit_to_item(n) for n in notifications)
-        # A pool per invocation: a write still hung on a socket after the deadline holds a thread of
-        # this pool only, never one the next invocation needs.
-        pool = ThreadPoolExecutor(max_workers=max(1, min(self.max_writers, len(updates))))
-        try:
-            writes: dict[Future[WriteResult], JobUpdate] = {
-                pool.submit(self.table.write, update, None, deadline): update for update in updates.values()
-            }
-            done, late = wait_for(writes, timeout=max(0.0, deadline - time.monotonic()))
-        finally:
+        pool = self._pool()
+        writes: dict[Future[WriteResult], JobUpdate] = {
+            pool.submit(self.table.write, update, None, deadline): update for update in updates.values()
+        }
+        done, late = wait_for(writes, timeout=max(0.0, deadline - time.monotonic()))
+        if late:
+            # Writes still hung on a socket keep their threads: leave them that pool, so that the
+            # next invocation starts with free writers, never behind them.
             pool.shutdown(wait=False, cancel_futures=True)
+            self._writers = None
         for write in late:
             update = writes[write]
             self._fail(

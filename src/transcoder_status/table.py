@@ -270,6 +270,8 @@ def _projection(attributes: Iterable[str]) -> dict[str, Any]:
 
 def fit_to_item(notification: Notification) -> Notification:
     """Cap every unbounded part, so that no notification can push the item past 400 KB."""
+    if _fits(notification):
+        return notification  # the usual case: nothing to cut, no copy to make
     return replace(
         notification,
         outputs=tuple(
@@ -292,6 +294,28 @@ def fit_to_item(notification: Notification) -> Notification:
             for key, value in list(notification.user_metadata.items())[:MAX_METADATA_ENTRIES]
             if key
         },
+    )
+
+
+def _fits(n: Notification) -> bool:
+    capped = (
+        (n.error_code, 64),
+        (n.error_message, MAX_TEXT),
+        (n.pipeline_id, MAX_TEXT),
+        (n.queue, MAX_TEXT),
+        (n.phase, 64),
+    )
+    return (
+        all(text is None or len(text) <= limit for text, limit in capped)
+        and len(n.state) <= 64
+        and len(n.event_id) <= 256
+        and len(n.outputs) <= MAX_OUTPUTS
+        and all(len(o.key) <= MAX_TEXT and (o.status is None or len(o.status) <= 64) for o in n.outputs)
+        and len(n.warnings) <= MAX_WARNINGS_PER_NOTIFICATION
+        and len(set(n.warnings)) == len(n.warnings)
+        and all(0 < len(w) <= MAX_WARNING_TEXT for w in n.warnings)
+        and len(n.user_metadata) <= MAX_METADATA_ENTRIES
+        and all(0 < len(k) <= MAX_METADATA_TEXT and len(v) <= MAX_METADATA_TEXT for k, v in n.user_metadata.items())
     )
 
 

@@ -213,3 +213,17 @@ def test_largest_notification_stays_far_below_the_item_limit(table: StatusTable)
     item = table.client.get_item(TableName=table.name, Key={"jobId": {"S": "job"}})["Item"]
     size = len(json.dumps(item))  # above DynamoDB's own count: names, plus JSON's quotes and type tags
     assert size < 250_000
+
+
+def test_fitting_leaves_a_notification_that_fits_as_it_is_and_cuts_one_that_does_not() -> None:
+    fits = make("WARNING", 1, "e", warnings=("a", "b"), user_metadata={"k": "v"}, error_code="x" * 64)
+    assert fit_to_item(fits) is fits
+    for oversized in (
+        replace(fits, error_code="x" * 65),
+        replace(fits, warnings=("a", "a")),
+        replace(fits, warnings=("",)),
+        replace(fits, user_metadata={"": "v"}),
+        replace(fits, outputs=(OutputSummary("k" * 2000),)),
+    ):
+        fitted = fit_to_item(oversized)
+        assert fitted is not oversized and fit_to_item(fitted) is fitted

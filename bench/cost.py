@@ -1,0 +1,90 @@
+"""A cost model: dollars per million notifications on AWS, from the calls and durations measured.
+
+Prices are AWS's public list prices for us-east-1 (on-demand, no free tier), as of 2026; change
+them here. Every count that enters the model comes from this run's measurements, passed in by
+``bench/__main__.py``; nothing but the prices and the stated assumptions is fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# us-east-1 list prices, USD.
+LAMBDA_ARM_GB_SECOND = 0.0000133334
+LAMBDA_REQUEST = 0.20 / 1e6
+SQS_REQUEST = 0.40 / 1e6  # standard queue, per 64 KB chunk
+DYNAMODB_WRITE_UNIT = 0.625 / 1e6  # on-demand, per write request unit (item up to 1 KB)
+DYNAMODB_READ_UNIT = 0.125 / 1e6  # on-demand, per read request unit (strongly consistent, up to 4 KB)
+EC2_T4G_SMALL_HOUR = 0.0168  # 2 vCPU (burstable), 2 GiB: where the old worker's processes would run
+
+FUNCTION_MEMORY_GB = 0.25  # the template's MemorySize: 256
+OLD_WORKERS_PER_INSTANCE = 40  # one process per job, about 40 MiB each, in 2 GiB
+OLD_IDLE_POLLS_PER_MINUTE = 12  # the sample long-polls with WaitTimeSeconds=5
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What this run measured, per notification and per job."""
+
+    notifications_per_job: float
+    batch_size: int  # notifications per invocation (the template's BatchSize, full batches)
+    invocation_ms: float  # the handler on one full batch, DynamoDB at 20 ms
+    writes_per_notification: float  # UpdateItems (state writes and merges), from the soak
+    job_minutes: float  # how long a client waits on a job (an assumption: stated in the table)
+    reads_per_waiting_minute: float  # the client's default polling, simulated
+    old_calls_per_job: float  # SQS calls of the old worker per job, at the largest concurrency measured
+    old_concurrent_jobs: int
+
+
+@dataclass(frozen=True)
+class Line:
+    what: str
+    new_poll: float
+    new_push: float
+    old: float
+
+
+def per_million(m: Measured) -> list[Line]:
+    jobs = 1e6 / m.notifications_per_job
+    invocations = 1e6 / m.batch_size
+    # SQS per notification: its send (SNS or EventBridge delivers it), and the trigger's receive and
+    # batched delete per batch.
+    sqs = (1e6 + 2 * invocations) * SQS_REQUEST
+    lambda_cost = invocations * (LAMBDA_REQUEST + FUNCTION_MEMORY_GB * m.invocation_ms / 1000 * LAMBDA_ARM_GB_SECOND)
+    writes = 1e6 * m.writes_per_notification * DYNAMODB_WRITE_UNIT
+    reads = jobs * m.job_minutes * m.reads_per_waiting_minute * DYNAMODB_READ_UNIT
+    # The old design: every message is sent once, then received by every worker, whose long polls
+    # (5 s) also run on while nothing arrives; its compute is one process per job for the job's length.
+    old_calls_per_job = max(m.old_calls_per_job, OLD_IDLE_POLLS_PER_MINUTE * m.job_minutes)
+    old_sqs = (1e6 + jobs * old_calls_per_job) * SQS_REQUEST
+    old_compute = jobs * m.job_minutes / 60 * EC2_T4G_SMALL_HOUR / OLD_WORKERS_PER_INSTANCE
+    return [
+        Line("SQS requests", sqs, sqs, old_sqs),
+        Line("Lambda (arm64, 256 MB: requests and GB-s)", lambda_cost, lambda_cost, 0.0),
+        Line("DynamoDB writes", writes, writes, 0.0),
+        Line("client reads while waiting", reads, 0.0, 0.0),
+        Line("EC2 time of the old worker's processes", 0.0, 0.0, old_compute),
+    ]
+
+
+def markdown(m: Measured) -> list[str]:
+    lines = per_million(m)
+    total = Line("total", *(sum(getattr(line, side) for line in lines) for side in ("new_poll", "new_push", "old")))
+    rows = [
+        f"| {line.what} | ${line.new_poll:.2f} | ${line.new_push:.2f} | ${line.old:.2f} |" for line in [*lines, total]
+    ]
+    return [
+        "## Cost model: dollars per million notifications (us-east-1 list prices)",
+        "",
+        f"From this run: {m.notifications_per_job:g} notifications per job, batches of {m.batch_size}, "
+        f"{m.invocation_ms:.0f} ms per invocation, {m.writes_per_notification:.2f} writes per notification, "
+        f"{m.reads_per_waiting_minute:.0f} reads per waiting minute, the old worker's "
+        f"{m.old_calls_per_job:.0f} SQS calls per job at {m.old_concurrent_jobs} concurrent jobs. Assumed: a "
+        f"client waits {m.job_minutes:g} min per job; the old worker's processes share t4g.small instances, "
+        f"{OLD_WORKERS_PER_INSTANCE} each. 'Push' is a consumer of the job-finished event instead of a "
+        "polling client.",
+        "",
+        "| | new, clients poll | new, clients take the event | old worker |",
+        "|---|---:|---:|---:|",
+        *rows,
+    ]
