@@ -59,6 +59,8 @@ class Notification(JobDetails):
     status: JobStatus
     event_time_ms: int
     event_id: str
+    # Built from MediaConvert's own answer (GetJob, ListJobs) because the job's events were lost.
+    repaired: bool = False
     # Optional details the parser found unusable and left out, for the log; not part of the job.
     dropped: tuple[str, ...] = field(default=(), compare=False)
 

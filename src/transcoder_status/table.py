@@ -41,6 +41,7 @@ USER_METADATA = "userMetadata"
 CREATED_AT = "createdAt"
 UPDATED_AT = "updatedAt"
 NOTIFIED_AT = "notifiedAt"
+REPAIRED_AT = "repairedAt"  # set while the row's state comes from MediaConvert's answer, not an event
 ORDER_KEY = "orderKey"
 EXPIRES_AT = "expiresAt"  # the table's TTL attribute
 
@@ -104,6 +105,7 @@ class JobRow(JobDetails):
     created_at: str | None = None
     updated_at: str | None = None
     notified_at: str | None = None
+    repaired_at: str | None = None
 
 
 def table_name_from_env(table_name: str | None = None) -> str:
@@ -355,6 +357,7 @@ def _state_update(
     put(SOURCE, {"S": n.source})
     put(ORDER_KEY, {"S": key})
     put(NOTIFIED_AT, {"S": _iso(n.event_time_ms / 1000)})
+    put(REPAIRED_AT, {"S": _iso(now)} if n.repaired else None)
     put(UPDATED_AT, {"S": _iso(now)})
     put(CREATED_AT, {"S": _iso(now)}, "{name} = if_not_exists({name}, {value})")
     put(EXPIRES_AT, {"N": str(int(now) + retention_days * 86400)})
@@ -463,6 +466,7 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
         created_at=_string(item, CREATED_AT),
         updated_at=_string(item, UPDATED_AT),
         notified_at=_string(item, NOTIFIED_AT),
+        repaired_at=_string(item, REPAIRED_AT),
     )
 
 
@@ -495,4 +499,5 @@ def row_to_json(row: JobRow) -> dict[str, Any]:
         CREATED_AT: row.created_at,
         UPDATED_AT: row.updated_at,
         NOTIFIED_AT: row.notified_at,
+        REPAIRED_AT: row.repaired_at,
     }

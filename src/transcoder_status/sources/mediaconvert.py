@@ -96,6 +96,9 @@ def _outputs(detail: Fields) -> tuple[OutputSummary, ...]:
 def _warnings(detail: Fields, state: str) -> tuple[str, ...]:
     if state == "NEW_WARNING":
         return (f"{detail.code('warningCode') or '?'}: {detail.text('warningMessage') or 'warning'}",)
-    return tuple(
-        f"{item.code('code') or '?'}: seen {item.integer('count') or 1} time(s)" for item in detail.objects("warnings")
-    )
+    return warning_counts(detail.objects("warnings"))
+
+
+def warning_counts(items: list[Fields], code: str = "code", count: str = "count") -> tuple[str, ...]:
+    """A job's warning tally (``[{code, count}]``), one text per code: events and GetJob alike."""
+    return tuple(f"{item.code(code) or '?'}: seen {item.integer(count) or 1} time(s)" for item in items)
