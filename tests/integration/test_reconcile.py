@@ -1,0 +1,157 @@
+"""Repairs from MediaConvert's own answers: the real reconciler, the local GetJob/ListJobs
+stand-in over HTTP, the real handler writing rows in the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import T0, Notify, invoke
+from transcoder_status.handler import StatusWriter
+from transcoder_status.local.mediaconvert import MediaConvertStandIn
+from transcoder_status.local.messages import mediaconvert_event, sqs_record
+from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client
+from transcoder_status.status import JobStatus
+
+QUEUE = "arn:aws:mediaconvert:us-east-1:123456789012:queues/Default"
+
+
+def at(ms: int) -> datetime:
+    return datetime.fromtimestamp((T0 + ms) / 1000, UTC)
+
+
+def truth(job_id: str, status: str, finished_ms: int | None = 9_000, created_ms: int = 0) -> dict[str, Any]:
+    """What MediaConvert knows of a job, as boto3 shapes it."""
+    timing: dict[str, Any] = {"SubmitTime": at(created_ms), "StartTime": at(created_ms + 100)}
+    if finished_ms is not None:
+        timing["FinishTime"] = at(finished_ms)
+    return {
+        "Id": job_id,
+        "Status": status,
+        "Queue": QUEUE,
+        "Role": "arn:aws:iam::123456789012:role/MediaConvertRole",
+        "CreatedAt": at(created_ms),
+        "Timing": timing,
+        "Settings": {"OutputGroups": []},
+    }
+
+
+@pytest.fixture
+def stand_in(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[MediaConvertStandIn]:
+    stand_in = MediaConvertStandIn()
+    with stand_in.running() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_MEDIACONVERT", endpoint)
+        yield stand_in
+
+
+def event(writer: StatusWriter, job_id: str, status: str, ms: int, **kwargs: Any) -> None:
+    body = json.dumps(mediaconvert_event(job_id, status, T0 + ms, event_id=f"{job_id}-{status}-{ms}", **kwargs))
+    assert invoke(writer, {"Records": [sqs_record(body, sent_ms=T0 + ms)]}) == {"batchItemFailures": []}
+
+
+def reconciler(writer: StatusWriter, **options: Any) -> Reconciler:
+    return Reconciler(writer.table, mediaconvert_client(), rate_per_second=1_000, **options)
+
+
+def test_a_job_whose_terminal_event_was_lost_is_repaired(writer: StatusWriter, stand_in: MediaConvertStandIn) -> None:
+    event(writer, "1700000000000-lost01", "STATUS_UPDATE", 1_000, percent=40)
+    stand_in.put(truth("1700000000000-lost01", "COMPLETE"))
+    row = writer.table.get("1700000000000-lost01", attributes=None)
+    assert row is not None
+    report = reconciler(writer).reconcile([row])
+    assert [(c.job_id, c.verdict, c.status) for c in report.checked] == [
+        ("1700000000000-lost01", Verdict.REPAIRED, "COMPLETE")
+    ]
+    repaired = writer.table.get("1700000000000-lost01", attributes=None)
+    assert repaired is not None
+    assert (repaired.status, repaired.finished, repaired.progress) == (JobStatus.SUCCESS, True, 100)
+    assert repaired.repaired_at is not None
+    # The real COMPLETE, arriving late after all, changes no state: the row stays as repaired (its
+    # warnings still merge, as a late event's always do).
+    event(writer, "1700000000000-lost01", "COMPLETE", 9_000)
+    late = writer.table.get("1700000000000-lost01", attributes=None)
+    assert late is not None
+    assert (late.state, late.notified_at, late.repaired_at) == (
+        repaired.state,
+        repaired.notified_at,
+        repaired.repaired_at,
+    )
+    # Asking again is a duplicate of the first answer.
+    assert reconciler(writer).reconcile([repaired]).checked == []  # finished rows are not asked about
+
+
+def test_a_repair_never_overwrites_a_newer_event(writer: StatusWriter, stand_in: MediaConvertStandIn) -> None:
+    event(writer, "1700000000000-newer1", "STATUS_UPDATE", 5_000, percent=80)
+    # MediaConvert's answer is older than what the row holds (started at 100 ms, still running).
+    stand_in.put(truth("1700000000000-newer1", "PROGRESSING", finished_ms=None))
+    row = writer.table.get("1700000000000-newer1", attributes=None)
+    assert row is not None
+    (checked,) = reconciler(writer).reconcile([row]).checked
+    assert checked.verdict is Verdict.UNCHANGED
+    after = writer.table.get("1700000000000-newer1", attributes=None)
+    assert after is not None and (after.state, after.progress, after.repaired_at) == ("STATUS_UPDATE", 80, None)
+
+
+def test_jobs_mediaconvert_no_longer_knows_are_counted_not_guessed(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, notify: Notify
+) -> None:
+    event(writer, "1700000000000-gone01", "PROGRESSING", 1_000)
+    notify("1432217012218-etjob1", "PROGRESSING")  # Elastic Transcoder: never asked
+    rows = [writer.table.get(job, attributes=None) for job in ("1700000000000-gone01", "1432217012218-etjob1")]
+    et_row = rows[1]
+    assert et_row is not None
+    report = reconciler(writer).reconcile([row for row in rows if row is not None])
+    assert [(c.job_id, c.verdict) for c in report.checked] == [("1700000000000-gone01", Verdict.NOT_FOUND)]
+    row = writer.table.get("1700000000000-gone01")
+    assert row is not None and row.status is JobStatus.RUNNING
+
+
+def test_backfill_writes_what_the_table_lacks_and_a_dry_run_writes_nothing(
+    writer: StatusWriter, stand_in: MediaConvertStandIn
+) -> None:
+    for index, status in enumerate(["COMPLETE", "ERROR", "PROGRESSING", "COMPLETE"]):
+        stand_in.put(truth(f"1700000000000-back{index:02d}", status, created_ms=index * 60_000))
+    stand_in.put(truth("1700000000000-old000", "COMPLETE", created_ms=-3 * 86_400_000))  # before `since`
+    event(writer, "1700000000000-back00", "COMPLETE", 9_000)  # already right
+    since = at(0) - timedelta(days=1)
+
+    dry = reconciler(writer, dry_run=True).backfill(since)
+    assert {c.job_id: c.verdict for c in dry.checked} == {
+        "1700000000000-back00": Verdict.UNCHANGED,
+        "1700000000000-back01": Verdict.WOULD_REPAIR,
+        "1700000000000-back02": Verdict.WOULD_REPAIR,
+        "1700000000000-back03": Verdict.WOULD_REPAIR,
+    }
+    assert writer.table.get("1700000000000-back01") is None
+
+    report = reconciler(writer).backfill(since)
+    assert report.count(Verdict.REPAIRED) == 3 and report.count(Verdict.UNCHANGED) == 1
+    statuses = {job: writer.table.get(f"1700000000000-{job}") for job in ("back01", "back02", "back03", "old000")}
+    assert {job: None if row is None else row.status for job, row in statuses.items()} == {
+        "back01": JobStatus.ERROR,
+        "back02": JobStatus.RUNNING,
+        "back03": JobStatus.SUCCESS,
+        "old000": None,
+    }
+    # By status: only the failed jobs.
+    only_errors = reconciler(writer).backfill(since, statuses=["ERROR"])
+    assert [c.job_id for c in only_errors.checked] == ["1700000000000-back01"]
+
+
+def test_calls_are_paced() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Reconciler(None, None, rate_per_second=2, clock=lambda: now[0], sleep=sleep)  # type: ignore[arg-type]
+    for _ in range(5):
+        pacer._pace()
+    assert now[0] == pytest.approx(2.0)  # five calls at 2 a second: the last at 2 s
+    assert all(pause <= 0.5 for pause in slept)
