@@ -61,8 +61,9 @@ STATUS_SHARD = "statusShard"  # the status index's partition key: "RUNNING#5"
 #
 # What it costs: a listing queries every shard of every status it asks for and merges the answers
 # newest first: one Query per shard and status for its first page (8 for one status, 32 for all
-# four), then one more Query per further page of a shard (up to LISTING_PAGE rows each), the shards'
-# first pages in parallel. Changing STATUS_SHARDS needs every row rewritten: rows keep their shard.
+# four), then one more Query per further page of a shard (listing.LISTING_PAGE rows each); the first
+# pages go out 8 at a time, in parallel. Changing STATUS_SHARDS needs every row rewritten: rows keep
+# their shard.
 STATUS_INDEX = "status-updatedAt"
 STATUS_SHARDS = 8
 # What the index holds of a row (INCLUDE projection): a listing's columns, not outputs, warnings or
