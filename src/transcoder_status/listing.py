@@ -163,8 +163,8 @@ def query_jobs(
     a shard, only when the merge needs it. No shard can give more than ``limit`` of the first
     ``limit`` rows, so no page asks for more.
     """
-    if limit is not None and limit <= 0:
-        return iter(())
+    if (limit is not None and limit <= 0) or (since is not None and until is not None and since > until):
+        return iter(())  # nothing to list (DynamoDB refuses a BETWEEN whose bounds are reversed)
     size = page_size if limit is None else min(page_size, limit)
     shards = [
         _Shard(table, status=status, shard=shard, since=since, until=until, size=size, attributes=attributes)

@@ -267,6 +267,9 @@ def test_list_command_prints_json_under_the_rows_own_names(
     assert "1030: Video codec [indeo4] is not" in table.stdout  # the transcoder's text, not rich markup
     assert "3 job(s)." in table.stderr
 
+    reversed_window = runner.invoke(app, ["list", "--since", "1h", "--until", "2h", "--json"])
+    assert (reversed_window.exit_code, json.loads(reversed_window.stdout)) == (0, [])
+
     for bad in (["--since", "2 hours"], ["--status", "DONE"], ["--stuck", "2h", "--status", "ERROR"]):
         refused = runner.invoke(app, ["list", *bad])
         assert refused.exit_code == 2, (bad, refused.output)

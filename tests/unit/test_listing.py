@@ -90,4 +90,9 @@ def test_the_merge_is_newest_first_across_shards_and_statuses_and_reads_only_wha
     assert [row.updated_at for row in newest] == sorted(times, reverse=True)[:3]
     # One Query per shard and status, none asking for more than the limit.
     assert len(table.calls) == 2 * STATUS_SHARDS and {limit for _, _, limit in table.calls} == {3}
+    table.calls.clear()
     assert list(query_jobs(table, (JobStatus.RUNNING,), limit=0)) == []  # type: ignore[arg-type]
+    # Updated in the last hour and at least two hours ago: nothing, and no Query DynamoDB would refuse.
+    since, until = "2025-08-12T12:00:00.000Z", "2025-08-12T11:00:00.000Z"
+    assert list(query_jobs(table, (JobStatus.RUNNING,), since=since, until=until)) == []  # type: ignore[arg-type]
+    assert table.calls == []
