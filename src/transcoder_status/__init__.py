@@ -1,9 +1,10 @@
 """transcoder-status: serverless job tracking for video transcoding on AWS.
 
 The public face: ``JobMonitor`` and ``wait_all`` wait on the status table that the Lambda handler
-(``transcoder_status.handler.lambda_handler``) writes; ``JobStatus`` and ``ProcessStatus`` keep the
-names of the SqsWorker they replace. The client is imported on first use, so that the handler's
-cold start pays only for what the handler needs.
+(``transcoder_status.handler.lambda_handler``) writes; ``list_jobs`` and ``stuck_jobs`` list it by
+status and time; ``JobStatus`` and ``ProcessStatus`` keep the names of the SqsWorker they replace.
+The client is imported on first use, so that the handler's cold start pays only for what the
+handler needs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         TransientReadError,
         wait_all,
     )
+    from .listing import list_jobs, stuck_jobs
     from .table import JobRow, TableNotConfiguredError
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "StatusTableError",
     "TableNotConfiguredError",
     "TransientReadError",
+    "list_jobs",
+    "stuck_jobs",
     "wait_all",
 ]
 
@@ -46,6 +50,8 @@ _LAZY = {
     "JobMonitor": "client",
     "JobWaitTimeout": "client",
     "wait_all": "client",
+    "list_jobs": "listing",
+    "stuck_jobs": "listing",
     "JobRow": "table",
     "TableNotConfiguredError": "table",
 }

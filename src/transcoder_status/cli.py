@@ -1,4 +1,5 @@
-"""The ``transcoder-status`` command: read job status, watch jobs, replay events, run the local stack."""
+"""The ``transcoder-status`` command: read job status, watch jobs, list jobs, explain and redrive the
+dead-letter queue, replay events, run the local stack. A thin face: the library does the work."""
 
 from __future__ import annotations
 
@@ -6,19 +7,25 @@ import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .client import JobWaitTimeout, StatusTableError, connect, explained_errors, watch_jobs
+from .dead_letters import SNS_CONTROL, WRITE_FAILED, DeadLetterQueue, DeadLetterQueueError
 from .display import JobProgress, styled
+from .listing import list_jobs, parse_duration, status_choice
 from .status import JobStatus
 from .table import (
     ALL_ATTRIBUTES,
     DEFAULT_RETENTION_DAYS,
+    LISTING_ATTRIBUTES,
     PROGRESS_ATTRIBUTES,
     JobRow,
     StatusTable,
@@ -85,28 +92,195 @@ def status(
     if as_json:
         print(json.dumps([_row_json(job_id, row) for job_id, row in rows.items()], indent=2))
         return
+    console.print(_rows_view(rows.items()))
+
+
+def _rows_view(rows: Iterable[tuple[str, JobRow | None]]) -> Table:
     view = Table()
     for column in ("Job ID", "Status", "State", "Progress"):
         view.add_column(column, no_wrap=True)
     for column in ("Source", "Updated", "Details"):
         view.add_column(column)
-    for job_id, row in rows.items():
+    for job_id, row in rows:
         if row is None:
             view.add_row(job_id, styled(JobStatus.RUNNING), "[dim]no notification yet[/dim]", "", "", "", "")
             continue
         detail = row.error_message or (f"{len(row.warnings)} warning(s)" if row.warnings else "")
         if row.error_code:
             detail = f"{row.error_code}: {detail}"
-        view.add_row(
-            job_id,
+        view.add_row(  # what the transcoder wrote is text, not markup ("Video codec [indeo4] ...")
+            escape(job_id),
             styled(row.status),
-            row.state or "",
+            escape(row.state or ""),
             "" if row.progress is None else f"{row.progress}%",
-            row.source or "",
+            escape(row.source or ""),
             row.updated_at or "",
-            detail,
+            escape(detail),
+        )
+    return view
+
+
+def _duration(text: str | None, option: str) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+
+
+@app.command("list")
+def list_command(
+    *,
+    statuses: Annotated[
+        list[str] | None,
+        typer.Option("--status", "-s", help="RUNNING, SUCCESS, ERROR or CANCELED; repeat for several (default: all)."),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Updated within this long: 90s, 15m, 2h, 7d.")] = None,
+    until: Annotated[str | None, typer.Option(help="Updated at least this long ago: 90s, 15m, 2h, 7d.")] = None,
+    stuck: Annotated[
+        str | None, typer.Option(help="Running jobs not updated for this long (a lost notification, a hung transcode).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows, newest first.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, for scripts.")] = False,
+    table: TableOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """List jobs by status and last update, newest first (a Query of the status index, no Scan)."""
+    since_ago, until_ago, stuck_for = (
+        _duration(since, "--since"),
+        _duration(until, "--until"),
+        _duration(stuck, "--stuck"),
+    )
+    try:
+        chosen = status_choice(statuses)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--status") from None
+    if stuck_for is not None:
+        if statuses and chosen != (JobStatus.RUNNING,):
+            raise typer.BadParameter(
+                "stuck jobs are running jobs: drop --status or make it RUNNING", param_hint="--stuck"
+            )
+        chosen = (JobStatus.RUNNING,)
+        until_ago = stuck_for if until_ago is None else max(until_ago, stuck_for)
+    try:
+        # One row more than shown, to tell whether there are more.
+        rows = list(
+            list_jobs(chosen, since_ago, until_ago, limit + 1, table, region_name=region, endpoint_url=endpoint_url)
+        )
+    except (TableNotConfiguredError, StatusTableError) as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if as_json:
+        print(json.dumps([row_to_json(row, LISTING_ATTRIBUTES) for row in rows], indent=2))
+    else:
+        console.print(_rows_view((row.job_id, row) for row in rows))
+    if more:
+        errors.print(
+            f"[yellow]The newest {limit} shown; there are more: --limit N, or narrow --since/--until.[/yellow]"
+        )
+    elif not as_json:
+        errors.print(f"{len(rows)} job(s).")
+
+
+dlq_app = typer.Typer(
+    help="The dead-letter queue: why each message is there, and the redrive back to the queue.",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
+
+DlqOption = Annotated[
+    str | None,
+    typer.Option("--dlq-url", envvar="DLQ_URL", help="The dead-letter queue (the stack's DeadLetterQueueUrl output)."),
+]
+MaxOption = Annotated[int | None, typer.Option("--max", min=1, help="At most this many messages (default: all).")]
+RetentionOption = Annotated[
+    float,
+    typer.Option(
+        envvar="RETENTION_DAYS", min=1, help="The stack's RetentionDays: older messages are not redriven (see README)."
+    ),
+]
+
+
+def _dlq(dlq_url: str | None, region: str | None, endpoint_url: str | None) -> DeadLetterQueue:
+    try:
+        return DeadLetterQueue.connect(dlq_url, region_name=region, endpoint_url=endpoint_url)
+    except DeadLetterQueueError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+
+
+_KIND_STYLE = {WRITE_FAILED: "green", SNS_CONTROL: "yellow"}
+
+
+@dlq_app.command("show")
+def dlq_show(
+    *,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, for scripts.")] = False,
+    max_messages: MaxOption = None,
+    retention_days: RetentionOption = DEFAULT_RETENTION_DAYS,
+    dlq_url: DlqOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Show each message in the DLQ and why it is there (the parser, run on it again); takes none."""
+    queue = _dlq(dlq_url, region, endpoint_url)
+    try:
+        letters = queue.peek(max_messages, retention_days=retention_days)
+    except DeadLetterQueueError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    if as_json:
+        print(json.dumps([letter.to_json() for letter in letters], indent=2))
+        return
+    if not letters:
+        console.print("The dead-letter queue is empty.")
+        return
+    view = Table(title=f"Dead-letter queue: {len(letters)} message(s), all still there")
+    view.add_column("Message ID", no_wrap=True)
+    view.add_column("First sent", no_wrap=True)
+    view.add_column("Receives", justify="right")
+    view.add_column("Why", ratio=3)
+    view.add_column("Body", ratio=2)
+    for letter in letters:
+        style = "red" if letter.too_old else _KIND_STYLE.get(letter.kind, "red")
+        view.add_row(
+            escape(letter.message_id),
+            letter.first_sent or "?",
+            str(letter.receive_count),
+            f"[{style}]{escape(letter.reason)}[/{style}]",
+            escape(letter.excerpt()),
         )
     console.print(view)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    *,
+    max_messages: MaxOption = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="The queue to move them to (default: the queue whose DLQ this is).")
+    ] = None,
+    retention_days: RetentionOption = DEFAULT_RETENTION_DAYS,
+    dlq_url: DlqOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Move the DLQ's messages back to the queue they came from; the function then tries them again."""
+    queue = _dlq(dlq_url, region, endpoint_url)
+    try:
+        result = queue.redrive(max_messages, retention_days=retention_days, destination=to)
+    except DeadLetterQueueError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    if result.note:
+        errors.print(f"[yellow]{escape(result.note)}[/yellow]")
+    for letter in result.left:
+        errors.print(f"[yellow]left in the DLQ: {escape(letter.message_id)}: {escape(letter.reason)}[/yellow]")
+    console.print(f"Moved {result.moved} message(s) to {result.destination} ({result.method}).")
 
 
 @app.command()

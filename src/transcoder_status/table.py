@@ -1,14 +1,16 @@
 """The status table: item layout, the conditional write, and the reads, all in one place.
 
 One item per job, keyed by ``jobId``. The handler writes through ``StatusTable.apply``; the client
-reads through ``StatusTable.get`` and ``StatusTable.get_many``. Attribute names and the condition
-expression live here alone, so the writer and its readers cannot drift apart.
+reads through ``StatusTable.get`` and ``StatusTable.get_many``, and listings query the status index
+through ``StatusTable.query_status``. Attribute names, the index's keys and the condition expression
+live here alone, so the writer and its readers cannot drift apart.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -44,6 +46,46 @@ NOTIFIED_AT = "notifiedAt"
 REPAIRED_AT = "repairedAt"  # set while the row's state comes from MediaConvert's answer, not an event
 ORDER_KEY = "orderKey"
 EXPIRES_AT = "expiresAt"  # the table's TTL attribute
+STATUS_SHARD = "statusShard"  # the status index's partition key: "RUNNING#5"
+
+# The status index (template.yaml's JobStatusTable.GlobalSecondaryIndexes): "jobs with status S
+# updated between T1 and T2" is a Query, newest first, on partition key statusShard = "S#k" and sort
+# key updatedAt (ISO 8601 UTC with milliseconds, so text order is time order).
+#
+# Why shards: with the status alone as the key, every running job would share one key, "RUNNING".
+# Each progress report moves its job's index entry (updatedAt is the sort key: a delete and a put,
+# two index writes), so 1,000 jobs reporting every 2 s are ~1,000 writes/s on one key, the most one
+# partition takes; a throttled index throttles the table's own writes, and since updatedAt only grows,
+# DynamoDB cannot relieve the key by splitting it on its sort key either. The shard k, a hash of the
+# job ID modulo STATUS_SHARDS, spreads every status over 8 keys (~125 writes/s each in that example)
+# and never changes for a job, so a job's writes stay on one key per status.
+#
+# What it costs: a listing queries every shard of every status it asks for and merges the answers
+# newest first: one Query per shard and status for its first page (8 for one status, 32 for all
+# four), then one more Query per further page of a shard (listing.LISTING_PAGE rows each); the first
+# pages go out 8 at a time, in parallel. Changing STATUS_SHARDS needs every row rewritten: rows keep
+# their shard.
+STATUS_INDEX = "status-updatedAt"
+STATUS_SHARDS = 8
+# What the index holds of a row (INCLUDE projection): a listing's columns, not outputs, warnings or
+# user metadata, so the index entry a progress report rewrites stays small (under 1 KB but for a
+# long error message). ``status --json JOB`` reads the whole row.
+LISTING_ATTRIBUTES = (
+    JOB_ID,
+    STATUS,
+    FINISHED,
+    STATE,
+    SOURCE,
+    PIPELINE_ID,
+    QUEUE,
+    ERROR_CODE,
+    ERROR_MESSAGE,
+    PROGRESS,
+    PHASE,
+    CREATED_AT,
+    UPDATED_AT,
+    NOTIFIED_AT,
+)
 
 # Size caps: with these, the largest possible item stays far below DynamoDB's 400 KB.
 MAX_TEXT = 1024
@@ -106,6 +148,16 @@ class JobRow(JobDetails):
     updated_at: str | None = None
     notified_at: str | None = None
     repaired_at: str | None = None
+
+
+def status_shard(status: JobStatus, job_id: str) -> str:
+    """The status index's partition key of a job with this status: "RUNNING#5"."""
+    return f"{status.value}#{zlib.crc32(job_id.encode()) % STATUS_SHARDS}"
+
+
+def iso_time(epoch_seconds: float) -> str:
+    """A time as the table stores it (updatedAt, createdAt): text order is time order."""
+    return _iso(epoch_seconds)
 
 
 def table_name_from_env(table_name: str | None = None) -> str:
@@ -261,6 +313,54 @@ class StatusTable:
         unprocessed = response.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", [])
         return rows, [str(key[JOB_ID]["S"]) for key in unprocessed]
 
+    def query_status(
+        self,
+        status: JobStatus,
+        shard: int,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 100,
+        start: Mapping[str, Any] | None = None,
+        attributes: Sequence[str] | None = LISTING_ATTRIBUTES,
+    ) -> tuple[list[JobRow], Mapping[str, Any] | None]:
+        """One Query of one shard of the status index, newest first: rows updated in
+        [``since``, ``until``] (times as ``iso_time`` writes them), and the key to continue from.
+
+        The index is eventually consistent: a row written a moment ago may not be listed yet.
+        """
+        names = {"#p": STATUS_SHARD}
+        if since is not None or until is not None:
+            names["#u"] = UPDATED_AT
+        values: dict[str, Any] = {":p": {"S": f"{status.value}#{shard}"}}
+        condition = "#p = :p"
+        if since is not None and until is not None:
+            condition += " AND #u BETWEEN :since AND :until"
+            values.update({":since": {"S": since}, ":until": {"S": until}})
+        elif since is not None:
+            condition += " AND #u >= :since"
+            values[":since"] = {"S": since}
+        elif until is not None:
+            condition += " AND #u <= :until"
+            values[":until"] = {"S": until}
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if attributes is not None:
+            projection = _projection(attributes)
+            names.update(projection["ExpressionAttributeNames"])
+            request["ProjectionExpression"] = projection["ProjectionExpression"]
+        request["ExpressionAttributeNames"] = names
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        response = self.client.query(**request)
+        return [row_from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+
 
 def _projection(attributes: Iterable[str]) -> dict[str, Any]:
     names = {f"#a{i}": name for i, name in enumerate(attributes)}
@@ -352,6 +452,7 @@ def _state_update(
         sets.append(expression.format(name=name, value=f":{attribute}"))
 
     put(STATUS, {"S": n.status.value})
+    put(STATUS_SHARD, {"S": status_shard(n.status, n.job_id)})
     put(FINISHED, {"BOOL": n.finished})
     put(STATE, {"S": n.state})
     put(SOURCE, {"S": n.source})
@@ -470,9 +571,10 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
     )
 
 
-def row_to_json(row: JobRow) -> dict[str, Any]:
-    """A row as plain JSON, under the item's own attribute names (what the CLI prints)."""
-    return {
+def row_to_json(row: JobRow, attributes: Sequence[str] | None = None) -> dict[str, Any]:
+    """A row as plain JSON, under the item's own attribute names (what the CLI prints); only
+    ``attributes`` if given (a listing's rows hold LISTING_ATTRIBUTES, not outputs or warnings)."""
+    whole = {
         JOB_ID: row.job_id,
         STATUS: row.status.value,
         FINISHED: row.finished,
@@ -501,3 +603,4 @@ def row_to_json(row: JobRow) -> dict[str, Any]:
         NOTIFIED_AT: row.notified_at,
         REPAIRED_AT: row.repaired_at,
     }
+    return whole if attributes is None else {name: value for name, value in whole.items() if name in attributes}

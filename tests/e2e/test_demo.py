@@ -54,6 +54,7 @@ def test_local_keeps_the_stack_running_until_interrupted() -> None:
         environment = dict(
             pair.split("=", 1) for pair in next(line for line in lines if line.startswith("export ")).split()[1:]
         )
+        assert environment["DLQ_URL"].endswith("-NotificationDeadLetterQueue")
         while not any("NotificationTopicArn" in line for line in lines):
             lines.append(process.stdout.readline())
         topic = re.search(r"NotificationTopicArn: (\S+)", "".join(lines)).group(1)  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Any
 
 import boto3
@@ -14,6 +15,7 @@ from transcoder_status.handler import StatusWriter, lambda_handler
 from transcoder_status.local.context import LocalContext
 from transcoder_status.local.emulator import Emulator, running_emulator
 from transcoder_status.local.messages import elastic_transcoder_message, sns_envelope, sqs_record
+from transcoder_status.local.template import load_template
 from transcoder_status.table import StatusTable
 
 
@@ -23,14 +25,15 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
+@cache
+def status_table_definition() -> dict[str, Any]:
+    """The keys and indexes of template.yaml's JobStatusTable: test tables are the stack's."""
+    properties = load_template()["Resources"]["JobStatusTable"]["Properties"]
+    return {key: properties[key] for key in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")}
+
+
 def create_status_table(name: str) -> None:
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    boto3.client("dynamodb").create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **status_table_definition())
 
 
 @pytest.fixture

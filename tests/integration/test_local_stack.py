@@ -66,6 +66,30 @@ def test_stack_is_built_from_the_template(emulator: Emulator) -> None:
     assert trigger.function.environment["TABLE_NAME"] == table
 
 
+def test_the_operations_resources_are_built_from_the_template(emulator: Emulator) -> None:
+    """Issue 12: the status index, the stuck check's schedule, the dashboard."""
+    stack = new_stack()
+    (index,) = boto3.client("dynamodb").describe_table(TableName=stack.outputs["TableName"])["Table"][
+        "GlobalSecondaryIndexes"
+    ]
+    assert index["IndexName"] == "status-updatedAt"
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["statusShard", "updatedAt"]
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+
+    (schedule,) = stack.schedules
+    assert schedule.function is stack.functions["StuckCheckFunction"]
+    assert schedule.function.handler == "transcoder_status.stuck_check.lambda_handler"
+    assert schedule.function.environment["STUCK_AFTER_MINUTES"] == "120"
+
+    name = stack.refs["OperationsDashboard"]
+    assert stack.outputs["DashboardUrl"].endswith(f"#dashboards:name={name}")
+    body = json.loads(boto3.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+    text = json.dumps(body)
+    assert stack.refs["StatusWriterFunction"] in text and stack.refs["StuckCheckFunction"] in text
+    assert f'"QueueName", "{stack.name}-NotificationDeadLetterQueue"' in text
+    assert '"StuckJobs"' in text and "${" not in text
+
+
 def test_sources_can_be_switched_off_and_mediaconvert_narrowed(emulator: Emulator) -> None:
     stack = new_stack(
         EnableElasticTranscoder="false",
@@ -112,6 +136,7 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
         "WritesFailingAlarm",
         "NotificationsWaitingAlarm",
         "FunctionErrorsAlarm",
+        "StuckJobsAlarm",
     }
     growth = by_name["DeadLetterQueueGrowingAlarm"]
     assert [q.get("Expression") for q in growth["Metrics"] if q.get("ReturnData")] == ["DIFF(FILL(depth, 0))"]
@@ -129,8 +154,12 @@ def test_a_customer_managed_key_reaches_every_store(emulator: Emulator) -> None:
     assert topic["KmsMasterKeyId"] == key
     table = boto3.client("dynamodb").describe_table(TableName=stack.outputs["TableName"])["Table"]
     assert table["SSEDescription"]["KMSMasterKeyArn"] == key
-    (group,) = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{stack.name}")["logGroups"]
-    assert group["kmsKeyId"] == key
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{stack.name}")["logGroups"]
+    assert sorted(group["logGroupName"].rsplit("-", 2)[-2:] for group in groups) == [
+        ["status", "writer"],
+        ["stuck", "check"],
+    ]
+    assert all(group["kmsKeyId"] == key for group in groups)
     # Without a key: SQS's own encryption, never none.
     plain = queue_attributes(new_stack().outputs["NotificationQueueUrl"])
     assert plain["SqsManagedSseEnabled"] == "true" and "KmsMasterKeyId" not in plain

@@ -12,6 +12,8 @@ import pytest
 
 from transcoder_status.handler import DEADLINE_MARGIN_S, StatusWriter
 from transcoder_status.local.template import load_template, translate
+from transcoder_status.stuck_check import METRIC as STUCK_METRIC
+from transcoder_status.table import JOB_ID, LISTING_ATTRIBUTES, STATUS_INDEX, STATUS_SHARD, UPDATED_AT
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def test_the_function_role_grants_only_what_the_function_uses(translated: dict[s
     function = translated["Resources"]["StatusWriterFunction"]["Properties"]
     assert function["Role"] == {"Fn::GetAtt": ["StatusWriterRole", "Arn"]}
     roles = resources_of(translated, "AWS::IAM::Role")
-    assert set(roles) == {"StatusWriterRole"}  # SAM generated none
+    assert set(roles) == {"StatusWriterRole", "StuckCheckRole"}  # SAM generated none
     role = roles["StatusWriterRole"]["Properties"]
     assert "ManagedPolicyArns" not in role
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
@@ -136,9 +138,83 @@ def test_table_is_keyed_by_job_id_with_ttl_recovery_and_encryption(template: dic
 def test_read_policy_grants_only_reads(translated: dict[str, Any]) -> None:
     document = translated["Resources"]["JobStatusReadPolicy"]["Properties"]["PolicyDocument"]
     actions = {a for s in branches(document, take=True)["Statement"] for a in always_list(s["Action"])}
-    assert actions == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "kms:Decrypt"}
-    (plain,) = branches(document, take=False)["Statement"]
-    assert sorted(plain["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:GetItem"]
+    assert actions == {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "kms:Decrypt"}
+    rows, listing = branches(document, take=False)["Statement"]
+    assert sorted(rows["Action"]) == ["dynamodb:BatchGetItem", "dynamodb:GetItem"]
+    # Listings query the status index only, never the table (no Query by job ID prefix, no Scan).
+    assert (listing["Action"], listing["Resource"]) == ("dynamodb:Query", INDEX_ARN)
+
+
+INDEX_ARN = {"Fn::Sub": f"${{JobStatusTable.Arn}}/index/{STATUS_INDEX}"}
+
+
+def test_the_status_index_is_the_one_table_py_writes_and_queries(template: dict[str, Any]) -> None:
+    """Issue 12: jobs by status and time by Query; the writer fills the keys, the projection the listing."""
+    table = template["Resources"]["JobStatusTable"]["Properties"]
+    types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+    assert types == {JOB_ID: "S", STATUS_SHARD: "S", UPDATED_AT: "S"}
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == STATUS_INDEX
+    assert index["KeySchema"] == [
+        {"AttributeName": STATUS_SHARD, "KeyType": "HASH"},
+        {"AttributeName": UPDATED_AT, "KeyType": "RANGE"},
+    ]
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    projected = set(index["Projection"]["NonKeyAttributes"])
+    assert projected == set(LISTING_ATTRIBUTES) - {JOB_ID, STATUS_SHARD, UPDATED_AT}
+    assert len(projected) == len(index["Projection"]["NonKeyAttributes"])
+
+
+def test_the_stuck_check_runs_every_15_minutes_with_its_threshold(
+    template: dict[str, Any], translated: dict[str, Any]
+) -> None:
+    function = template["Resources"]["StuckCheckFunction"]["Properties"]
+    assert function["Handler"] == "transcoder_status.stuck_check.lambda_handler"
+    assert function["Environment"]["Variables"]["STUCK_AFTER_MINUTES"] == {"Ref": "StuckAfterMinutes"}
+    assert function["Environment"]["Variables"]["TABLE_NAME"] == {"Ref": "JobStatusTable"}
+    assert template["Parameters"]["StuckAfterMinutes"]["Default"] == 120
+    # A stuck row is still there to be counted: the threshold stays below the shortest retention.
+    assert (
+        template["Parameters"]["StuckAfterMinutes"]["MaxValue"]
+        <= template["Parameters"]["RetentionDays"]["MinValue"] * 1440
+    )
+    (rule,) = [
+        r for r in resources_of(translated, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
+    assert rule["Properties"]["ScheduleExpression"] == "rate(15 minutes)"
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["StuckCheckFunction", "Arn"]}
+    (permission,) = resources_of(translated, "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["Principal"] == "events.amazonaws.com"
+    assert permission["Properties"]["FunctionName"] == {"Ref": "StuckCheckFunction"}
+
+
+def test_the_stuck_check_role_may_only_query_the_index_and_write_its_logs(translated: dict[str, Any]) -> None:
+    function = translated["Resources"]["StuckCheckFunction"]["Properties"]
+    assert function["Role"] == {"Fn::GetAtt": ["StuckCheckRole", "Arn"]}
+    role = translated["Resources"]["StuckCheckRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    log_group = {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${StuckCheckLogGroup}:*"
+    }
+    granted = {
+        statement["Sid"]: (sorted(always_list(statement["Action"])), statement["Resource"])
+        for statement in role_statements(translated, "StuckCheckRole", take=False)
+    }
+    assert granted == {
+        "QueryTheStatusIndexOnly": (["dynamodb:Query"], INDEX_ARN),
+        "WriteItsOwnLogGroup": (["logs:CreateLogStream", "logs:PutLogEvents"], log_group),
+    }
+    # With tracing on and a key given: traces, and decrypting what the key encrypts.
+    extra = {
+        statement["Sid"]: sorted(always_list(statement["Action"]))
+        for statement in role_statements(translated, "StuckCheckRole", take=True)
+    }
+    assert extra.keys() - granted.keys() == {"SendTraces", "UseTheStackKey"}
+    assert extra["UseTheStackKey"] == ["kms:Decrypt"]
 
 
 def metrics_watched(alarm: dict[str, Any]) -> set[str]:
@@ -157,12 +233,16 @@ def test_alarms_watch_what_an_outage_changes(template: dict[str, Any]) -> None:
         "ApproximateAgeOfOldestMessage",  # of the queue: nothing consumes it
         "WriteFailed",  # the function's own metric: it fails records, not invocations
         "Errors",
+        "StuckJobs",  # the stuck check's
     }
     # The function's metric, under the namespace and service its environment sets.
     environment = template["Resources"]["StatusWriterFunction"]["Properties"]["Environment"]["Variables"]
-    write_failed = alarms["WritesFailingAlarm"]["Properties"]
-    assert write_failed["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
-    assert write_failed["Dimensions"] == [{"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]}]
+    stuck_environment = template["Resources"]["StuckCheckFunction"]["Properties"]["Environment"]["Variables"]
+    for alarm, variables in (("WritesFailingAlarm", environment), ("StuckJobsAlarm", stuck_environment)):
+        properties = alarms[alarm]["Properties"]
+        assert properties["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+        assert properties["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
+    assert alarms["StuckJobsAlarm"]["Properties"]["MetricName"] == STUCK_METRIC
     for alarm in alarms.values():  # each returns to OK when its incident ends, so the next one notifies
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
 
@@ -202,7 +282,47 @@ def test_outputs_tell_the_user_what_to_do_next(template: dict[str, Any]) -> None
         "NotificationQueueUrl",
         "DeadLetterQueueUrl",
         "JobStatusReadPolicyArn",
+        "DashboardUrl",
     }
+    assert "${OperationsDashboard}" in template["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
+
+
+def dashboard_metrics(template: dict[str, Any]) -> dict[str, set[str]]:
+    """The dashboard's metrics by namespace, read from its body (placeholders filled in)."""
+    text, variables = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+    found: dict[str, set[str]] = {}
+    for widget in body["widgets"]:
+        namespace = None
+        for metric in widget["properties"].get("metrics", []):
+            names = [part for part in metric if isinstance(part, str)]
+            if names[0] == "...":
+                continue
+            namespace = names[0] if names[0] != "." else namespace
+            assert namespace is not None
+            found.setdefault(namespace, set()).add(names[1])
+    assert variables == {"Service": "transcoder-status"}
+    return found
+
+
+def test_the_dashboard_shows_a_bad_day_on_one_page(template: dict[str, Any]) -> None:
+    metrics = dashboard_metrics(template)
+    assert metrics["TranscoderStatus"] >= {
+        "Applied",
+        "StaleOrDuplicate",
+        "Malformed",
+        "WriteFailed",
+        "JobsSucceeded",
+        "JobsFailed",
+        "JobsCanceled",
+        STUCK_METRIC,
+    }
+    assert metrics["AWS/SQS"] == {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    assert metrics["AWS/Lambda"] == {"Duration", "Errors", "Throttles"}
+    text = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    for queue in ("NotificationDeadLetterQueue", "NotificationQueue"):
+        assert f"${{{queue}.QueueName}}" in text
+    assert "${StatusWriterFunction}" in text
     assert all(output.get("Description") for output in template["Outputs"].values())
 
 
@@ -214,27 +334,44 @@ def test_template_translates_as_sam_does(template: dict[str, Any]) -> None:
     assert not resources_of(translated, "AWS::Serverless::Function")
 
 
-def test_handler_import_path_loads_only_boto3_and_powertools() -> None:
-    """Cold start: importing the handler must not pull in the CLI, the local stack or their libraries."""
+def modules_loaded_by(module: str) -> set[str]:
     code = (
         "import os, sys, json; os.environ.setdefault('AWS_DEFAULT_REGION', 'us-east-1');"
-        "import transcoder_status.handler; print(json.dumps(sorted(sys.modules)))"
+        f"import {module}; print(json.dumps(sorted(sys.modules)))"
     )
-    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
-    unwanted = {
-        "typer",
-        "rich",
-        "click",
-        "moto",
-        "samtranslator",
-        "yaml",
-        "pydantic",
-        "transcoder_status.client",
-        "transcoder_status.cli",
-        "transcoder_status.local",
-    }
-    assert unwanted.isdisjoint(loaded), unwanted & set(loaded)
-    assert {"boto3", "aws_lambda_powertools"} <= set(loaded)
+    return set(
+        json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+    )
+
+
+HEAVY = {
+    "typer",
+    "rich",
+    "click",
+    "moto",
+    "samtranslator",
+    "yaml",
+    "pydantic",
+    "transcoder_status.client",
+    "transcoder_status.cli",
+    "transcoder_status.local",
+    "transcoder_status.dead_letters",
+}
+
+
+def test_the_stuck_checks_import_path_is_as_lean_as_the_handlers() -> None:
+    """The scheduled function loads what it queries with, not the client, the writer or the parsers."""
+    loaded = modules_loaded_by("transcoder_status.stuck_check")
+    unwanted = HEAVY | {"transcoder_status.handler", "transcoder_status.sources", "asyncio"}
+    assert unwanted.isdisjoint(loaded), unwanted & loaded
+    assert {"boto3", "aws_lambda_powertools", "transcoder_status.listing"} <= loaded
+
+
+def test_handler_import_path_loads_only_boto3_and_powertools() -> None:
+    """Cold start: importing the handler must not pull in the CLI, the local stack or their libraries."""
+    loaded = modules_loaded_by("transcoder_status.handler")
+    assert HEAVY.isdisjoint(loaded), HEAVY & loaded
+    assert {"boto3", "aws_lambda_powertools"} <= loaded
 
 
 def test_the_functions_aws_calls_give_up_before_the_function_does(
@@ -281,8 +418,9 @@ def test_a_customer_managed_key_encrypts_everything_that_stores_data(template: d
         # Without a key, SQS's own encryption: never unencrypted.
         assert properties["SqsManagedSseEnabled"] == {"Fn::If": ["HasKmsKey", False, True]}
     assert resources["JobStatusTable"]["Properties"]["SSESpecification"]["KMSMasterKeyId"] == key
-    assert resources["StatusWriterLogGroup"]["Properties"]["KmsKeyId"] == key
-    assert resources["StatusWriterFunction"]["Properties"]["KmsKeyArn"] == key
+    for function in ("StatusWriter", "StuckCheck"):
+        assert resources[f"{function}LogGroup"]["Properties"]["KmsKeyId"] == key
+        assert resources[f"{function}Function"]["Properties"]["KmsKeyArn"] == key
 
 
 def test_every_checkov_skip_says_why(template: dict[str, Any]) -> None:

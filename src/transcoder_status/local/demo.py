@@ -216,14 +216,20 @@ def run_local(console: Console | None = None) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="transcoder-status-local-"))
     try:
         with local_stack(console, log_dir) as local:
-            environment = {**local.emulator.environment(), "TABLE_NAME": local.stack.outputs["TableName"]}
+            environment = {
+                **local.emulator.environment(),
+                "TABLE_NAME": local.stack.outputs["TableName"],
+                "DLQ_URL": local.stack.outputs["DeadLetterQueueUrl"],
+            }
             console.print("\n[bold]Export these to use the CLI or your own code against it:[/bold]")
             print("export " + " ".join(f"{name}={value}" for name, value in environment.items()), flush=True)
             for name, value in local.stack.outputs.items():
                 console.print(f"  {name}: {value}")
             console.print(
                 "\nPublish Elastic Transcoder notifications to NotificationTopicArn, or MediaConvert "
-                "events with `aws events put-events`; Ctrl-C stops everything."
+                "events with `aws events put-events`; `transcoder-status list`, `status`, `watch` and "
+                "`dlq show` work against it (the stuck check's schedule is recorded, not run). "
+                "Ctrl-C stops everything."
             )
             threading.Event().wait()
     except KeyboardInterrupt:

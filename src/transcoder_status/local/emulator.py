@@ -8,10 +8,15 @@ conditional writes to one item can both pass (both see no item) and the later st
 never does that, and the status table's correctness rests on it. So the emulator serves DynamoDB
 requests one at a time (a lock around moto's DynamoDB apps, chosen by moto's own routing); the
 other services stay concurrent, and SQS long polls never wait behind a table write.
+
+An action moto has not implemented (SQS's StartMessageMoveTask, say) is answered as AWS answers an
+action it does not know: a 400 ``InvalidAction``, which clients can tell apart and botocore does not
+retry, rather than moto's 500 and traceback.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -70,7 +75,7 @@ def running_emulator(
         return app
 
     # What moto's ThreadedMotoServer does, with our create_app: a threaded WSGI server on loopback.
-    application: WSGIApplication = DomainDispatcherApplication(create_app)
+    application: WSGIApplication = _unimplemented_is_invalid_action(DomainDispatcherApplication(create_app))
     if middleware is not None:
         application = middleware(application)
     server = make_server("127.0.0.1", 0, application, threaded=True, request_handler=MotoRequestHandler)
@@ -103,3 +108,29 @@ def _one_at_a_time(app: WSGIApplication, lock: threading.Lock) -> WSGIApplicatio
             return app(environ, start_response)
 
     return serialized
+
+
+def _unimplemented_is_invalid_action(app: WSGIApplication) -> WSGIApplication:
+    """A WSGI middleware: moto's NotImplementedError becomes AWS's answer to an unknown action."""
+
+    def answered(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return app(environ, start_response)
+        except NotImplementedError as error:
+            message = str(error).replace("&", "&amp;").replace("<", "&lt;")
+            if "json" in environ.get("CONTENT_TYPE", ""):
+                body = json.dumps({"__type": "InvalidAction", "message": str(error)}).encode()
+                headers = [
+                    ("Content-Type", "application/x-amz-json-1.0"),
+                    ("x-amzn-query-error", "InvalidAction;Sender"),
+                ]
+            else:
+                body = (
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
+                    f"<Message>{message}</Message></Error></ErrorResponse>"
+                ).encode()
+                headers = [("Content-Type", "text/xml")]
+            start_response("400 Bad Request", [*headers, ("Content-Length", str(len(body)))])
+            return [body]
+
+    return answered

@@ -3,8 +3,10 @@
 There is no second list of resources here. The SAM template is translated (``template.translate``),
 its intrinsic functions resolved (Ref, GetAtt, Sub, If, Join, Select, conditions) and each resource
 created from its own properties in dependency order. moto cannot run Lambda code without Docker and
-its CloudFormation lacks some of these types, so the function and its SQS trigger are not created:
-they are returned as a ``LocalFunction`` and a ``LocalTrigger`` for the event-source poller.
+its CloudFormation lacks some of these types, so the functions and their SQS trigger are not created:
+they are returned as ``LocalFunction``s and a ``LocalTrigger`` for the event-source poller. A
+scheduled rule is created in EventBridge and recorded as a ``LocalSchedule``; nothing runs it on a
+timer locally (its function can be invoked directly, as the tests do).
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ class LocalTrigger:
     maximum_concurrency: int | None
 
 
+@dataclass(frozen=True)
+class LocalSchedule:
+    """An EventBridge schedule rule and the function it invokes."""
+
+    rule_name: str
+    expression: str
+    function: LocalFunction
+
+
 @dataclass
 class Stack:
     """What was provisioned: physical IDs, attributes, outputs, and the parts the poller runs."""
@@ -61,6 +72,7 @@ class Stack:
     outputs: dict[str, str] = field(default_factory=dict)
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     triggers: list[LocalTrigger] = field(default_factory=list)
+    schedules: list[LocalSchedule] = field(default_factory=list)
 
 
 def provision(
@@ -106,8 +118,10 @@ class _Builder:
             "AWS::IAM::Role": self._role,
             "AWS::Logs::LogGroup": self._log_group,
             "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::CloudWatch::Dashboard": self._dashboard,
             "AWS::Lambda::Function": self._function,
             "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
+            "AWS::Lambda::Permission": self._permission,
         }
 
     # -- what CloudFormation checks before it creates anything ---------------------------------
@@ -279,14 +293,28 @@ class _Builder:
     def _rule(self, logical: str, props: Resolved) -> None:
         events = boto3.client("events")
         name = props.get("Name", self._physical_name(logical))
-        pattern = props["EventPattern"]
-        arn = events.put_rule(
-            Name=name,
-            EventPattern=pattern if isinstance(pattern, str) else json.dumps(pattern),
-            State=props.get("State", "ENABLED"),
-            Description=props.get("Description", ""),
-        )["RuleArn"]
+        request: dict[str, Any] = {
+            "Name": name,
+            "State": props.get("State", "ENABLED"),
+            "Description": props.get("Description", ""),
+        }
+        if "EventPattern" in props:
+            pattern = props["EventPattern"]
+            request["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+        if "ScheduleExpression" in props:
+            request["ScheduleExpression"] = props["ScheduleExpression"]
+        arn = events.put_rule(**request)["RuleArn"]
         targets = [{"Id": target["Id"], "Arn": target["Arn"]} for target in props.get("Targets", [])]
+        if "ScheduleExpression" in props:
+            # Recorded for the local stack, not registered: moto matches every event put on the bus
+            # against a rule without a pattern (schedules too) and cannot deliver to a function.
+            functions = {self.stack.attributes[key]["Arn"]: function for key, function in self.stack.functions.items()}
+            self.stack.schedules.extend(
+                LocalSchedule(name, props["ScheduleExpression"], functions[target["Arn"]])
+                for target in targets
+                if target["Arn"] in functions
+            )
+            targets = [target for target in targets if target["Arn"] not in functions]
         if targets:
             events.put_targets(Rule=name, Targets=targets)  # type: ignore[arg-type]
         self.stack.refs[logical] = name
@@ -301,6 +329,8 @@ class _Builder:
             "AttributeDefinitions": props["AttributeDefinitions"],
             "BillingMode": props.get("BillingMode", "PROVISIONED"),
         }
+        if "GlobalSecondaryIndexes" in props:
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         sse = props.get("SSESpecification")
         if sse:
             request["SSESpecification"] = {
@@ -375,6 +405,18 @@ class _Builder:
             )
         boto3.client("cloudwatch").put_metric_alarm(**request)
         self.stack.refs[logical] = name
+
+    def _dashboard(self, logical: str, props: Resolved) -> None:
+        name = props.get("DashboardName", self._physical_name(logical))
+        body = props["DashboardBody"]
+        boto3.client("cloudwatch").put_dashboard(
+            DashboardName=name, DashboardBody=body if isinstance(body, str) else json.dumps(body)
+        )
+        self.stack.refs[logical] = name
+
+    def _permission(self, logical: str, props: Resolved) -> None:
+        # Who may invoke a function: recorded, not enforced (the local stack invokes its functions itself).
+        self.stack.refs[logical] = f"{self.stack.name}-{logical}"
 
     def _function(self, logical: str, props: Resolved) -> None:
         name = props.get("FunctionName", self._physical_name(logical))

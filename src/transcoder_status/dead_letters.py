@@ -1,0 +1,466 @@
+"""The dead-letter queue: why each message is there, and the redrive back to the queue it came from.
+
+Why: the project's own parser (``sources.parse_body``) runs on the body again, as the function ran
+it. A ParseError is the reason the message never made a row (malformed); an SNS control message
+(``SnsControlMessage``) waits for an operator; a body that parses now failed on writing (the table
+was throttled, unreachable or missing for MaxReceiveCount deliveries) and is safe to redrive. This
+is the parser of the installed package: if the deployed function runs another version, the verdict
+is this version's.
+
+Looking never consumes: ``peek`` receives with a visibility timeout long enough to walk the queue
+without meeting a message twice, then makes every message it saw visible again at once (also when
+it fails half-way). Each look counts as a receive in ``ApproximateReceiveCount``.
+
+Redrive: SQS's own StartMessageMoveTask when it can do the whole job; a move by receive, send and
+delete where it cannot: where the endpoint lacks the action (the local emulator does), with
+``max_messages``, or when some messages must stay behind. Those are the messages older than the
+stack's RetentionDays less a day: a row expires RetentionDays after its last update, and a move
+makes the message new again (SQS's retention restarts), so such a notification could recreate a
+finished job whose row expired as RUNNING. The redrive leaves them in the DLQ (where they expire)
+and says so. A message moved by hand keeps its first time in a ``FirstSentTimestamp`` attribute,
+so a second trip to the DLQ does not make it look young.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+
+from .sources import Delivery, ParseError, SnsControlMessage, parse_body
+from .table import DEFAULT_RETENTION_DAYS
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
+FIRST_SENT_ATTRIBUTE = "FirstSentTimestamp"  # epoch milliseconds, kept across redrives
+HIDE_S = 300  # how long a look keeps a message out of sight while it walks the queue
+REDRIVE_MARGIN_DAYS = 1  # a job's row may have been updated last a day before its latest notification
+BY_HAND_NOTE = "moved by receive, send, delete"
+MOVE_TASK_WAIT_S = 300  # how long a redrive follows SQS's move task before it reports progress so far
+EXCERPT = 200
+
+# The kinds of reason, for scripts (``kind`` in --json).
+MALFORMED = "malformed"
+SNS_CONTROL = "sns-control"
+PARSER_FAILED = "parser-failed"
+WRITE_FAILED = "write-failed"
+
+# What an endpoint answers for an action it does not have.
+_UNSUPPORTED = frozenset(
+    {
+        "InvalidAction",
+        "UnsupportedOperation",
+        "AWS.SimpleQueueService.UnsupportedOperation",
+        "UnknownOperationException",
+        "NotImplemented",
+    }
+)
+_MOVE_DONE = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+
+
+class DeadLetterQueueError(RuntimeError):
+    """The dead-letter queue cannot be read or redriven; the message says what to check."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message of the DLQ and why it is there."""
+
+    message_id: str
+    first_sent_ms: int | None
+    receive_count: int
+    body: str
+    kind: str
+    reason: str
+    job_id: str | None = None
+    too_old: bool = False  # older than a redrive may bring back (see the module's docstring)
+
+    @property
+    def first_sent(self) -> str | None:
+        return None if self.first_sent_ms is None else _iso(self.first_sent_ms)
+
+    def excerpt(self, length: int = EXCERPT) -> str:
+        """The body, shortened; for an SNS envelope, the message it carries."""
+        text = self.body
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict) and doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str):
+            text = f"SNS: {doc['Message']}"
+        text = " ".join(text.split())
+        return text if len(text) <= length else text[: length - 1] + "…"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "messageId": self.message_id,
+            "firstSent": self.first_sent,
+            "receiveCount": self.receive_count,
+            "kind": self.kind,
+            "reason": self.reason,
+            "jobId": self.job_id,
+            "redrive": not self.too_old,
+            "body": self.body,
+        }
+
+
+@dataclass
+class RedriveResult:
+    """What a redrive did: how many moved, how, to where, and what it left behind."""
+
+    moved: int
+    destination: str
+    method: str  # "StartMessageMoveTask" or "receive, send, delete"
+    note: str | None = None  # why the move was done by hand, or the state of an unfinished task
+    left: list[DeadLetter] = field(default_factory=list)  # too old to redrive: still in the DLQ
+
+
+def explain(
+    message: Mapping[str, Any], *, retention_days: float = DEFAULT_RETENTION_DAYS, now_ms: int | None = None
+) -> DeadLetter:
+    """Why a received DLQ message is there: the project's parser run on it again."""
+    attributes = message.get("Attributes", {})
+    sent_ms = _int(attributes.get("SentTimestamp"))
+    kept = _int(message.get("MessageAttributes", {}).get(FIRST_SENT_ATTRIBUTE, {}).get("StringValue"))
+    first_sent_ms = min((t for t in (sent_ms, kept) if t is not None), default=None)
+    body = str(message.get("Body", ""))
+    job_id: str | None = None
+    event_ms: int | None = None
+    try:
+        notification = parse_body(body, Delivery(sent_ms=first_sent_ms, message_id=str(message["MessageId"])))
+    except SnsControlMessage as control:
+        kind, reason = SNS_CONTROL, str(control)
+    except ParseError as error:
+        kind, reason = MALFORMED, str(error)
+    except Exception as error:  # a bug in a parser: the function failed this record the same way
+        kind, reason = PARSER_FAILED, f"the parser failed ({type(error).__name__}: {error}): a bug, please report it"
+    else:
+        kind = WRITE_FAILED
+        job_id, event_ms = notification.job_id, notification.event_time_ms
+        reason = (
+            f"parses now ({notification.source} job {notification.job_id}, {notification.state}): "
+            "it failed on writing; safe to redrive"
+        )
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    oldest = min((t for t in (first_sent_ms, event_ms) if t is not None), default=None)
+    horizon_days = retention_days - REDRIVE_MARGIN_DAYS
+    too_old = oldest is not None and now_ms - oldest > horizon_days * 86_400_000
+    if too_old:
+        reason += (
+            f"; too old to redrive: {(now_ms - (oldest or 0)) / 86_400_000:.1f} days old, and a job's row is kept "
+            f"{retention_days:g} days (RetentionDays): it could bring an expired job back as RUNNING"
+        )
+    return DeadLetter(
+        message_id=str(message["MessageId"]),
+        first_sent_ms=first_sent_ms,
+        receive_count=_int(attributes.get("ApproximateReceiveCount")) or 0,
+        body=body,
+        kind=kind,
+        reason=reason,
+        job_id=job_id,
+        too_old=too_old,
+    )
+
+
+class DeadLetterQueue:
+    """The stack's dead-letter queue (its DeadLetterQueueUrl output), through one SQS client."""
+
+    def __init__(self, url: str, client: SQSClient, *, wait_s: int = 1):
+        self.url = url
+        self.client = client
+        self.wait_s = wait_s  # the long poll that confirms the queue has nothing more to show
+
+    @classmethod
+    def connect(
+        cls,
+        url: str | None = None,
+        *,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        session: boto3.Session | None = None,
+    ) -> DeadLetterQueue:
+        """``url`` defaults to DLQ_URL; region, endpoint and credentials as boto3 finds them."""
+        url = url or os.environ.get("DLQ_URL")
+        if not url:
+            raise DeadLetterQueueError(
+                "No dead-letter queue given: pass --dlq-url or set DLQ_URL to the stack's DeadLetterQueueUrl output."
+            )
+        try:
+            client = (session or boto3.Session()).client(
+                "sqs",
+                region_name=region_name,
+                endpoint_url=endpoint_url,
+                config=Config(
+                    connect_timeout=3, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 3}
+                ),
+            )
+        except NoRegionError:
+            raise DeadLetterQueueError(
+                "No AWS region: set AWS_DEFAULT_REGION (or a profile's region), or --region."
+            ) from None
+        return cls(url, client)
+
+    # -- looking ---------------------------------------------------------------------------------
+
+    def peek(
+        self, max_messages: int | None = None, *, retention_days: float = DEFAULT_RETENTION_DAYS
+    ) -> list[DeadLetter]:
+        """Every message (or the first ``max_messages``) with its reason; all stay in the queue."""
+        with self._explained():
+            messages, handles = self._walk(max_messages)
+            self._show_again(handles)
+        now_ms = int(time.time() * 1000)
+        return [explain(m, retention_days=retention_days, now_ms=now_ms) for m in messages]
+
+    def _walk(self, max_messages: int | None) -> tuple[list[dict[str, Any]], list[str]]:
+        """Receive until the queue has nothing more to show; the messages and every receipt handle."""
+        seen: dict[str, dict[str, Any]] = {}
+        handles: list[str] = []
+        try:
+            for batch in self._receive_batches(max_messages):
+                fresh = [m for m in batch if m["MessageId"] not in seen]
+                handles.extend(m["ReceiptHandle"] for m in batch)
+                if not fresh:
+                    break
+                seen.update((m["MessageId"], m) for m in fresh)
+                if max_messages is not None and len(seen) >= max_messages:
+                    break
+        except BaseException:
+            self._show_again(handles)
+            raise
+        return list(seen.values())[:max_messages], handles
+
+    def _receive_batches(self, max_messages: int | None, hide_s: int = HIDE_S) -> Iterator[list[dict[str, Any]]]:
+        """Batches of up to ten, each hidden for ``hide_s``, until the queue has no more to show.
+
+        Short polls while they bring messages. A short poll samples only some of SQS's servers, so
+        when one comes back empty before as many messages as the queue counted were received, one
+        long poll makes sure.
+        """
+        expected = self._visible()
+        count = 0
+        while max_messages is None or count < max_messages:
+            wanted = 10 if max_messages is None else min(10, max_messages - count)
+            batch = self._receive(wanted, hide_s, wait_s=0)
+            if not batch and count < expected:
+                batch = self._receive(wanted, hide_s, wait_s=self.wait_s)
+            if not batch:
+                return
+            count += len(batch)
+            yield batch
+
+    def _visible(self) -> int:
+        attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    def _receive(self, wanted: int, hide_s: int, wait_s: int) -> list[dict[str, Any]]:
+        response = self.client.receive_message(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=wanted,
+            VisibilityTimeout=hide_s,
+            WaitTimeSeconds=wait_s,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return [dict(m) for m in response.get("Messages", [])]
+
+    def _show_again(self, handles: list[str]) -> None:
+        for start in range(0, len(handles), 10):
+            self.client.change_message_visibility_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for i, handle in enumerate(handles[start : start + 10])
+                ],
+            )
+
+    # -- redriving -------------------------------------------------------------------------------
+
+    def source_queue(self) -> str:
+        """The queue whose redrive policy names this DLQ (the stack has one: NotificationQueue)."""
+        with self._explained():
+            urls = self.client.list_dead_letter_source_queues(QueueUrl=self.url).get("queueUrls", [])
+        if len(urls) != 1:
+            found = ", ".join(urls) if urls else "none"
+            raise DeadLetterQueueError(
+                f"Cannot tell which queue to redrive {self.url} to (queues using it as their DLQ: {found}): "
+                "pass --to URL."
+            )
+        return str(urls[0])
+
+    def redrive(
+        self,
+        max_messages: int | None = None,
+        *,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
+        destination: str | None = None,
+    ) -> RedriveResult:
+        """Move the DLQ's messages (or ``max_messages`` of them) back to the queue they came from."""
+        destination = destination or self.source_queue()
+        with self._explained():
+            if max_messages is not None:  # a move task takes the whole queue
+                note = f"a bounded redrive (--max): {BY_HAND_NOTE}"
+                return self._move_by_hand(destination, max_messages, retention_days, note)
+            letters = self.peek(retention_days=retention_days)
+            if not letters:
+                return RedriveResult(0, destination, "none", "the dead-letter queue is empty")
+            if any(letter.too_old for letter in letters):  # a move task would take them too
+                note = f"some messages are too old to redrive: the others {BY_HAND_NOTE}"
+                return self._move_by_hand(destination, None, retention_days, note)
+            try:
+                return self._move_task(destination)
+            except ClientError as error:
+                if not _unsupported(error):
+                    raise
+                note = f"this endpoint has no StartMessageMoveTask ({_code(error)}): {BY_HAND_NOTE}"
+            return self._move_by_hand(destination, None, retention_days, note)
+
+    def _move_task(self, destination: str) -> RedriveResult:
+        source_arn = self._arn(self.url)
+        handle = self.client.start_message_move_task(SourceArn=source_arn, DestinationArn=self._arn(destination))[
+            "TaskHandle"
+        ]
+        deadline = time.monotonic() + MOVE_TASK_WAIT_S
+        while True:
+            tasks = self.client.list_message_move_tasks(SourceArn=source_arn, MaxResults=10).get("Results", [])
+            task: Mapping[str, Any] = next(
+                (t for t in tasks if t.get("TaskHandle") == handle), tasks[0] if tasks else {}
+            )
+            moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+            status = str(task.get("Status", "RUNNING"))
+            if status in _MOVE_DONE:
+                note = (
+                    None if status == "COMPLETED" else f"the move task ended {status}: {task.get('FailureReason', '')}"
+                )
+                return RedriveResult(moved, destination, "StartMessageMoveTask", note)
+            if time.monotonic() >= deadline:
+                return RedriveResult(
+                    moved,
+                    destination,
+                    "StartMessageMoveTask",
+                    f"still moving after {MOVE_TASK_WAIT_S} s (task {handle})",
+                )
+            time.sleep(1)  # SQS has no way to wait on a task: ask again
+
+    def _move_by_hand(
+        self, destination: str, max_messages: int | None, retention_days: float, note: str
+    ) -> RedriveResult:
+        moved = 0
+        left: dict[str, DeadLetter] = {}
+        hidden: list[str] = []  # receipt handles of what stays: shown again at the end
+        try:
+            for batch in self._receive_batches(max_messages):
+                now_ms = int(time.time() * 1000)
+                letters = [(m, explain(m, retention_days=retention_days, now_ms=now_ms)) for m in batch]
+                if all(letter.message_id in left for _, letter in letters):
+                    hidden.extend(m["ReceiptHandle"] for m, _ in letters)
+                    break  # only what stays behind comes back: nothing more to move
+                keep = [(m, letter) for m, letter in letters if letter.too_old]
+                send = [m for m, letter in letters if not letter.too_old]
+                left.update((letter.message_id, letter) for _, letter in keep)
+                hidden.extend(m["ReceiptHandle"] for m, _ in keep)
+                if send:
+                    sent, unsent = self._send(destination, send)
+                    hidden.extend(m["ReceiptHandle"] for m in unsent)
+                    self._delete(sent)
+                    moved += len(sent)
+        finally:
+            self._show_again(hidden)
+        return RedriveResult(moved, destination, "receive, send, delete", note, list(left.values()))
+
+    def _send(
+        self, destination: str, messages: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        entries: list[Any] = []
+        for index, message in enumerate(messages):
+            entry: dict[str, Any] = {"Id": str(index), "MessageBody": message["Body"]}
+            attributes = dict(message.get("MessageAttributes", {}))
+            if FIRST_SENT_ATTRIBUTE not in attributes and len(attributes) < 10:  # SQS takes ten at most
+                sent = message.get("Attributes", {}).get("SentTimestamp")
+                if sent:
+                    attributes[FIRST_SENT_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(sent)}
+            if attributes:
+                entry["MessageAttributes"] = {
+                    name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
+                    for name, value in attributes.items()
+                }
+            entries.append(entry)
+        response = self.client.send_message_batch(QueueUrl=destination, Entries=entries)
+        ok = {int(item["Id"]) for item in response.get("Successful", [])}
+        return [m for i, m in enumerate(messages) if i in ok], [m for i, m in enumerate(messages) if i not in ok]
+
+    def _delete(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):
+            self.client.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages[start : start + 10])
+                ],
+            )
+
+    def _arn(self, url: str) -> str:
+        attributes = self.client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        return str(attributes["QueueArn"])
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        """SQS failures as one line that says what to check."""
+        try:
+            yield
+        except DeadLetterQueueError:
+            raise
+        except ClientError as error:
+            code, message = _code(error), error.response.get("Error", {}).get("Message", "")
+            if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"):
+                raise DeadLetterQueueError(
+                    f"Queue {self.url} does not exist: check DLQ_URL (or --dlq-url) against the stack's "
+                    "DeadLetterQueueUrl output, and the region."
+                ) from error
+            if code in ("AccessDenied", "AccessDeniedException"):
+                raise DeadLetterQueueError(
+                    f"Not allowed ({code}: {message}): see README, Operations, for the permissions these commands need."
+                ) from error
+            raise DeadLetterQueueError(f"SQS refused: {code}: {message}") from error
+        except NoCredentialsError as error:
+            raise DeadLetterQueueError(
+                "No AWS credentials found: configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY."
+            ) from error
+        except EndpointConnectionError as error:
+            raise DeadLetterQueueError(
+                f"Cannot reach SQS at {self.client.meta.endpoint_url}: check the network, the region, and "
+                "AWS_ENDPOINT_URL or --endpoint-url."
+            ) from error
+        except BotoCoreError as error:
+            raise DeadLetterQueueError(f"Cannot use queue {self.url}: {error}") from error
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _unsupported(error: ClientError) -> bool:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return _code(error) in _UNSUPPORTED or status == 501
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,227 @@
+"""Listings of the status index: jobs by status and time window, newest first; stuck jobs.
+
+``list_jobs`` and ``stuck_jobs`` are the library's face (a table from TABLE_NAME, boto3's usual
+settings, errors that say what to do). ``query_jobs`` is the core they share with the scheduled
+stuck check: it queries every shard of every status asked for (see table.py for the key design
+and what a listing costs) and merges the shards newest first, fetching a shard's next page only
+when the merge reaches its end. The index's attribute names all come from table.py.
+
+The index is eventually consistent: a row written a moment ago may be missing, or listed under the
+status it had just before.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from .status import TERMINAL_STATUSES, JobStatus
+from .table import LISTING_ATTRIBUTES, STATUS_SHARDS, JobRow, StatusTable, iso_time
+
+# What a listing without a status lists: every status the table stores (UNKNOWN is a monitor's).
+LISTED_STATUSES = (JobStatus.RUNNING, *sorted(TERMINAL_STATUSES, key=lambda status: status.value))
+LISTING_PAGE = 100  # rows per Query of one shard
+PARALLEL_QUERIES = STATUS_SHARDS  # the shards' first pages, this many at once (botocore pools 10 connections)
+
+# A time: a datetime (naive ones are taken as UTC, the table's zone), or a timedelta before now.
+Moment = datetime | timedelta
+StatusChoice = JobStatus | str | Iterable[JobStatus | str] | None
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``2h``, ``7d``, ``1w``, or several: ``1h30m``."""
+    compact = text.strip().lower()
+    parts = _DURATION.findall(compact)
+    if not parts or _DURATION.sub("", compact).strip():
+        raise ValueError(f"{text!r} is not a duration: write a number and a unit, like 90s, 15m, 2h or 7d")
+    return timedelta(seconds=sum(int(number) * _UNITS[unit] for number, unit in parts))
+
+
+def list_jobs(
+    status: StatusChoice = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    limit: int | None = None,
+    table_name: str | None = None,
+    *,
+    page_size: int = LISTING_PAGE,
+    **connection: Any,
+) -> Iterator[JobRow]:
+    """Jobs whose row was last updated in [``since``, ``until``], newest first, paging for you.
+
+    ``status``: one status, several, or None for every status. ``since`` and ``until``: datetimes
+    or timedeltas before now (``since=timedelta(days=1)``: updated in the last day). ``limit``: at
+    most that many rows. ``connection`` takes region_name, endpoint_url, session or client, as
+    JobMonitor does. Each row holds the listing's attributes (table.LISTING_ATTRIBUTES), not the
+    outputs, warnings or user metadata: ``JobMonitor(job_id).details()`` reads a whole row.
+    Errors are the client's: StatusTableError (also for a table deployed without the index),
+    TableNotConfiguredError.
+    """
+    from .client import connect
+
+    statuses = status_choice(status)  # a bad status fails here, before the first row is asked for
+    now = time.time()
+    table = connect(table_name, **connection)
+    return _explained(
+        table,
+        query_jobs(table, statuses, since=_at(since, now), until=_at(until, now), limit=limit, page_size=page_size),
+    )
+
+
+def stuck_jobs(
+    older_than: timedelta,
+    limit: int | None = None,
+    table_name: str | None = None,
+    *,
+    page_size: int = LISTING_PAGE,
+    **connection: Any,
+) -> Iterator[JobRow]:
+    """Running jobs whose row was not updated for ``older_than``: a lost notification or a hung
+    transcode. Newest first, as ``list_jobs``."""
+    return list_jobs(
+        JobStatus.RUNNING, until=older_than, limit=limit, table_name=table_name, page_size=page_size, **connection
+    )
+
+
+def _explained(table: StatusTable, rows: Iterator[JobRow]) -> Iterator[JobRow]:
+    from botocore.exceptions import ClientError
+
+    from .client import StatusTableError, explained_errors
+    from .table import STATUS_INDEX
+
+    with explained_errors(table):
+        try:
+            yield from rows
+        except ClientError as error:
+            code, message = (
+                error.response.get("Error", {}).get("Code"),
+                error.response.get("Error", {}).get("Message", ""),
+            )
+            # DynamoDB: ValidationException "The table does not have the specified index"; moto: ResourceNotFound.
+            if code in ("ValidationException", "ResourceNotFoundException") and "index" in message.lower():
+                raise StatusTableError(
+                    f"Table {table.name!r} has no index {STATUS_INDEX!r} ({message}): deploy this version's "
+                    "template.yaml, which adds it."
+                ) from error
+            raise
+
+
+def status_choice(status: StatusChoice) -> tuple[JobStatus, ...]:
+    """The statuses to list: one, several (any case), or every stored one for None."""
+    if status is None:
+        return LISTED_STATUSES
+    given = [status] if isinstance(status, JobStatus | str) else list(status)
+    if not given:
+        return LISTED_STATUSES
+    chosen: list[JobStatus] = []
+    for item in given:
+        try:
+            value = item if isinstance(item, JobStatus) else JobStatus(item.strip().upper())
+        except ValueError:
+            names = ", ".join(s.value for s in LISTED_STATUSES)
+            raise ValueError(f"{item!r} is not a job status: one of {names}") from None
+        if value not in LISTED_STATUSES:
+            raise ValueError(f"{value.value} is a monitor's status, never stored in the table")
+        if value not in chosen:
+            chosen.append(value)
+    return tuple(chosen)
+
+
+def _at(moment: Moment | None, now: float) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, timedelta):
+        return iso_time(now - moment.total_seconds())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return iso_time(moment.timestamp())
+
+
+def query_jobs(
+    table: StatusTable,
+    statuses: Sequence[JobStatus],
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = None,
+    page_size: int = LISTING_PAGE,
+    attributes: Sequence[str] = LISTING_ATTRIBUTES,
+) -> Iterator[JobRow]:
+    """Rows of these statuses updated in [since, until] (table times), newest first, at most ``limit``.
+
+    One Query per shard and status for the first pages (in parallel), then one per further page of
+    a shard, only when the merge needs it. No shard can give more than ``limit`` of the first
+    ``limit`` rows, so no page asks for more.
+    """
+    if (limit is not None and limit <= 0) or (since is not None and until is not None and since > until):
+        return iter(())  # nothing to list (DynamoDB refuses a BETWEEN whose bounds are reversed)
+    size = page_size if limit is None else min(page_size, limit)
+    shards = [
+        _Shard(table, status=status, shard=shard, since=since, until=until, size=size, attributes=attributes)
+        for status in statuses
+        for shard in range(STATUS_SHARDS)
+    ]
+    return islice(_merged(shards), limit)
+
+
+def _merged(shards: list[_Shard]) -> Iterator[JobRow]:
+    if len(shards) > 1:
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_QUERIES, len(shards))) as pool:
+            list(pool.map(_Shard.fetch, shards))
+    yield from heapq.merge(*shards, key=_updated, reverse=True)
+
+
+def _updated(row: JobRow) -> str:
+    return row.updated_at or ""
+
+
+class _Shard:
+    """One shard of one status: its rows newest first, a page at a time."""
+
+    def __init__(
+        self,
+        table: StatusTable,
+        *,
+        status: JobStatus,
+        shard: int,
+        since: str | None,
+        until: str | None,
+        size: int,
+        attributes: Sequence[str],
+    ):
+        self.table, self.status, self.shard = table, status, shard
+        self.since, self.until, self.size, self.attributes = since, until, size, attributes
+        self.rows: deque[JobRow] = deque()
+        self.next_key: Mapping[str, Any] | None = None
+        self.fetched = False
+
+    def fetch(self) -> None:
+        rows, self.next_key = self.table.query_status(
+            self.status,
+            self.shard,
+            since=self.since,
+            until=self.until,
+            limit=self.size,
+            start=self.next_key,
+            attributes=self.attributes,
+        )
+        self.rows.extend(rows)
+        self.fetched = True
+
+    def __iter__(self) -> Iterator[JobRow]:
+        while True:
+            while self.rows:
+                yield self.rows.popleft()
+            if self.fetched and self.next_key is None:
+                return
+            self.fetch()

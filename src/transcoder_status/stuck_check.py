@@ -1,0 +1,106 @@
+"""The scheduled function: count running jobs not updated for STUCK_AFTER_MINUTES.
+
+Every 15 minutes (an EventBridge schedule in template.yaml) it queries the RUNNING shards of the
+status index for rows whose ``updatedAt`` is older than the threshold, emits the count as the
+``StuckJobs`` metric (also when it is 0, so the alarm and the dashboard see the check run) and logs
+the IDs of the longest-stuck ones. A stuck job is a lost notification or a hung transcode:
+``transcoder-status list --stuck 2h`` lists them.
+
+Its import path is as lean as the handler's: boto3, Powertools' Logger and Metrics, and the pure
+modules behind table.py and listing.py. ``lambda_handler(event, context, check=...)`` takes another
+check, as the status writer's handler takes another writer (the tests give it their table).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from .listing import LISTING_PAGE, query_jobs
+from .status import JobStatus
+from .table import JOB_ID, UPDATED_AT, StatusTable, TableNotConfiguredError, iso_time
+
+DEFAULT_STUCK_AFTER_MINUTES = 120
+LOGGED_JOB_IDS = 100  # the longest-stuck job IDs in the log line; the metric counts them all
+METRIC = "StuckJobs"
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status")
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE)
+
+
+@dataclass(frozen=True)
+class StuckReport:
+    """What one check found: how many, the longest-stuck job IDs (oldest update first), the cutoff."""
+
+    count: int
+    job_ids: tuple[str, ...]
+    updated_before: str
+
+    def as_response(self) -> dict[str, Any]:
+        return {"stuckJobs": self.count, "jobIds": list(self.job_ids), "updatedBefore": self.updated_before}
+
+
+@dataclass
+class StuckCheck:
+    table: StatusTable
+    stuck_after_minutes: float = DEFAULT_STUCK_AFTER_MINUTES
+
+    @classmethod
+    def from_environment(cls) -> StuckCheck:
+        name = os.environ.get("TABLE_NAME")
+        if not name:
+            raise TableNotConfiguredError("TABLE_NAME is not set: the stuck check has no table to query.")
+        minutes = float(os.environ.get("STUCK_AFTER_MINUTES", DEFAULT_STUCK_AFTER_MINUTES))
+        # Retries come from AWS_RETRY_MODE / AWS_MAX_ATTEMPTS, as the template sets them.
+        config = Config(connect_timeout=2, read_timeout=5, max_pool_connections=16)
+        return cls(StatusTable(name, boto3.client("dynamodb", config=config)), minutes)
+
+    def run(self, now: float | None = None) -> StuckReport:
+        """Count the running jobs whose row is older than the threshold (only IDs and times are read)."""
+        now = time.time() if now is None else now
+        cutoff = iso_time(now - self.stuck_after_minutes * 60)
+        rows = query_jobs(
+            self.table,
+            (JobStatus.RUNNING,),
+            until=cutoff,
+            page_size=LISTING_PAGE * 10,
+            attributes=(JOB_ID, UPDATED_AT),
+        )
+        stuck = sorted((row.updated_at or "", row.job_id) for row in rows)
+        return StuckReport(len(stuck), tuple(job_id for _, job_id in stuck[:LOGGED_JOB_IDS]), cutoff)
+
+
+@cache
+def default_check() -> StuckCheck:
+    """Built on the first invocation and reused while the environment stays warm."""
+    return StuckCheck.from_environment()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, check: StuckCheck | None = None) -> dict[str, Any]:
+    check = check or default_check()
+    report = check.run()
+    metrics.add_metric(name=METRIC, unit=MetricUnit.Count, value=report.count)
+    if report.count:
+        logger.warning(
+            "stuck jobs: running, with no notification for the threshold",
+            stuckJobs=report.count,
+            stuckAfterMinutes=check.stuck_after_minutes,
+            updatedBefore=report.updated_before,
+            jobIds=list(report.job_ids),
+            jobIdsNotLogged=report.count - len(report.job_ids),
+        )
+    else:
+        logger.info("no stuck jobs", stuckAfterMinutes=check.stuck_after_minutes)
+    return report.as_response()

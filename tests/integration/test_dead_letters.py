@@ -1,0 +1,255 @@
+"""`transcoder-status dlq show` and `dlq redrive` against a stack in the emulator, the real handler
+putting the messages in the DLQ (MaxReceiveCount 1) and applying them once redriven."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tests.integration.conftest import failed_ids, invoke
+from transcoder_status import cli
+from transcoder_status.cli import EXIT_UNREADABLE, app
+from transcoder_status.dead_letters import (
+    FIRST_SENT_ATTRIBUTE,
+    MALFORMED,
+    PARSER_FAILED,
+    SNS_CONTROL,
+    WRITE_FAILED,
+    DeadLetterQueue,
+    explain,
+)
+from transcoder_status.handler import StatusWriter
+from transcoder_status.local.emulator import Emulator
+from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope, sqs_record
+from transcoder_status.local.provision import Stack, provision
+from transcoder_status.status import JobStatus
+from transcoder_status.table import StatusTable
+
+runner = CliRunner()
+DAY_MS = 86_400_000
+
+CONFIRMATION = {
+    "Type": "SubscriptionConfirmation",
+    "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+    "Token": "2336412f37f",
+    "TopicArn": "arn:aws:sns:us-east-1:111122223333:transcoder-events",
+    "Message": "You have chosen to subscribe to the topic arn:aws:sns:us-east-1:111122223333:transcoder-events.",
+    "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37f",
+    "Timestamp": "2025-08-12T12:00:00.000Z",
+}
+
+
+@pytest.fixture
+def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """A stack whose queue gives up on a message after one failed delivery; DLQ_URL set as an operator would."""
+    built = provision(stack_name=f"ts-dlq-{uuid.uuid4().hex[:8]}", parameters={"MaxReceiveCount": 1})
+    monkeypatch.setenv("DLQ_URL", built.outputs["DeadLetterQueueUrl"])
+    monkeypatch.setattr(cli, "console", Console(width=250))
+    return built
+
+
+def drain(queue_url: str, writer: StatusWriter) -> None:
+    """Lambda's SQS trigger in this process: batches to the real handler until the queue is empty.
+    Failed records are visible again at once; with MaxReceiveCount 1 the next receive moves them."""
+    sqs = boto3.client("sqs")
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            return
+        records = [
+            sqs_record(
+                m["Body"],
+                sent_ms=int(m["Attributes"]["SentTimestamp"]),
+                message_id=m["MessageId"],
+                receipt_handle=m["ReceiptHandle"],
+                receive_count=int(m["Attributes"]["ApproximateReceiveCount"]),
+            )
+            for m in messages
+        ]
+        failed = failed_ids(invoke(writer, {"Records": records}))
+        for message in messages:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def counts(url: str) -> tuple[int, int]:
+    """Visible and in-flight messages of a queue."""
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def show() -> dict[str, dict[str, Any]]:
+    result = runner.invoke(app, ["dlq", "show", "--json"])
+    assert result.exit_code == 0, result.output
+    return {letter["messageId"]: letter for letter in json.loads(result.stdout)}
+
+
+def test_dlq_show_says_why_without_taking_and_redrive_brings_back_what_parses(stack: Stack) -> None:
+    queue, dlq = stack.outputs["NotificationQueueUrl"], stack.outputs["DeadLetterQueueUrl"]
+    now_ms = int(time.time() * 1000)
+    bodies = {
+        "malformed": "{ this is not a transcoder notification",
+        "unknown": json.dumps({"detail-type": "EC2 Instance State-change Notification", "detail": {}}),
+        "control": json.dumps(CONFIRMATION),
+        "elastic": json.dumps(sns_envelope(elastic_transcoder_message("6000000000000-etjob1", "COMPLETED"), now_ms)),
+        "mediaconvert": json.dumps(mediaconvert_event("6000000000000-mcjob1", "ERROR", now_ms)),
+    }
+    sqs = boto3.client("sqs")
+    sent = {kind: sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"] for kind, body in bodies.items()}
+    # A write outage: the function's table is not there, so every notification that parses fails too.
+    drain(queue, StatusWriter(StatusTable(f"{stack.name}-missing", boto3.client("dynamodb"))))
+    assert counts(queue) == (0, 0) and counts(dlq) == (5, 0)
+
+    letters = show()
+    assert set(letters) == set(sent.values())
+    why = {kind: letters[message_id] for kind, message_id in sent.items()}
+    assert (why["malformed"]["kind"], why["unknown"]["kind"]) == (MALFORMED, MALFORMED)
+    assert why["malformed"]["reason"].startswith("the message body is not JSON")
+    assert why["unknown"]["reason"].startswith("not a known transcoder notification")
+    assert why["control"]["kind"] == SNS_CONTROL
+    assert CONFIRMATION["SubscribeURL"] in why["control"]["reason"]
+    for kind, job in (("elastic", "6000000000000-etjob1"), ("mediaconvert", "6000000000000-mcjob1")):
+        assert why[kind]["kind"] == WRITE_FAILED and why[kind]["jobId"] == job
+        assert (
+            why[kind]["reason"].startswith("parses now") and "failed on writing; safe to redrive" in why[kind]["reason"]
+        )
+    for kind, letter in why.items():
+        assert letter["body"] == bodies[kind] and letter["receiveCount"] >= 1 and letter["redrive"]
+        assert letter["firstSent"].startswith(time.strftime("%Y-%m-%d", time.gmtime(now_ms / 1000)))
+    # Nothing was taken: every message is visible again at once, and a second look sees them all.
+    assert counts(dlq) == (5, 0)
+    assert set(show()) == set(sent.values())
+    assert len(json.loads(runner.invoke(app, ["dlq", "show", "--json", "--max", "2"]).stdout)) == 2
+    assert counts(dlq) == (5, 0)
+    table = runner.invoke(app, ["dlq", "show"])
+    assert table.exit_code == 0, table.output
+    assert "5 message(s), all still there" in table.stdout and "safe to redrive" in table.stdout
+    assert 'SNS: { "state" : "COMPLETED"' in table.stdout  # an envelope shows the notification it carries
+    assert counts(dlq) == (5, 0)
+
+    # The outage is over: redrive, and the function applies what parses.
+    moved = runner.invoke(app, ["dlq", "redrive"])
+    assert moved.exit_code == 0, moved.output
+    assert f"Moved 5 message(s) to {queue}" in moved.stdout
+    assert "no StartMessageMoveTask (InvalidAction): moved by receive, send, delete" in moved.stderr
+    assert counts(dlq) == (0, 0) and counts(queue) == (5, 0)
+    table_writer = StatusWriter(StatusTable(stack.outputs["TableName"], boto3.client("dynamodb")))
+    drain(queue, table_writer)
+    elastic, mediaconvert = (table_writer.table.get(job) for job in ("6000000000000-etjob1", "6000000000000-mcjob1"))
+    assert elastic is not None and elastic.status is JobStatus.SUCCESS
+    assert mediaconvert is not None and mediaconvert.status is JobStatus.ERROR
+
+    # What does not parse is back, for the same reasons, and still shows when it was first sent.
+    back = show()
+    assert {letter["kind"] for letter in back.values()} == {MALFORMED, SNS_CONTROL}
+    assert sorted(letter["body"] for letter in back.values()) == sorted(
+        bodies[kind] for kind in ("malformed", "unknown", "control")
+    )
+    for letter in back.values():
+        original = next(kind for kind, body in bodies.items() if body == letter["body"])
+        assert letter["firstSent"] == why[original]["firstSent"]
+
+
+def test_redrive_leaves_what_could_bring_an_expired_job_back(stack: Stack) -> None:
+    """A row expires RetentionDays after its last update; a redriven message is new to SQS again."""
+    dlq = stack.outputs["DeadLetterQueueUrl"]
+    sqs = boto3.client("sqs")
+    now_ms = int(time.time() * 1000)
+    old_event = json.dumps(
+        sns_envelope(elastic_transcoder_message("6100000000000-oldjob", "PROGRESSING"), now_ms - 40 * DAY_MS)
+    )
+    young_event = json.dumps(mediaconvert_event("6100000000000-newjob", "COMPLETE", now_ms - DAY_MS))
+    old_id = sqs.send_message(QueueUrl=dlq, MessageBody=old_event)["MessageId"]
+    young_id = sqs.send_message(QueueUrl=dlq, MessageBody=young_event)["MessageId"]
+    # Redriven before and failed again: its first time is kept in an attribute.
+    twice_id = sqs.send_message(
+        QueueUrl=dlq,
+        MessageBody="not json, first sent 29.5 days ago",
+        MessageAttributes={FIRST_SENT_ATTRIBUTE: {"DataType": "Number", "StringValue": str(now_ms - 59 * DAY_MS // 2)}},
+    )["MessageId"]
+
+    letters = show()
+    assert not letters[old_id]["redrive"] and "too old to redrive" in letters[old_id]["reason"]
+    assert not letters[twice_id]["redrive"]
+    assert letters[young_id]["redrive"]
+    # With a longer retention, the 29.5-day-old one may go back (the margin is a day).
+    longer = runner.invoke(app, ["dlq", "show", "--json", "--retention-days", "35"])
+    assert {m["messageId"]: m["redrive"] for m in json.loads(longer.stdout)}[twice_id] is True
+
+    moved = runner.invoke(app, ["dlq", "redrive"])
+    assert moved.exit_code == 0, moved.output
+    assert "Moved 1 message(s)" in moved.stdout
+    assert "too old to redrive" in moved.stderr and old_id in moved.stderr and twice_id in moved.stderr
+    assert set(show()) == {old_id, twice_id}  # left in the DLQ, visible
+    (redriven,) = boto3.client("sqs").receive_message(
+        QueueUrl=stack.outputs["NotificationQueueUrl"], MessageAttributeNames=["All"]
+    )["Messages"]
+    assert redriven["Body"] == young_event and FIRST_SENT_ATTRIBUTE in redriven["MessageAttributes"]
+
+
+def test_bounded_redrive_and_the_errors_an_operator_meets(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    dlq = stack.outputs["DeadLetterQueueUrl"]
+    sqs = boto3.client("sqs")
+    for index in range(3):
+        sqs.send_message(QueueUrl=dlq, MessageBody=f"bad {index}")
+    moved = runner.invoke(app, ["dlq", "redrive", "--max", "2"])
+    assert moved.exit_code == 0, moved.output
+    assert "Moved 2 message(s)" in moved.stdout and "bounded redrive" in moved.stderr
+    assert counts(dlq) == (1, 0) and counts(stack.outputs["NotificationQueueUrl"]) == (2, 0)
+
+    missing = runner.invoke(app, ["dlq", "show", "--dlq-url", f"{dlq}-gone"])
+    assert missing.exit_code == EXIT_UNREADABLE and "does not exist" in missing.output
+    # The source queue is not the DLQ of any queue: there is nowhere to redrive it to without --to.
+    nowhere = runner.invoke(app, ["dlq", "redrive", "--dlq-url", stack.outputs["NotificationQueueUrl"]])
+    assert nowhere.exit_code == EXIT_UNREADABLE and "pass --to" in nowhere.output
+    monkeypatch.delenv("DLQ_URL")
+    unset = runner.invoke(app, ["dlq", "show"])
+    assert unset.exit_code == EXIT_UNREADABLE and "DLQ_URL" in unset.output
+
+
+def test_a_parser_bug_is_named_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from transcoder_status import dead_letters
+
+    def broken(body: str, delivery: Any) -> Any:
+        raise TypeError("unhashable type: 'dict'")
+
+    monkeypatch.setattr(dead_letters, "parse_body", broken)
+    letter = explain({"MessageId": "m-1", "Body": "{}", "Attributes": {"SentTimestamp": "1755000000000"}})
+    assert letter.kind == PARSER_FAILED and "a bug" in letter.reason
+
+
+def test_peek_restores_visibility_when_it_fails_half_way(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    dlq_url = stack.outputs["DeadLetterQueueUrl"]
+    sqs = boto3.client("sqs")
+    for index in range(12):
+        sqs.send_message(QueueUrl=dlq_url, MessageBody=f"bad {index}")
+    queue = DeadLetterQueue.connect(dlq_url)
+    calls = 0
+    receive = queue.client.receive_message
+
+    def failing_second_receive(**request: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ConnectionResetError("the network went away")
+        return receive(**request)
+
+    monkeypatch.setattr(queue.client, "receive_message", failing_second_receive)
+    with pytest.raises(ConnectionResetError):
+        queue.peek()
+    assert counts(dlq_url) == (12, 0)
