@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from transcoder_status.local.demo import _summary
+from transcoder_status.local.pipe import PipeStats
 from transcoder_status.local.simulator import MALFORMED_MESSAGE, SimulatedJob
 from transcoder_status.status import JobStatus
 from transcoder_status.table import JobRow
@@ -59,6 +60,7 @@ def verdict(
         dead_letters=dead_letters,
         events=events,
         settled=settled,
+        pipe_stats=PipeStats(records=20, matched=2, batches=2, events_put=2),
         pipe_errors=[],
         log_path=log,
         started=0.0,

@@ -29,7 +29,7 @@ from ..display import JobProgress, styled
 from ..status import JobStatus
 from ..table import PROGRESS_ATTRIBUTES, JobRow
 from .emulator import Emulator, running_emulator
-from .pipe import PipeRunners, drain_queue, subscribe_queue
+from .pipe import PipeRunners, PipeStats, drain_queue, subscribe_queue
 from .provision import Stack, provision
 from .runtime import Runtime, start_runtime
 from .simulator import MALFORMED_MESSAGE, SimulatedJob, TranscoderSimulator
@@ -114,6 +114,7 @@ def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = 
                 dead_letters=dead_letters,
                 events=events,
                 settled=settled,
+                pipe_stats=local.pipes.stats,
                 pipe_errors=local.pipe_errors,
                 log_path=local.runtime.log_path,
                 started=started,
@@ -202,6 +203,7 @@ def _summary(
     dead_letters: list[dict[str, Any]],
     events: list[dict[str, Any]],
     settled: bool,
+    pipe_stats: PipeStats,
     pipe_errors: list[BaseException],
     log_path: Path,
     started: float,
@@ -233,6 +235,10 @@ def _summary(
     console.print(view)
     strays = [event for stray in finished_events.values() for event in stray]
     console.print(_events_table(events))
+    console.print(
+        f"Pipes: {pipe_stats.records} stream records read (each Pipe reads them all), {pipe_stats.matched} passed "
+        f"a filter, {pipe_stats.events_put} events put, {pipe_stats.retries} retries"
+    )
 
     dlq, malformed_in_dlq = _dlq_table(dead_letters, log_path)
     console.print(dlq)
@@ -305,7 +311,7 @@ def _events_table(events: list[dict[str, Any]]) -> Table:
             styled(JobStatus(status)) if status in JobStatus.__members__ else escape(str(status)),
             escape(str(detail.get("state", ""))),
             escape(str(detail.get("finishedAt", "")).replace("T", " ")),
-            (escape(files) or "[dim]no outputs[/dim]") + (f" [red]{escape(error[:60])}[/red]" if error else ""),
+            (escape(files) or "[dim]no outputs[/dim]") + (f"\n[red]{escape(error[:60])}[/red]" if error else ""),
         )
     return view
 
