@@ -66,7 +66,6 @@ FINISHED_EVENT_ATTRIBUTES = {
     QUEUE: "S",
     OUTPUT_FILES: "SS",
 }
-OPTIONAL_FINISHED_TEXTS = (ERROR_CODE, ERROR_MESSAGE, PIPELINE_ID, QUEUE)
 
 # Size caps: with these, the largest possible item stays far below DynamoDB's 400 KB.
 MAX_TEXT = 1024

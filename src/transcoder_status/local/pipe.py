@@ -385,7 +385,8 @@ class PipeRunner:
         return self
 
     def stop(self) -> None:
-        """Stop reading; a batch being delivered is finished first, or left unchecked to be read again."""
+        """Stop reading. A PutEvents call under way finishes; a batch not yet wholly on the bus is not
+        checkpointed, so a restart reads it again (at least once)."""
         self._stopping.set()
         if self._thread is not None:
             self._thread.join()
