@@ -86,6 +86,29 @@ LISTING_ATTRIBUTES = (
     UPDATED_AT,
     NOTIFIED_AT,
 )
+# Written by the state write that finishes a job (the only write that sets finished=true; no state
+# write follows it): what the "Transcoding Job Finished" event carries (see FINISHED_EVENT_ATTRIBUTES).
+FINISHED_AT = "finishedAt"  # the time the transcoder stamped on its terminal notification
+OUTPUT_FILES = "outputFiles"  # the outputs' keys or S3 URIs as a string set (a clean JSON array in the stream)
+
+# What the table's stream gives the "Transcoding Job Finished" Pipe (template.yaml): the attributes
+# its input template reads from the new image, and their types. Every one of them is on every finished
+# row, except OUTPUT_FILES, which is there when the job has an output (a string set cannot be empty;
+# the Pipe for jobs without outputs filters on its absence). An absent optional text is stored as ""
+# on a finished row (readers take "" for absent): an input template cannot leave a key out, and Pipes
+# documents no result for a JSON path that does not resolve.
+FINISHED_EVENT_ATTRIBUTES = {
+    JOB_ID: "S",
+    STATUS: "S",
+    SOURCE: "S",
+    STATE: "S",
+    FINISHED_AT: "S",
+    ERROR_CODE: "S",
+    ERROR_MESSAGE: "S",
+    PIPELINE_ID: "S",
+    QUEUE: "S",
+    OUTPUT_FILES: "SS",
+}
 
 # Size caps: with these, the largest possible item stays far below DynamoDB's 400 KB.
 MAX_TEXT = 1024
@@ -96,6 +119,9 @@ MAX_WARNINGS = 100
 MERGE_ATTEMPTS = 3  # tries of a warnings merge that other writers keep outrunning
 MAX_METADATA_ENTRIES = 20
 MAX_METADATA_TEXT = 256
+# Characters of output file names a finished row's OUTPUT_FILES (and so its event) holds: an event
+# stays near 20 KB, so that ten of them (a Pipe's batch) fit one 256 KB PutEvents request.
+MAX_OUTPUT_FILES_TEXT = 16_000
 
 DEFAULT_RETENTION_DAYS = 30
 
@@ -148,6 +174,12 @@ class JobRow(JobDetails):
     updated_at: str | None = None
     notified_at: str | None = None
     repaired_at: str | None = None
+    finished_at: str | None = None  # the terminal notification's own time; None while running
+
+    @property
+    def output_files(self) -> tuple[str, ...]:
+        """The outputs' keys or S3 URIs, each once: what the finished event lists as ``outputs``."""
+        return output_files(self.outputs)
 
 
 def status_shard(status: JobStatus, job_id: str) -> str:
@@ -462,11 +494,14 @@ def _state_update(
     put(UPDATED_AT, {"S": _iso(now)})
     put(CREATED_AT, {"S": _iso(now)}, "{name} = if_not_exists({name}, {value})")
     put(EXPIRES_AT, {"N": str(int(now) + retention_days * 86400)})
-    put(PIPELINE_ID, _text(n.pipeline_id))
-    put(QUEUE, _text(n.queue))
+    texts = {PIPELINE_ID: n.pipeline_id, QUEUE: n.queue, ERROR_CODE: n.error_code, ERROR_MESSAGE: n.error_message}
+    for attribute, text in texts.items():
+        # A finished row holds every text its finished event carries, "" for none (see FINISHED_EVENT_ATTRIBUTES).
+        put(attribute, _text(text) or ({"S": ""} if n.finished else None))
     put(OUTPUTS, {"L": [_output_value(o) for o in n.outputs]} if n.outputs else None)
-    put(ERROR_CODE, _text(n.error_code))
-    put(ERROR_MESSAGE, _text(n.error_message))
+    put(FINISHED_AT, {"S": _iso(n.event_time_ms / 1000)} if n.finished else None)
+    files = output_files(n.outputs)
+    put(OUTPUT_FILES, {"SS": list(files)} if n.finished and files else None)
     put(USER_METADATA, {"M": {k: {"S": v} for k, v in n.user_metadata.items()}} if n.user_metadata else None)
     if n.progress is not None:
         progress_names, progress_values, progress_sets, progress_removes = _progress_assignments(n)
@@ -501,6 +536,19 @@ def _progress_assignments(report: Notification) -> tuple[dict[str, str], dict[st
     return names, values, sets, removes
 
 
+def output_files(outputs: Iterable[OutputSummary]) -> tuple[str, ...]:
+    """The outputs' keys as a string set holds them: no empty string, no duplicate (order kept here;
+    DynamoDB keeps none), and as many as fit MAX_OUTPUT_FILES_TEXT characters."""
+    files: list[str] = []
+    room = MAX_OUTPUT_FILES_TEXT
+    for key in dict.fromkeys(output.key for output in outputs if output.key):
+        if len(key) > room:
+            break
+        files.append(key)
+        room -= len(key)
+    return tuple(files)
+
+
 def _text(value: str | None) -> dict[str, Any] | None:
     return None if not value else {"S": value}
 
@@ -532,8 +580,9 @@ def _number(value: Mapping[str, Any] | None) -> int | None:
 
 
 def _string(item: Mapping[str, Any], attribute: str) -> str | None:
+    """A text attribute; "" (how a finished row stores an absent optional text) reads as absent."""
     value = item.get(attribute)
-    return None if value is None else str(value.get("S"))
+    return None if value is None else str(value.get("S")) or None
 
 
 def row_from_item(item: Mapping[str, Any]) -> JobRow:
@@ -568,6 +617,7 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
         updated_at=_string(item, UPDATED_AT),
         notified_at=_string(item, NOTIFIED_AT),
         repaired_at=_string(item, REPAIRED_AT),
+        finished_at=_string(item, FINISHED_AT),
     )
 
 
@@ -592,6 +642,7 @@ def row_to_json(row: JobRow, attributes: Sequence[str] | None = None) -> dict[st
             }
             for output in row.outputs
         ],
+        OUTPUT_FILES: list(row.output_files) if row.finished else [],  # what its finished event lists
         ERROR_CODE: row.error_code,
         ERROR_MESSAGE: row.error_message,
         WARNINGS: list(row.warnings),
@@ -602,5 +653,6 @@ def row_to_json(row: JobRow, attributes: Sequence[str] | None = None) -> dict[st
         UPDATED_AT: row.updated_at,
         NOTIFIED_AT: row.notified_at,
         REPAIRED_AT: row.repaired_at,
+        FINISHED_AT: row.finished_at,
     }
     return whole if attributes is None else {name: value for name, value in whole.items() if name in attributes}

@@ -32,6 +32,8 @@ def test_demo_runs_every_job_to_its_simulated_state() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in result.stdout and "4/4 jobs reached their simulated state" in result.stdout
+    assert "each with one Transcoding Job Finished event of that status" in result.stdout
+    assert "Transcoding Job Finished events received (4)" in result.stdout
     assert "the SNS Message is not JSON" in result.stdout  # the DLQ entry, with its reason from the log
     assert "elastic-transcoder" in result.stdout and "mediaconvert" in result.stdout
 

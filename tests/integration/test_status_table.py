@@ -18,7 +18,21 @@ from transcoder_status.notification import Notification, OutputSummary, Source
 from transcoder_status.sources.elastic_transcoder import STATES as ET_STATES
 from transcoder_status.sources.mediaconvert import STATES as MC_STATES
 from transcoder_status.status import JobStatus
-from transcoder_status.table import MAX_WARNINGS, JobRow, StatusTable, WriteDeadlineError, WriteOutcome, fit_to_item
+from transcoder_status.table import (
+    ERROR_CODE,
+    FINISHED_AT,
+    FINISHED_EVENT_ATTRIBUTES,
+    MAX_OUTPUT_FILES_TEXT,
+    MAX_WARNINGS,
+    OUTPUT_FILES,
+    QUEUE,
+    JobRow,
+    StatusTable,
+    WriteDeadlineError,
+    WriteOutcome,
+    fit_to_item,
+    output_files,
+)
 from transcoder_status.transitions import JobUpdate, coalesce
 
 
@@ -227,3 +241,44 @@ def test_fitting_leaves_a_notification_that_fits_as_it_is_and_cuts_one_that_does
     ):
         fitted = fit_to_item(oversized)
         assert fitted is not oversized and fit_to_item(fitted) is fitted
+
+
+def raw_item(table: StatusTable, job_id: str = "job") -> dict[str, Any]:
+    return dict(table.client.get_item(TableName=table.name, Key={"jobId": {"S": job_id}})["Item"])
+
+
+@pytest.mark.parametrize(
+    ("state", "details", "files"),
+    [
+        ("COMPLETED", {"outputs": (OutputSummary("a.mp4"), OutputSummary(""), OutputSummary("a.mp4"))}, ["a.mp4"]),
+        ("ERROR", {"error_code": "3001", "error_message": "input missing"}, None),
+    ],
+)
+def test_a_finished_row_holds_every_attribute_its_event_reads(
+    table: StatusTable, state: str, details: dict[str, Any], files: list[str] | None
+) -> None:
+    """The Pipes' input templates read these; Pipes documents nothing for a path that does not resolve."""
+    table.apply(make("PROGRESSING", 5, "a", pipeline_id="p-1"))
+    running = raw_item(table)
+    assert not {FINISHED_AT, OUTPUT_FILES, ERROR_CODE, QUEUE} & set(running)
+    table.apply(make(state, 9, "b", pipeline_id="p-1", **details))
+    item = raw_item(table)
+    for attribute, kind in FINISHED_EVENT_ATTRIBUTES.items():
+        if attribute == OUTPUT_FILES and files is None:
+            assert attribute not in item  # a string set cannot be empty: the other Pipe publishes it
+        else:
+            assert kind in item[attribute], attribute
+    assert item[FINISHED_AT] == item["notifiedAt"] == {"S": "1970-01-01T00:00:00.009Z"}
+    assert item[QUEUE] == {"S": ""}  # absent, stored empty; readers take it for absent
+    if files:
+        assert item[OUTPUT_FILES] == {"SS": files}
+    row = table.get("job", attributes=None)
+    assert row is not None and row.queue is None and row.finished_at == "1970-01-01T00:00:00.009Z"
+    assert row.output_files == tuple(files or ())
+
+
+def test_output_files_fit_an_event() -> None:
+    many = [OutputSummary(f"{i:04d}" + "x" * 996) for i in range(100)]  # 100 keys of 1,000 characters
+    files = output_files(many)
+    assert sum(map(len, files)) <= MAX_OUTPUT_FILES_TEXT and len(files) == MAX_OUTPUT_FILES_TEXT // 1000
+    assert files == tuple(o.key for o in many[: len(files)])

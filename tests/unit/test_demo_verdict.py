@@ -1,4 +1,5 @@
-"""The demo's verdict: exit 0 only when every job ended as simulated and the DLQ holds the bad message."""
+"""The demo's verdict: exit 0 only when every job ended as simulated, with exactly one finished event of
+its row's status, and the DLQ holds the bad message."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from transcoder_status.local.demo import _summary
+from transcoder_status.local.pipe import PipeStats
 from transcoder_status.local.simulator import MALFORMED_MESSAGE, SimulatedJob
 from transcoder_status.status import JobStatus
 from transcoder_status.table import JobRow
@@ -21,7 +23,25 @@ JOBS = [
 DEAD_LETTER = {"MessageId": "dead-1", "Body": json.dumps({"Type": "Notification", "Message": MALFORMED_MESSAGE})}
 
 
-def verdict(tmp_path: Path, finals: list[JobStatus], dead_letters: list[dict[str, Any]]) -> tuple[int, str]:
+def finished_event(job_id: str, status: JobStatus) -> dict[str, Any]:
+    detail = {"jobId": job_id, "status": status.value, "state": status.value, "finishedAt": "2025-01-01T00:00:00.000Z"}
+    return {
+        "source": "transcoder-status",
+        "detail-type": "Transcoding Job Finished",
+        "detail": {**detail, "outputs": []},
+    }
+
+
+ONE_EACH = [finished_event(JOBS[0].job_id, JobStatus.SUCCESS), finished_event(JOBS[1].job_id, JobStatus.CANCELED)]
+
+
+def verdict(
+    tmp_path: Path,
+    finals: list[JobStatus],
+    dead_letters: list[dict[str, Any]],
+    events: list[dict[str, Any]] = ONE_EACH,
+    settled: bool = True,
+) -> tuple[int, str]:
     log = tmp_path / "function.log"
     log.write_text(
         json.dumps({"level": "ERROR", "messageId": "dead-1", "reason": "the SNS Message is not JSON"}) + "\n"
@@ -38,6 +58,10 @@ def verdict(tmp_path: Path, finals: list[JobStatus], dead_letters: list[dict[str
         rows=rows,
         seen_at={job.job_id: 100.25 for job in JOBS},
         dead_letters=dead_letters,
+        events=events,
+        settled=settled,
+        pipe_stats=PipeStats(records=20, matched=2, batches=2, events_put=2),
+        pipe_errors=[],
         log_path=log,
         started=0.0,
     )
@@ -48,6 +72,44 @@ def test_pass_when_all_jobs_match_and_the_malformed_message_is_in_the_dlq(tmp_pa
     code, text = verdict(tmp_path, [JobStatus.SUCCESS, JobStatus.CANCELED], [DEAD_LETTER])
     assert code == 0
     assert "PASS" in text and "the SNS Message is not JSON" in text and "250 ms" in text
+    assert "Transcoding Job Finished events received (2)" in text and "each with one Transcoding Job Finished" in text
+
+
+@pytest.mark.parametrize(
+    ("events", "settled", "problem"),
+    [
+        (ONE_EACH[:1], True, "1 job(s) without exactly one finished event of their row's status: 1700000000001-bbbbbb"),
+        (
+            [*ONE_EACH, ONE_EACH[0]],
+            True,
+            "without exactly one finished event of their row's status: 1700000000000-aaaaaa",
+        ),
+        (
+            [ONE_EACH[0], finished_event(JOBS[1].job_id, JobStatus.ERROR)],
+            True,
+            "without exactly one finished event of their row's status: 1700000000001-bbbbbb",
+        ),
+        (
+            [*ONE_EACH, finished_event("1700000000002-cccccc", JobStatus.SUCCESS)],
+            True,
+            "1 finished event(s) of no simulated job",
+        ),
+        (ONE_EACH, False, "the stack did not settle"),
+    ],
+)
+def test_fail_without_exactly_one_finished_event_per_job(
+    tmp_path: Path, events: list[dict[str, Any]], settled: bool, problem: str
+) -> None:
+    code, text = verdict(tmp_path, [JobStatus.SUCCESS, JobStatus.CANCELED], [DEAD_LETTER], events, settled)
+    assert code == 1
+    assert "FAIL" in text and problem in text
+
+
+def test_an_event_is_shown_as_text_not_markup(tmp_path: Path) -> None:
+    event = finished_event(JOBS[1].job_id, JobStatus.CANCELED)
+    event["detail"].update(errorCode="1030", errorMessage="Video codec [indeo4] is not supported")
+    _, text = verdict(tmp_path, [JobStatus.SUCCESS, JobStatus.CANCELED], [DEAD_LETTER], [ONE_EACH[0], event])
+    assert "[indeo4]" in text
 
 
 @pytest.mark.parametrize(
@@ -62,6 +124,7 @@ def test_pass_when_all_jobs_match_and_the_malformed_message_is_in_the_dlq(tmp_pa
 def test_fail_otherwise(
     tmp_path: Path, finals: list[JobStatus], dead_letters: list[dict[str, Any]], problem: str
 ) -> None:
-    code, text = verdict(tmp_path, finals, dead_letters)
+    events = [finished_event(job.job_id, final) for job, final in zip(JOBS, finals, strict=True) if final.terminal]
+    code, text = verdict(tmp_path, finals, dead_letters, events)
     assert code == 1
     assert "FAIL" in text and problem in text

@@ -6,14 +6,24 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from transcoder_status.handler import DEADLINE_MARGIN_S, StatusWriter
+from transcoder_status.local.pipe import InputTemplate, compile_pattern, passes
 from transcoder_status.local.template import load_template, translate
 from transcoder_status.stuck_check import METRIC as STUCK_METRIC
-from transcoder_status.table import JOB_ID, LISTING_ATTRIBUTES, STATUS_INDEX, STATUS_SHARD, UPDATED_AT
+from transcoder_status.table import (
+    FINISHED_EVENT_ATTRIBUTES,
+    JOB_ID,
+    LISTING_ATTRIBUTES,
+    OUTPUT_FILES,
+    STATUS_INDEX,
+    STATUS_SHARD,
+    UPDATED_AT,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +79,8 @@ def test_the_function_role_grants_only_what_the_function_uses(translated: dict[s
     function = translated["Resources"]["StatusWriterFunction"]["Properties"]
     assert function["Role"] == {"Fn::GetAtt": ["StatusWriterRole", "Arn"]}
     roles = resources_of(translated, "AWS::IAM::Role")
-    assert set(roles) == {"StatusWriterRole", "StuckCheckRole"}  # SAM generated none
+    assert set(roles) == {"StatusWriterRole", "StuckCheckRole", "JobFinishedPipeRole"}  # SAM generated none
+    assert set(roles) == {"StatusWriterRole", "JobFinishedPipeRole"}  # SAM generated none
     role = roles["StatusWriterRole"]["Properties"]
     assert "ManagedPolicyArns" not in role
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
@@ -283,6 +294,8 @@ def test_outputs_tell_the_user_what_to_do_next(template: dict[str, Any]) -> None
         "DeadLetterQueueUrl",
         "JobStatusReadPolicyArn",
         "DashboardUrl",
+        "FinishedEventBusName",
+        "FinishedEventBusArn",
     }
     assert "${OperationsDashboard}" in template["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"]
 
@@ -432,3 +445,163 @@ def test_every_checkov_skip_says_why(template: dict[str, Any]) -> None:
     assert skips, "the function's skips are expected"
     for name, skip in skips:
         assert skip["id"].startswith("CKV_") and len(skip.get("comment", "")) > 40, (name, skip)
+
+
+# -- "Transcoding Job Finished": the table's stream, the Pipes, their role --------------------------
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "schemas" / "transcoding-job-finished.schema.json").read_text()
+)
+BUS = {
+    "Fn::If": [
+        "CreateFinishedEventBus",
+        {"Fn::GetAtt": ["JobEventBus", "Arn"]},
+        {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"},
+    ]
+}
+
+
+def stream_record(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
+    """A stream record as the Pipe sees it; images in DynamoDB's JSON."""
+    dynamodb: dict[str, Any] = {"Keys": {"jobId": {"S": "j"}}, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    if old is not None:
+        dynamodb["OldImage"] = old
+    if new is not None:
+        dynamodb["NewImage"] = new
+    name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+    return {"eventName": name, "eventSource": "aws:dynamodb", "dynamodb": dynamodb}
+
+
+def image(finished: bool | None, files: list[str] | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"jobId": {"S": "j"}, "status": {"S": "SUCCESS" if finished else "RUNNING"}}
+    if finished is not None:
+        item["finished"] = {"BOOL": finished}
+    if files:
+        item["outputFiles"] = {"SS": files}
+    return item
+
+
+@pytest.fixture(scope="module")
+def pipes(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: spec["Properties"] for name, spec in resources_of(translated, "AWS::Pipes::Pipe").items()}
+
+
+def test_the_table_streams_new_and_old_images(template: dict[str, Any]) -> None:
+    table = template["Resources"]["JobStatusTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+def test_the_pipes_read_the_table_stream_and_put_on_the_chosen_bus(pipes: dict[str, dict[str, Any]]) -> None:
+    assert set(pipes) == {"JobFinishedPipe", "JobFinishedWithoutOutputsPipe"}
+    for pipe in pipes.values():
+        assert pipe["Source"] == {"Fn::GetAtt": ["JobStatusTable", "StreamArn"]}
+        assert pipe["RoleArn"] == {"Fn::GetAtt": ["JobFinishedPipeRole", "Arn"]}
+        assert pipe["Target"] == BUS
+        assert "Enrichment" not in pipe  # no function code
+        assert pipe["TargetParameters"]["EventBridgeEventBusParameters"] == {
+            "Source": "transcoder-status",
+            "DetailType": "Transcoding Job Finished",
+        }
+        stream = pipe["SourceParameters"]["DynamoDBStreamParameters"]
+        assert stream["StartingPosition"] == "TRIM_HORIZON"  # no finish missed before the Pipe starts
+        assert 1 <= stream["BatchSize"] <= 10  # an event bus target takes ten
+        assert stream["MaximumRetryAttempts"] == -1  # a finish is retried, never skipped
+
+
+# Every kind of write the table sees, and which Pipe (if any) must publish it.
+FILTER_CASES = [
+    ("a row written finished, with outputs", None, image(True, ["a.mp4"]), "JobFinishedPipe"),
+    ("a row written finished, without outputs", None, image(True), "JobFinishedWithoutOutputsPipe"),
+    ("running -> finished, with outputs", image(False), image(True, ["a.mp4", "b.mp4"]), "JobFinishedPipe"),
+    ("running -> finished, without outputs", image(False), image(True), "JobFinishedWithoutOutputsPipe"),
+    ("a row written running", None, image(False), None),
+    ("running -> running", image(False), image(False), None),
+    ("a merge into a finished row", image(True, ["a.mp4"]), image(True, ["a.mp4"]), None),
+    ("a merge into a finished row without outputs", image(True), image(True), None),
+    ("the TTL deleting a finished row", image(True, ["a.mp4"]), None, None),
+    ("the TTL deleting a running row", image(False), None, None),
+    ("a key-only image (moto's first INSERT)", None, image(None), None),
+]
+
+
+@pytest.mark.parametrize(("case", "old", "new", "publisher"), FILTER_CASES, ids=[c[0] for c in FILTER_CASES])
+def test_exactly_the_transition_to_finished_passes_and_through_one_pipe(
+    pipes: dict[str, dict[str, Any]], case: str, old: Any, new: Any, publisher: str | None
+) -> None:
+    record = stream_record(old, new)
+    passing = {
+        name
+        for name, pipe in pipes.items()
+        if passes(
+            [compile_pattern(f["Pattern"]) for f in pipe["SourceParameters"]["FilterCriteria"]["Filters"]], record
+        )
+    }
+    assert passing == ({publisher} if publisher else set()), case
+
+
+def test_the_input_templates_read_what_every_finished_row_holds(pipes: dict[str, dict[str, Any]]) -> None:
+    """The item layout lives in table.py: the templates read only attributes it guarantees, by type."""
+    templates = {name: InputTemplate(pipe["TargetParameters"]["InputTemplate"]) for name, pipe in pipes.items()}
+    for template in templates.values():
+        for path in template.paths():
+            assert path[:2] == ("dynamodb", "NewImage") and len(path) == 4, path
+            assert FINISHED_EVENT_ATTRIBUTES.get(str(path[2])) == path[3], path
+        assert all(p.quoted for p in template.placeholders if p.steps[3] == "S")  # strings are escaped
+    with_outputs = templates["JobFinishedPipe"]
+    (files,) = [p for p in with_outputs.placeholders if p.steps[3] == "SS"]
+    assert not files.quoted and files.steps[2] == OUTPUT_FILES  # a JSON array
+    # The two templates are one, but for where the outputs come from.
+    assert templates["JobFinishedWithoutOutputsPipe"].text == with_outputs.text.replace(
+        "<$.dynamodb.NewImage.outputFiles.SS>", "[]"
+    )
+
+
+def test_the_detail_has_the_schemas_keys(pipes: dict[str, dict[str, Any]]) -> None:
+    new_image = {name: {kind: ["x"] if kind == "SS" else "x"} for name, kind in FINISHED_EVENT_ATTRIBUTES.items()}
+    for pipe in pipes.values():
+        rendered = json.loads(
+            InputTemplate(pipe["TargetParameters"]["InputTemplate"]).render({"dynamodb": {"NewImage": new_image}}, {})
+        )
+        assert list(rendered) == SCHEMA["required"]
+        assert set(rendered) == set(SCHEMA["properties"])
+
+
+def test_the_pipe_role_reads_only_that_stream_and_puts_only_on_that_bus(translated: dict[str, Any]) -> None:
+    role = translated["Resources"]["JobFinishedPipeRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "pipes.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }
+    ]
+    for take in (True, False):  # every option on (a key, a bus of the stack's own), or none
+        granted = {
+            statement["Sid"]: (sorted(always_list(statement["Action"])), statement["Resource"])
+            for statement in role_statements(translated, "JobFinishedPipeRole", take)
+        }
+        expected = {
+            "ReadTheStatusTableStream": (
+                ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                {"Fn::GetAtt": ["JobStatusTable", "StreamArn"]},
+            ),
+            # The bus the Pipes put on, whichever the parameter picks.
+            "PutEventsOnTheJobEventBus": (["events:PutEvents"], branches(BUS, take)),
+        }
+        if take:  # the key only when one is given
+            expected["ReadTheStreamThroughTheStackKey"] = (["kms:Decrypt"], {"Ref": "KmsKeyArn"})
+        assert granted == expected
+    for pipe in resources_of(translated, "AWS::Pipes::Pipe").values():
+        assert pipe["Properties"]["Target"] == BUS
+
+
+def test_the_bus_is_the_accounts_default_or_the_stacks_own(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["FinishedEventBus"]
+    assert (parameter["AllowedValues"], parameter["Default"]) == (["default", "create"], "default")
+    bus = template["Resources"]["JobEventBus"]
+    assert (bus["Type"], bus["Condition"]) == ("AWS::Events::EventBus", "CreateFinishedEventBus")
+    assert template["Outputs"]["FinishedEventBusName"]["Value"] == {
+        "Fn::If": ["CreateFinishedEventBus", {"Ref": "JobEventBus"}, "default"]
+    }

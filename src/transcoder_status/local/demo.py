@@ -1,9 +1,10 @@
 """``make demo`` and ``transcoder-status local``: the whole pipeline on an embedded AWS emulator.
 
 demo: emulator -> stack provisioned from template.yaml -> the function's runtime (event-source
-poller + real handler, in its own process) -> simulated transcoder jobs -> every job watched with
-the client library -> a summary. Exit 0 only if every job ended as simulated and the malformed
-message sits in the DLQ.
+poller + real handler, in its own process) and the template's Pipes (table stream -> event bus) ->
+a consumer's rule and queue on the bus -> simulated transcoder jobs -> every job watched with the
+client library -> a summary. Exit 0 only if every job ended as simulated, with exactly one
+"Transcoding Job Finished" event carrying its row's status, and the malformed message sits in the DLQ.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import boto3
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..client import Backoff, JobWaitTimeout, connect, watch_jobs
@@ -27,6 +29,7 @@ from ..display import JobProgress, styled
 from ..status import JobStatus
 from ..table import PROGRESS_ATTRIBUTES, JobRow
 from .emulator import Emulator, running_emulator
+from .pipe import PipeRunners, PipeStats, drain_queue, subscribe_queue
 from .provision import Stack, provision
 from .runtime import Runtime, start_runtime
 from .simulator import MALFORMED_MESSAGE, SimulatedJob, TranscoderSimulator
@@ -34,6 +37,7 @@ from .simulator import MALFORMED_MESSAGE, SimulatedJob, TranscoderSimulator
 JOBS_TIMEOUT_S = 60
 DLQ_TIMEOUT_S = 45
 BACKOFF = Backoff()  # the library's defaults: the latency shown is what a user of it gets
+SETTLE_TIMEOUT_S = 30  # the last notifications through the function, then the Pipes through the stream
 
 
 @dataclass
@@ -41,11 +45,13 @@ class LocalStack:
     emulator: Emulator
     stack: Stack
     runtime: Runtime
+    pipes: PipeRunners
+    pipe_errors: list[BaseException]
 
 
 @contextmanager
-def local_stack(console: Console, log_dir: Path) -> Iterator[LocalStack]:
-    """Emulator, stack and function runtime; all stopped on exit, Ctrl-C included."""
+def local_stack(console: Console, log_dir: Path, *, show_pipe_errors: bool = False) -> Iterator[LocalStack]:
+    """Emulator, stack, function runtime and Pipes; all stopped on exit, Ctrl-C included."""
     with running_emulator() as emulator:
         console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}")
         stack = provision()
@@ -56,9 +62,22 @@ def local_stack(console: Console, log_dir: Path) -> Iterator[LocalStack]:
             f"[bold]Function[/bold] {trigger.function.handler} polling its queue "
             f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); log: {runtime.log_path}"
         )
+        pipe_errors: list[BaseException] = []
+
+        def pipe_error(error: BaseException) -> None:
+            pipe_errors.append(error)
+            if show_pipe_errors:
+                console.print(f"[red]pipe: {type(error).__name__}: {error}[/red]")
+
+        pipes = PipeRunners.of(stack.pipes, on_error=pipe_error).start()
+        console.print(
+            f"[bold]Pipes[/bold] {', '.join(p.name.removeprefix(stack.name + '-') for p in stack.pipes)} reading "
+            f"the table's stream, putting on event bus {stack.outputs['FinishedEventBusName']}"
+        )
         try:
-            yield LocalStack(emulator, stack, runtime)
+            yield LocalStack(emulator, stack, runtime, pipes, pipe_errors)
         finally:
+            pipes.stop()
             runtime.stop()
 
 
@@ -68,11 +87,16 @@ def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = 
     started = time.monotonic()
     try:
         with local_stack(console, log_dir) as local:
+            bus = local.stack.outputs["FinishedEventBusName"]
+            consumer = subscribe_queue(bus, f"{local.stack.name}-finished-events")
+            console.print(f"[bold]Consumer[/bold] a rule on event bus {bus} -> queue {consumer.rsplit('/', 1)[1]}")
             simulator = TranscoderSimulator(local.stack, jobs=jobs, seed=seed).start()
             console.print(f"[bold]Simulating[/bold] {jobs} jobs (seed {simulator.seed}), plus one malformed message\n")
             try:
                 seen_at, rows = _watch(simulator.jobs, local.stack, console)
                 dead_letters = _await_dead_letters(local.stack, expected=1)
+                settled = _settle(simulator, local)
+                events = drain_queue(consumer)
             finally:
                 simulator.stop()
             if local.runtime.process.poll() is not None:
@@ -87,6 +111,10 @@ def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = 
                 rows=rows,
                 seen_at=seen_at,
                 dead_letters=dead_letters,
+                events=events,
+                settled=settled,
+                pipe_stats=local.pipes.stats,
+                pipe_errors=local.pipe_errors,
                 log_path=local.runtime.log_path,
                 started=started,
             )
@@ -133,6 +161,22 @@ def _await_dead_letters(stack: Stack, expected: int) -> list[dict[str, Any]]:
     return [dict(message) for message in messages]
 
 
+def _settle(simulator: TranscoderSimulator, local: LocalStack) -> bool:
+    """Let every late notification through before counting events: the simulator has sent all, the
+    function has taken every message off its queue, and the Pipes have read the stream to its end."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    if not simulator.wait(max(0.0, deadline - time.monotonic())):
+        return False
+    sqs = boto3.client("sqs")
+    url = local.stack.outputs["NotificationQueueUrl"]
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    while any(int(v) for v in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"].values()):  # type: ignore[arg-type]
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return local.pipes.wait_caught_up(max(0.0, deadline - time.monotonic()))
+
+
 def _reasons(log_path: Path) -> dict[str, str]:
     """Why each record failed, by SQS message ID, from the function's log (as Logs Insights would)."""
     reasons: dict[str, str] = {}
@@ -154,35 +198,46 @@ def _summary(
     rows: dict[str, JobRow | None],
     seen_at: dict[str, float],
     dead_letters: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    settled: bool,
+    pipe_stats: PipeStats,
+    pipe_errors: list[BaseException],
     log_path: Path,
     started: float,
 ) -> int:
+    finished_events: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        finished_events.setdefault(str(event.get("detail", {}).get("jobId")), []).append(event)
     view = Table(title="Jobs")
-    for name in ("Job", "Source", "Simulated", "Final", "Latency"):
+    for name in ("Job", "Source", "Simulated", "Final", "Latency", "Events"):
         view.add_column(name, no_wrap=True)
     view.add_column("Delivery")
     wrong: list[str] = []
+    wrong_events: list[str] = []
     latencies: list[float] = []
     for job in jobs:
         row = rows.get(job.job_id)
         final = row.status if row is not None else JobStatus.RUNNING
         if final is not job.outcome:
             wrong.append(job.job_id)
+        mine = finished_events.pop(job.job_id, [])
+        if len(mine) != 1 or mine[0]["detail"].get("status") != final.value:
+            wrong_events.append(job.job_id)
         latency = ""
         if job.terminal_sent_at is not None and job.job_id in seen_at:
             latencies.append(seen_at[job.job_id] - job.terminal_sent_at)
             latency = f"{latencies[-1] * 1000:.0f} ms"
-        view.add_row(job.job_id, job.source, styled(job.outcome), styled(final), latency, ", ".join(job.quirks))
+        count = f"[green]{len(mine)}[/green]" if job.job_id not in wrong_events else f"[red]{len(mine)}[/red]"
+        view.add_row(job.job_id, job.source, styled(job.outcome), styled(final), latency, count, ", ".join(job.quirks))
     console.print(view)
+    strays = [event for stray in finished_events.values() for event in stray]
+    console.print(_events_table(events))
+    console.print(
+        f"Pipes: {pipe_stats.records} stream records read (each Pipe reads them all), {pipe_stats.matched} passed "
+        f"a filter, {pipe_stats.events_put} events put, {pipe_stats.retries} retries"
+    )
 
-    reasons = _reasons(log_path)
-    dlq = Table("Message ID", "Why (from the function's log)", "Body", title="Dead-letter queue")
-    malformed_in_dlq = False
-    for message in dead_letters:
-        body = json.loads(message["Body"])
-        text = body.get("Message", message["Body"]) if isinstance(body, dict) else message["Body"]
-        malformed_in_dlq |= text == MALFORMED_MESSAGE
-        dlq.add_row(message["MessageId"], reasons.get(message["MessageId"], "?"), str(text)[:60])
+    dlq, malformed_in_dlq = _dlq_table(dead_letters, log_path)
     console.print(dlq)
 
     if latencies:
@@ -194,20 +249,69 @@ def _summary(
         )
     for error in simulator_errors:
         console.print(f"[red]simulator error: {error}[/red]")
+    for error in pipe_errors[-3:]:
+        console.print(f"[red]pipe error ({len(pipe_errors)} in all): {type(error).__name__}: {error}[/red]")
     elapsed = time.monotonic() - started
-    if wrong or not malformed_in_dlq or len(dead_letters) != 1 or simulator_errors:
-        problems = [f"{len(wrong)} job(s) ended wrong: {', '.join(wrong)}"] if wrong else []
-        if not malformed_in_dlq or len(dead_letters) != 1:
-            problems.append(f"DLQ holds {len(dead_letters)} message(s), expected only the malformed one")
-        console.print(
-            f"[bold red]FAIL[/bold red] after {elapsed:.1f} s: " + "; ".join(problems or ["simulator errors"])
+    problems = [f"{len(wrong)} job(s) ended wrong: {', '.join(wrong)}"] if wrong else []
+    if wrong_events:
+        problems.append(
+            f"{len(wrong_events)} job(s) without exactly one finished event of their row's status: "
+            + ", ".join(wrong_events)
         )
+    if strays:
+        problems.append(f"{len(strays)} finished event(s) of no simulated job")
+    if not settled:
+        problems.append("the stack did not settle (late notifications, the function's queue, the Pipes)")
+    if not malformed_in_dlq or len(dead_letters) != 1:
+        problems.append(f"DLQ holds {len(dead_letters)} message(s), expected only the malformed one")
+    if simulator_errors:
+        problems.append("simulator errors")
+    if problems:
+        console.print(f"[bold red]FAIL[/bold red] after {elapsed:.1f} s: " + "; ".join(problems))
         return 1
     console.print(
         f"[bold green]PASS[/bold green] in {elapsed:.1f} s: {len(jobs)}/{len(jobs)} jobs "
-        "reached their simulated state; the malformed message is in the DLQ."
+        "reached their simulated state, each with one Transcoding Job Finished event of that status; "
+        "the malformed message is in the DLQ."
     )
     return 0
+
+
+def _dlq_table(dead_letters: list[dict[str, Any]], log_path: Path) -> tuple[Table, bool]:
+    """The DLQ's messages with why each is there; and whether the malformed message is among them."""
+    reasons = _reasons(log_path)
+    dlq = Table("Message ID", "Why (from the function's log)", "Body", title="Dead-letter queue")
+    malformed_in_dlq = False
+    for message in dead_letters:
+        body = json.loads(message["Body"])
+        text = body.get("Message", message["Body"]) if isinstance(body, dict) else message["Body"]
+        malformed_in_dlq |= text == MALFORMED_MESSAGE
+        dlq.add_row(message["MessageId"], reasons.get(message["MessageId"], "?"), str(text)[:60])
+    return dlq, malformed_in_dlq
+
+
+def _events_table(events: list[dict[str, Any]]) -> Table:
+    """The events the consumer's queue received, as a consumer reads them."""
+    view = Table(title=f"Transcoding Job Finished events received ({len(events)})")
+    for name in ("Job", "Status", "State", "Finished at"):
+        view.add_column(name, no_wrap=True)
+    view.add_column("Outputs / error")
+    for event in sorted(events, key=lambda e: str(e.get("detail", {}).get("jobId"))):
+        detail = event.get("detail", {})
+        status = detail.get("status", "?")
+        outputs = detail.get("outputs") or []
+        error = ": ".join(part for part in (detail.get("errorCode"), detail.get("errorMessage")) if part)
+        # S3 URIs by their file name, to keep the table narrow; the event has the whole URI.
+        files = ", ".join("…/" + name.rsplit("/", 1)[-1] if name.startswith("s3://") else name for name in outputs)
+        # What the event says is text, not markup: "[indeo4]" in an error message stays as it is.
+        view.add_row(
+            escape(str(detail.get("jobId"))),
+            styled(JobStatus(status)) if status in JobStatus.__members__ else escape(str(status)),
+            escape(str(detail.get("state", ""))),
+            escape(str(detail.get("finishedAt", "")).replace("T", " ")),
+            (escape(files) or "[dim]no outputs[/dim]") + (f"\n[red]{escape(error[:60])}[/red]" if error else ""),
+        )
+    return view
 
 
 def run_local(console: Console | None = None) -> int:
@@ -215,7 +319,7 @@ def run_local(console: Console | None = None) -> int:
     console = console or Console()
     log_dir = Path(tempfile.mkdtemp(prefix="transcoder-status-local-"))
     try:
-        with local_stack(console, log_dir) as local:
+        with local_stack(console, log_dir, show_pipe_errors=True) as local:
             environment = {
                 **local.emulator.environment(),
                 "TABLE_NAME": local.stack.outputs["TableName"],
@@ -227,9 +331,9 @@ def run_local(console: Console | None = None) -> int:
                 console.print(f"  {name}: {value}")
             console.print(
                 "\nPublish Elastic Transcoder notifications to NotificationTopicArn, or MediaConvert "
-                "events with `aws events put-events`; `transcoder-status list`, `status`, `watch` and "
-                "`dlq show` work against it (the stuck check's schedule is recorded, not run). "
-                "Ctrl-C stops everything."
+                "events with `aws events put-events`; each finished job puts one Transcoding Job Finished "
+                "event on FinishedEventBusName; `transcoder-status list`, `status`, `watch` and `dlq show` "
+                "work against it (the stuck check's schedule is recorded, not run). Ctrl-C stops everything."
             )
             threading.Event().wait()
     except KeyboardInterrupt:

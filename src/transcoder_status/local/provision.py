@@ -6,7 +6,8 @@ created from its own properties in dependency order. moto cannot run Lambda code
 its CloudFormation lacks some of these types, so the functions and their SQS trigger are not created:
 they are returned as ``LocalFunction``s and a ``LocalTrigger`` for the event-source poller. A
 scheduled rule is created in EventBridge and recorded as a ``LocalSchedule``; nothing runs it on a
-timer locally (its function can be invoked directly, as the tests do).
+timer locally (its function can be invoked directly, as the tests do). moto stores a Pipe but does
+not run it: each is also returned as a ``LocalPipe`` for ``local.pipe``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import boto3
 
 from .emulator import ACCOUNT, REGION
+from .pipe import MAX_BUS_BATCH, MAX_FILTERS, InputTemplate, LocalPipe, PatternError, TemplateError, compile_pattern
 from .template import load_template, translate
 
 Resolved = dict[str, Any]
@@ -73,6 +75,7 @@ class Stack:
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     triggers: list[LocalTrigger] = field(default_factory=list)
     schedules: list[LocalSchedule] = field(default_factory=list)
+    pipes: list[LocalPipe] = field(default_factory=list)
 
 
 def provision(
@@ -122,6 +125,8 @@ class _Builder:
             "AWS::Lambda::Function": self._function,
             "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
             "AWS::Lambda::Permission": self._permission,
+            "AWS::Events::EventBus": self._event_bus,
+            "AWS::Pipes::Pipe": self._pipe,
         }
 
     # -- what CloudFormation checks before it creates anything ---------------------------------
@@ -337,7 +342,11 @@ class _Builder:
                 "Enabled": bool(sse.get("SSEEnabled")),
                 **{key: sse[key] for key in ("SSEType", "KMSMasterKeyId") if key in sse},
             }
-        arn = dynamodb.create_table(**request)["TableDescription"]["TableArn"]
+        stream = props.get("StreamSpecification")
+        if stream:
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        description = dynamodb.create_table(**request)["TableDescription"]
+        arn = description["TableArn"]
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
@@ -350,6 +359,8 @@ class _Builder:
             )
         self.stack.refs[logical] = name
         self.stack.attributes[logical] = {"Arn": arn}
+        if stream:
+            self.stack.attributes[logical]["StreamArn"] = description["LatestStreamArn"]
 
     def _managed_policy(self, logical: str, props: Resolved) -> None:
         arn = boto3.client("iam").create_policy(
@@ -447,6 +458,94 @@ class _Builder:
             )
         )
         self.stack.refs[logical] = f"{self.stack.name}-{logical}"
+
+    def _event_bus(self, logical: str, props: Resolved) -> None:
+        unknown = set(props) - {"Name", "Description"}
+        if unknown:
+            raise ProvisioningError(f"{logical}: the local stack cannot create an event bus with {sorted(unknown)}")
+        request = {key: props[key] for key in ("Name", "Description") if key in props}
+        arn = boto3.client("events").create_event_bus(**request)["EventBusArn"]
+        self.stack.refs[logical] = props["Name"]
+        self.stack.attributes[logical] = {"Arn": arn, "Name": props["Name"]}
+
+    def _pipe(self, logical: str, props: Resolved) -> None:
+        """Stored in the emulator, and returned as a LocalPipe for ``local.pipe`` to run: from a
+        DynamoDB stream of this stack to an event bus, with only the settings the runner applies.
+        Anything else is refused here rather than ignored there."""
+        name = props.get("Name", self._physical_name(logical))
+        unknown = set(props) - {"Name", "Description", "DesiredState", "RoleArn", "Source", "SourceParameters"}
+        unknown -= {"Target", "TargetParameters"}
+        if unknown:
+            raise ProvisioningError(f"{logical}: the local Pipe does not run {sorted(unknown)}")
+        if props.get("DesiredState", "RUNNING") != "RUNNING":
+            raise ProvisioningError(f"{logical}: the local Pipe runs only a RUNNING pipe")
+        streams = {a["StreamArn"] for a in self.stack.attributes.values() if "StreamArn" in a}
+        if props["Source"] not in streams:
+            raise ProvisioningError(f"{logical}: the local Pipe reads only a DynamoDB stream of this stack")
+        if ":event-bus/" not in props["Target"]:
+            raise ProvisioningError(f"{logical}: the local Pipe puts only on an event bus")
+
+        source = dict(props.get("SourceParameters", {}))
+        stream = dict(source.pop("DynamoDBStreamParameters", {}))
+        filters = [str(f["Pattern"]) for f in source.pop("FilterCriteria", {}).get("Filters", [])]
+        # Applied: position, batching, retries. Accepted, as they change nothing here: the age limit
+        # (moto keeps every record) and a ParallelizationFactor of 1 (one batch of a shard at a time).
+        applied = {"StartingPosition", "BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts"}
+        unknown = set(source) | (set(stream) - applied - {"MaximumRecordAgeInSeconds", "ParallelizationFactor"})
+        if unknown:
+            raise ProvisioningError(f"{logical}: the local Pipe does not run SourceParameters {sorted(unknown)}")
+        if int(stream.get("ParallelizationFactor", 1)) != 1:
+            raise ProvisioningError(f"{logical}: the local Pipe reads a shard one batch at a time")
+        position = stream.get("StartingPosition", "TRIM_HORIZON")
+        if position not in ("TRIM_HORIZON", "LATEST"):
+            raise ProvisioningError(f"{logical}: a DynamoDB stream starts at TRIM_HORIZON or LATEST, not {position}")
+
+        target = dict(props.get("TargetParameters", {}))
+        bus = dict(target.pop("EventBridgeEventBusParameters", {}))
+        template = target.pop("InputTemplate", None)
+        unknown = set(target) | (set(bus) - {"Source", "DetailType", "Resources"})
+        if unknown:
+            raise ProvisioningError(f"{logical}: the local Pipe does not run TargetParameters {sorted(unknown)}")
+        batch_size = int(stream.get("BatchSize", MAX_BUS_BATCH))
+        if not 1 <= batch_size <= MAX_BUS_BATCH:
+            raise ProvisioningError(f"{logical}: BatchSize is 1 to {MAX_BUS_BATCH} for an event bus target")
+        if len(filters) > MAX_FILTERS:
+            raise ProvisioningError(f"{logical}: a Pipe takes at most {MAX_FILTERS} filters")
+        try:
+            for pattern in filters:
+                compile_pattern(pattern)
+            if template is not None:
+                InputTemplate(str(template))
+        except (PatternError, TemplateError) as error:
+            raise ProvisioningError(f"{logical}: {error}") from None
+
+        request: dict[str, Any] = {
+            key: props[key] for key in ("RoleArn", "Source", "Target", "Description") if key in props
+        }
+        for key in ("SourceParameters", "TargetParameters"):
+            if key in props:
+                request[key] = props[key]
+        arn = boto3.client("pipes").create_pipe(Name=name, **request)["Arn"]
+        self.stack.pipes.append(
+            LocalPipe(
+                name=name,
+                arn=arn,
+                stream_arn=props["Source"],
+                target_arn=props["Target"],
+                # What a Pipe puts when its target parameters name no source or detail type.
+                event_source=bus.get("Source", f"Pipe {name}"),
+                detail_type=bus.get("DetailType", "Event from aws:dynamodb"),
+                starting_position=position,
+                batch_size=batch_size,
+                batching_window_s=float(stream.get("MaximumBatchingWindowInSeconds", 0)),
+                maximum_retry_attempts=int(stream.get("MaximumRetryAttempts", -1)),
+                filters=tuple(filters),
+                input_template=None if template is None else str(template),
+                resources=tuple(bus.get("Resources", ())),
+            )
+        )
+        self.stack.refs[logical] = name
+        self.stack.attributes[logical] = {"Arn": arn}
 
 
 class _NoValue:

@@ -70,6 +70,11 @@ class TranscoderSimulator:
         self._thread.start()
         return self
 
+    def wait(self, timeout: float) -> bool:
+        """Wait until every planned notification has been sent; False on timeout."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def stop(self) -> None:
         self._stopping.set()
         if self._thread.is_alive():
