@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .client import JobWaitTimeout, StatusTableError, connect, explained_errors, watch_jobs
-from .dead_letters import SNS_CONTROL, WRITE_FAILED, DeadLetterQueue, DeadLetterQueueError
+from .dead_letters import SNS_CONTROL, UNDELIVERED, WRITE_FAILED, DeadLetterQueue, DeadLetterQueueError
 from .display import JobProgress, styled
 from .listing import list_jobs, parse_duration, status_choice
 from .status import JobStatus
@@ -196,6 +196,19 @@ DlqOption = Annotated[
     str | None,
     typer.Option("--dlq-url", envvar="DLQ_URL", help="The dead-letter queue (the stack's DeadLetterQueueUrl output)."),
 ]
+UndeliveredOption = Annotated[
+    bool,
+    typer.Option(
+        "--undelivered",
+        help="The undelivered queue instead: what SNS or EventBridge could not deliver to the notification queue.",
+    ),
+]
+UndeliveredUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--undelivered-url", envvar="UNDELIVERED_URL", help="The undelivered queue (the UndeliveredQueueUrl output)."
+    ),
+]
 MaxOption = Annotated[int | None, typer.Option("--max", min=1, help="At most this many messages (default: all).")]
 RetentionOption = Annotated[
     float,
@@ -205,15 +218,22 @@ RetentionOption = Annotated[
 ]
 
 
-def _dlq(dlq_url: str | None, region: str | None, endpoint_url: str | None) -> DeadLetterQueue:
+def _dlq(
+    dlq_url: str | None, undelivered_url: str | None, undelivered: bool, region: str | None, endpoint_url: str | None
+) -> DeadLetterQueue:
     try:
-        return DeadLetterQueue.connect(dlq_url, region_name=region, endpoint_url=endpoint_url)
+        return DeadLetterQueue.connect(
+            undelivered_url if undelivered else dlq_url,
+            region_name=region,
+            endpoint_url=endpoint_url,
+            undelivered=undelivered,
+        )
     except DeadLetterQueueError as error:
         errors.print(f"[red]{error}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None
 
 
-_KIND_STYLE = {WRITE_FAILED: "green", SNS_CONTROL: "yellow"}
+_KIND_STYLE = {WRITE_FAILED: "green", SNS_CONTROL: "yellow", UNDELIVERED: "green"}
 
 
 @dlq_app.command("show")
@@ -222,12 +242,14 @@ def dlq_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, for scripts.")] = False,
     max_messages: MaxOption = None,
     retention_days: RetentionOption = DEFAULT_RETENTION_DAYS,
+    undelivered: UndeliveredOption = False,
     dlq_url: DlqOption = None,
+    undelivered_url: UndeliveredUrlOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Show each message in the DLQ and why it is there (the parser, run on it again); takes none."""
-    queue = _dlq(dlq_url, region, endpoint_url)
+    queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url)
     try:
         letters = queue.peek(max_messages, retention_days=retention_days)
     except DeadLetterQueueError as error:
@@ -236,10 +258,11 @@ def dlq_show(
     if as_json:
         print(json.dumps([letter.to_json() for letter in letters], indent=2))
         return
+    name = "Undelivered queue" if undelivered else "Dead-letter queue"
     if not letters:
-        console.print("The dead-letter queue is empty.")
+        console.print(f"{name}: empty.")
         return
-    view = Table(title=f"Dead-letter queue: {len(letters)} message(s), all still there")
+    view = Table(title=f"{name}: {len(letters)} message(s), all still there")
     view.add_column("Message ID", no_wrap=True)
     view.add_column("First sent", no_wrap=True)
     view.add_column("Receives", justify="right")
@@ -262,15 +285,23 @@ def dlq_redrive(
     *,
     max_messages: MaxOption = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="The queue to move them to (default: the queue whose DLQ this is).")
+        str | None,
+        typer.Option(
+            "--to",
+            envvar="NOTIFICATION_QUEUE_URL",
+            help="The queue to move them to (default: the queue whose DLQ this is; for --undelivered, "
+            "the NotificationQueueUrl output).",
+        ),
     ] = None,
     retention_days: RetentionOption = DEFAULT_RETENTION_DAYS,
+    undelivered: UndeliveredOption = False,
     dlq_url: DlqOption = None,
+    undelivered_url: UndeliveredUrlOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Move the DLQ's messages back to the queue they came from; the function then tries them again."""
-    queue = _dlq(dlq_url, region, endpoint_url)
+    queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url)
     try:
         result = queue.redrive(max_messages, retention_days=retention_days, destination=to)
     except DeadLetterQueueError as error:

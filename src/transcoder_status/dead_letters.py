@@ -54,6 +54,10 @@ MALFORMED = "malformed"
 SNS_CONTROL = "sns-control"
 PARSER_FAILED = "parser-failed"
 WRITE_FAILED = "write-failed"
+UNDELIVERED = "undelivered"  # SNS or EventBridge could not put it on the notification queue
+
+# What EventBridge puts on an event it could not deliver to its target (its target DLQ's message).
+EVENTBRIDGE_ERROR_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE")
 
 # What an endpoint answers for an action it does not have.
 _UNSUPPORTED = frozenset(
@@ -126,9 +130,14 @@ class RedriveResult:
 
 
 def explain(
-    message: Mapping[str, Any], *, retention_days: float = DEFAULT_RETENTION_DAYS, now_ms: int | None = None
+    message: Mapping[str, Any],
+    *,
+    retention_days: float = DEFAULT_RETENTION_DAYS,
+    now_ms: int | None = None,
+    undelivered: bool = False,
 ) -> DeadLetter:
-    """Why a received DLQ message is there: the project's parser run on it again."""
+    """Why a received DLQ message is there: the project's parser run on it again. ``undelivered``:
+    the message comes from the undelivered queue (SNS and EventBridge's own DLQ), not the function's."""
     attributes = message.get("Attributes", {})
     sent_ms = _int(attributes.get("SentTimestamp"))
     kept = _int(message.get("MessageAttributes", {}).get(FIRST_SENT_ATTRIBUTE, {}).get("StringValue"))
@@ -151,6 +160,12 @@ def explain(
             f"parses now ({notification.source} job {notification.job_id}, {notification.state}): "
             "it failed on writing; safe to redrive"
         )
+    if undelivered:
+        if kind == WRITE_FAILED:
+            reason = f"parses ({notification.source} job {notification.job_id}, {notification.state}): safe to redrive"
+        else:
+            reason = f"and it would not make a row: {reason}"
+        kind, reason = UNDELIVERED, f"never reached the notification queue{_delivery_error(message)}; {reason}"
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     oldest = min((t for t in (first_sent_ms, event_ms) if t is not None), default=None)
     horizon_days = retention_days - REDRIVE_MARGIN_DAYS
@@ -172,13 +187,25 @@ def explain(
     )
 
 
-class DeadLetterQueue:
-    """The stack's dead-letter queue (its DeadLetterQueueUrl output), through one SQS client."""
+def _delivery_error(message: Mapping[str, Any]) -> str:
+    """EventBridge's error on a message it could not deliver; SNS puts none on its own."""
+    attributes = message.get("MessageAttributes", {})
+    parts = [
+        str(attributes[name].get("StringValue", "")) for name in EVENTBRIDGE_ERROR_ATTRIBUTES if name in attributes
+    ]
+    return f" (EventBridge: {': '.join(parts)})" if parts else " (SNS or EventBridge could not deliver it)"
 
-    def __init__(self, url: str, client: SQSClient, *, wait_s: int = 1):
+
+class DeadLetterQueue:
+    """One of the stack's dead-letter queues, through one SQS client: the function's DLQ (its
+    DeadLetterQueueUrl output), or the undelivered queue (UndeliveredQueueUrl: what SNS or
+    EventBridge could not deliver to the notification queue; ``undelivered=True``)."""
+
+    def __init__(self, url: str, client: SQSClient, *, wait_s: int = 1, undelivered: bool = False):
         self.url = url
         self.client = client
         self.wait_s = wait_s  # the long poll that confirms the queue has nothing more to show
+        self.undelivered = undelivered
 
     @classmethod
     def connect(
@@ -188,12 +215,19 @@ class DeadLetterQueue:
         region_name: str | None = None,
         endpoint_url: str | None = None,
         session: boto3.Session | None = None,
+        undelivered: bool = False,
     ) -> DeadLetterQueue:
-        """``url`` defaults to DLQ_URL; region, endpoint and credentials as boto3 finds them."""
-        url = url or os.environ.get("DLQ_URL")
+        """``url`` defaults to DLQ_URL (UNDELIVERED_URL for the undelivered queue); region,
+        endpoint and credentials as boto3 finds them."""
+        variable, option, output = (
+            ("UNDELIVERED_URL", "--undelivered-url", "UndeliveredQueueUrl")
+            if undelivered
+            else ("DLQ_URL", "--dlq-url", "DeadLetterQueueUrl")
+        )
+        url = url or os.environ.get(variable)
         if not url:
             raise DeadLetterQueueError(
-                "No dead-letter queue given: pass --dlq-url or set DLQ_URL to the stack's DeadLetterQueueUrl output."
+                f"No dead-letter queue given: pass {option} or set {variable} to the stack's {output} output."
             )
         try:
             client = (session or boto3.Session()).client(
@@ -208,7 +242,7 @@ class DeadLetterQueue:
             raise DeadLetterQueueError(
                 "No AWS region: set AWS_DEFAULT_REGION (or a profile's region), or --region."
             ) from None
-        return cls(url, client)
+        return cls(url, client, undelivered=undelivered)
 
     # -- looking ---------------------------------------------------------------------------------
 
@@ -220,7 +254,9 @@ class DeadLetterQueue:
             messages, handles = self._walk(max_messages)
             self._show_again(handles)
         now_ms = int(time.time() * 1000)
-        return [explain(m, retention_days=retention_days, now_ms=now_ms) for m in messages]
+        return [
+            explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered) for m in messages
+        ]
 
     def _walk(self, max_messages: int | None) -> tuple[list[dict[str, Any]], list[str]]:
         """Receive until the queue has nothing more to show; the messages and every receipt handle."""
@@ -305,7 +341,18 @@ class DeadLetterQueue:
         retention_days: float = DEFAULT_RETENTION_DAYS,
         destination: str | None = None,
     ) -> RedriveResult:
-        """Move the DLQ's messages (or ``max_messages`` of them) back to the queue they came from."""
+        """Move the DLQ's messages (or ``max_messages`` of them) back to the queue they came from (the
+        undelivered queue's: to ``destination``, the notification queue they never reached)."""
+        if self.undelivered:
+            if not destination:
+                raise DeadLetterQueueError(
+                    "The undelivered queue is no queue's DLQ: pass --to with the stack's NotificationQueueUrl "
+                    "output (or set NOTIFICATION_QUEUE_URL)."
+                )
+            # SQS's move task takes only a DLQ back to its source queue: these move by hand.
+            note = f"from the undelivered queue to the notification queue: {BY_HAND_NOTE}"
+            with self._explained():
+                return self._move_by_hand(destination, max_messages, retention_days, note)
         destination = destination or self.source_queue()
         with self._explained():
             if max_messages is not None:  # a move task takes the whole queue
@@ -361,7 +408,10 @@ class DeadLetterQueue:
         try:
             for batch in self._receive_batches(max_messages):
                 now_ms = int(time.time() * 1000)
-                letters = [(m, explain(m, retention_days=retention_days, now_ms=now_ms)) for m in batch]
+                letters = [
+                    (m, explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered))
+                    for m in batch
+                ]
                 if all(letter.message_id in left for _, letter in letters):
                     hidden.extend(m["ReceiptHandle"] for m, _ in letters)
                     break  # only what stays behind comes back: nothing more to move

@@ -1,9 +1,13 @@
-"""The scheduled function: count running jobs not updated for STUCK_AFTER_MINUTES.
+"""The scheduled function: count running jobs not updated for STUCK_AFTER_MINUTES, and repair
+the MediaConvert ones whose events were lost.
 
 Every 15 minutes (an EventBridge schedule in template.yaml) it queries the RUNNING shards of the
-status index for rows whose ``updatedAt`` is older than the threshold, emits the count as the
-``StuckJobs`` metric (also when it is 0, so the alarm and the dashboard see the check run) and logs
-the IDs of the longest-stuck ones. A stuck job is a lost notification or a hung transcode:
+status index for rows whose ``updatedAt`` is older than the threshold. For the MediaConvert rows
+among them (the longest stuck first, at most RECONCILE_LIMIT a run) it asks MediaConvert (GetJob,
+paced) and writes the answer as a notification (``reconcile.Reconciler``): metrics ``Reconciled``,
+``ReconcileNotFound``, ``ReconcileFailed``. What is still stuck after that is the ``StuckJobs``
+metric (also when it is 0, so the alarm and the dashboard see the check run), and the IDs of the
+longest-stuck are logged. A stuck job is a lost notification or a hung transcode:
 ``transcoder-status list --stuck 2h`` lists them.
 
 Its import path is as lean as the handler's: boto3, Powertools' Logger and Metrics, and the pure
@@ -26,12 +30,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from .listing import LISTING_PAGE, query_jobs
+from .reconcile import Reconciler, Verdict, mediaconvert_client
 from .status import JobStatus
-from .table import JOB_ID, UPDATED_AT, StatusTable, TableNotConfiguredError, iso_time
+from .table import FINISHED, JOB_ID, SOURCE, STATUS, UPDATED_AT, StatusTable, TableNotConfiguredError, iso_time
 
 DEFAULT_STUCK_AFTER_MINUTES = 120
 LOGGED_JOB_IDS = 100  # the longest-stuck job IDs in the log line; the metric counts them all
+RECONCILE_LIMIT = 100  # GetJob calls a run makes at most (at 2 a second: under a minute)
 METRIC = "StuckJobs"
+RECONCILE_METRICS = {
+    Verdict.REPAIRED: "Reconciled",
+    Verdict.NOT_FOUND: "ReconcileNotFound",
+    Verdict.FAILED: "ReconcileFailed",
+}
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status")
 logger = Logger(service=SERVICE)
@@ -45,15 +56,24 @@ class StuckReport:
     count: int
     job_ids: tuple[str, ...]
     updated_before: str
+    reconciled: dict[Verdict, list[str]] | None = None  # job IDs by verdict; None: not asked
 
     def as_response(self) -> dict[str, Any]:
-        return {"stuckJobs": self.count, "jobIds": list(self.job_ids), "updatedBefore": self.updated_before}
+        response: dict[str, Any] = {
+            "stuckJobs": self.count,
+            "jobIds": list(self.job_ids),
+            "updatedBefore": self.updated_before,
+        }
+        if self.reconciled is not None:
+            response["reconciled"] = {verdict.value: ids for verdict, ids in self.reconciled.items()}
+        return response
 
 
 @dataclass
 class StuckCheck:
     table: StatusTable
     stuck_after_minutes: float = DEFAULT_STUCK_AFTER_MINUTES
+    reconciler: Reconciler | None = None  # None: count only, repair nothing
 
     @classmethod
     def from_environment(cls) -> StuckCheck:
@@ -63,10 +83,13 @@ class StuckCheck:
         minutes = float(os.environ.get("STUCK_AFTER_MINUTES", DEFAULT_STUCK_AFTER_MINUTES))
         # Retries come from AWS_RETRY_MODE / AWS_MAX_ATTEMPTS, as the template sets them.
         config = Config(connect_timeout=2, read_timeout=5, max_pool_connections=16)
-        return cls(StatusTable(name, boto3.client("dynamodb", config=config)), minutes)
+        table = StatusTable(name, boto3.client("dynamodb", config=config))
+        repairs = os.environ.get("RECONCILE_MEDIACONVERT", "true") == "true"
+        return cls(table, minutes, Reconciler(table, mediaconvert_client()) if repairs else None)
 
     def run(self, now: float | None = None) -> StuckReport:
-        """Count the running jobs whose row is older than the threshold (only IDs and times are read)."""
+        """The running jobs whose row is older than the threshold, after repairing what MediaConvert
+        says has moved on (only IDs, times, source and status are read from the index)."""
         now = time.time() if now is None else now
         cutoff = iso_time(now - self.stuck_after_minutes * 60)
         rows = query_jobs(
@@ -74,10 +97,19 @@ class StuckCheck:
             (JobStatus.RUNNING,),
             until=cutoff,
             page_size=LISTING_PAGE * 10,
-            attributes=(JOB_ID, UPDATED_AT),
+            attributes=(JOB_ID, UPDATED_AT, SOURCE, STATUS, FINISHED),
         )
-        stuck = sorted((row.updated_at or "", row.job_id) for row in rows)
-        return StuckReport(len(stuck), tuple(job_id for _, job_id in stuck[:LOGGED_JOB_IDS]), cutoff)
+        stuck = sorted(rows, key=lambda row: (row.updated_at or "", row.job_id))  # the longest stuck first
+        reconciled: dict[Verdict, list[str]] | None = None
+        if self.reconciler is not None:
+            report = self.reconciler.reconcile(stuck[:RECONCILE_LIMIT])
+            reconciled = {verdict: [] for verdict in Verdict if verdict is not Verdict.WOULD_REPAIR}
+            for checked in report.checked:
+                reconciled[checked.verdict].append(checked.job_id)
+            moved_on = set(reconciled[Verdict.REPAIRED])  # a repaired row is no longer stuck: it just changed
+            stuck = [row for row in stuck if row.job_id not in moved_on]
+        job_ids = tuple(row.job_id for row in stuck[:LOGGED_JOB_IDS])
+        return StuckReport(len(stuck), job_ids, cutoff, reconciled)
 
 
 @cache
@@ -92,6 +124,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, check: StuckCh
     check = check or default_check()
     report = check.run()
     metrics.add_metric(name=METRIC, unit=MetricUnit.Count, value=report.count)
+    if report.reconciled is not None:
+        for verdict, name in RECONCILE_METRICS.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=len(report.reconciled[verdict]))
+        repaired = report.reconciled[Verdict.REPAIRED]
+        if repaired or report.reconciled[Verdict.NOT_FOUND] or report.reconciled[Verdict.FAILED]:
+            logger.warning(
+                "stuck MediaConvert jobs asked about",
+                repaired=repaired,
+                notFound=report.reconciled[Verdict.NOT_FOUND],
+                failed=report.reconciled[Verdict.FAILED],
+            )
     if report.count:
         logger.warning(
             "stuck jobs: running, with no notification for the threshold",

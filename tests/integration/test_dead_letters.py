@@ -253,3 +253,48 @@ def test_peek_restores_visibility_when_it_fails_half_way(stack: Stack, monkeypat
     with pytest.raises(ConnectionResetError):
         queue.peek()
     assert counts(dlq_url) == (12, 0)
+
+
+def test_the_undelivered_queue_is_explained_and_delivered_to_the_notification_queue(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: what SNS or EventBridge could not deliver waits in the undelivered queue; `dlq show
+    --undelivered` says so, and `dlq redrive --undelivered` delivers it to the notification queue."""
+    queue, undelivered = stack.outputs["NotificationQueueUrl"], stack.outputs["UndeliveredQueueUrl"]
+    monkeypatch.setenv("UNDELIVERED_URL", undelivered)
+    sqs = boto3.client("sqs")
+    now_ms = int(time.time() * 1000)
+    # What EventBridge puts in a target's DLQ: the event, and the error as message attributes.
+    event_id = sqs.send_message(
+        QueueUrl=undelivered,
+        MessageBody=json.dumps(mediaconvert_event("6100000000000-mclost", "COMPLETE", now_ms)),
+        MessageAttributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": "SDK_CLIENT_ERROR"},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": "Access to the queue was denied (KMS)"},
+        },
+    )["MessageId"]
+    # What SNS puts in a subscription's DLQ: the envelope it could not deliver.
+    envelope = sns_envelope(elastic_transcoder_message("6100000000000-etlost", "COMPLETED"), now_ms)
+    sns_id = sqs.send_message(QueueUrl=undelivered, MessageBody=json.dumps(envelope))["MessageId"]
+
+    result = runner.invoke(app, ["dlq", "show", "--undelivered", "--json"])
+    assert result.exit_code == 0, result.output
+    letters = {letter["messageId"]: letter for letter in json.loads(result.stdout)}
+    assert {letter["kind"] for letter in letters.values()} == {"undelivered"}
+    assert letters[event_id]["reason"].startswith(
+        "never reached the notification queue (EventBridge: SDK_CLIENT_ERROR: Access to the queue was denied (KMS))"
+    )
+    assert "safe to redrive" in letters[sns_id]["reason"]
+    assert counts(undelivered) == (2, 0)  # looking took nothing
+
+    refused = runner.invoke(app, ["dlq", "redrive", "--undelivered"])
+    assert refused.exit_code == EXIT_UNREADABLE and "NotificationQueueUrl" in refused.output
+    moved = runner.invoke(app, ["dlq", "redrive", "--undelivered", "--to", queue])
+    assert moved.exit_code == 0, moved.output
+    assert "Moved 2 message(s)" in moved.output
+    assert counts(undelivered) == (0, 0)
+    writer = StatusWriter(StatusTable(stack.outputs["TableName"], boto3.client("dynamodb")))
+    drain(queue, writer)
+    for job, status in (("6100000000000-mclost", JobStatus.SUCCESS), ("6100000000000-etlost", JobStatus.SUCCESS)):
+        row = writer.table.get(job)
+        assert row is not None and row.status is status

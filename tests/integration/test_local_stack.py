@@ -139,7 +139,9 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
         "StuckJobsAlarm",
     }
     growth = by_name["DeadLetterQueueGrowingAlarm"]
-    assert [q.get("Expression") for q in growth["Metrics"] if q.get("ReturnData")] == ["DIFF(FILL(depth, 0))"]
+    assert [q.get("Expression") for q in growth["Metrics"] if q.get("ReturnData")] == [
+        "DIFF(FILL(depth, 0)) + DIFF(FILL(undelivered, 0))"
+    ]
     assert all(alarm["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:oncall"] for alarm in alarms)
 
 
@@ -163,3 +165,28 @@ def test_a_customer_managed_key_reaches_every_store(emulator: Emulator) -> None:
     # Without a key: SQS's own encryption, never none.
     plain = queue_attributes(new_stack().outputs["NotificationQueueUrl"])
     assert plain["SqsManagedSseEnabled"] == "true" and "KmsMasterKeyId" not in plain
+
+
+def test_what_sns_or_eventbridge_cannot_deliver_waits_in_the_undelivered_queue(emulator: Emulator) -> None:
+    """Issue 13: events EventBridge cannot deliver vanish after 24 hours without a target DLQ, and
+    messages SNS cannot deliver without a redrive policy."""
+    stack = new_stack()
+    undelivered = queue_attributes(stack.outputs["UndeliveredQueueUrl"])
+    (target,) = boto3.client("events").list_targets_by_rule(Rule=stack.refs["MediaConvertJobStateRule"])["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": undelivered["QueueArn"]}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+    (subscription,) = boto3.client("sns").list_subscriptions_by_topic(TopicArn=stack.outputs["NotificationTopicArn"])[
+        "Subscriptions"
+    ]
+    attributes = boto3.client("sns").get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])
+    assert json.loads(attributes["Attributes"]["RedrivePolicy"]) == {"deadLetterTargetArn": undelivered["QueueArn"]}
+    policy = json.loads(undelivered["Policy"])
+    senders = {
+        s["Principal"]["Service"]: s["Condition"]["ArnEquals"]["aws:SourceArn"]
+        for s in policy["Statement"]
+        if s["Effect"] == "Allow"
+    }
+    assert senders == {
+        "sns.amazonaws.com": stack.outputs["NotificationTopicArn"],
+        "events.amazonaws.com": stack.outputs["MediaConvertRuleArn"],
+    }

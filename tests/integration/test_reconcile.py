@@ -4,14 +4,18 @@ stand-in over HTTP, the real handler writing rows in the emulator."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
 from tests.integration.conftest import T0, Notify, invoke
+from transcoder_status import stuck_check
 from transcoder_status.handler import StatusWriter
+from transcoder_status.local.context import LocalContext
 from transcoder_status.local.mediaconvert import MediaConvertStandIn
 from transcoder_status.local.messages import mediaconvert_event, sqs_record
 from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client
@@ -155,3 +159,43 @@ def test_calls_are_paced() -> None:
         pacer._pace()
     assert now[0] == pytest.approx(2.0)  # five calls at 2 a second: the last at 2 s
     assert all(pause <= 0.5 for pause in slept)
+
+
+def test_the_scheduled_check_repairs_stuck_mediaconvert_jobs_and_counts_the_rest(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, notify: Notify, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event(writer, "1700000000000-stuck1", "STATUS_UPDATE", 1_000, percent=50)  # its COMPLETE was lost
+    stand_in.put(truth("1700000000000-stuck1", "COMPLETE"))
+    event(writer, "1700000000000-stuck2", "PROGRESSING", 1_000)  # MediaConvert forgot it
+    notify("1432217012218-stuck3", "PROGRESSING")  # Elastic Transcoder: counted, never asked
+    check = stuck_check.StuckCheck(writer.table, stuck_after_minutes=0, reconciler=reconciler(writer))
+    capsys.readouterr()
+    later = time.time() + 5  # every row is 5 s old by then
+    with patch.object(check, "run", lambda: stuck_check.StuckCheck.run(check, now=later)):
+        response = stuck_check.lambda_handler({}, LocalContext("stuck-check-test", 60), check)
+    assert response["reconciled"] == {
+        "repaired": ["1700000000000-stuck1"],
+        "unchanged": [],
+        "not found": ["1700000000000-stuck2"],
+        "failed": [],
+    }
+    assert sorted(response["jobIds"]) == ["1432217012218-stuck3", "1700000000000-stuck2"]
+    assert response["stuckJobs"] == 2
+    row = writer.table.get("1700000000000-stuck1", attributes=None)
+    assert row is not None and row.status is JobStatus.SUCCESS and row.repaired_at is not None
+    metrics = emitted(capsys.readouterr().out)
+    assert (metrics["Reconciled"], metrics["ReconcileNotFound"], metrics["ReconcileFailed"]) == (1, 1, 0)
+    assert metrics["StuckJobs"] == 2
+
+
+def emitted(output: str) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                value = document[metric["Name"]]
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + (
+                    sum(value) if isinstance(value, list) else value
+                )
+    return totals

@@ -131,8 +131,9 @@ def test_no_policy_in_the_stack_has_a_wildcard_resource_on_data(translated: dict
     ]
     for document in documents:
         for statement in document["Statement"]:
-            if statement["Resource"] == "*":
-                assert all(action.startswith("xray:") for action in always_list(statement["Action"])), statement
+            if statement["Resource"] == "*":  # only actions that take no resource ARN
+                actions = always_list(statement["Action"])
+                assert all(a.startswith("xray:") or a == "mediaconvert:ListJobs" for a in actions), statement
             assert not any(action.endswith(":*") for action in always_list(statement["Action"])), statement
 
 
@@ -223,8 +224,19 @@ def test_the_stuck_check_role_may_only_query_the_index_and_write_its_logs(transl
         statement["Sid"]: sorted(always_list(statement["Action"]))
         for statement in role_statements(translated, "StuckCheckRole", take=True)
     }
-    assert extra.keys() - granted.keys() == {"SendTraces", "UseTheStackKey"}
-    assert extra["UseTheStackKey"] == ["kms:Decrypt"]
+    # With MediaConvert on (the default): repairs, one UpdateItem on the table and GetJob on the
+    # account's jobs; with tracing on and a key given: traces, and the key for the table.
+    assert extra.keys() - granted.keys() == {
+        "RepairMediaConvertRows",
+        "AskMediaConvertAboutTheAccountsJobs",
+        "SendTraces",
+        "UseTheStackKey",
+    }
+    assert extra["RepairMediaConvertRows"] == ["dynamodb:UpdateItem"]
+    assert extra["AskMediaConvertAboutTheAccountsJobs"] == ["mediaconvert:GetJob"]
+    assert extra["UseTheStackKey"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    (ask,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("Ask")]
+    assert ask["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:mediaconvert:${AWS::Region}:${AWS::AccountId}:jobs/*"}
 
 
 def metrics_watched(alarm: dict[str, Any]) -> set[str]:
@@ -260,11 +272,14 @@ def test_alarms_watch_what_an_outage_changes(template: dict[str, Any]) -> None:
 def test_the_dlq_alarm_fires_on_growth_so_a_second_incident_notifies_again(template: dict[str, Any]) -> None:
     alarm = template["Resources"]["DeadLetterQueueGrowingAlarm"]["Properties"]
     (expression,) = [query for query in alarm["Metrics"] if query.get("ReturnData")]
-    (depth,) = [query for query in alarm["Metrics"] if "MetricStat" in query]
-    assert expression["Expression"] == f"DIFF(FILL({depth['Id']}, 0))"  # a gap after a quiet spell counts as 0
-    assert depth["MetricStat"]["Metric"]["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["NotificationDeadLetterQueue", "QueueName"]}}
-    ]
+    depths = {
+        query["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]: query["Id"]
+        for query in alarm["Metrics"]
+        if "MetricStat" in query
+    }
+    # Both dead-letter queues; a gap after a quiet spell counts as 0.
+    assert set(depths) == {"NotificationDeadLetterQueue", "UndeliveredNotificationsQueue"}
+    assert expression["Expression"] == " + ".join(f"DIFF(FILL({depth}, 0))" for depth in depths.values())
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
@@ -372,11 +387,12 @@ HEAVY = {
 
 
 def test_the_stuck_checks_import_path_is_as_lean_as_the_handlers() -> None:
-    """The scheduled function loads what it queries with, not the client, the writer or the parsers."""
+    """The scheduled function loads what it queries and repairs with (MediaConvert's answers go
+    through the parsing rules), not the client library or the status writer."""
     loaded = modules_loaded_by("transcoder_status.stuck_check")
-    unwanted = HEAVY | {"transcoder_status.handler", "transcoder_status.sources", "asyncio"}
+    unwanted = HEAVY | {"transcoder_status.handler", "asyncio"}
     assert unwanted.isdisjoint(loaded), unwanted & loaded
-    assert {"boto3", "aws_lambda_powertools", "transcoder_status.listing"} <= loaded
+    assert {"boto3", "aws_lambda_powertools", "transcoder_status.listing", "transcoder_status.reconcile"} <= loaded
 
 
 def test_handler_import_path_loads_only_boto3_and_powertools() -> None:

@@ -324,6 +324,8 @@ def run_local(console: Console | None = None) -> int:
                 **local.emulator.environment(),
                 "TABLE_NAME": local.stack.outputs["TableName"],
                 "DLQ_URL": local.stack.outputs["DeadLetterQueueUrl"],
+                "UNDELIVERED_URL": local.stack.outputs["UndeliveredQueueUrl"],
+                "NOTIFICATION_QUEUE_URL": local.stack.outputs["NotificationQueueUrl"],
             }
             console.print("\n[bold]Export these to use the CLI or your own code against it:[/bold]")
             print("export " + " ".join(f"{name}={value}" for name, value in environment.items()), flush=True)

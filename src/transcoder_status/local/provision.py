@@ -309,7 +309,14 @@ class _Builder:
         if "ScheduleExpression" in props:
             request["ScheduleExpression"] = props["ScheduleExpression"]
         arn = events.put_rule(**request)["RuleArn"]
-        targets = [{"Id": target["Id"], "Arn": target["Arn"]} for target in props.get("Targets", [])]
+        targets = [
+            {
+                key: _numbers(value)
+                for key, value in target.items()
+                if key in ("Id", "Arn", "RetryPolicy", "DeadLetterConfig")
+            }
+            for target in props.get("Targets", [])
+        ]
         if "ScheduleExpression" in props:
             # Recorded for the local stack, not registered: moto matches every event put on the bus
             # against a rule without a pattern (schedules too) and cannot deliver to a function.
@@ -546,6 +553,13 @@ class _Builder:
         )
         self.stack.refs[logical] = name
         self.stack.attributes[logical] = {"Arn": arn}
+
+
+def _numbers(value: Any) -> Any:
+    """Template numbers as the API's integers (a parameter may have made them strings)."""
+    if isinstance(value, dict):
+        return {key: int(item) if key.startswith("Maximum") else item for key, item in value.items()}
+    return value
 
 
 class _NoValue:
