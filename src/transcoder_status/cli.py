@@ -8,11 +8,12 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -20,7 +21,8 @@ from rich.table import Table
 from .client import JobWaitTimeout, StatusTableError, connect, explained_errors, watch_jobs
 from .dead_letters import SNS_CONTROL, UNDELIVERED, WRITE_FAILED, DeadLetterQueue, DeadLetterQueueError
 from .display import JobProgress, styled
-from .listing import list_jobs, parse_duration, status_choice
+from .listing import list_jobs, parse_duration, status_choice, stuck_jobs
+from .reconcile import Reconciler, Report, Verdict, mediaconvert_client
 from .status import JobStatus
 from .table import (
     ALL_ATTRIBUTES,
@@ -184,6 +186,87 @@ def list_command(
         )
     elif not as_json:
         errors.print(f"{len(rows)} job(s).")
+
+
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Say what would change; write nothing.")]
+
+
+def _repair_report(report: Report, title: str, *, changes_only: bool = False) -> None:
+    view = Table(title=title)
+    for column in ("Job ID", "MediaConvert says", "Row"):
+        view.add_column(column, no_wrap=True)
+    view.add_column("Why")
+    style = {Verdict.REPAIRED: "green", Verdict.WOULD_REPAIR: "yellow", Verdict.NOT_FOUND: "yellow"}
+    for checked in report.checked:
+        if changes_only and checked.verdict is Verdict.UNCHANGED:
+            continue
+        tint = style.get(checked.verdict, "red" if checked.verdict is Verdict.FAILED else "dim")
+        view.add_row(
+            escape(checked.job_id),
+            checked.status or "?",
+            f"[{tint}]{checked.verdict.value}[/{tint}]",
+            escape(checked.reason or ""),
+        )
+    console.print(view)
+    summary = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v))
+    errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")
+
+
+def _reconciler(table: str | None, region: str | None, endpoint_url: str | None, dry_run: bool) -> Reconciler:
+    # MediaConvert is reached as boto3 reaches it (AWS_ENDPOINT_URL_MEDIACONVERT points elsewhere).
+    return Reconciler(_table(table, region, endpoint_url), mediaconvert_client(region_name=region), dry_run=dry_run)
+
+
+@app.command()
+def reconcile(
+    *,
+    stuck: Annotated[str, typer.Option(help="Running jobs not updated for this long: 90s, 15m, 2h, 7d.")] = "2h",
+    limit: Annotated[int, typer.Option(min=1, help="Ask about at most this many jobs, the newest first.")] = 100,
+    dry_run: DryRunOption = False,
+    table: TableOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Repair stuck MediaConvert jobs from MediaConvert itself (GetJob), as the stuck check does."""
+    older_than = _duration(stuck, "--stuck")
+    reconciler = _reconciler(table, region, endpoint_url, dry_run)
+    try:
+        rows = list(
+            stuck_jobs(
+                older_than or timedelta(0), limit, table_name=reconciler.table.name, client=reconciler.table.client
+            )
+        )
+        report = reconciler.reconcile(rows)
+    except (StatusTableError, BotoCoreError, ClientError) as error:
+        errors.print(f"[red]{escape(str(error))}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    _repair_report(report, f"Running MediaConvert jobs not updated for {stuck}{' (dry run)' if dry_run else ''}")
+
+
+@app.command()
+def backfill(
+    *,
+    since: Annotated[str, typer.Option(help="Jobs MediaConvert created within this long: 90s, 15m, 2h, 7d.")] = "2d",
+    queue: Annotated[str | None, typer.Option(help="Only this MediaConvert queue (its ARN).")] = None,
+    statuses: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Only jobs in this MediaConvert status (COMPLETE, ERROR, ...); repeatable."),
+    ] = None,
+    dry_run: DryRunOption = False,
+    table: TableOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Write the rows the table lacks or that are behind, from MediaConvert's job list (ListJobs)."""
+    ago = _duration(since, "--since") or timedelta(0)
+    reconciler = _reconciler(table, region, endpoint_url, dry_run)
+    try:
+        report = reconciler.backfill(datetime.now(UTC) - ago, queue, statuses or ())
+    except (StatusTableError, BotoCoreError, ClientError) as error:
+        errors.print(f"[red]{escape(str(error))}[/red]")
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    title = f"MediaConvert jobs created in the last {since}: what changed{' (dry run)' if dry_run else ''}"
+    _repair_report(report, title, changes_only=True)
 
 
 dlq_app = typer.Typer(

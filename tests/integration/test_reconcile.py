@@ -11,9 +11,11 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+from rich.console import Console
+from typer.testing import CliRunner
 
 from tests.integration.conftest import T0, Notify, invoke
-from transcoder_status import stuck_check
+from transcoder_status import cli, stuck_check
 from transcoder_status.handler import StatusWriter
 from transcoder_status.local.context import LocalContext
 from transcoder_status.local.mediaconvert import MediaConvertStandIn
@@ -22,6 +24,7 @@ from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client
 from transcoder_status.status import JobStatus
 
 QUEUE = "arn:aws:mediaconvert:us-east-1:123456789012:queues/Default"
+runner = CliRunner()
 
 
 def at(ms: int) -> datetime:
@@ -199,3 +202,27 @@ def emitted(output: str) -> dict[str, float]:
                     sum(value) if isinstance(value, list) else value
                 )
     return totals
+
+
+def test_the_cli_reconciles_and_backfills(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    monkeypatch.setattr(cli, "console", Console(width=200))
+    event(writer, "1700000000000-clilst", "STATUS_UPDATE", 1_000, percent=10)
+    stand_in.put(truth("1700000000000-clilst", "ERROR"))
+    stand_in.put(truth("1700000000000-clinew", "COMPLETE", created_ms=int(time.time() * 1000) - T0 - 60_000))
+
+    dry = runner.invoke(cli.app, ["reconcile", "--stuck", "0s", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "1700000000000-clilst" in dry.stdout and "would repair" in dry.stdout
+    assert writer.table.get("1700000000000-clilst").status is JobStatus.RUNNING  # type: ignore[union-attr]
+    done = runner.invoke(cli.app, ["reconcile", "--stuck", "0s"])
+    assert done.exit_code == 0, done.output
+    assert "repaired" in done.stdout
+    assert writer.table.get("1700000000000-clilst").status is JobStatus.ERROR  # type: ignore[union-attr]
+
+    backfilled = runner.invoke(cli.app, ["backfill", "--since", "1h"])
+    assert backfilled.exit_code == 0, backfilled.output
+    assert "1700000000000-clinew" in backfilled.stdout and "1700000000000-clilst" not in backfilled.stdout
+    assert writer.table.get("1700000000000-clinew").status is JobStatus.SUCCESS  # type: ignore[union-attr]
