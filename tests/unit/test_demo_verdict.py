@@ -41,6 +41,8 @@ def verdict(
     dead_letters: list[dict[str, Any]],
     events: list[dict[str, Any]] = ONE_EACH,
     settled: bool = True,
+    jobs: list[SimulatedJob] = JOBS,
+    repaired: frozenset[str] = frozenset(),
 ) -> tuple[int, str]:
     log = tmp_path / "function.log"
     log.write_text(
@@ -49,14 +51,16 @@ def verdict(
     console = Console(record=True, width=200)
     rows: dict[str, JobRow | None] = {
         job.job_id: JobRow(job_id=job.job_id, status=final, finished=final.terminal)
-        for job, final in zip(JOBS, finals, strict=True)
+        for job, final in zip(jobs, finals, strict=True)
     }
     code = _summary(
         console,
-        jobs=JOBS,
+        jobs=jobs,
         simulator_errors=[],
         rows=rows,
-        seen_at={job.job_id: 100.25 for job in JOBS},
+        seen_at={job.job_id: 100.25 for job in jobs},
+        repaired=set(repaired),
+        check_errors=[],
         dead_letters=dead_letters,
         events=events,
         settled=settled,
@@ -128,3 +132,14 @@ def test_fail_otherwise(
     code, text = verdict(tmp_path, finals, dead_letters, events)
     assert code == 1
     assert "FAIL" in text and problem in text
+
+
+def test_a_job_whose_terminal_event_was_lost_must_have_been_repaired(tmp_path: Path) -> None:
+    """Issue 13: the demo drops one MediaConvert job's terminal event; only the reconciler can end it."""
+    lost = [JOBS[0], SimulatedJob("1700000000001-bbbbbb", "mediaconvert", JobStatus.CANCELED, lost_terminal=True)]
+    finals = [JobStatus.SUCCESS, JobStatus.CANCELED]
+    code, text = verdict(tmp_path, finals, [DEAD_LETTER], jobs=lost, repaired=frozenset({lost[1].job_id}))
+    assert code == 0 and "repaired from MediaConvert" in text
+    code, text = verdict(tmp_path, finals, [DEAD_LETTER], jobs=lost)
+    assert code == 1
+    assert "1 job(s) whose terminal event was lost were not repaired: 1700000000001-bbbbbb" in text

@@ -13,7 +13,7 @@ import json
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +29,24 @@ from ..display import JobProgress, styled
 from ..status import JobStatus
 from ..table import PROGRESS_ATTRIBUTES, JobRow
 from .emulator import Emulator, running_emulator
+from .mediaconvert import MediaConvertStandIn
 from .pipe import PipeRunners, PipeStats, drain_queue, subscribe_queue
 from .provision import Stack, provision
 from .runtime import Runtime, start_runtime
+from .scheduler import LocalScheduler
 from .simulator import MALFORMED_MESSAGE, SimulatedJob, TranscoderSimulator
 
 JOBS_TIMEOUT_S = 60
 DLQ_TIMEOUT_S = 45
 BACKOFF = Backoff()  # the library's defaults: the latency shown is what a user of it gets
 SETTLE_TIMEOUT_S = 30  # the last notifications through the function, then the Pipes through the stream
+
+
+# The stuck check, as the demo runs it: every 2 s, for rows 3 s without news (on AWS: every 15
+# minutes, for StuckAfterMinutes); `transcoder-status local` runs it every minute.
+DEMO_CHECK_EVERY_S = 2.0
+DEMO_STUCK_AFTER_MINUTES = 0.05
+LOCAL_CHECK_EVERY_S = 60.0
 
 
 @dataclass
@@ -47,12 +56,24 @@ class LocalStack:
     runtime: Runtime
     pipes: PipeRunners
     pipe_errors: list[BaseException]
+    mediaconvert: MediaConvertStandIn
+    mediaconvert_url: str
+    stuck_check: LocalScheduler
 
 
 @contextmanager
-def local_stack(console: Console, log_dir: Path, *, show_pipe_errors: bool = False) -> Iterator[LocalStack]:
-    """Emulator, stack, function runtime and Pipes; all stopped on exit, Ctrl-C included."""
-    with running_emulator() as emulator:
+def local_stack(
+    console: Console,
+    log_dir: Path,
+    *,
+    show_pipe_errors: bool = False,
+    check_every_s: float = LOCAL_CHECK_EVERY_S,
+    stuck_after_minutes: float | None = None,
+) -> Iterator[LocalStack]:
+    """Emulator, stack, function runtime, Pipes, MediaConvert's stand-in and the stuck check on a
+    timer; all stopped on exit, Ctrl-C included."""
+    mediaconvert = MediaConvertStandIn()
+    with running_emulator() as emulator, mediaconvert.running() as mediaconvert_url:
         console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}")
         stack = provision()
         console.print(f"[bold]Stack[/bold] {stack.name} provisioned from template.yaml: {len(stack.refs)} resources")
@@ -74,9 +95,20 @@ def local_stack(console: Console, log_dir: Path, *, show_pipe_errors: bool = Fal
             f"[bold]Pipes[/bold] {', '.join(p.name.removeprefix(stack.name + '-') for p in stack.pipes)} reading "
             f"the table's stream, putting on event bus {stack.outputs['FinishedEventBusName']}"
         )
+        (schedule,) = stack.schedules
+        overrides = {"AWS_ENDPOINT_URL_MEDIACONVERT": mediaconvert_url, **emulator.environment()}
+        if stuck_after_minutes is not None:
+            overrides["STUCK_AFTER_MINUTES"] = str(stuck_after_minutes)
+        stuck_check = LocalScheduler(schedule, check_every_s, log_dir / "stuck-check.log", overrides).start()
+        threshold = float(stuck_check.function.environment["STUCK_AFTER_MINUTES"]) * 60
+        console.print(
+            f"[bold]Stuck check[/bold] every {check_every_s:g} s for rows {threshold:g} s without news, asking "
+            f"MediaConvert's stand-in ({mediaconvert_url}) about MediaConvert ones; log: {stuck_check.log_path}"
+        )
         try:
-            yield LocalStack(emulator, stack, runtime, pipes, pipe_errors)
+            yield LocalStack(emulator, stack, runtime, pipes, pipe_errors, mediaconvert, mediaconvert_url, stuck_check)
         finally:
+            stuck_check.stop()
             pipes.stop()
             runtime.stop()
 
@@ -86,14 +118,22 @@ def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = 
     log_dir = Path(tempfile.mkdtemp(prefix="transcoder-status-demo-"))
     started = time.monotonic()
     try:
-        with local_stack(console, log_dir) as local:
+        with local_stack(
+            console, log_dir, check_every_s=DEMO_CHECK_EVERY_S, stuck_after_minutes=DEMO_STUCK_AFTER_MINUTES
+        ) as local:
             bus = local.stack.outputs["FinishedEventBusName"]
             consumer = subscribe_queue(bus, f"{local.stack.name}-finished-events")
             console.print(f"[bold]Consumer[/bold] a rule on event bus {bus} -> queue {consumer.rsplit('/', 1)[1]}")
-            simulator = TranscoderSimulator(local.stack, jobs=jobs, seed=seed).start()
-            console.print(f"[bold]Simulating[/bold] {jobs} jobs (seed {simulator.seed}), plus one malformed message\n")
+            simulator = TranscoderSimulator(local.stack, jobs=jobs, seed=seed, mediaconvert=local.mediaconvert).start()
+            lost = [job.job_id for job in simulator.jobs if job.lost_terminal]
+            console.print(
+                f"[bold]Simulating[/bold] {jobs} jobs (seed {simulator.seed}), plus one malformed message"
+                + (f"; the terminal event of {', '.join(lost)} is lost on purpose" if lost else "")
+                + "\n"
+            )
             try:
                 seen_at, rows = _watch(simulator.jobs, local.stack, console)
+                repaired = _repaired(simulator.jobs, local.stack)
                 dead_letters = _await_dead_letters(local.stack, expected=1)
                 settled = _settle(simulator, local)
                 events = drain_queue(consumer)
@@ -110,6 +150,8 @@ def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = 
                 simulator_errors=simulator.errors,
                 rows=rows,
                 seen_at=seen_at,
+                repaired=repaired,
+                check_errors=local.stuck_check.errors,
                 dead_letters=dead_letters,
                 events=events,
                 settled=settled,
@@ -142,6 +184,13 @@ def _watch(
         except JobWaitTimeout as error:
             console.print(f"[red]{error}[/red]")  # the summary shows which jobs never finished
     return seen_at, rows
+
+
+def _repaired(jobs: list[SimulatedJob], stack: Stack) -> set[str]:
+    """The jobs whose terminal event was lost and whose row the stuck check repaired from MediaConvert."""
+    table = connect(stack.outputs["TableName"])
+    lost = [job.job_id for job in jobs if job.lost_terminal]
+    return {job for job in lost if (row := table.get(job, attributes=None)) is not None and row.repaired_at}
 
 
 def _await_dead_letters(stack: Stack, expected: int) -> list[dict[str, Any]]:
@@ -197,6 +246,8 @@ def _summary(
     simulator_errors: list[BaseException],
     rows: dict[str, JobRow | None],
     seen_at: dict[str, float],
+    repaired: set[str],
+    check_errors: Sequence[Exception],
     dead_letters: list[dict[str, Any]],
     events: list[dict[str, Any]],
     settled: bool,
@@ -208,27 +259,7 @@ def _summary(
     finished_events: dict[str, list[dict[str, Any]]] = {}
     for event in events:
         finished_events.setdefault(str(event.get("detail", {}).get("jobId")), []).append(event)
-    view = Table(title="Jobs")
-    for name in ("Job", "Source", "Simulated", "Final", "Latency", "Events"):
-        view.add_column(name, no_wrap=True)
-    view.add_column("Delivery")
-    wrong: list[str] = []
-    wrong_events: list[str] = []
-    latencies: list[float] = []
-    for job in jobs:
-        row = rows.get(job.job_id)
-        final = row.status if row is not None else JobStatus.RUNNING
-        if final is not job.outcome:
-            wrong.append(job.job_id)
-        mine = finished_events.pop(job.job_id, [])
-        if len(mine) != 1 or mine[0]["detail"].get("status") != final.value:
-            wrong_events.append(job.job_id)
-        latency = ""
-        if job.terminal_sent_at is not None and job.job_id in seen_at:
-            latencies.append(seen_at[job.job_id] - job.terminal_sent_at)
-            latency = f"{latencies[-1] * 1000:.0f} ms"
-        count = f"[green]{len(mine)}[/green]" if job.job_id not in wrong_events else f"[red]{len(mine)}[/red]"
-        view.add_row(job.job_id, job.source, styled(job.outcome), styled(final), latency, count, ", ".join(job.quirks))
+    view, wrong, wrong_events, latencies = _jobs_table(jobs, rows, seen_at, repaired, finished_events)
     console.print(view)
     strays = [event for stray in finished_events.values() for event in stray]
     console.print(_events_table(events))
@@ -264,17 +295,63 @@ def _summary(
         problems.append("the stack did not settle (late notifications, the function's queue, the Pipes)")
     if not malformed_in_dlq or len(dead_letters) != 1:
         problems.append(f"DLQ holds {len(dead_letters)} message(s), expected only the malformed one")
+    unrepaired = [job.job_id for job in jobs if job.lost_terminal and job.job_id not in repaired]
+    if unrepaired:
+        problems.append(
+            f"{len(unrepaired)} job(s) whose terminal event was lost were not repaired: {', '.join(unrepaired)}"
+        )
     if simulator_errors:
         problems.append("simulator errors")
+    for error in check_errors[-3:]:
+        console.print(f"[red]stuck check error ({len(check_errors)} in all): {error}[/red]")
     if problems:
         console.print(f"[bold red]FAIL[/bold red] after {elapsed:.1f} s: " + "; ".join(problems))
         return 1
     console.print(
         f"[bold green]PASS[/bold green] in {elapsed:.1f} s: {len(jobs)}/{len(jobs)} jobs "
-        "reached their simulated state, each with one Transcoding Job Finished event of that status; "
-        "the malformed message is in the DLQ."
+        "reached their simulated state, each with one Transcoding Job Finished event of that status"
+        + ("; the job whose terminal event was lost was repaired from MediaConvert" if repaired else "")
+        + "; the malformed message is in the DLQ."
     )
     return 0
+
+
+def _jobs_table(
+    jobs: list[SimulatedJob],
+    rows: dict[str, JobRow | None],
+    seen_at: dict[str, float],
+    repaired: set[str],
+    finished_events: dict[str, list[dict[str, Any]]],
+) -> tuple[Table, list[str], list[str], list[float]]:
+    """Every job beside what was simulated, with its events (taken from ``finished_events``); the
+    jobs that ended wrong, those without exactly one event of their row's status, the latencies."""
+    view = Table(title="Jobs")
+    for name in ("Job", "Source", "Simulated", "Final", "Latency", "Events"):
+        view.add_column(name, no_wrap=True)
+    view.add_column("Delivery")
+    wrong: list[str] = []
+    wrong_events: list[str] = []
+    latencies: list[float] = []
+    for job in jobs:
+        row = rows.get(job.job_id)
+        final = row.status if row is not None else JobStatus.RUNNING
+        if final is not job.outcome:
+            wrong.append(job.job_id)
+        mine = finished_events.pop(job.job_id, [])
+        if len(mine) != 1 or mine[0]["detail"].get("status") != final.value:
+            wrong_events.append(job.job_id)
+        latency = ""
+        if job.terminal_sent_at is not None and job.job_id in seen_at:
+            latencies.append(seen_at[job.job_id] - job.terminal_sent_at)
+            latency = f"{latencies[-1] * 1000:.0f} ms"
+        count = f"[green]{len(mine)}[/green]" if job.job_id not in wrong_events else f"[red]{len(mine)}[/red]"
+        quirks = ", ".join(job.quirks)
+        if job.lost_terminal:
+            quirks += (
+                ": [green]repaired[/green] from MediaConvert" if job.job_id in repaired else ": [red]not repaired[/red]"
+            )
+        view.add_row(job.job_id, job.source, styled(job.outcome), styled(final), latency, count, quirks)
+    return view, wrong, wrong_events, latencies
 
 
 def _dlq_table(dead_letters: list[dict[str, Any]], log_path: Path) -> tuple[Table, bool]:
@@ -323,6 +400,7 @@ def run_local(console: Console | None = None) -> int:
             environment = {
                 **local.emulator.environment(),
                 "TABLE_NAME": local.stack.outputs["TableName"],
+                "AWS_ENDPOINT_URL_MEDIACONVERT": local.mediaconvert_url,
                 "DLQ_URL": local.stack.outputs["DeadLetterQueueUrl"],
                 "UNDELIVERED_URL": local.stack.outputs["UndeliveredQueueUrl"],
                 "NOTIFICATION_QUEUE_URL": local.stack.outputs["NotificationQueueUrl"],

@@ -26,6 +26,7 @@ import sys
 import threading
 import traceback
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from .context import LocalContext
@@ -44,12 +45,12 @@ class InvocationError(RuntimeError):
 class ExecutionEnvironment:
     """One environment (a child process) of one function, seen from the poller."""
 
-    def __init__(self, function: LocalFunction):
+    def __init__(self, function: LocalFunction, log_path: Path | None = None):
         self.function = function
         self._warm = False  # until its first answer: the init (importing the handler) is done
         self._connection, child_end = _SPAWN.Pipe()
         self._process = _SPAWN.Process(
-            target=_serve, args=(function, child_end), name=f"{function.name}-environment", daemon=True
+            target=_serve, args=(function, child_end, log_path), name=f"{function.name}-environment", daemon=True
         )
         self._process.start()
         child_end.close()  # so that the child's death reads as EOF here
@@ -122,9 +123,14 @@ class EnvironmentPool:
         return ExecutionEnvironment(self.function)
 
 
-def _serve(function: LocalFunction, connection: Connection) -> None:
-    """The environment's process: init once, then one invocation at a time until the pipe closes."""
+def _serve(function: LocalFunction, connection: Connection, log_path: Path | None = None) -> None:
+    """The environment's process: init once, then one invocation at a time until the pipe closes.
+    Its log goes to ``log_path`` when given, else where its parent's goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the poller ends us
+    if log_path is not None:
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for stream in (1, 2):
+            os.dup2(log, stream)
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # each log line and metric in the log as it happens
     os.environ.update(function.environment)

@@ -148,6 +148,60 @@ def mediaconvert_event(
     }
 
 
+def mediaconvert_job(
+    job_id: str,
+    status: str,
+    *,
+    submitted_ms: int,
+    started_ms: int | None = None,
+    finished_ms: int | None = None,
+    percent: int | None = None,
+    user_metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """What MediaConvert's GetJob answers for a job, as boto3 shapes it (times are datetimes): the
+    same job the events of ``mediaconvert_event`` describe, with its settings and output."""
+
+    def at(epoch_ms: int) -> datetime:
+        return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+    timing = {"SubmitTime": at(submitted_ms)}
+    if started_ms is not None:
+        timing["StartTime"] = at(started_ms)
+    if finished_ms is not None:
+        timing["FinishTime"] = at(finished_ms)
+    job: dict[str, Any] = {
+        "Id": job_id,
+        "Arn": f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:jobs/{job_id}",
+        "Role": f"arn:aws:iam::{ACCOUNT}:role/MediaConvertRole",
+        "Queue": MEDIACONVERT_QUEUE_ARN,
+        "Status": status,
+        "CreatedAt": at(submitted_ms),
+        "Timing": timing,
+        "UserMetadata": user_metadata or {},
+        "Settings": {
+            "Inputs": [{"FileInput": f"s3://example-input-bucket/{job_id}.mp4"}],
+            "OutputGroups": [
+                {
+                    "OutputGroupSettings": {
+                        "Type": "FILE_GROUP_SETTINGS",
+                        "FileGroupSettings": {"Destination": f"s3://example-output-bucket/{job_id}/file"},
+                    },
+                    "Outputs": [{"ContainerSettings": {"Container": "MP4"}}],
+                }
+            ],
+        },
+    }
+    if percent is not None:
+        job.update(JobPercentComplete=percent, CurrentPhase="TRANSCODING")
+    if status == "COMPLETE":
+        job["OutputGroupDetails"] = [
+            {"OutputDetails": [{"DurationInMs": 30041, "VideoDetails": {"WidthInPx": 1920, "HeightInPx": 1080}}]}
+        ]
+    elif status == "ERROR":
+        job.update(ErrorCode=1030, ErrorMessage="Video codec [indeo4] is not a supported input video codec")
+    return job
+
+
 def sqs_record(
     body: str,
     *,

@@ -20,7 +20,8 @@ import boto3
 
 from ..notification import Source
 from ..status import JobStatus
-from .messages import elastic_transcoder_message, mediaconvert_event, sns_envelope
+from .mediaconvert import MediaConvertStandIn
+from .messages import elastic_transcoder_message, mediaconvert_event, mediaconvert_job, sns_envelope
 from .provision import Stack
 
 MALFORMED_MESSAGE = "{ this is not a transcoder notification"
@@ -33,6 +34,7 @@ class SimulatedJob:
     outcome: JobStatus
     quirks: list[str] = field(default_factory=list)  # what the delivery did to it, for the summary
     terminal_sent_at: float | None = None  # time.time() when its terminal notification left
+    lost_terminal: bool = False  # its terminal event is never sent: only a repair can end its row
 
 
 @dataclass(order=True)
@@ -45,7 +47,14 @@ class _Step:
 class TranscoderSimulator:
     """Plans the jobs from a seed, then sends their notifications on schedule from a thread."""
 
-    def __init__(self, stack: Stack, jobs: int = 12, seed: int | None = None, spread_s: float = 4.0):
+    def __init__(
+        self,
+        stack: Stack,
+        jobs: int = 12,
+        seed: int | None = None,
+        spread_s: float = 4.0,
+        mediaconvert: MediaConvertStandIn | None = None,
+    ):
         self.seed = random.randrange(1_000_000) if seed is None else seed  # nosec B311
         self._random = random.Random(self.seed)  # nosec B311
         self._stack = stack
@@ -57,6 +66,13 @@ class TranscoderSimulator:
         self._thread = threading.Thread(target=self._run, name="transcoder-simulator", daemon=True)
         self.errors: list[BaseException] = []
         self._first_delivery: dict[str, tuple[dict[str, Any], int, str]] = {}
+        # MediaConvert's own knowledge of its jobs, for the reconciler to ask; and the one job whose
+        # terminal event is lost on purpose (the last MediaConvert job to succeed), for it to repair.
+        self._mediaconvert = mediaconvert
+        succeeding = [
+            i for i in range(jobs) if i % 2 == 1 and self._outcome(i, Source.MEDIACONVERT) is JobStatus.SUCCESS
+        ]
+        self._losing = succeeding[-1] if mediaconvert is not None and succeeding else None
         self.jobs = [self._plan(index, jobs, spread_s) for index in range(jobs)]
         self._schedule(1.0, self._publish_malformed)
         self._steps.sort()
@@ -94,13 +110,20 @@ class TranscoderSimulator:
 
     # -- planning -----------------------------------------------------------------------------
 
+    @staticmethod
+    def _outcomes(source: str) -> list[JobStatus]:
+        outcomes = [JobStatus.SUCCESS, JobStatus.SUCCESS, JobStatus.ERROR]
+        return [*outcomes, JobStatus.CANCELED] if source == Source.MEDIACONVERT else outcomes
+
+    @classmethod
+    def _outcome(cls, index: int, source: str) -> JobStatus | None:
+        """The first jobs show every outcome, in turn; the rest draw theirs from the seed (None here)."""
+        outcomes = cls._outcomes(source)
+        return outcomes[(index // 2) % len(outcomes)] if index < 8 else None
+
     def _plan(self, index: int, total: int, spread_s: float) -> SimulatedJob:
         source = Source.ELASTIC_TRANSCODER if index % 2 == 0 else Source.MEDIACONVERT
-        outcomes = [JobStatus.SUCCESS, JobStatus.SUCCESS, JobStatus.ERROR]
-        if source == Source.MEDIACONVERT:
-            outcomes.append(JobStatus.CANCELED)
-        # The first jobs show every outcome; the rest draw from the seed.
-        outcome = outcomes[(index // 2) % len(outcomes)] if index < 8 else self._random.choice(outcomes)
+        outcome = self._outcome(index, source) or self._random.choice(self._outcomes(source))
         # Shaped like real job IDs (creation epoch ms, 6 characters); the same seed gives the same IDs.
         job_id = f"{1_700_000_000_000 + self.seed * 1000 + index}-{self._random.randbytes(3).hex()}"
         job = SimulatedJob(job_id, source, outcome)
@@ -109,7 +132,7 @@ class TranscoderSimulator:
         if source == Source.ELASTIC_TRANSCODER:
             self._plan_elastic_transcoder(job, start, end)
         else:
-            self._plan_mediaconvert(job, start, end)
+            self._plan_mediaconvert(job, start, end, lose_terminal=index == self._losing)
         return job
 
     def _plan_elastic_transcoder(self, job: SimulatedJob, start: float, end: float) -> None:
@@ -128,8 +151,9 @@ class TranscoderSimulator:
             self._schedule(end + 0.4, lambda: self._redeliver_late(job))
             job.quirks.append("late PROGRESSING")
 
-    def _plan_mediaconvert(self, job: SimulatedJob, start: float, end: float) -> None:
+    def _plan_mediaconvert(self, job: SimulatedJob, start: float, end: float, *, lose_terminal: bool = False) -> None:
         late_input_information = self._random.random() < 0.4
+        self._schedule(start, self._knows(job, "PROGRESSING", start))
         if not late_input_information:
             self._schedule(start, self._emitter(job, "INPUT_INFORMATION", start))
         self._schedule(start + 0.1, self._emitter(job, "PROGRESSING", start + 0.1))
@@ -142,10 +166,15 @@ class TranscoderSimulator:
             self._schedule((start + end) / 2, self._emitter(job, "NEW_WARNING", (start + end) / 2))
             job.quirks.append("warning")
         terminal = {JobStatus.SUCCESS: "COMPLETE", JobStatus.ERROR: "ERROR", JobStatus.CANCELED: "CANCELED"}
-        self._schedule(end, self._emitter(job, terminal[job.outcome], end, terminal=True))
-        if self._random.random() < 0.4:
-            self._schedule(end + 0.2, self._emitter(job, terminal[job.outcome], end))
-            job.quirks.append("duplicate")
+        self._schedule(end, self._knows(job, terminal[job.outcome], start, end))
+        if lose_terminal:
+            job.quirks.append("terminal event lost")  # MediaConvert knows; the reconciler must ask it
+            job.lost_terminal = True
+        else:
+            self._schedule(end, self._emitter(job, terminal[job.outcome], end, terminal=True))
+            if self._random.random() < 0.4:
+                self._schedule(end + 0.2, self._emitter(job, terminal[job.outcome], end))
+                job.quirks.append("duplicate")
         if late_input_information:
             # MediaConvert sends INPUT_INFORMATION after COMPLETE for short jobs.
             self._schedule(end + 0.3, self._emitter(job, "INPUT_INFORMATION", start))
@@ -179,6 +208,27 @@ class TranscoderSimulator:
         body = json.dumps(sns_envelope(message, sent_ms, message_id))
         self._sqs.send_message(QueueUrl=self._stack.outputs["NotificationQueueUrl"], MessageBody=body)
 
+    def _knows(self, job: SimulatedJob, status: str, start: float, end: float | None = None) -> Callable[[], None]:
+        """MediaConvert's own record of the job, as GetJob will answer for it from then on."""
+
+        def record() -> None:
+            if self._mediaconvert is not None:
+                self._mediaconvert.put(
+                    mediaconvert_job(
+                        job.job_id,
+                        status,
+                        submitted_ms=self._wall_ms(start),
+                        started_ms=self._wall_ms(start + 0.05),
+                        finished_ms=None if end is None else self._wall_ms(end),
+                        user_metadata={"simulation": str(self.seed)},
+                    )
+                )
+
+        return record
+
+    def _wall_ms(self, at_s: float) -> int:
+        return int((self._started + at_s - time.monotonic() + time.time()) * 1000)
+
     def _emitter(
         self,
         job: SimulatedJob,
@@ -192,7 +242,7 @@ class TranscoderSimulator:
             event = mediaconvert_event(
                 job.job_id,
                 status,
-                int((self._started + at_s - time.monotonic() + time.time()) * 1000),
+                self._wall_ms(at_s),
                 percent=percent,
                 user_metadata={"simulation": str(self.seed)},
             )
