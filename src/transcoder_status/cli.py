@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from .client import JobWaitTimeout, StatusTableError, connect, explained_errors,
 from .dead_letters import SNS_CONTROL, UNDELIVERED, WRITE_FAILED, DeadLetterQueue, DeadLetterQueueError
 from .display import JobProgress, styled
 from .listing import list_jobs, parse_duration, status_choice, stuck_jobs
+from .notification import Source
 from .reconcile import Reconciler, Report, Verdict, mediaconvert_client
 from .status import JobStatus
 from .table import (
@@ -212,30 +214,40 @@ def _repair_report(report: Report, title: str, *, changes_only: bool = False) ->
     errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")
 
 
-def _reconciler(table: str | None, region: str | None, endpoint_url: str | None, dry_run: bool) -> Reconciler:
+RepairRetentionOption = Annotated[
+    int,
+    typer.Option(envvar="RETENTION_DAYS", min=15, help="The stack's RetentionDays: how long a repaired row is kept."),
+]
+
+
+def _reconciler(
+    table: str | None, region: str | None, endpoint_url: str | None, dry_run: bool, retention_days: int
+) -> Reconciler:
+    connected = _table(table, region, endpoint_url)
+    table_with_ttl = StatusTable(connected.name, connected.client, retention_days)
     # MediaConvert is reached as boto3 reaches it (AWS_ENDPOINT_URL_MEDIACONVERT points elsewhere).
-    return Reconciler(_table(table, region, endpoint_url), mediaconvert_client(region_name=region), dry_run=dry_run)
+    return Reconciler(table_with_ttl, mediaconvert_client(region_name=region), dry_run=dry_run)
 
 
 @app.command()
 def reconcile(
     *,
     stuck: Annotated[str, typer.Option(help="Running jobs not updated for this long: 90s, 15m, 2h, 7d.")] = "2h",
-    limit: Annotated[int, typer.Option(min=1, help="Ask about at most this many jobs, the newest first.")] = 100,
+    limit: Annotated[
+        int, typer.Option(min=1, help="Ask about at most this many MediaConvert jobs, the newest first.")
+    ] = 100,
     dry_run: DryRunOption = False,
+    retention_days: RepairRetentionOption = DEFAULT_RETENTION_DAYS,
     table: TableOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Repair stuck MediaConvert jobs from MediaConvert itself (GetJob), as the stuck check does."""
-    older_than = _duration(stuck, "--stuck")
-    reconciler = _reconciler(table, region, endpoint_url, dry_run)
+    older_than = _duration(stuck, "--stuck") or timedelta(0)
+    reconciler = _reconciler(table, region, endpoint_url, dry_run, retention_days)
     try:
-        rows = list(
-            stuck_jobs(
-                older_than or timedelta(0), limit, table_name=reconciler.table.name, client=reconciler.table.client
-            )
-        )
+        stuck_rows = stuck_jobs(older_than, table_name=reconciler.table.name, client=reconciler.table.client)
+        rows = list(islice((row for row in stuck_rows if row.source == Source.MEDIACONVERT), limit))
         report = reconciler.reconcile(rows)
     except (StatusTableError, BotoCoreError, ClientError) as error:
         errors.print(f"[red]{escape(str(error))}[/red]")
@@ -247,21 +259,44 @@ def reconcile(
 def backfill(
     *,
     since: Annotated[str, typer.Option(help="Jobs MediaConvert created within this long: 90s, 15m, 2h, 7d.")] = "2d",
-    queue: Annotated[str | None, typer.Option(help="Only this MediaConvert queue (its ARN).")] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MEDIACONVERT_QUEUE_ARN", help="Only this MediaConvert queue: the stack's MediaConvertQueueArn."
+        ),
+    ] = None,
+    user_metadata: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MEDIACONVERT_USER_METADATA",
+            help="Only jobs with this KEY=VALUE in their userMetadata: the stack's MediaConvertUserMetadata filter.",
+        ),
+    ] = None,
     statuses: Annotated[
         list[str] | None,
         typer.Option("--status", help="Only jobs in this MediaConvert status (COMPLETE, ERROR, ...); repeatable."),
     ] = None,
     dry_run: DryRunOption = False,
+    retention_days: RepairRetentionOption = DEFAULT_RETENTION_DAYS,
     table: TableOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Write the rows the table lacks or that are behind, from MediaConvert's job list (ListJobs)."""
+    """Write the rows the table lacks or that are behind, from MediaConvert's job list (ListJobs).
+
+    Pass the stack's own filters (--queue, --user-metadata) so that only the jobs it records are written."""
     ago = _duration(since, "--since") or timedelta(0)
-    reconciler = _reconciler(table, region, endpoint_url, dry_run)
+    metadata = None
+    if user_metadata is not None:
+        key, equals, value = user_metadata.partition("=")
+        if not equals or not key:
+            raise typer.BadParameter(
+                "KEY=VALUE, as the stack's MediaConvertUserMetadataKey and ...Value", param_hint="--user-metadata"
+            )
+        metadata = (key, value)
+    reconciler = _reconciler(table, region, endpoint_url, dry_run, retention_days)
     try:
-        report = reconciler.backfill(datetime.now(UTC) - ago, queue, statuses or ())
+        report = reconciler.backfill(datetime.now(UTC) - ago, queue, statuses or (), metadata)
     except (StatusTableError, BotoCoreError, ClientError) as error:
         errors.print(f"[red]{escape(str(error))}[/red]")
         raise typer.Exit(EXIT_UNREADABLE) from None

@@ -187,6 +187,31 @@ def explain(
     )
 
 
+MAX_BATCH_BYTES = 262_144  # SQS: a SendMessageBatch's messages together, bodies and attributes
+
+
+def _within_batch_size(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The messages in send batches that SQS takes whole: their sizes summed stay under its limit."""
+    batches: list[list[dict[str, Any]]] = []
+    size = 0
+    for message in messages:
+        # The body, and each attribute's name, type and value, as SQS counts a message's size.
+        bytes_ = (
+            len(message["Body"].encode())
+            + sum(
+                len(name) + len(str(value.get("DataType", ""))) + len(str(value.get("StringValue", "")))
+                for name, value in message.get("MessageAttributes", {}).items()
+            )
+            + 100
+        )  # the FirstSentTimestamp attribute the move may add
+        if not batches or size + bytes_ > MAX_BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(message)
+        size += bytes_
+    return batches
+
+
 def _delivery_error(message: Mapping[str, Any]) -> str:
     """EventBridge's error on a message it could not deliver; SNS puts none on its own."""
     attributes = message.get("MessageAttributes", {})
@@ -419,8 +444,8 @@ class DeadLetterQueue:
                 send = [m for m, letter in letters if not letter.too_old]
                 left.update((letter.message_id, letter) for _, letter in keep)
                 hidden.extend(m["ReceiptHandle"] for m, _ in keep)
-                if send:
-                    sent, unsent = self._send(destination, send)
+                for chunk in _within_batch_size(send):
+                    sent, unsent = self._send(destination, chunk)
                     hidden.extend(m["ReceiptHandle"] for m in unsent)
                     self._delete(sent)
                     moved += len(sent)

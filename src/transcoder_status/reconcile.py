@@ -29,12 +29,14 @@ from .notification import Notification, Source
 from .sources.base import ParseError
 from .sources.mediaconvert_api import notification_from_job
 from .table import JobRow, StatusTable, WriteOutcome
+from .transitions import order_key
 
 if TYPE_CHECKING:
     from mypy_boto3_mediaconvert.client import MediaConvertClient
 
 # GetJob and ListJobs allow a few requests a second per account; a repair sweep stays well under.
 DEFAULT_RATE_PER_SECOND = 2.0
+TERMINAL_STATUSES = frozenset({"COMPLETE", "ERROR", "CANCELED"})
 CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
 
 
@@ -42,9 +44,10 @@ class Verdict(Enum):
     """What asking MediaConvert about one job did."""
 
     REPAIRED = "repaired"  # the row took MediaConvert's answer
-    UNCHANGED = "unchanged"  # the row already held that much (or more)
+    UNCHANGED = "unchanged"  # the row already held that much (or more), or the job still runs
     WOULD_REPAIR = "would repair"  # a dry run: the row would take the answer
     NOT_FOUND = "not found"  # MediaConvert no longer knows the job (jobs expire after 90 days)
+    TOO_OLD = "too old"  # ended before rows are kept: writing it would bring an expired job back
     FAILED = "failed"  # the call or the write failed; the next sweep tries again
 
 
@@ -59,6 +62,7 @@ class Checked:
 @dataclass
 class Report:
     checked: list[Checked] = field(default_factory=list)
+    unasked: int = 0  # candidates left for the next run: out of time
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for item in self.checked if item.verdict is verdict)
@@ -88,12 +92,16 @@ class Reconciler:
         self._clock, self._sleep = clock, sleep
         self._next_call = 0.0
 
-    def reconcile(self, rows: Iterable[JobRow]) -> Report:
-        """GetJob for each running MediaConvert row, and the answer written as a notification."""
+    def reconcile(self, rows: Iterable[JobRow], deadline: float | None = None) -> Report:
+        """GetJob for each running MediaConvert row (others are skipped); an answer that the job
+        ended is written as its notification. A job MediaConvert says still runs is left as it is,
+        stuck: a hung transcode must stay visible. No call starts after ``deadline`` (monotonic)."""
         report = Report()
-        for row in rows:
-            if row.source != Source.MEDIACONVERT or row.finished:
-                continue
+        candidates = [row for row in rows if row.source == Source.MEDIACONVERT and not row.finished]
+        for index, row in enumerate(candidates):
+            if deadline is not None and self._clock() + self._interval >= deadline:
+                report.unasked = len(candidates) - index
+                break
             self._pace()
             try:
                 job = self.client.get_job(Id=row.job_id)["Job"]
@@ -103,16 +111,39 @@ class Reconciler:
             except (ClientError, BotoCoreError) as error:
                 report.checked.append(Checked(row.job_id, Verdict.FAILED, reason=f"{type(error).__name__}: {error}"))
                 continue
-            report.checked.append(self._write(row.job_id, dict(job), row))
+            if job.get("Status") not in TERMINAL_STATUSES:
+                report.checked.append(Checked(row.job_id, Verdict.UNCHANGED, str(job.get("Status")), "still running"))
+                continue
+            report.checked.append(self._write(row.job_id, dict(job)))
         return report
 
-    def backfill(self, since: datetime, queue: str | None = None, statuses: Iterable[str] = ()) -> Report:
-        """Every job MediaConvert created since ``since`` (of ``queue``, in ``statuses``: all if
-        none), written as a notification: rows missing or behind catch up."""
+    def backfill(
+        self,
+        since: datetime,
+        queue: str | None = None,
+        statuses: Iterable[str] = (),
+        user_metadata: tuple[str, str] | None = None,
+    ) -> Report:
+        """Every job MediaConvert created since ``since``, written as a notification: rows missing
+        or behind catch up. Only the jobs the stack records: of ``queue`` and with ``user_metadata``
+        (key, value) when the stack narrows its rule so (MediaConvertQueueArn, ...UserMetadata...),
+        in ``statuses`` (all if none). A job that ended before the table keeps rows is skipped."""
         report = Report()
+        horizon = time.time() - (self.table.retention_days - 1) * 86_400
         for status in tuple(statuses) or (None,):
             for job in self._jobs_since(since, queue, status):
-                report.checked.append(self._write(str(job["Id"]), job, None))
+                job_id = str(job["Id"])
+                if (
+                    user_metadata is not None
+                    and (job.get("UserMetadata") or {}).get(user_metadata[0]) != user_metadata[1]
+                ):
+                    continue
+                finished = (job.get("Timing") or {}).get("FinishTime")
+                if isinstance(finished, datetime) and finished.timestamp() < horizon:
+                    reason = f"ended {finished:%Y-%m-%d}, before the {self.table.retention_days} days rows are kept"
+                    report.checked.append(Checked(job_id, Verdict.TOO_OLD, str(job.get("Status")), reason))
+                    continue
+                report.checked.append(self._write(job_id, job))
         return report
 
     def _jobs_since(self, since: datetime, queue: str | None, status: str | None) -> Iterator[dict[str, Any]]:
@@ -133,27 +164,25 @@ class Reconciler:
                 return
             request["NextToken"] = page["NextToken"]
 
-    def _write(self, job_id: str, job: dict[str, Any], row: JobRow | None) -> Checked:
+    def _write(self, job_id: str, job: dict[str, Any]) -> Checked:
         try:
             notification = notification_from_job(job, round(time.time() * 1000))
         except ParseError as error:
             return Checked(job_id, Verdict.FAILED, reason=str(error))
-        if self.dry_run:
-            return self._would_write(notification, row)
         try:
+            if self.dry_run:
+                return Checked(job_id, self._would_write(notification), notification.state)
             result = self.table.apply(notification)
         except (ClientError, BotoCoreError) as error:
             return Checked(job_id, Verdict.FAILED, notification.state, f"{type(error).__name__}: {error}")
         verdict = Verdict.REPAIRED if result.outcome is WriteOutcome.APPLIED else Verdict.UNCHANGED
         return Checked(job_id, verdict, notification.state)
 
-    def _would_write(self, notification: Notification, row: JobRow | None) -> Checked:
-        """A dry run reads the row: a missing row, or a running one MediaConvert says ended, would change."""
-        if row is None:
-            row = self.table.get(notification.job_id)
-        changes = row is None or (not row.finished and notification.finished)
-        verdict = Verdict.WOULD_REPAIR if changes else Verdict.UNCHANGED
-        return Checked(notification.job_id, verdict, notification.state)
+    def _would_write(self, notification: Notification) -> Verdict:
+        """A dry run reads what the state write's condition would: the row's order key and flag."""
+        stored = self.table.stored_order(notification.job_id)
+        lands = stored is None or (not stored[1] and (stored[0] or "") < order_key(notification))
+        return Verdict.WOULD_REPAIR if lands else Verdict.UNCHANGED
 
     def _pace(self) -> None:
         wait = self._next_call - self._clock()

@@ -18,6 +18,7 @@ check, as the status writer's handler takes another writer (the tests give it th
 from __future__ import annotations
 
 import os
+import random
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -30,13 +31,25 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from .listing import LISTING_PAGE, query_jobs
+from .notification import Source
 from .reconcile import Reconciler, Verdict, mediaconvert_client
 from .status import JobStatus
-from .table import FINISHED, JOB_ID, SOURCE, STATUS, UPDATED_AT, StatusTable, TableNotConfiguredError, iso_time
+from .table import (
+    DEFAULT_RETENTION_DAYS,
+    FINISHED,
+    JOB_ID,
+    SOURCE,
+    STATUS,
+    UPDATED_AT,
+    StatusTable,
+    TableNotConfiguredError,
+    iso_time,
+)
 
 DEFAULT_STUCK_AFTER_MINUTES = 120
 LOGGED_JOB_IDS = 100  # the longest-stuck job IDs in the log line; the metric counts them all
 RECONCILE_LIMIT = 100  # GetJob calls a run makes at most (at 2 a second: under a minute)
+DEADLINE_MARGIN_S = 10  # no GetJob starts this close to the invocation's timeout: the metrics go out
 METRIC = "StuckJobs"
 RECONCILE_METRICS = {
     Verdict.REPAIRED: "Reconciled",
@@ -83,13 +96,15 @@ class StuckCheck:
         minutes = float(os.environ.get("STUCK_AFTER_MINUTES", DEFAULT_STUCK_AFTER_MINUTES))
         # Retries come from AWS_RETRY_MODE / AWS_MAX_ATTEMPTS, as the template sets them.
         config = Config(connect_timeout=2, read_timeout=5, max_pool_connections=16)
-        table = StatusTable(name, boto3.client("dynamodb", config=config))
+        retention = int(float(os.environ.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))  # a repair's TTL
+        table = StatusTable(name, boto3.client("dynamodb", config=config), retention)
         repairs = os.environ.get("RECONCILE_MEDIACONVERT", "true") == "true"
         return cls(table, minutes, Reconciler(table, mediaconvert_client()) if repairs else None)
 
-    def run(self, now: float | None = None) -> StuckReport:
+    def run(self, now: float | None = None, deadline: float | None = None) -> StuckReport:
         """The running jobs whose row is older than the threshold, after repairing what MediaConvert
-        says has moved on (only IDs, times, source and status are read from the index)."""
+        says has ended (only IDs, times, source and status are read from the index). ``deadline``
+        (monotonic): no GetJob starts after it."""
         now = time.time() if now is None else now
         cutoff = iso_time(now - self.stuck_after_minutes * 60)
         rows = query_jobs(
@@ -102,8 +117,12 @@ class StuckCheck:
         stuck = sorted(rows, key=lambda row: (row.updated_at or "", row.job_id))  # the longest stuck first
         reconciled: dict[Verdict, list[str]] | None = None
         if self.reconciler is not None:
-            report = self.reconciler.reconcile(stuck[:RECONCILE_LIMIT])
-            reconciled = {verdict: [] for verdict in Verdict if verdict is not Verdict.WOULD_REPAIR}
+            # At most RECONCILE_LIMIT a run, drawn at random among the MediaConvert rows: jobs that
+            # stay stuck (hung, or forgotten by MediaConvert) never keep the others from being asked.
+            askable = [row for row in stuck if row.source == Source.MEDIACONVERT]
+            chosen = random.sample(askable, min(RECONCILE_LIMIT, len(askable)))  # nosec B311
+            report = self.reconciler.reconcile(chosen, deadline)
+            reconciled = {verdict: [] for verdict in Verdict if verdict not in (Verdict.WOULD_REPAIR, Verdict.TOO_OLD)}
             for checked in report.checked:
                 reconciled[checked.verdict].append(checked.job_id)
             moved_on = set(reconciled[Verdict.REPAIRED])  # a repaired row is no longer stuck: it just changed
@@ -122,7 +141,8 @@ def default_check() -> StuckCheck:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext, check: StuckCheck | None = None) -> dict[str, Any]:
     check = check or default_check()
-    report = check.run()
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_S
+    report = check.run(deadline=deadline)
     metrics.add_metric(name=METRIC, unit=MetricUnit.Count, value=report.count)
     if report.reconciled is not None:
         for verdict, name in RECONCILE_METRICS.items():

@@ -8,6 +8,7 @@ live here alone, so the writer and its readers cannot drift apart.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import zlib
@@ -119,9 +120,10 @@ MAX_WARNINGS = 100
 MERGE_ATTEMPTS = 3  # tries of a warnings merge that other writers keep outrunning
 MAX_METADATA_ENTRIES = 20
 MAX_METADATA_TEXT = 256
-# Characters of output file names a finished row's OUTPUT_FILES (and so its event) holds: an event
-# stays near 20 KB, so that ten of them (a Pipe's batch) fit one 256 KB PutEvents request.
-MAX_OUTPUT_FILES_TEXT = 16_000
+# Bytes of output file names a finished row's OUTPUT_FILES (and so its event) holds, counted as the
+# event will carry them (UTF-8, JSON-escaped): an event stays near 20 KB, so that ten of them (a
+# Pipe's batch) fit one 256 KB PutEvents request.
+MAX_OUTPUT_FILES_BYTES = 16_000
 
 DEFAULT_RETENTION_DAYS = 30
 
@@ -312,6 +314,18 @@ class StatusTable:
         )
 
     # -- the reads ---------------------------------------------------------------------------
+
+    def stored_order(self, job_id: str) -> tuple[str | None, bool] | None:
+        """The row's order key and finished flag (what the state write's condition reads), or None."""
+        item = self.client.get_item(
+            TableName=self.name,
+            Key={JOB_ID: {"S": job_id}},
+            ConsistentRead=True,
+            **_projection((ORDER_KEY, FINISHED)),
+        ).get("Item")
+        if item is None:
+            return None
+        return _string(item, ORDER_KEY), bool(item.get(FINISHED, {}).get("BOOL", False))
 
     def get(
         self, job_id: str, *, consistent: bool = True, attributes: Sequence[str] | None = STATUS_ATTRIBUTES
@@ -538,14 +552,15 @@ def _progress_assignments(report: Notification) -> tuple[dict[str, str], dict[st
 
 def output_files(outputs: Iterable[OutputSummary]) -> tuple[str, ...]:
     """The outputs' keys as a string set holds them: no empty string, no duplicate (order kept here;
-    DynamoDB keeps none), and as many as fit MAX_OUTPUT_FILES_TEXT characters."""
+    DynamoDB keeps none), and as many as fit MAX_OUTPUT_FILES_BYTES as the event carries them."""
     files: list[str] = []
-    room = MAX_OUTPUT_FILES_TEXT
+    room = MAX_OUTPUT_FILES_BYTES
     for key in dict.fromkeys(output.key for output in outputs if output.key):
-        if len(key) > room:
+        size = len(json.dumps(key, ensure_ascii=False).encode("utf-8"))  # escaped quotes and all
+        if size > room:
             break
         files.append(key)
-        room -= len(key)
+        room -= size
     return tuple(files)
 
 

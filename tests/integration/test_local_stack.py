@@ -140,7 +140,7 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
     }
     growth = by_name["DeadLetterQueueGrowingAlarm"]
     assert [q.get("Expression") for q in growth["Metrics"] if q.get("ReturnData")] == [
-        "DIFF(FILL(depth, 0)) + DIFF(FILL(undelivered, 0))"
+        "MAX([DIFF(FILL(depth, 0)), DIFF(FILL(undelivered, 0))])"
     ]
     assert all(alarm["AlarmActions"] == ["arn:aws:sns:us-east-1:123456789012:oncall"] for alarm in alarms)
 

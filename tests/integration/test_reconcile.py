@@ -27,8 +27,13 @@ QUEUE = "arn:aws:mediaconvert:us-east-1:123456789012:queues/Default"
 runner = CliRunner()
 
 
+# MediaConvert's answers are about jobs of the last hours: a backfill skips what ended before the
+# table keeps rows.
+RECENT_MS = (int(time.time()) - 3_600) * 1000
+
+
 def at(ms: int) -> datetime:
-    return datetime.fromtimestamp((T0 + ms) / 1000, UTC)
+    return datetime.fromtimestamp((RECENT_MS + ms) / 1000, UTC)
 
 
 def truth(job_id: str, status: str, finished_ms: int | None = 9_000, created_ms: int = 0) -> dict[str, Any]:
@@ -174,7 +179,7 @@ def test_the_scheduled_check_repairs_stuck_mediaconvert_jobs_and_counts_the_rest
     check = stuck_check.StuckCheck(writer.table, stuck_after_minutes=0, reconciler=reconciler(writer))
     capsys.readouterr()
     later = time.time() + 5  # every row is 5 s old by then
-    with patch.object(check, "run", lambda: stuck_check.StuckCheck.run(check, now=later)):
+    with patch.object(check, "run", lambda deadline=None: stuck_check.StuckCheck.run(check, later, deadline)):
         response = stuck_check.lambda_handler({}, LocalContext("stuck-check-test", 60), check)
     assert response["reconciled"] == {
         "repaired": ["1700000000000-stuck1"],
@@ -211,7 +216,8 @@ def test_the_cli_reconciles_and_backfills(
     monkeypatch.setattr(cli, "console", Console(width=200))
     event(writer, "1700000000000-clilst", "STATUS_UPDATE", 1_000, percent=10)
     stand_in.put(truth("1700000000000-clilst", "ERROR"))
-    stand_in.put(truth("1700000000000-clinew", "COMPLETE", created_ms=int(time.time() * 1000) - T0 - 60_000))
+    five_minutes_ago = int(time.time() * 1000) - RECENT_MS - 300_000
+    stand_in.put(truth("1700000000000-clinew", "COMPLETE", created_ms=five_minutes_ago, finished_ms=five_minutes_ago))
 
     dry = runner.invoke(cli.app, ["reconcile", "--stuck", "0s", "--dry-run"])
     assert dry.exit_code == 0, dry.output
@@ -226,3 +232,51 @@ def test_the_cli_reconciles_and_backfills(
     assert backfilled.exit_code == 0, backfilled.output
     assert "1700000000000-clinew" in backfilled.stdout and "1700000000000-clilst" not in backfilled.stdout
     assert writer.table.get("1700000000000-clinew").status is JobStatus.SUCCESS  # type: ignore[union-attr]
+
+
+def test_a_job_mediaconvert_says_still_runs_stays_stuck(writer: StatusWriter, stand_in: MediaConvertStandIn) -> None:
+    """Review of issue 13: a hung job "repaired" with a running answer vanished from StuckJobs."""
+    event(writer, "1700000000000-hung01", "PROGRESSING", 1_000)
+    stand_in.put(truth("1700000000000-hung01", "PROGRESSING", finished_ms=None, created_ms=600_000))  # newer
+    row = writer.table.get("1700000000000-hung01", attributes=None)
+    assert row is not None
+    (checked,) = reconciler(writer).reconcile([row]).checked
+    assert (checked.verdict, checked.reason) == (Verdict.UNCHANGED, "still running")
+    after = writer.table.get("1700000000000-hung01", attributes=None)
+    assert after is not None and after.repaired_at is None and after.updated_at == row.updated_at
+
+
+def test_backfill_keeps_to_what_the_stack_records_and_to_what_rows_are_kept(
+    writer: StatusWriter, stand_in: MediaConvertStandIn
+) -> None:
+    """Review of issue 13: backfill wrote rows (and events) for other teams' jobs, and brought
+    expired finished jobs back for another RetentionDays."""
+    stand_in.put({**truth("1700000000000-ours01", "COMPLETE"), "UserMetadata": {"team": "video"}})
+    stand_in.put({**truth("1700000000000-other1", "COMPLETE"), "UserMetadata": {"team": "ads"}})
+    old = truth("1700000000000-expird", "COMPLETE", created_ms=-41 * 86_400_000, finished_ms=-40 * 86_400_000)
+    stand_in.put({**old, "UserMetadata": {"team": "video"}})
+    report = reconciler(writer).backfill(at(0) - timedelta(days=60), user_metadata=("team", "video"))
+    assert {c.job_id: c.verdict for c in report.checked} == {
+        "1700000000000-ours01": Verdict.REPAIRED,
+        "1700000000000-expird": Verdict.TOO_OLD,
+    }
+    assert writer.table.get("1700000000000-other1") is None and writer.table.get("1700000000000-expird") is None
+
+
+def test_the_check_stops_asking_before_its_deadline(writer: StatusWriter, stand_in: MediaConvertStandIn) -> None:
+    rows = []
+    for index in range(5):
+        job = f"1700000000000-late{index:02d}"
+        event(writer, job, "PROGRESSING", 1_000)
+        stand_in.put(truth(job, "COMPLETE"))
+        rows.append(writer.table.get(job, attributes=None))
+    now = [0.0]
+    paced = Reconciler(
+        writer.table,
+        mediaconvert_client(),
+        rate_per_second=1,
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    report = paced.reconcile([row for row in rows if row is not None], deadline=2.5)
+    assert (len(report.checked), report.unasked) == (3, 2)  # at 1 a second: calls at 0, 1 and 2 s, not at 3

@@ -22,7 +22,7 @@ from transcoder_status.table import (
     ERROR_CODE,
     FINISHED_AT,
     FINISHED_EVENT_ATTRIBUTES,
-    MAX_OUTPUT_FILES_TEXT,
+    MAX_OUTPUT_FILES_BYTES,
     MAX_WARNINGS,
     OUTPUT_FILES,
     QUEUE,
@@ -277,8 +277,11 @@ def test_a_finished_row_holds_every_attribute_its_event_reads(
     assert row.output_files == tuple(files or ())
 
 
-def test_output_files_fit_an_event() -> None:
-    many = [OutputSummary(f"{i:04d}" + "x" * 996) for i in range(100)]  # 100 keys of 1,000 characters
+@pytest.mark.parametrize("filler", ["x", "映", '"'])  # one byte; three in UTF-8; two once JSON-escaped
+def test_output_files_fit_an_event_in_bytes(filler: str) -> None:
+    """Review of issue 13: characters were counted, so keys in CJK or with quotes overflowed a batch."""
+    many = [OutputSummary(f"{i:04d}" + filler * 996) for i in range(100)]
     files = output_files(many)
-    assert sum(map(len, files)) <= MAX_OUTPUT_FILES_TEXT and len(files) == MAX_OUTPUT_FILES_TEXT // 1000
+    carried = sum(len(json.dumps(key, ensure_ascii=False).encode()) for key in files)
+    assert MAX_OUTPUT_FILES_BYTES - 4_000 < carried <= MAX_OUTPUT_FILES_BYTES
     assert files == tuple(o.key for o in many[: len(files)])

@@ -170,3 +170,9 @@ def test_an_answer_without_an_id_or_status_is_refused() -> None:
         notification_from_job({"Status": "COMPLETE"}, OBSERVED_MS)
     with pytest.raises(ParseError, match="unknown MediaConvert job status"):
         notification_from_job({"Id": JOB, "Status": "PAUSED"}, OBSERVED_MS)
+
+
+@pytest.mark.parametrize("status", ["SUBMITTED", "PROGRESSING", "ERROR", "CANCELED"])
+def test_only_a_complete_job_names_its_files(status: str) -> None:
+    """Review of issue 13: a repaired ERROR job told consumers of files that were never written."""
+    assert notification_from_job(through_the_sdk(job(status)), OBSERVED_MS).outputs == ()

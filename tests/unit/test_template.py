@@ -279,7 +279,9 @@ def test_the_dlq_alarm_fires_on_growth_so_a_second_incident_notifies_again(templ
     }
     # Both dead-letter queues; a gap after a quiet spell counts as 0.
     assert set(depths) == {"NotificationDeadLetterQueue", "UndeliveredNotificationsQueue"}
-    assert expression["Expression"] == " + ".join(f"DIFF(FILL({depth}, 0))" for depth in depths.values())
+    # MAX, not +: a redrive out of one queue must not hide arrivals in the other.
+    growths = ", ".join(f"DIFF(FILL({depth}, 0))" for depth in depths.values())
+    assert expression["Expression"] == f"MAX([{growths}])"
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
@@ -620,3 +622,16 @@ def test_the_bus_is_the_accounts_default_or_the_stacks_own(template: dict[str, A
     assert template["Outputs"]["FinishedEventBusName"]["Value"] == {
         "Fn::If": ["CreateFinishedEventBus", {"Ref": "JobEventBus"}, "default"]
     }
+
+
+def test_the_errors_alarm_watches_both_functions(template: dict[str, Any]) -> None:
+    """Review of issue 13: a stuck check that failed every run stopped self-healing without an alarm."""
+    alarm = template["Resources"]["FunctionErrorsAlarm"]["Properties"]
+    functions = {
+        query["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+        for query in alarm["Metrics"]
+        if "MetricStat" in query
+    }
+    assert functions == {"StatusWriterFunction", "StuckCheckFunction"}
+    environment = template["Resources"]["StuckCheckFunction"]["Properties"]["Environment"]["Variables"]
+    assert environment["RETENTION_DAYS"] == {"Ref": "RetentionDays"}  # a repair keeps the row as long

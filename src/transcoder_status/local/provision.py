@@ -5,8 +5,8 @@ its intrinsic functions resolved (Ref, GetAtt, Sub, If, Join, Select, conditions
 created from its own properties in dependency order. moto cannot run Lambda code without Docker and
 its CloudFormation lacks some of these types, so the functions and their SQS trigger are not created:
 they are returned as ``LocalFunction``s and a ``LocalTrigger`` for the event-source poller. A
-scheduled rule is created in EventBridge and recorded as a ``LocalSchedule``; nothing runs it on a
-timer locally (its function can be invoked directly, as the tests do). moto stores a Pipe but does
+scheduled rule is created in EventBridge and recorded as a ``LocalSchedule``, for ``local.scheduler``
+to run on a timer (moto runs no function). moto stores a Pipe but does
 not run it: each is also returned as a ``LocalPipe`` for ``local.pipe``.
 """
 

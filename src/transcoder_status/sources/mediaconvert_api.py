@@ -60,7 +60,8 @@ def notification_from_job(job: JsonObject, observed_ms: int) -> Notification:
         # Deterministic: asking twice gives the same notification, which the table sees as a duplicate.
         event_id=f"mediaconvert-api:{state}",
         queue=fields.text("Queue"),
-        outputs=_outputs(fields),
+        # Only a finished job's files exist: the settings name them for every status.
+        outputs=_outputs(fields) if status is JobStatus.SUCCESS else (),
         error_code=fields.code("ErrorCode") if failed else None,
         error_message=fields.text("ErrorMessage") if failed else None,
         warnings=warning_counts(fields.objects("Warnings"), code="Code", count="Count"),
