@@ -7,7 +7,8 @@ moto's DynamoDB checks a write's condition and stores the item in separate steps
 conditional writes to one item can both pass (both see no item) and the later store wins. DynamoDB
 never does that, and the status table's correctness rests on it. So the emulator serves DynamoDB
 requests one at a time (a lock around moto's DynamoDB apps, chosen by moto's own routing); the
-other services stay concurrent, and SQS long polls never wait behind a table write.
+other services stay concurrent, and SQS long polls never wait behind a table write. moto is also
+spared work whose result never changes (``moto_speed``), so that it carries a soak's load.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def running_emulator(
     whole server's WSGI application (the benchmarks count requests with it)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
+
+    from .moto_speed import speed_up_moto
+
+    speed_up_moto()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     dynamodb_lock = threading.Lock()
