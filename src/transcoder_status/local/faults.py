@@ -14,9 +14,10 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,11 +62,11 @@ SERVER_ERROR = {
 
 
 def share_of_calls(
-    rates: Mapping[tuple[str, str], float], *, seed: int | None = None, lost_answers: bool = False
+    rates: Mapping[tuple[str, str], float], *, seed: int | None = None, lost_answers: Collection[str] = ()
 ) -> Fault:
     """Fail each listed (service, operation) call with its probability: half throttled, half a
-    500. With ``lost_answers``, half the 500s come after the call took effect (retries must be
-    idempotent: DynamoDB does commit writes it answers 500 to)."""
+    500. For the services in ``lost_answers``, half the 500s come after the call took effect
+    (retries must be idempotent: DynamoDB does commit some writes it answers 500 to)."""
     # Fault injection, not a secret: the standard generator is right here.
     chance = random.Random(seed)  # nosec B311
     lock = threading.Lock()
@@ -79,7 +80,7 @@ def share_of_calls(
         if kind < 0.5:
             return THROTTLED[call.service]
         error = SERVER_ERROR[call.service]
-        if lost_answers and late < 0.5:
+        if call.service in lost_answers and late < 0.5:
             return AwsError(error.status, error.code, error.message, after_forwarding=True)
         return error
 
@@ -103,8 +104,7 @@ class FaultProxy:
     @contextmanager
     def running(self) -> Iterator[str]:
         """Serve on a free loopback port; yields the proxy's endpoint URL."""
-        server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), self._handler())
         thread = threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True)
         thread.start()
         try:
@@ -139,7 +139,11 @@ class FaultProxy:
                 self._serve()
 
             def _serve(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the client died mid-request (a killed worker): nothing to forward
+                    self.close_connection = True
+                    return
                 call = _call(self.headers.get("X-Amz-Target", ""), body)
                 error = None if call is None else proxy._answer(call)
                 if call is None or error is None or error.after_forwarding:
@@ -189,6 +193,15 @@ class FaultProxy:
                 self._disconnect()
 
         return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away mid-call (a killed process): nothing to answer
+        super().handle_error(request, client_address)
 
 
 def _call(target: str, body: bytes) -> Call | None:
