@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -219,7 +220,7 @@ def soak(
     ] = None,
 ) -> None:
     """Load the whole pipeline (and inject faults), then check every row, the DLQ and that nothing was lost."""
-    from .local.soak import FAULTS, SoakOptions, run_soak
+    from .local.soak import FAULTS, SoakOptions, SoakResult, run_soak
     from .local.soak_report import print_report, record
 
     chosen = {name.strip() for name in faults.split(",") if name.strip()}
@@ -244,8 +245,16 @@ def soak(
         f"[bold]Soak[/bold]: {notifications:,} notifications for {jobs:,} jobs, faults: "
         f"{', '.join(sorted(chosen)) or 'none'}; stack from template.yaml on an embedded emulator"
     )
+    started = time.monotonic()
+
+    def progress(result: SoakResult) -> None:
+        console.print(
+            f"[dim]{time.monotonic() - started:4.0f} s: sent {result.sent:,} of {len(result.load.sends):,}, "
+            f"{len(result.seen_finished):,} of {len(result.load.jobs):,} jobs seen finished[/dim]"
+        )
+
     try:
-        result = run_soak(options)
+        result = run_soak(options, progress=progress)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     print_report(console, result)

@@ -25,7 +25,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,7 @@ POLLER_RETRIES = {"AWS_RETRY_MODE": "standard", "AWS_MAX_ATTEMPTS": "3"}
 BACKLOG_LIMIT = 100
 # Once the queue is empty, the client needs one more round (at most its longest pause) to see all.
 CLIENT_GRACE_S = 10.0
+PROGRESS_EVERY_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,11 @@ class SoakResult:
         )
 
 
-def run_soak(options: SoakOptions, log_dir: Path | None = None) -> SoakResult:
-    """Run the soak on a fresh embedded stack; every check's outcome is in the result."""
+def run_soak(
+    options: SoakOptions, log_dir: Path | None = None, progress: Callable[[SoakResult], None] | None = None
+) -> SoakResult:
+    """Run the soak on a fresh embedded stack; every check's outcome is in the result. ``progress``
+    is called every PROGRESS_EVERY_S seconds while it runs."""
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="transcoder-status-soak-"))
     load = plan_load(options.notifications, options.jobs, seed=options.seed, start_ms=int(time.time() * 1000))
     result = SoakResult(options, load, log_dir / "function.log")
@@ -196,7 +200,7 @@ def run_soak(options: SoakOptions, log_dir: Path | None = None) -> SoakResult:
             faults.append(restart_runtime(supervisor, milestones, options.restarts, result.chaos))
         deadline = time.monotonic() + options.time_bound_s
         try:
-            with _watching(load, built, result, milestones, deadline) as watcher:
+            with _watching(load, built, result, milestones, deadline) as watcher, _ticking(progress, result):
                 started = time.monotonic()
                 _publish(load, built, result, options.backlog, deadline)
                 result.publish_s = time.monotonic() - started
@@ -240,6 +244,24 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def _ticking(progress: Callable[[SoakResult], None] | None, result: SoakResult) -> Iterator[None]:
+    """Call ``progress`` every PROGRESS_EVERY_S seconds from a thread, until the block ends."""
+    done = threading.Event()
+
+    def tick() -> None:
+        while progress is not None and not done.wait(PROGRESS_EVERY_S):
+            progress(result)
+
+    thread = threading.Thread(target=tick, name="soak-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 # -- the client -----------------------------------------------------------------------------------
