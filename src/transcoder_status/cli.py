@@ -213,7 +213,7 @@ def soak(
         int | None, typer.Option(min=1, help="The stack's MaxReceiveCount (default: 5, or 10 with faults).")
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option(min=1, help="Time bound in seconds (default: 60 + 0.05 s per notification).")
+        float | None, typer.Option(min=1, help="Time bound in seconds (default: 120 + 0.1 s per notification).")
     ] = None,
     report: Annotated[
         Path | None, typer.Option(help="Markdown file to keep this run's figures in (e.g. bench/soak.md).")

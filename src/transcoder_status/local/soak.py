@@ -74,7 +74,7 @@ class SoakOptions:
     seed: int = 1
     backlog: int = BACKLOG_LIMIT  # 0: send as fast as possible
     max_receive_count: int | None = None  # None: the template's, or FAULTY_MAX_RECEIVE_COUNT with faults
-    timeout_s: float | None = None  # None: 60 s plus 50 ms per notification
+    timeout_s: float | None = None  # None: 2 minutes plus 0.1 s per notification
 
     @property
     def receive_count(self) -> int:
@@ -84,7 +84,7 @@ class SoakOptions:
 
     @property
     def time_bound_s(self) -> float:
-        return self.timeout_s if self.timeout_s is not None else 60 + 0.05 * self.notifications
+        return self.timeout_s if self.timeout_s is not None else 120 + 0.1 * self.notifications
 
 
 @dataclass
