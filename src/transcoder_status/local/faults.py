@@ -95,6 +95,7 @@ class FaultProxy:
         self.fault = fault
         self.calls: Counter[tuple[str, str]] = Counter()  # (service, operation) forwarded or not
         self.errors: Counter[tuple[str, str, str]] = Counter()  # (service, operation, error code) answered
+        self.after_forwarding: Counter[str] = Counter()  # service: errors answered after the call took effect
         self._lock = threading.Lock()
 
     @property
@@ -120,6 +121,7 @@ class FaultProxy:
             self.calls[call.service, call.operation] += 1
             if error is not None:
                 self.errors[call.service, call.operation, error.code] += 1
+                self.after_forwarding[call.service] += error.after_forwarding
         return error
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -117,6 +117,8 @@ def fault_lines(result: SoakResult) -> list[tuple[str, str]]:
             calls = sum(n for (s, _), n in result.proxy.calls.items() if s == service)
             errors = Counter({code: n for (s, _, code), n in result.proxy.errors.items() if s == service})
             text = ", ".join(f"{code} {n:,}" for code, n in errors.most_common())
+            late = result.proxy.after_forwarding[service]
+            text += f"; {late:,} of them after the call took effect" if late else ""
             lines.append((label, f"{sum(errors.values()):,} of {calls:,} calls answered with an error ({text})"))
     chaos = result.chaos
     if "kill" in result.options.faults:
