@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from transcoder_status.local.faults import FaultProxy
 from transcoder_status.local.load import plan_load
 from transcoder_status.local.soak import SoakOptions, SoakResult
 from transcoder_status.local.soak_report import percentile, print_report, record
@@ -67,3 +68,15 @@ def test_the_figures_file_keeps_one_row_per_configuration(tmp_path: Path) -> Non
     rows = [line for line in figures.read_text().splitlines() if line.startswith("| `")]
     assert [row.split(" | ")[0] for row in rows] == ["| `none`", "| `kill`"]
     assert figures.read_text().startswith("# Soak figures")
+
+
+def test_injected_errors_are_summed_over_operations() -> None:
+    made = result(frozenset({"sqs"}))
+    made.proxy = FaultProxy("http://127.0.0.1:9", lambda call: None)
+    made.proxy.calls.update({("sqs", "ReceiveMessage"): 100, ("sqs", "DeleteMessageBatch"): 50})
+    made.proxy.errors.update(
+        {("sqs", "ReceiveMessage", "InternalError"): 12, ("sqs", "DeleteMessageBatch", "InternalError"): 2}
+    )
+    console = Console(record=True, width=200)
+    print_report(console, made)
+    assert "14 of 150 calls answered with an error (InternalError 14)" in console.export_text()

@@ -115,7 +115,10 @@ def fault_lines(result: SoakResult) -> list[tuple[str, str]]:
             if service not in result.options.faults:
                 continue
             calls = sum(n for (s, _), n in result.proxy.calls.items() if s == service)
-            errors = Counter({code: n for (s, _, code), n in result.proxy.errors.items() if s == service})
+            errors: Counter[str] = Counter()
+            for (called, _, code), count in result.proxy.errors.items():
+                if called == service:
+                    errors[code] += count
             text = ", ".join(f"{code} {n:,}" for code, n in errors.most_common())
             late = result.proxy.after_forwarding[service]
             text += f"; {late:,} of them after the call took effect" if late else ""
