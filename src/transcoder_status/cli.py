@@ -225,22 +225,21 @@ def soak(
 
     chosen = {name.strip() for name in faults.split(",") if name.strip()}
     chosen = set(FAULTS) if chosen == {"all"} else chosen
-    if chosen - set(FAULTS):
-        raise typer.BadParameter(
-            f"unknown fault(s) {', '.join(sorted(chosen - set(FAULTS)))}; choose from {', '.join(FAULTS)}"
+    try:
+        options = SoakOptions(
+            notifications=notifications,
+            jobs=jobs,
+            faults=frozenset(chosen),
+            fault_rate=fault_rate,
+            kills=kills,
+            restarts=restarts,
+            seed=seed,
+            backlog=backlog,
+            max_receive_count=max_receive_count,
+            timeout_s=timeout,
         )
-    options = SoakOptions(
-        notifications=notifications,
-        jobs=jobs,
-        faults=frozenset(chosen),
-        fault_rate=fault_rate,
-        kills=kills,
-        restarts=restarts,
-        seed=seed,
-        backlog=backlog,
-        max_receive_count=max_receive_count,
-        timeout_s=timeout,
-    )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     console.print(
         f"[bold]Soak[/bold]: {notifications:,} notifications for {jobs:,} jobs, faults: "
         f"{', '.join(sorted(chosen)) or 'none'}; stack from template.yaml on an embedded emulator"
@@ -253,10 +252,7 @@ def soak(
             f"{len(result.seen_finished):,} of {len(result.load.jobs):,} jobs seen finished[/dim]"
         )
 
-    try:
-        result = run_soak(options, progress=progress)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+    result = run_soak(options, progress=progress)
     print_report(console, result)
     if report is not None:
         record(report, result)

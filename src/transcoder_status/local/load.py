@@ -161,7 +161,10 @@ def plan_load(
 ) -> Load:
     """``notifications`` to send in all (duplicates and malformed ones included) for ``jobs`` jobs."""
     if jobs < 2 or notifications < MIN_NOTIFICATIONS_PER_JOB * jobs:
-        raise ValueError(f"{notifications} notifications for {jobs} jobs: give at least 2 jobs and 4 per job")
+        raise ValueError(
+            f"{notifications} notifications for {jobs} jobs: give at least 2 jobs and "
+            f"{MIN_NOTIFICATIONS_PER_JOB} notifications per job"
+        )
     # A reproducible load, not a secret: the standard generator is right here.
     chance = random.Random(seed)  # nosec B311
     malformed = max(1, round(notifications * malformed_share))

@@ -38,7 +38,7 @@ from ..table import ALL_ATTRIBUTES, JobRow, StatusTable
 from .chaos import ChaosLog, Milestones, Supervisor, kill_workers, restart_runtime
 from .emulator import Emulator, running_emulator
 from .faults import FaultProxy, share_of_calls
-from .load import Expected, Kind, Load, Outgoing, Route, plan_load, queue_body
+from .load import MIN_NOTIFICATIONS_PER_JOB, Expected, Kind, Load, Outgoing, Route, plan_load, queue_body
 from .provision import Stack, provision
 from .runtime import start_runtime
 
@@ -75,6 +75,15 @@ class SoakOptions:
     backlog: int = BACKLOG_LIMIT  # 0: send as fast as possible
     max_receive_count: int | None = None  # None: the template's, or FAULTY_MAX_RECEIVE_COUNT with faults
     timeout_s: float | None = None  # None: 2 minutes plus 0.1 s per notification
+
+    def __post_init__(self) -> None:
+        if self.jobs < 2 or self.notifications < MIN_NOTIFICATIONS_PER_JOB * self.jobs:
+            raise ValueError(
+                f"{self.notifications} notifications for {self.jobs} jobs: give at least 2 jobs "
+                f"and {MIN_NOTIFICATIONS_PER_JOB} notifications per job"
+            )
+        if unknown := self.faults - set(FAULTS):
+            raise ValueError(f"unknown fault(s) {', '.join(sorted(unknown))}; choose from {', '.join(FAULTS)}")
 
     @property
     def receive_count(self) -> int:
