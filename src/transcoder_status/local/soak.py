@@ -199,16 +199,16 @@ def run_soak(
         (trigger,) = built.triggers
         supervisor = Supervisor(
             lambda: start_runtime(trigger, endpoint, result.log_path),
-            stop_timeout_s=trigger.function.timeout_s + 15,
+            stop_timeout_s=trigger.function.timeout_s + 15,  # a batch in flight ends within the timeout
         )
         milestones = Milestones()
-        faults = []
-        if "kill" in options.faults:
-            faults.append(kill_workers(supervisor, milestones, options.kills, result.chaos))
-        if "restart" in options.faults:
-            faults.append(restart_runtime(supervisor, milestones, options.restarts, result.chaos))
+        faults: list[threading.Thread] = []
         deadline = time.monotonic() + options.time_bound_s
         try:
+            if "kill" in options.faults:
+                faults.append(kill_workers(supervisor, milestones, options.kills, result.chaos))
+            if "restart" in options.faults:
+                faults.append(restart_runtime(supervisor, milestones, options.restarts, result.chaos))
             with _watching(load, built, result, milestones, deadline) as watcher, _ticking(progress, result):
                 started = time.monotonic()
                 _publish(load, built, result, options.backlog, deadline)
