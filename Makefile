@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint unit integration bench events local clean
+.PHONY: demo test lint unit integration bench soak events local clean
 
 # The security gate's tools live in a virtualenv of their own: checkov pins boto3, urllib3 and
 # networkx to versions the project's own environment must not be forced onto.
@@ -53,6 +53,15 @@ integration: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The pipeline under load, end to end on the local stack; FAULTS=dynamodb,sqs,kill,restart (or all)
+# adds faults. Each run's figures replace its row in bench/soak.md.
+NOTIFICATIONS ?= 10000
+JOBS ?= 1000
+FAULTS ?=
+soak: $(STAMP)
+	$(BIN)/transcoder-status soak --notifications $(NOTIFICATIONS) --jobs $(JOBS) --faults '$(FAULTS)' \
+	    --report bench/soak.md $(ARGS)
 
 events: $(STAMP)
 	$(BIN)/python -m transcoder_status.local.sample_events events

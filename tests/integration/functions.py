@@ -121,3 +121,10 @@ def misbehaving(event: dict[str, Any], context: Any) -> Any:
         if call == 2:
             return {"batchItemFailures": [{"itemIdentifier": "not-in-this-batch"}]}
         return lambda_handler(event, context)
+
+
+def stdout_settings(event: dict[str, Any], context: Any) -> Any:
+    """How the environment's stdout writes the function's log."""
+    import sys
+
+    return {"line_buffering": sys.stdout.line_buffering, "write_through": sys.stdout.write_through}

@@ -21,6 +21,7 @@ import pytest
 from tests.integration.functions import GATE
 from tests.integration.test_local_stack import new_stack, queue_attributes, wait_until
 from transcoder_status.local.emulator import Emulator
+from transcoder_status.local.faults import AwsError, Call, FaultProxy
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event
 from transcoder_status.local.poller import EventSourcePoller
 from transcoder_status.local.provision import Stack
@@ -239,3 +240,55 @@ def test_stop_invokes_a_batch_still_being_gathered(emulator: Emulator, tmp_path:
     running.stop()
     assert processed(tmp_path) == [sent]
     assert drained(stack)
+
+
+def test_an_sqs_error_while_gathering_still_invokes_the_batch_in_hand(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the soak: the records already received waited out the queue's 180 s visibility timeout."""
+    stack = new_stack(MaximumBatchingWindowInSeconds=1)
+    (sent,) = send(stack, "message")
+
+    def gathering_fails(call: Call) -> AwsError | None:  # a receive asking for less than a full batch
+        if call.operation == "ReceiveMessage" and call.body.get("MaxNumberOfMessages", 10) < 10:
+            return AwsError(500, "InternalError", "We encountered an internal error.")
+        return None
+
+    proxy = FaultProxy(emulator.endpoint_url, gathering_fails)
+    with proxy.running() as endpoint:
+        with monkeypatch.context() as patched:  # the poller's SQS clients are created by start()
+            patched.setenv("AWS_ENDPOINT_URL", endpoint)
+            running = poller(stack, "succeeding", tmp_path, maximum_concurrency=1).start()
+        try:
+            wait_until(lambda: processed(tmp_path) == [sent] and drained(stack), SETTLE_S)
+        finally:
+            running.stop()
+    assert proxy.faults_sent >= 1 and running.stats.poll_errors >= 1
+
+
+def test_settling_rides_out_failed_deletes(emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the soak: a delete that failed after botocore's retries also skipped releasing the
+    batch's failed records, so both waited out the queue's 180 s visibility timeout."""
+    stack = new_stack(MaxReceiveCount=2, MaximumBatchingWindowInSeconds=0)
+    good, bad = send(stack, json.dumps(elastic_transcoder_message("3300000000000-aaaaaa", "COMPLETED")), "not JSON")
+    deletes = iter(range(1_000_000))
+
+    def first_deletes_fail(call: Call) -> AwsError | None:  # twice botocore's attempts in these tests
+        if call.operation == "DeleteMessageBatch" and next(deletes) < 4:
+            return AwsError(500, "InternalError", "We encountered an internal error.")
+        return None
+
+    dlq = stack.outputs["DeadLetterQueueUrl"]
+    proxy = FaultProxy(emulator.endpoint_url, first_deletes_fail)
+    with proxy.running() as endpoint:
+        with monkeypatch.context() as patched:
+            patched.setenv("AWS_ENDPOINT_URL", endpoint)
+            running = poller(stack, "recording", tmp_path, maximum_concurrency=1).start()
+        try:
+            wait_until(lambda: queue_attributes(dlq)["ApproximateNumberOfMessages"] == "1" and drained(stack), SETTLE_S)
+        finally:
+            running.stop()
+    assert proxy.errors["sqs", "DeleteMessageBatch", "InternalError"] == 4
+    assert processed(tmp_path).count(good) == 1  # deleted once the delete went through: not run again
+    (dead,) = boto3.client("sqs").receive_message(QueueUrl=dlq)["Messages"]
+    assert dead["MessageId"] == bad

@@ -6,8 +6,15 @@ production uses, with dummy credentials that never leave the machine.
 moto's DynamoDB checks a write's condition and stores the item in separate steps, so two concurrent
 conditional writes to one item can both pass (both see no item) and the later store wins. DynamoDB
 never does that, and the status table's correctness rests on it. So the emulator serves DynamoDB
-requests one at a time (a lock around moto's DynamoDB apps, chosen by moto's own routing); the
-other services stay concurrent, and SQS long polls never wait behind a table write.
+requests one at a time (a lock around moto's DynamoDB apps, chosen by moto's own routing).
+
+moto's queues are no safer: a delete rebuilds the queue's list of messages, so a send or a delete
+that lands meanwhile is undone (a message lost, or a deleted one back after its visibility timeout:
+the soak saw a batch processed twice, 180 s late). So the requests that change queues (SQS's, and
+SNS's and EventBridge's, which deliver to them) are served one at a time too, under a second lock
+that a long poll lets go of while it waits. SQS never waits behind a table write, nor a table write
+behind SQS. moto is also spared work whose result never changes (``moto_speed``), so that it
+carries a soak's load.
 
 An action moto has not implemented (SQS's StartMessageMoveTask, say) is answered as AWS answers an
 action it does not know: a 400 ``InvalidAction``, which clients can tell apart and botocore does not
@@ -36,7 +43,12 @@ ACCOUNT = "123456789012"  # moto's default account
 DUMMY_KEY = "testing"  # credentials that only the emulator accepts
 
 # moto's backends that hold DynamoDB's tables (the streams read the same tables).
-SERIALIZED_BACKENDS = frozenset({"dynamodb", "dynamodb_v20111205", "dynamodbstreams"})
+DYNAMODB_BACKENDS = frozenset({"dynamodb", "dynamodb_v20111205", "dynamodbstreams"})
+# moto's backends that change queues: SQS, and SNS and EventBridge, which deliver to them.
+QUEUE_BACKENDS = frozenset({"sqs", "sns", "events"})
+
+# The lock the request this thread serves holds, if any (a long poll lets go of it while it waits).
+_serving = threading.local()
 
 
 @dataclass(frozen=True)
@@ -65,13 +77,19 @@ def running_emulator(
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from .moto_speed import speed_up_moto
+
+    speed_up_moto()
+    _let_long_polls_wait_unlocked()
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    dynamodb_lock = threading.Lock()
+    dynamodb_lock, queues_lock = threading.Lock(), threading.Lock()
 
     def create_app(backend: SERVICE_NAMES) -> Flask:
         app = create_backend_app(backend)  # moto builds one app per backend, on its first request
-        if backend in SERIALIZED_BACKENDS:
-            app.wsgi_app = _one_at_a_time(app.wsgi_app, dynamodb_lock)  # type: ignore[method-assign,assignment]
+        lock = dynamodb_lock if backend in DYNAMODB_BACKENDS else queues_lock if backend in QUEUE_BACKENDS else None
+        if lock is not None:
+            app.wsgi_app = _one_at_a_time(app.wsgi_app, lock)  # type: ignore[method-assign,assignment]
         return app
 
     # What moto's ThreadedMotoServer does, with our create_app: a threaded WSGI server on loopback.
@@ -105,7 +123,11 @@ def _one_at_a_time(app: WSGIApplication, lock: threading.Lock) -> WSGIApplicatio
 
     def serialized(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         with lock:
-            return app(environ, start_response)
+            _serving.lock = lock
+            try:
+                return app(environ, start_response)
+            finally:
+                _serving.lock = None
 
     return serialized
 
@@ -134,3 +156,29 @@ def _unimplemented_is_invalid_action(app: WSGIApplication) -> WSGIApplication:
             return [body]
 
     return answered
+
+
+class _LongPollCondition(threading.Condition):
+    """The condition a moto queue's long poll waits on (new messages), which lets go of the
+    request's lock while it waits, so that the sends it waits for can come in."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        lock: threading.Lock | None = getattr(_serving, "lock", None)
+        if lock is None:
+            return super().wait(timeout)
+        lock.release()
+        try:
+            return super().wait(timeout)
+        finally:
+            # Take them back in the order every request takes them (the request's lock, then the
+            # queue's), or a send holding the first and wanting the second would deadlock with us.
+            self.release()
+            lock.acquire()
+            self.acquire()
+
+
+def _let_long_polls_wait_unlocked() -> None:
+    """moto's queues, created from now on, wait for messages on a ``_LongPollCondition``."""
+    from moto.sqs import models
+
+    models.Condition = _LongPollCondition  # type: ignore[attr-defined]

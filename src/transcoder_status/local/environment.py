@@ -8,7 +8,8 @@ race (each has its own module state, clients and connections) and one can die wi
 They are started with multiprocessing's *spawn* context: the poller's process runs threads and boto3
 clients, which ``fork`` would copy in whatever state they are in; a fresh interpreter is also what a
 cold start is. A pipe carries events in and responses out; the process's stdout and stderr are its
-parent's, so the function's log lands where the runtime's does.
+parent's, so the function's log lands where the runtime's does, with Lambda's START and END lines
+around each invocation.
 
 An invocation fails (``InvocationError``) when the handler raises, when the environment dies (a
 SIGKILL, a crash, an import error) or when it overruns the function's timeout; a dead or timed-out
@@ -129,10 +130,13 @@ def _serve(function: LocalFunction, connection: Connection, log_path: Path | Non
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the poller ends us
     if log_path is not None:
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        for stream in (1, 2):
-            os.dup2(log, stream)
-    if isinstance(sys.stdout, io.TextIOWrapper):
-        sys.stdout.reconfigure(line_buffering=True)  # each log line and metric in the log as it happens
+        for descriptor in (1, 2):
+            os.dup2(log, descriptor)
+    # Each log line and metric in the log as it happens, in one write: environments share the log
+    # file, and print() writes a line's text and its newline apart when Python runs unbuffered.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True, write_through=False)
     os.environ.update(function.environment)
     module_name, _, attribute = function.handler.rpartition(".")
     handler = getattr(importlib.import_module(module_name), attribute)
@@ -141,9 +145,13 @@ def _serve(function: LocalFunction, connection: Connection, log_path: Path | Non
             event = connection.recv()
         except EOFError:
             return
+        context = LocalContext(function.name, function.timeout_s)
+        # Lambda's own lines around each invocation: a START without its END is one cut short.
+        print(f"START RequestId: {context.aws_request_id} Version: {context.function_version}")
         try:
-            outcome = ("response", handler(event, LocalContext(function.name, function.timeout_s)))
+            outcome = ("response", handler(event, context))
         except Exception as error:
             traceback.print_exc()  # into the function's log, as Lambda's runtime logs an unhandled error
             outcome = ("error", f"{type(error).__name__}: {error}")
+        print(f"END RequestId: {context.aws_request_id}")
         connection.send(outcome)

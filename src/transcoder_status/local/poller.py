@@ -10,7 +10,9 @@ each receiving a batch and invoking it in a free execution environment (a proces
 ``environment``), so that two batches holding records of one job really race. An invocation that
 fails in any way (the handler raised, its environment died or timed out, an invalid response)
 fails its whole batch. ``stop()`` lets every batch already received finish and be settled, so the
-poller can be stopped and started again without losing or stranding a message.
+poller can be stopped and started again without losing or stranding a message. SQS errors strand
+nothing either: a batch in hand is invoked even if a later receive fails, and a delete or release
+that fails is tried again, since a record left received waits out the queue's visibility timeout.
 
 One deliberate difference: a failed record's visibility timeout can be shortened
 (``retry_after_s``), so that a redrive that takes minutes on AWS takes seconds here.
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
 
 # Without MaximumConcurrency, the mapping starts with five concurrent batches (locally it stays there).
 DEFAULT_CONCURRENCY = 5
+# Tries of a delete or release (each with botocore's own retries), and the pause before the next.
+SETTLE_ATTEMPTS = 3
+SETTLE_PAUSE_S = 0.2
 
 
 class InvalidBatchResponseError(RuntimeError):
@@ -112,16 +117,19 @@ class EventSourcePoller:
     def _poll(self, sqs: SQSClient, stats: PollerStats) -> None:
         while not self._stopping.is_set():
             try:
-                messages = self._receive_batch(sqs)
+                messages = self._receive_batch(sqs, stats)
                 if messages:
                     self._invoke(sqs, stats, messages)
             except Exception as error:  # keep polling, as the mapping does; report what happened
-                stats.poll_errors += 1
-                if self.on_error is not None:
-                    self.on_error(error)
+                self._report(stats, error)
                 self._stopping.wait(1)
 
-    def _receive_batch(self, sqs: SQSClient) -> list[dict[str, Any]]:
+    def _report(self, stats: PollerStats, error: BaseException) -> None:
+        stats.poll_errors += 1
+        if self.on_error is not None:
+            self.on_error(error)
+
+    def _receive_batch(self, sqs: SQSClient, stats: PollerStats) -> list[dict[str, Any]]:
         """Long-poll for a first record, then gather until the batch is full or the window closes.
         Once a record is received, the batch is returned even when stopping: it must be invoked."""
         batch: list[dict[str, Any]] = []
@@ -131,13 +139,19 @@ class EventSourcePoller:
             if deadline is not None and now >= deadline:
                 break
             wait = self.wait_time_s if deadline is None else min(self.wait_time_s, int(deadline - now))
-            response = sqs.receive_message(
-                QueueUrl=self.trigger.queue_url,
-                MaxNumberOfMessages=min(10, self.trigger.batch_size - len(batch)),
-                WaitTimeSeconds=wait,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            )
+            try:
+                response = sqs.receive_message(
+                    QueueUrl=self.trigger.queue_url,
+                    MaxNumberOfMessages=min(10, self.trigger.batch_size - len(batch)),
+                    WaitTimeSeconds=wait,
+                    MessageSystemAttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                )
+            except Exception as error:
+                if not batch:
+                    raise
+                self._report(stats, error)  # the records in hand are invoked now, not stranded
+                break
             received: list[Any] = list(response.get("Messages", []))
             batch.extend(received)
             if not batch:
@@ -159,22 +173,36 @@ class EventSourcePoller:
             failed = {m["MessageId"] for m in messages}  # a failed invocation fails the whole batch
             stats.invocation_errors += 1
         succeeded = [m for m in messages if m["MessageId"] not in failed]
-        for chunk in _tens(succeeded):
-            sqs.delete_message_batch(
-                QueueUrl=self.trigger.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
-        stats.deleted += len(succeeded)
         stats.failed += len(failed)
+        for chunk in _tens(succeeded):
+            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
+            if self._settle(stats, sqs.delete_message_batch, QueueUrl=self.trigger.queue_url, Entries=entries):
+                stats.deleted += len(chunk)
         if self.retry_after_s is not None:
             for chunk in _tens([m for m in messages if m["MessageId"] in failed]):
-                sqs.change_message_visibility_batch(
+                self._settle(
+                    stats,
+                    sqs.change_message_visibility_batch,
                     QueueUrl=self.trigger.queue_url,
                     Entries=[
                         {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_after_s}
                         for i, m in enumerate(chunk)
                     ],
                 )
+
+    def _settle(self, stats: PollerStats, call: Callable[..., object], **request: Any) -> bool:
+        """A delete or release, tried again if it fails: each chunk on its own, so one failure never
+        keeps the others from being settled. False if it never went through (the records come back
+        after the queue's visibility timeout)."""
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                call(**request)
+                return True
+            except Exception as error:
+                self._report(stats, error)
+                if attempt + 1 < SETTLE_ATTEMPTS:
+                    time.sleep(SETTLE_PAUSE_S * 2**attempt)
+        return False
 
     def _failed_ids(self, response: Any, batch_ids: set[str]) -> set[str]:
         if not self.trigger.report_batch_item_failures:

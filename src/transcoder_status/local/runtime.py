@@ -8,6 +8,7 @@ as CloudWatch Logs would hold it. SIGTERM or SIGINT stops it cleanly, running in
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -56,6 +57,9 @@ def start_runtime(trigger: LocalTrigger, emulator: Emulator, log_path: Path, ret
 def main(spec_json: str) -> int:
     from .poller import EventSourcePoller
 
+    for stream in (sys.stdout, sys.stderr):  # one write per line: the environments share this log file
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True, write_through=False)
     spec = json.loads(spec_json)
     fields = spec["trigger"]
     trigger = LocalTrigger(**{**fields, "function": LocalFunction(**fields["function"])})

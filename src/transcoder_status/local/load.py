@@ -1,0 +1,329 @@
+"""The soak's load: jobs, the notifications they send, how delivery mangles them, and the rows they
+must leave. Pure: no I/O; the same seed gives the same load.
+
+Half the jobs are Elastic Transcoder's (published to the SNS topic), half MediaConvert's (put on
+the EventBridge bus). Of the notifications sent, a share are duplicates and a share malformed; the
+rest are each job's own, in a life that ends in one terminal state. The delivery order is a
+shuffle of everything, so most jobs see their notifications out of order, many after their
+terminal one. Duplicates come after their original, either published again (the source retrying:
+new SNS or EventBridge ID) or copied into the queue with the original's IDs and time (SQS or SNS
+delivering twice); some of the copies come last, long after the job finished (late).
+
+A job's expected row is what any correct writer must leave, computed from the notifications alone:
+status, state and details of the terminal one, every warning, and the progress of the latest
+STATUS_UPDATE (COMPLETE reports 100).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..notification import JobDetails, Notification, Source
+from ..sources import Delivery, parse_body
+from ..status import JobStatus
+from ..table import JobRow
+from .messages import elastic_transcoder_message, mediaconvert_event, sns_envelope
+
+MIN_NOTIFICATIONS_PER_JOB = 4  # a job's own (2 or 3), and room for duplicates and malformed ones
+STEP_MS = 1000  # between a MediaConvert job's events: their order is unambiguous
+
+
+class Route(Enum):
+    """Where a notification enters the pipeline."""
+
+    TOPIC = "topic"  # SNS PublishBatch: Elastic Transcoder
+    BUS = "bus"  # EventBridge PutEvents: MediaConvert
+    QUEUE = "queue"  # SQS SendMessageBatch: a copy of a delivered message
+
+
+class Kind(Enum):
+    ORIGINAL = "original"
+    REPUBLISHED = "duplicate, published again"
+    COPIED = "duplicate, copied into the queue"
+    LATE_COPY = "duplicate, copied into the queue last (late)"
+    MALFORMED = "malformed"
+
+
+@dataclass(eq=False)  # one notification is one send: compared by identity
+class Outgoing:
+    """One notification to send. ``document`` is the Elastic Transcoder message or the MediaConvert
+    event; a copy (``original`` set) is built when it is sent, from the IDs its original got."""
+
+    route: Route
+    kind: Kind
+    document: dict[str, Any] | str
+    job_id: str | None = None  # None: malformed
+    terminal: bool = False
+    original: Outgoing | None = None
+    token: str | None = None  # a malformed one's mark, found again in the DLQ
+    malformed_reason: str | None = None
+    # Filled in by the sender: the ID the service gave it, and when (epoch ms).
+    message_id: str | None = None
+    sent_ms: int | None = None
+
+
+@dataclass
+class PlannedJob:
+    job_id: str
+    source: str
+    outcome: JobStatus
+    notifications: list[Outgoing] = field(default_factory=list)  # its own, in event order
+    clock_ms: int = 0  # MediaConvert: the time of its latest event so far
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The parts of a row a correct writer must leave."""
+
+    status: JobStatus
+    finished: bool
+    state: str
+    source: str
+    details: tuple[Any, ...]  # pipeline or queue, outputs, error, metadata: the terminal notification's
+    warnings: tuple[str, ...]
+    progress: int | None
+    phase: str | None
+
+    @classmethod
+    def of_row(cls, row: JobRow) -> Expected:
+        return cls(
+            row.status,
+            row.finished,
+            row.state or "",
+            row.source or "",
+            _details(row),
+            tuple(sorted(row.warnings)),
+            row.progress,
+            row.phase,
+        )
+
+
+@dataclass
+class Load:
+    seed: int
+    jobs: list[PlannedJob]
+    sends: list[Outgoing]  # in delivery order
+
+    @property
+    def malformed(self) -> list[Outgoing]:
+        return [send for send in self.sends if send.kind is Kind.MALFORMED]
+
+    def disorder(self) -> tuple[int, int]:
+        """How mangled the delivery order is: notifications sent after their job's terminal one,
+        and MediaConvert events sent after a later event of their job."""
+        finished: set[str] = set()
+        latest: dict[str, int] = {}
+        after_terminal = out_of_order = 0
+        for send in self.sends:
+            if send.job_id is None:
+                continue
+            after_terminal += send.job_id in finished
+            if send.terminal:
+                finished.add(send.job_id)
+            if isinstance(send.document, dict) and "detail" in send.document:  # MediaConvert's, or a copy
+                time_ms = int(send.document["detail"]["timestamp"])
+                out_of_order += time_ms < latest.get(send.job_id, 0)
+                latest[send.job_id] = max(time_ms, latest.get(send.job_id, 0))
+        return after_terminal, out_of_order
+
+    def expected(self, job: PlannedJob) -> Expected:
+        parsed = [_parse(send) for send in job.notifications]
+        (terminal,) = [n for n in parsed if n.finished]
+        updates = [n for n in parsed if n.state == "STATUS_UPDATE"]
+        report = (
+            terminal if terminal.progress is not None else max(updates, key=lambda n: n.event_time_ms, default=None)
+        )
+        return Expected(
+            terminal.status,
+            True,
+            terminal.state,
+            terminal.source,
+            _details(terminal),
+            tuple(sorted({w for n in parsed for w in n.warnings})),
+            None if report is None else report.progress,
+            None if report is None else report.phase,
+        )
+
+
+def plan_load(
+    notifications: int,
+    jobs: int,
+    *,
+    seed: int,
+    start_ms: int,
+    duplicate_share: float = 0.2,
+    malformed_share: float = 0.01,
+    late_share: float = 0.25,
+) -> Load:
+    """``notifications`` to send in all (duplicates and malformed ones included) for ``jobs`` jobs."""
+    if jobs < 2 or notifications < MIN_NOTIFICATIONS_PER_JOB * jobs:
+        raise ValueError(
+            f"{notifications} notifications for {jobs} jobs: give at least 2 jobs and "
+            f"{MIN_NOTIFICATIONS_PER_JOB} notifications per job"
+        )
+    # A reproducible load, not a secret: the standard generator is right here.
+    chance = random.Random(seed)  # nosec B311
+    malformed = max(1, round(notifications * malformed_share))
+    duplicates = round(notifications * duplicate_share)
+    planned = [_job(index, seed, start_ms, chance) for index in range(jobs)]
+    extras = notifications - malformed - duplicates - sum(len(j.notifications) + 1 for j in planned)
+    _add_lives(planned, extras, seed, chance)
+
+    sends: list[Outgoing] = [n for job in planned for n in job.notifications]
+    sends += [_malformed(number, seed, start_ms) for number in range(malformed)]
+    chance.shuffle(sends)
+    originals = [n for n in sends if n.kind is Kind.ORIGINAL]
+    late: list[Outgoing] = []
+    for _ in range(duplicates):
+        original = chance.choice(originals)
+        if chance.random() < 0.5:
+            copy = Outgoing(original.route, Kind.REPUBLISHED, original.document, original.job_id)
+        elif chance.random() < late_share * 2:
+            late.append(Outgoing(Route.QUEUE, Kind.LATE_COPY, original.document, original.job_id, original=original))
+            continue
+        else:
+            copy = Outgoing(Route.QUEUE, Kind.COPIED, original.document, original.job_id, original=original)
+        sends.insert(chance.randint(sends.index(original) + 1, len(sends)), copy)
+    chance.shuffle(late)
+    return Load(seed, planned, sends + late)
+
+
+def _job(index: int, seed: int, start_ms: int, chance: random.Random) -> PlannedJob:
+    """A job and its first notifications (its terminal one comes with the rest of its life)."""
+    job_id = f"{start_ms + index}-{chance.randbytes(3).hex()}"  # shaped like real job IDs
+    if index % 2 == 0:
+        outcome = chance.choice([JobStatus.SUCCESS, JobStatus.SUCCESS, JobStatus.ERROR])
+        job = PlannedJob(job_id, Source.ELASTIC_TRANSCODER, outcome)
+        job.notifications.append(_et(job_id, "PROGRESSING"))
+        return job
+    outcome = chance.choice([JobStatus.SUCCESS, JobStatus.SUCCESS, JobStatus.ERROR, JobStatus.CANCELED])
+    job = PlannedJob(job_id, Source.MEDIACONVERT, outcome, clock_ms=start_ms - chance.randrange(3_600_000))
+    for status in ("INPUT_INFORMATION", "PROGRESSING"):
+        job.notifications.append(_mc(job, status, seed))
+    return job
+
+
+def _add_lives(jobs: list[PlannedJob], count: int, seed: int, chance: random.Random) -> None:
+    """Give the jobs ``count`` more notifications of their own, then each its terminal one: a few
+    warnings, MediaConvert QUEUE_HOPs and, most of all, STATUS_UPDATEs."""
+    media = [job for job in jobs if job.source == Source.MEDIACONVERT]
+    extras: dict[str, list[str]] = {job.job_id: [] for job in jobs}
+    for job in jobs:
+        if job.source == Source.ELASTIC_TRANSCODER:  # a few warnings at most
+            warnings = min(count, chance.choice([0, 0, 1, 2]))
+            extras[job.job_id] += ["WARNING"] * warnings
+            count -= warnings
+    for _ in range(count):
+        state = chance.choices(["STATUS_UPDATE", "NEW_WARNING", "QUEUE_HOP"], [16, 2, 1])[0]
+        extras[chance.choice(media).job_id].append(state)
+    for job in jobs:
+        states = extras[job.job_id]
+        if job.source == Source.ELASTIC_TRANSCODER:
+            for number in range(1, len(states) + 1):
+                warning = f"Output {number} of {job.job_id}: the input audio is mono; the output was upmixed."
+                job.notifications.append(_et(job.job_id, "WARNING", warning=warning))
+            job.notifications.append(_et(job.job_id, "COMPLETED" if job.outcome is JobStatus.SUCCESS else "ERROR"))
+            continue
+        chance.shuffle(states)
+        updates, done = states.count("STATUS_UPDATE"), 0
+        for state in states:
+            percent = None
+            if state == "STATUS_UPDATE":
+                done += 1
+                percent = min(99, 100 * done // (updates + 1))
+            job.notifications.append(_mc(job, state, seed, percent=percent))
+        terminal = {JobStatus.SUCCESS: "COMPLETE", JobStatus.ERROR: "ERROR", JobStatus.CANCELED: "CANCELED"}
+        job.notifications.append(_mc(job, terminal[job.outcome], seed))
+
+
+def _et(job_id: str, state: str, *, warning: str | None = None) -> Outgoing:
+    message = elastic_transcoder_message(job_id, state, warning=warning)
+    if state == "ERROR":  # the same seed, the same text
+        message["messageDetails"] = f"3001 {job_id}: The specified object does not exist in the specified S3 bucket."
+    return Outgoing(Route.TOPIC, Kind.ORIGINAL, message, job_id, terminal=state in ("COMPLETED", "ERROR"))
+
+
+def _mc(job: PlannedJob, status: str, seed: int, *, percent: int | None = None) -> Outgoing:
+    """The job's next MediaConvert event, a step after its previous one."""
+    job.clock_ms += STEP_MS
+    event = mediaconvert_event(
+        job.job_id,
+        status,
+        job.clock_ms,
+        percent=percent,
+        user_metadata={"soak": str(seed)},
+        event_id=f"{job.job_id}-{len(job.notifications)}",  # EventBridge gives its own; this one repeats
+    )
+    if status == "NEW_WARNING":  # each warning its own
+        event["detail"]["warningCode"] = 230000 + len(job.notifications)
+    terminal = status in ("COMPLETE", "ERROR", "CANCELED")
+    return Outgoing(Route.BUS, Kind.ORIGINAL, event, job.job_id, terminal)
+
+
+MALFORMED_REASONS = (
+    "not JSON (SNS)",
+    "no job ID (SNS)",
+    "unknown status (EventBridge)",
+    "time in seconds (EventBridge)",
+)
+
+
+def _malformed(number: int, seed: int, start_ms: int) -> Outgoing:
+    """A malformed notification, marked with a token that finds it in the DLQ."""
+    token = f"soak-malformed-{number:06d}"
+    reason = MALFORMED_REASONS[number % len(MALFORMED_REASONS)]
+    document: dict[str, Any] | str
+    if reason.startswith("not JSON"):
+        document = "{ " + token + ": this is not a transcoder notification"
+        route = Route.TOPIC
+    elif reason.startswith("no job ID"):
+        document = elastic_transcoder_message("x", "COMPLETED", pipeline_id=token)
+        del document["jobId"]
+        route = Route.TOPIC
+    else:
+        route = Route.BUS
+        job_id = f"{start_ms}-{number:06d}"
+        document = mediaconvert_event(job_id, "COMPLETE", start_ms, user_metadata={"soak": token}, event_id=token)
+        if reason.startswith("unknown status"):
+            document["detail"]["status"] = "EXPLODED"
+        else:
+            document["detail"]["timestamp"] = start_ms // 1000
+    return Outgoing(route, Kind.MALFORMED, document, token=token, malformed_reason=reason)
+
+
+def queue_body(send: Outgoing) -> str:
+    """The SQS body of a copy: what the queue got when its original was delivered."""
+    original = send.original
+    if original is None or original.message_id is None or original.sent_ms is None:
+        raise ValueError("a copy is built from an original that was sent")
+    document = original.document
+    if not isinstance(document, dict):
+        raise ValueError("only well-formed notifications are copied")
+    if original.route is Route.TOPIC:
+        return json.dumps(sns_envelope(document, original.sent_ms, original.message_id))
+    return json.dumps({**document, "id": original.message_id})
+
+
+def _parse(send: Outgoing) -> Notification:
+    """The notification as the function reads it (the envelope's IDs and times do not matter here)."""
+    document = send.document
+    if send.route is Route.TOPIC and isinstance(document, dict):
+        body = json.dumps(sns_envelope(document, 1_700_000_000_000))
+    else:
+        body = json.dumps(document)
+    return parse_body(body, Delivery(sent_ms=1_700_000_000_000, message_id="expected"))
+
+
+def _details(details: JobDetails) -> tuple[Any, ...]:
+    return (
+        details.pipeline_id,
+        details.queue,
+        details.outputs,
+        details.error_code,
+        details.error_message,
+        tuple(sorted(details.user_metadata.items())),
+    )
