@@ -4,7 +4,8 @@ Ratios and medians from one run on this machine, which is shared and noisy: comp
 not across runs. Results go to bench/results.md (with the machine and the versions), the plot of
 the old worker against the new pipeline to bench/old-vs-new.png.
 
-Sections (``BENCH_SECTIONS=cold,handler,client,coalescing,old,cost`` picks some; all by default):
+Sections (``BENCH_SECTIONS=cold,handler,client,coalescing,old,throughput,cost`` picks some; all by
+default):
 - cold: the handler's cold start beside ``import boto3`` plus the DynamoDB client (bench.cold_start);
 - handler: batches of 1, 10 and 100 jobs at 20 ms per DynamoDB call, beside plain threads, and the
   handler's CPU per record (bench.handler_batches);
@@ -12,6 +13,8 @@ Sections (``BENCH_SECTIONS=cold,handler,client,coalescing,old,cost`` picks some;
 - coalescing: one batch of 100 notifications over 25 jobs written three ways against moto;
 - old: AWS's SqsQueueNotificationWorker.py beside the new pipeline for 1 to 50 concurrent jobs
   (bench.old_worker; ``BENCH_OLD_JOBS=1,5`` picks the job counts);
+- throughput: the soak's 10,000 notifications end to end beside as many bare conditional
+  UpdateItems against the emulator (bench.throughput; ``BENCH_THROUGHPUT=500`` scales it);
 - cost: dollars per million notifications, from the figures above (bench.cost).
 """
 
@@ -40,11 +43,12 @@ if TYPE_CHECKING:
     from .handler_batches import HandlerFigures
     from .old_worker import Comparison
 
-RESULTS = Path(__file__).with_name("results.md")
-PLOT = Path(__file__).with_name("old-vs-new.png")
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or Path(__file__).with_name("results.md"))
+PLOT = RESULTS.with_name("old-vs-new.png")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 OLD_JOBS = [int(n) for n in os.environ.get("BENCH_OLD_JOBS", "1,5,20,50").split(",") if n.strip()]
-SECTIONS = set(os.environ.get("BENCH_SECTIONS", "cold,handler,client,coalescing,old,cost").split(","))
+THROUGHPUT_NOTIFICATIONS = int(os.environ.get("BENCH_THROUGHPUT", "10000"))
+SECTIONS = set(os.environ.get("BENCH_SECTIONS", "cold,handler,client,coalescing,old,throughput,cost").split(","))
 T0 = 1_755_000_000_000  # notification times must be believable (2000-2100)
 # The bench never reaches AWS: dummy credentials for the emulator and the stand-ins.
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
@@ -210,6 +214,11 @@ def main() -> None:
         comparison = compare(Settings(sizes=OLD_JOBS), log=lambda line: print(line, flush=True))
         plot(comparison, PLOT)
         lines += ["", *markdown(comparison), "", f"![old vs new]({PLOT.name})"]
+    if "throughput" in SECTIONS:
+        from . import throughput
+
+        figures = throughput.measure(THROUGHPUT_NOTIFICATIONS, log=lambda line: print(line, flush=True))
+        lines += ["", *throughput.markdown(figures)]
     if "cost" in SECTIONS and handler_figures and waits and comparison:
         lines += ["", *cost.markdown(cost_inputs(handler_figures, waits, comparison))]
     RESULTS.write_text("\n".join(lines) + "\n")

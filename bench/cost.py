@@ -29,7 +29,7 @@ class Measured:
     notifications_per_job: float
     batch_size: int  # notifications per invocation (the template's BatchSize, full batches)
     invocation_ms: float  # the handler on one full batch, DynamoDB at 20 ms
-    writes_per_notification: float  # UpdateItems (state writes and merges), from the soak
+    writes_per_notification: float  # UpdateItems (state writes and merges), counted beside the old worker
     job_minutes: float  # how long a client waits on a job (an assumption: stated in the table)
     reads_per_waiting_minute: float  # the client's default polling, simulated
     old_calls_per_job: float  # SQS calls of the old worker per job, at the largest concurrency measured

@@ -78,6 +78,7 @@ def translate(
     does: ``sam build`` and ``sam package`` put the real one there.
     """
     import boto3
+    from samtranslator.metrics.metrics import Metrics
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
@@ -86,9 +87,10 @@ def translate(
         properties = resource.get("Properties", {})
         if resource.get("Type") == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
             properties["CodeUri"] = "s3://placeholder-bucket/transcoder-status.zip"
-    translated: dict[str, Any] = Translator({}, Parser(), boto_session=boto3.Session(region_name=region)).translate(
-        sam_template=template, parameter_values=dict(parameters or {})
-    )
+    metrics = Metrics()  # its default publisher drops them; unpublished, it warns as it is collected
+    translator = Translator({}, Parser(), boto_session=boto3.Session(region_name=region), metrics=metrics)
+    translated: dict[str, Any] = translator.translate(sam_template=template, parameter_values=dict(parameters or {}))
+    metrics.publish()
     return translated
 
 

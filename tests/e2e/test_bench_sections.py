@@ -1,0 +1,86 @@
+"""`make bench`'s other sections, scaled down: one run each, 100 notifications for the throughput.
+
+Runs ``python -m bench`` as `make bench` does, writing elsewhere than bench/results.md, and checks
+that every section measured what it says (every row present, every figure a number, the soak's
+checks held); no timing is asserted. The old worker's section has a test of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("bench-sections")]
+
+ROOT = Path(__file__).resolve().parents[2]
+NUMBER = r"[\d,.]+"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("bench") / "results.md"
+    environment = {
+        **os.environ,
+        "BENCH_SECTIONS": "cold,handler,client,coalescing,throughput",
+        "BENCH_RUNS": "1",
+        "BENCH_THROUGHPUT": "100",
+        "BENCH_RESULTS": str(path),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "bench"],
+        check=False,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return path.read_text()
+
+
+def rows(results: str, heading: str) -> list[list[str]]:
+    """The cells of the table under the section whose heading starts with ``heading``."""
+    section = results.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("|") and not line.startswith("|---")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[1:]]
+
+
+def test_the_cold_start_section_has_the_handler_beside_its_floor(results: str) -> None:
+    table = rows(results, "Cold start")
+    assert len(table) == 3
+    assert all(re.search(NUMBER, cells[1]) for cells in table)
+
+
+def test_the_handler_section_has_every_batch_size_and_the_cpu_per_record(results: str) -> None:
+    table = rows(results, "The handler on one batch")
+    assert [cells[0] for cells in table] == ["1", "10", "100"]
+    assert all(re.fullmatch(NUMBER, cell) for cells in table for cell in (cells[1], cells[3]))
+    assert re.search(rf"CPU per record .*\*\*{NUMBER} µs\*\* over 10000 records", results)
+
+
+def test_the_client_section_holds_wait_alls_bound(results: str) -> None:
+    assert len(rows(results, "The client's defaults")) == 6
+    calls = re.search(r"`wait_all` over 1,000 jobs: (\d+) BatchGetItem calls per polling round at most", results)
+    assert calls and int(calls[1]) <= 10
+
+
+def test_the_coalescing_section_has_every_write_path(results: str) -> None:
+    assert len(rows(results, "Coalescing")) == 3
+
+
+def test_the_throughput_section_is_of_a_soak_that_passed_beside_two_floors(results: str) -> None:
+    assert "every check held" in results
+    table = rows(results, "Throughput")
+    assert [cells[0] for cells in table] == [
+        "the pipeline (`make soak`)",
+        "floor: UpdateItem from 1 thread",
+        "floor: UpdateItem from 5 threads",
+    ]
+    assert all(float(cells[1].replace(",", "")) > 0 for cells in table)
+    assert "100%" in [cells[3] for cells in table]
