@@ -61,7 +61,7 @@ def test_the_handler_section_has_every_batch_size_and_the_cpu_per_record(results
     table = rows(results, "The handler on one batch")
     assert [cells[0] for cells in table] == ["1", "10", "100"]
     assert all(re.fullmatch(NUMBER, cell) for cells in table for cell in (cells[1], cells[3]))
-    assert re.search(rf"CPU per record .*\*\*{NUMBER} µs\*\* over 10000 records", results)
+    assert re.search(rf"CPU per record .*\*\*{NUMBER} µs\*\* over 10,000 records", results)
 
 
 def test_the_client_section_holds_wait_alls_bound(results: str) -> None:

@@ -74,7 +74,9 @@ def test_replay_runs_the_handler_on_an_event_file(cli_table: StatusTable) -> Non
     result = runner.invoke(app, ["replay", str(EVENTS / "elastic-transcoder-completed.json")])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"batchItemFailures": []}
-    assert "notification applied" in result.stderr
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    (written,) = [entry for entry in logged if entry.get("message") == "jobs written"]
+    assert [job["jobId"] for job in written["jobs"]] == ["1502631977930-rabioh"]
     row = cli_table.get("1502631977930-rabioh")
     assert row is not None and row.finished
 

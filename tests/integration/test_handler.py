@@ -340,3 +340,18 @@ def test_an_sns_subscription_confirmation_is_logged_counted_and_kept_for_an_oper
     assert metrics["SnsControlMessages"] == 1
     assert "Malformed" not in metrics
     assert writer.table.get(JOB) is not None
+
+
+def test_every_written_job_is_logged_with_its_message_ids_in_lines_of_a_hundred(
+    writer: StatusWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    batch = {"Records": [et_record(f"1700000000000-{n:06d}", "COMPLETED", n) for n in range(150)]}
+    batch["Records"].append(copy.deepcopy(batch["Records"][0]) | {"messageId": "redelivered"})
+    assert invoke(writer, batch) == {"batchItemFailures": []}
+    lines = [r for r in caplog.records if r.getMessage() == "jobs written"]
+    assert [len(line.jobs) for line in lines] == [100, 50]  # type: ignore[attr-defined]
+    logged = {entry["jobId"]: entry for line in lines for entry in line.jobs}  # type: ignore[attr-defined]
+    assert len(logged) == 150
+    first = logged["1700000000000-000000"]
+    assert sorted(first["messageIds"]) == sorted([batch["Records"][0]["messageId"], "redelivered"])
+    assert (first["outcome"], first["status"], first["state"]) == ("applied", "SUCCESS", "COMPLETED")

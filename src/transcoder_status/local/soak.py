@@ -112,8 +112,8 @@ class FunctionLog:
             log.started += line.startswith("START RequestId: ")
             log.ended += line.startswith("END RequestId: ")
             entry = _json(line)
-            if str(entry.get("message", "")).startswith("notification ") and "messageIds" in entry:
-                log.handled.update(str(message_id) for message_id in entry["messageIds"])
+            if entry.get("message") == "jobs written":
+                log.handled.update(str(message_id) for job in entry["jobs"] for message_id in job["messageIds"])
             if "poller" in entry:  # each runtime prints its poller's counts as it stops
                 for name, value in {**entry["poller"], "cold_starts": entry.get("cold_starts", 0)}.items():
                     log.poller[name] = log.poller.get(name, 0) + int(value)
