@@ -44,7 +44,7 @@ from .runtime import start_runtime
 
 FAULTS = ("dynamodb", "sqs", "kill", "restart")
 # The client polls fast, to measure how soon a job is seen finished (the library's default starts
-# at 0.5 s and backs off to 10 s).
+# at 0.5 s and backs off to 2 s).
 CLIENT_BACKOFF = Backoff(initial=0.2, maximum=1.0)
 # With faults, a message may fail a few deliveries for the faults' sake alone: the soak's stack lets
 # it (the template's default is 5), so that only the malformed ones reach the DLQ.
