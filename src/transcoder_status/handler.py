@@ -127,6 +127,9 @@ class StatusWriter:
         failures: dict[str, Exception] = {}
         counts: Counter[str] = Counter()
         message_ids: defaultdict[str, list[str]] = defaultdict(list)
+        # The notifications' own IDs (SNS MessageId, EventBridge id), in messageIds' order: they trace
+        # a notification from its publisher to its write, and tell a duplicate from a new message.
+        event_ids: defaultdict[str, list[str]] = defaultdict(list)
         notifications: list[Notification] = []
         # Records are read as plain dicts: Powertools' data classes would cost the cold start more
         # than the three fields used here.
@@ -134,6 +137,7 @@ class StatusWriter:
             notification = self._parse(record, failures, counts)
             if notification is not None:
                 message_ids[notification.job_id].append(record["messageId"])
+                event_ids[notification.job_id].append(notification.event_id)
                 notifications.append(notification)
 
         updates = coalesce(fit_to_item(n) for n in notifications)
@@ -166,6 +170,7 @@ class StatusWriter:
                 f"notification {result.outcome.value}",
                 jobId=update.job_id,
                 messageIds=message_ids[update.job_id],
+                eventIds=event_ids[update.job_id],
                 state=update.winner.state,
                 status=update.winner.status.value,
                 warningsMerged=result.warnings_merged,

@@ -308,6 +308,19 @@ def queue_body(send: Outgoing) -> str:
     return json.dumps({**document, "id": original.message_id})
 
 
+def carried_id(body: str) -> str | None:
+    """The ID of the notification a delivered SQS body carries: the SNS envelope's MessageId, or
+    the EventBridge event's id (what a copy keeps of its original); None for anything else."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    found = document.get("MessageId") if document.get("Type") == "Notification" else document.get("id")
+    return found if isinstance(found, str) else None
+
+
 def _parse(send: Outgoing) -> Notification:
     """The notification as the function reads it (the envelope's IDs and times do not matter here)."""
     document = send.document

@@ -9,8 +9,10 @@ client saw every job finished, or at its time bound. Then it checks:
 
 - every row against what the job's notifications require (``Load.expected``), and no stray rows;
 - the DLQ holds exactly the malformed messages, found by their tokens;
-- nothing was lost: every message sent was handled by the function (its log names the SQS message
-  IDs it applied) or is in the DLQ.
+- nothing was lost, by identity: every notification sent is matched to the SQS message that carried
+  it, handled by the function or in the DLQ (see ``SoakResult.account``), and no message carried
+  anything else;
+- the client saw every job finished.
 
 Faults (``--faults``): ``dynamodb`` (throttling and 500s on a share of the function's writes),
 ``sqs`` (errors on a share of the poller's receives, deletes and releases), both through the fault
@@ -38,7 +40,17 @@ from ..table import ALL_ATTRIBUTES, JobRow, StatusTable
 from .chaos import ChaosLog, Milestones, Supervisor, kill_workers, restart_runtime
 from .emulator import Emulator, running_emulator
 from .faults import FaultProxy, share_of_calls
-from .load import MIN_NOTIFICATIONS_PER_JOB, Expected, Kind, Load, Outgoing, Route, plan_load, queue_body
+from .load import (
+    MIN_NOTIFICATIONS_PER_JOB,
+    Expected,
+    Kind,
+    Load,
+    Outgoing,
+    Route,
+    carried_id,
+    plan_load,
+    queue_body,
+)
 from .provision import Stack, provision
 from .runtime import start_runtime
 
@@ -100,7 +112,8 @@ class SoakOptions:
 class FunctionLog:
     """What the function's log tells the soak."""
 
-    handled: set[str] = field(default_factory=set)  # SQS message IDs the function applied (or found stale)
+    # The messages the function applied (or found stale): SQS message ID -> the notification's own ID.
+    handled: dict[str, str] = field(default_factory=dict)
     poller: dict[str, int] = field(default_factory=dict)  # summed over every runtime that ran
     started: int = 0  # invocations (Lambda's START lines)
     ended: int = 0  # END lines: a START without one was cut short (a worker killed mid-batch)
@@ -113,7 +126,7 @@ class FunctionLog:
             log.ended += line.startswith("END RequestId: ")
             entry = _json(line)
             if str(entry.get("message", "")).startswith("notification ") and "messageIds" in entry:
-                log.handled.update(str(message_id) for message_id in entry["messageIds"])
+                log.handled.update(zip(map(str, entry["messageIds"]), map(str, entry["eventIds"]), strict=True))
             if "poller" in entry:  # each runtime prints its poller's counts as it stops
                 for name, value in {**entry["poller"], "cold_starts": entry.get("cold_starts", 0)}.items():
                     log.poller[name] = log.poller.get(name, 0) + int(value)
@@ -153,10 +166,42 @@ class SoakResult:
             others += not tokens
         return found, others
 
+    def account(self) -> tuple[list[Outgoing], list[str]]:
+        """Match every notification sent to the SQS message that carried it, by ID: a copy put in the
+        queue by its own SQS message ID; one published on the topic or the bus by the SNS or
+        EventBridge ID its delivered body carries (the function's log names both IDs of each message
+        it handled; a dead letter's body holds the second). The emulator delivers each publish once.
+
+        Returns the notifications no message carried (lost), and the SQS messages that carried none
+        the soak sent, or one that another message carried already (extra)."""
+        carried = dict(self.log.handled)
+        for message in self.dead_letters:
+            carried.setdefault(message["MessageId"], carried_id(message["Body"]) or "")
+        sent = [send for send in self.load.sends if send.message_id is not None]
+        copies = {send.message_id: send for send in sent if send.route is Route.QUEUE}
+        published = {send.message_id: send for send in sent if send.route is not Route.QUEUE}
+        matched: set[Outgoing] = set()
+        extra: list[str] = []
+        for message_id, event_id in carried.items():
+            send = copies[message_id] if message_id in copies else published.get(event_id)
+            if send is None or send in matched:
+                extra.append(message_id)
+            else:
+                matched.add(send)
+        return [send for send in sent if send not in matched], extra
+
     @property
     def lost(self) -> int:
-        accounted = self.log.handled | {message["MessageId"] for message in self.dead_letters}
-        return max(0, self.sent - len(accounted))
+        return len(self.account()[0])
+
+    @property
+    def extra(self) -> list[str]:
+        return self.account()[1]
+
+    @property
+    def unseen(self) -> list[str]:
+        """Jobs the client never saw finished (their latency is in no percentile)."""
+        return [job.job_id for job in self.load.jobs if job.job_id not in self.seen_finished]
 
     @property
     def unsent(self) -> int:
@@ -171,10 +216,13 @@ class SoakResult:
     @property
     def passed(self) -> bool:
         found, others = self.dead_letter_tokens()
+        lost, extra = self.account()
         return (
             not self.wrong
             and not self.stray_rows
-            and self.lost == 0
+            and not lost
+            and not extra
+            and not self.unseen
             and found == self.malformed_tokens
             and others == 0
             and not self.publish_errors

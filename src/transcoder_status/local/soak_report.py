@@ -66,7 +66,16 @@ def print_report(console: Console, result: SoakResult) -> None:
         f"{len(result.dead_letters):,} message(s): {len(found)} of the {len(load.malformed)} malformed ({detail}), "
         f"{others} other",
     )
-    summary.add_row("Lost", f"{result.lost:,} (sent, and neither applied by the function nor in the DLQ)")
+    lost, extra = result.account()
+    summary.add_row(
+        "Lost",
+        f"{len(lost):,} (sent, and carried by no SQS message the function handled or the DLQ holds, matched by ID)",
+    )
+    summary.add_row(
+        "Extra",
+        f"{len(extra):,} (SQS messages carrying nothing the soak sent, or what another message carried)"
+        + (f": {', '.join(extra[:5])}" if extra else ""),
+    )
     rate = throughput(result)
     summary.add_row(
         "Throughput",
@@ -76,6 +85,10 @@ def print_report(console: Console, result: SoakResult) -> None:
         f"from the first send (sending took {result.publish_s:.1f} s)",
     )
     summary.add_row("Latency", latency_text(result))
+    seen = f"saw {len(result.seen_finished):,} of {len(load.jobs):,} jobs finished"
+    if unseen := result.unseen:
+        seen = f"[red]{len(unseen):,} job(s) the client never saw finished: {', '.join(unseen[:5])}[/red]; {seen}"
+    summary.add_row("Client", seen)
     poller = [f"{name.replace('_', ' ')} {value:,}" for name, value in result.log.poller.items()]
     summary.add_row("Poller", ", ".join([*poller, f"invocations {result.log.started:,}"]))
     for name, text in fault_lines(result):
@@ -91,7 +104,10 @@ def print_report(console: Console, result: SoakResult) -> None:
     for job_id, (row, expected) in list(result.wrong.items())[:5]:
         console.print(f"[red]wrong row {job_id}[/red]: {row}\n  expected: {expected}")
     if result.passed:
-        console.print("[bold green]PASS[/bold green]: every row right, nothing lost, only the malformed in the DLQ.")
+        console.print(
+            "[bold green]PASS[/bold green]: every row right, nothing lost, only the malformed in the DLQ, "
+            "every job seen finished."
+        )
     else:
         console.print("[bold red]FAIL[/bold red]: see above.")
 
