@@ -73,7 +73,7 @@ def result(tmp_path: Path, faults: frozenset[str] = frozenset(), wrong: bool = F
         made.seen_finished[job.job_id] = 1000.0 + number / 10
     if wrong:
         job = load.jobs[0]
-        made.wrong[job.job_id] = (None, load.expected(job))
+        made.wrong[job.job_id] = ["no row"]
     return made
 
 
@@ -167,3 +167,14 @@ def test_injected_errors_are_summed_over_operations(tmp_path: Path) -> None:
     console = Console(record=True, width=200)
     print_report(console, made)
     assert "14 of 150 calls answered with an error (InternalError 14)" in console.export_text()
+
+
+def test_a_wrong_row_is_printed_as_its_differences_brackets_and_all(tmp_path: Path) -> None:
+    made = result(tmp_path)
+    job_id = made.load.jobs[0].job_id
+    made.wrong[job_id] = ["errorMessage: 'Video codec [indeo4] is not supported', expected None"]
+    console = Console(record=True, width=200)
+    print_report(console, made)
+    assert f"wrong row {job_id}: errorMessage: 'Video codec [indeo4] is not supported', expected None" in (
+        console.export_text()
+    )

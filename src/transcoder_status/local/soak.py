@@ -36,17 +36,17 @@ from typing import Any
 import boto3
 
 from ..client import BATCH_GET_LIMIT, Backoff, JobWaitTimeout, StatusTableError, connect, watch_jobs
-from ..table import ALL_ATTRIBUTES, JobRow, StatusTable
+from ..table import JOB_ID, StatusTable
 from .chaos import ChaosLog, Milestones, Supervisor, kill_workers, restart_runtime
 from .emulator import Emulator, running_emulator
 from .faults import FaultProxy, share_of_calls
 from .load import (
     MIN_NOTIFICATIONS_PER_JOB,
-    Expected,
     Kind,
     Load,
     Outgoing,
     Route,
+    Stored,
     carried_id,
     plan_load,
     queue_body,
@@ -145,7 +145,7 @@ class SoakResult:
     drained_s: float | None = None  # from the first send until the queue was empty; None: never
     terminal_sent: dict[str, float] = field(default_factory=dict)  # epoch s, the first terminal send
     seen_finished: dict[str, float] = field(default_factory=dict)  # epoch s, by the client
-    wrong: dict[str, tuple[Expected | None, Expected]] = field(default_factory=dict)  # job: (row, expected)
+    wrong: dict[str, list[str]] = field(default_factory=dict)  # job: what its row holds that it must not
     stray_rows: int = 0
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     log: FunctionLog = field(default_factory=FunctionLog)
@@ -427,10 +427,11 @@ class _Publisher:
         self._keep_pace()
         sent_at = time.time()
         ids = {Route.TOPIC: self._topic, Route.BUS: self._bus, Route.QUEUE: self._queue}[route](batch)
+        answered_ms = int(time.time() * 1000)
         for send, message_id in zip(batch, ids, strict=True):
             if message_id is None:
                 continue
-            send.message_id, send.sent_ms = message_id, int(sent_at * 1000)
+            send.message_id, send.sent_ms, send.answered_ms = message_id, int(sent_at * 1000), answered_ms
             self.result.sent += 1
             if send.terminal and send.kind is Kind.ORIGINAL and send.job_id is not None:
                 self.result.terminal_sent[send.job_id] = sent_at
@@ -500,20 +501,21 @@ class _Publisher:
 
 def _check(load: Load, stack: Stack, result: SoakResult) -> None:
     table = StatusTable(stack.outputs["TableName"], boto3.client("dynamodb"))
+    (trigger,) = stack.triggers
+    retention_days = int(float(trigger.function.environment["RETENTION_DAYS"]))  # as the function reads it
     jobs = {job.job_id: job for job in load.jobs}
     ids = list(jobs)
-    rows: dict[str, JobRow] = {}
+    rows: dict[str, Stored] = {}
     for start in range(0, len(ids), BATCH_GET_LIMIT):
         keys = ids[start : start + BATCH_GET_LIMIT]
         while keys:
-            found, keys = table.get_many(keys, attributes=ALL_ATTRIBUTES)
-            rows.update((row.job_id, row) for row in found)
+            found, keys = table.get_many_items(keys)
+            rows.update((str(item[JOB_ID]["S"]), Stored.of_item(item)) for item in found)
+    checked_ms = int(time.time() * 1000)
     for job_id, job in jobs.items():
-        expected = load.expected(job)
-        row = rows.get(job_id)
-        actual = None if row is None else Expected.of_row(row)
-        if actual != expected:
-            result.wrong[job_id] = (actual, expected)
+        expected = load.expected(job, retention_days=retention_days, checked_ms=checked_ms)
+        if differences := expected.differences(rows.get(job_id)):
+            result.wrong[job_id] = differences
     count = table.client.scan(TableName=table.name, Select="COUNT")["Count"]
     result.stray_rows = count - len(rows)
     result.dead_letters = _dead_letters(stack.outputs["DeadLetterQueueUrl"])

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .load import MALFORMED_REASONS, Kind, Route
@@ -57,7 +58,12 @@ def print_report(console: Console, result: SoakResult) -> None:
         f"{out_of_order:,} MediaConvert events after a later one of their job",
     )
     right = len(load.jobs) - len(result.wrong)
-    summary.add_row("Rows", f"{right:,} right, {len(result.wrong):,} wrong, {result.stray_rows} stray")
+    summary.add_row(
+        "Rows",
+        f"{right:,} right, {len(result.wrong):,} wrong, {result.stray_rows} stray (finishedAt of the "
+        f"{load.republished_terminals():,} Elastic Transcoder jobs whose terminal notification was published "
+        "more than once: any of its sends' times)",
+    )
     found, others = result.dead_letter_tokens()
     reasons = Counter(send.malformed_reason for send in load.malformed if send.token in found)
     detail = ", ".join(f"{reasons[reason]} {reason}" for reason in MALFORMED_REASONS if reasons[reason])
@@ -101,8 +107,8 @@ def print_report(console: Console, result: SoakResult) -> None:
         summary.add_row("Send errors", f"{len(result.publish_errors)}: {result.publish_errors[0]}")
     summary.add_row("Function log", str(result.log_path))
     console.print(summary)
-    for job_id, (row, expected) in list(result.wrong.items())[:5]:
-        console.print(f"[red]wrong row {job_id}[/red]: {row}\n  expected: {expected}")
+    for job_id, differences in list(result.wrong.items())[:5]:
+        console.print(f"[red]wrong row {job_id}[/red]: " + escape("; ".join(differences)))  # texts hold brackets
     if result.passed:
         console.print(
             "[bold green]PASS[/bold green]: every row right, nothing lost, only the malformed in the DLQ, "
