@@ -131,6 +131,9 @@ class StatusWriter:
         written: list[dict[str, Any]] = []
         counts: Counter[str] = Counter()
         message_ids: defaultdict[str, list[str]] = defaultdict(list)
+        # The notifications' own IDs (SNS MessageId, EventBridge id), in messageIds' order: they trace
+        # a notification from its publisher to its write, and tell a duplicate from a new message.
+        event_ids: defaultdict[str, list[str]] = defaultdict(list)
         notifications: list[Notification] = []
         # Records are read as plain dicts: Powertools' data classes would cost the cold start more
         # than the three fields used here.
@@ -138,6 +141,7 @@ class StatusWriter:
             notification = self._parse(record, failures, counts)
             if notification is not None:
                 message_ids[notification.job_id].append(record["messageId"])
+                event_ids[notification.job_id].append(notification.event_id)
                 notifications.append(notification)
 
         updates = coalesce(fit_to_item(n) for n in notifications)
@@ -166,7 +170,7 @@ class StatusWriter:
                 counts["WriteFailed"] += update.records
                 continue
             self._count(update, result, counts)
-            written.append(_written(update, result, message_ids[update.job_id]))
+            written.append(_written(update, result, message_ids[update.job_id], event_ids[update.job_id]))
         for start in range(0, len(written), JOBS_PER_LOG_LINE):
             logger.info("jobs written", jobs=written[start : start + JOBS_PER_LOG_LINE])
         for name, value in counts.items():
@@ -245,14 +249,15 @@ class StatusWriter:
             counts["StaleOrDuplicate"] += superseded
 
 
-def _written(update: JobUpdate, result: WriteResult, message_ids: list[str]) -> dict[str, Any]:
-    """A written job's entry in the log: what was written, and from which SQS messages."""
+def _written(update: JobUpdate, result: WriteResult, message_ids: list[str], event_ids: list[str]) -> dict[str, Any]:
+    """A written job's entry in the log: what was written, from which SQS messages and notifications."""
     entry: dict[str, Any] = {
         "jobId": update.job_id,
         "outcome": result.outcome.value,
         "status": update.winner.status.value,
         "state": update.winner.state,
         "messageIds": message_ids,
+        "eventIds": event_ids,
     }
     if result.warnings_merged:
         entry["warningsMerged"] = result.warnings_merged

@@ -348,6 +348,14 @@ class StatusTable:
 
         The caller owns the retry of unprocessed keys (with backoff), so it can also bound it.
         """
+        items, unprocessed = self.get_many_items(job_ids, consistent=consistent, attributes=attributes)
+        return [row_from_item(item) for item in items], unprocessed
+
+    def get_many_items(
+        self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Sequence[str] | None = ALL_ATTRIBUTES
+    ) -> tuple[list[Mapping[str, Any]], list[str]]:
+        """``get_many``, the items as the table holds them: with the attributes a JobRow leaves out
+        (the status index's key, the output files the finished event lists, the expiry)."""
         request: dict[str, Any] = {
             "Keys": [{JOB_ID: {"S": job_id}} for job_id in job_ids],
             "ConsistentRead": consistent,
@@ -355,9 +363,8 @@ class StatusTable:
         if attributes is not None:
             request.update(_projection(attributes))
         response: dict[str, Any] = dict(self.client.batch_get_item(RequestItems={self.name: request}))  # type: ignore[dict-item]
-        rows = [row_from_item(item) for item in response.get("Responses", {}).get(self.name, [])]
         unprocessed = response.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", [])
-        return rows, [str(key[JOB_ID]["S"]) for key in unprocessed]
+        return response.get("Responses", {}).get(self.name, []), [str(key[JOB_ID]["S"]) for key in unprocessed]
 
     def query_status(
         self,

@@ -3,6 +3,7 @@ to end on the embedded stack, plain and under every fault at once. Figures are p
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
+ROOT = Path(__file__).resolve().parents[2]
 COMMAND = shutil.which("transcoder-status") or os.path.join(os.path.dirname(sys.executable), "transcoder-status")
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "TABLE_NAME"}
 
@@ -60,3 +62,22 @@ def test_the_scaled_down_soak_under_every_fault_still_passes_every_check(tmp_pat
     assert re.search(r"SQS faults +[1-9]\d* of \d+ calls answered with an error", output)
     assert re.search(r"Workers killed +2 by SIGKILL", output)
     assert re.search(r"Runtime restarts +1 ", output)
+
+
+def test_a_row_sabotaged_before_the_checks_fails_the_soak() -> None:
+    """The comparison covered status, state, source, details, warnings and progress only: a row
+    whose status index key, times, output files or expiry were wrong still passed."""
+    run = subprocess.run(  # noqa: PLW1510 - the return code is asserted
+        [sys.executable, "-m", "tests.e2e.sabotaged_soak"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=CLEAN_ENV,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    assert not outcome["passed"]
+    assert set(outcome["wrong"]) == set(outcome["sabotaged"])
+    for job_id, attribute in outcome["sabotaged"].items():
+        assert attribute in outcome["wrong"][job_id]

@@ -110,6 +110,23 @@ def test_duplicate_delivery_changes_nothing(writer: StatusWriter, capsys: Any) -
     assert emitted_metrics(capsys.readouterr().out) == {"StaleOrDuplicate": 2}
 
 
+def test_the_log_names_each_records_notification_beside_its_sqs_message(
+    writer: StatusWriter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the soak matches each notification it sent to the message that carried it by."""
+    event = {"Records": [et_record(JOB, "PROGRESSING", 1_000, "sns-1"), et_record(JOB, "COMPLETED", 2_000, "sns-2")]}
+    event["Records"].append(mc_record("COMPLETE", 1_000, "event-1", job_id=OTHER))
+    invoke(writer, event)
+    logged = {
+        tuple(job["messageIds"]): tuple(job["eventIds"])
+        for r in caplog.records
+        if r.getMessage() == "jobs written"
+        for job in r.jobs  # type: ignore[attr-defined]
+    }
+    message_ids = [record["messageId"] for record in event["Records"]]
+    assert logged == {tuple(message_ids[:2]): ("sns-1", "sns-2"), (message_ids[2],): ("event-1",)}
+
+
 def test_older_running_notification_never_replaces_a_newer_one(writer: StatusWriter) -> None:
     invoke(writer, {"Records": [et_record(JOB, "WARNING", 2_000)]})
     invoke(writer, {"Records": [et_record(JOB, "PROGRESSING", 1_000)]})

@@ -21,7 +21,7 @@ import pytest
 from tests.integration.functions import GATE
 from tests.integration.test_local_stack import new_stack, queue_attributes, wait_until
 from transcoder_status.local.emulator import Emulator
-from transcoder_status.local.faults import AwsError, Call, FaultProxy
+from transcoder_status.local.faults import SERVER_ERROR, AwsError, Call, FailedEntries, FaultProxy
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event
 from transcoder_status.local.poller import EventSourcePoller
 from transcoder_status.local.provision import Stack
@@ -292,3 +292,42 @@ def test_settling_rides_out_failed_deletes(emulator: Emulator, tmp_path: Path, m
     assert processed(tmp_path).count(good) == 1  # deleted once the delete went through: not run again
     (dead,) = boto3.client("sqs").receive_message(QueueUrl=dlq)["Messages"]
     assert dead["MessageId"] == bad
+
+
+def test_entries_a_batch_call_reports_failed_are_tried_again_unless_the_sender_is_at_fault(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DeleteMessageBatch reports failed entries in its answer, without raising: they were counted
+    deleted and never tried again, so their records ran again after the visibility timeout."""
+    stack = new_stack(MaximumBatchingWindowInSeconds=1)  # both records in one batch
+    sent = send(stack, "one", "two")
+    deletes: list[list[str]] = []
+    invalid = AwsError(400, "ReceiptHandleIsInvalid", "The input receipt handle is not a valid receipt handle.")
+
+    def first_delete_fails_each_entry(call: Call) -> FailedEntries | None:
+        if call.operation != "DeleteMessageBatch":
+            return None
+        deletes.append([entry["Id"] for entry in call.body["Entries"]])
+        return FailedEntries({"0": SERVER_ERROR["sqs"], "1": invalid}) if len(deletes) == 1 else None
+
+    errors: list[BaseException] = []
+    proxy = FaultProxy(emulator.endpoint_url, first_delete_fails_each_entry)
+    with proxy.running() as endpoint:
+        with monkeypatch.context() as patched:
+            patched.setenv("AWS_ENDPOINT_URL", endpoint)
+            running = poller(stack, "succeeding", tmp_path, maximum_concurrency=1)
+            running.on_error = errors.append
+            running.start()
+        try:
+            wait_until(lambda: sorted(processed(tmp_path)) == sorted(sent), SETTLE_S)
+        finally:
+            running.stop()  # the batch in hand is settled first
+    assert running.stats.deleted == 1  # what SQS said it deleted, no more
+    assert deletes == [["0", "1"], ["0"]]  # the server's failure tried again, the sender's fault not
+    assert running.stats.unsettled == 1
+    (reported,) = errors  # naming the record left received, and why
+    assert len([message_id for message_id in sent if message_id in str(reported)]) == 1
+    assert "ReceiptHandleIsInvalid" in str(reported)
+    # The record whose delete failed waits out its visibility timeout, and comes back, as on Lambda.
+    queue = queue_attributes(stack.outputs["NotificationQueueUrl"])
+    assert (queue["ApproximateNumberOfMessages"], queue[PARKED]) == ("0", "1")

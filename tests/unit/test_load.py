@@ -9,18 +9,52 @@ from typing import Any
 
 import pytest
 
-from transcoder_status.local.load import MALFORMED_REASONS, Expected, Kind, Load, Route, plan_load, queue_body
+from transcoder_status.local.load import (
+    MALFORMED_REASONS,
+    Expected,
+    Kind,
+    Load,
+    PlannedJob,
+    Route,
+    Stored,
+    carried_id,
+    plan_load,
+    queue_body,
+)
+from transcoder_status.local.messages import iso_ms, sns_envelope
 from transcoder_status.notification import Source
 from transcoder_status.sources import Delivery, ParseError, parse_body
 from transcoder_status.status import JobStatus
-from transcoder_status.table import JobRow
+from transcoder_status.table import status_shard
 
 START_MS = 1_764_000_000_000
+RETENTION_DAYS = 30
+DAY_S = 86400
 
 
 @pytest.fixture(scope="module")
 def load() -> Load:
     return plan_load(1_000, 100, seed=7, start_ms=START_MS)
+
+
+@pytest.fixture(scope="module")
+def sent() -> Load:
+    """A load as the sender leaves it: each send 10 ms after the last, its call answered 4 ms later."""
+    load = plan_load(1_000, 100, seed=7, start_ms=START_MS)
+    for number, send in enumerate(load.sends):
+        send.message_id = f"id-{number}"
+        send.sent_ms = START_MS + 10 * number
+        send.answered_ms = send.sent_ms + 4
+    return load
+
+
+def checked_ms(load: Load) -> int:
+    """When the soak reads the rows: a minute after the last send."""
+    return max(send.answered_ms or 0 for send in load.sends) + 60_000
+
+
+def expected(load: Load, job: PlannedJob) -> Expected:
+    return load.expected(job, retention_days=RETENTION_DAYS, checked_ms=checked_ms(load))
 
 
 def test_the_counts_are_the_ones_asked_for(load: Load) -> None:
@@ -82,45 +116,103 @@ def test_a_copy_is_the_body_its_original_was_delivered_with(load: Load) -> None:
             )
 
 
-def test_expected_rows_follow_the_terminal_notification_warnings_and_latest_progress(load: Load) -> None:
-    for job in load.jobs:
-        expected = load.expected(job)
+def test_expected_rows_follow_the_terminal_notification_warnings_and_latest_progress(sent: Load) -> None:
+    for job in sent.jobs:
+        facts = expected(sent, job).facts
         documents: list[Any] = [send.document for send in job.notifications]
-        assert expected.finished and expected.status is job.outcome
+        assert facts.finished and facts.status is job.outcome
+        assert facts.status_shard == status_shard(job.outcome, job.job_id)
         if job.source == Source.ELASTIC_TRANSCODER:
-            assert expected.progress is None
-            assert len(expected.warnings) == sum(message["state"] == "WARNING" for message in documents)
+            assert facts.progress is None
+            assert len(facts.warnings) == sum(message["state"] == "WARNING" for message in documents)
+            assert facts.output_files == {"HLS/400k"}  # an error's output too: the writer lists what it was told
         elif job.outcome is JobStatus.SUCCESS:
-            assert (expected.progress, expected.phase) == (100, None)
+            assert (facts.progress, facts.phase) == (100, None)
+            assert facts.output_files == {f"s3://example-output-bucket/{job.job_id}/file.mp4"}
         else:
             reports = [event["detail"] for event in documents if event["detail"]["status"] == "STATUS_UPDATE"]
             latest = max(reports, key=lambda detail: detail["timestamp"], default=None)
-            assert expected.progress == (None if latest is None else latest["jobProgress"]["jobPercentComplete"])
+            assert facts.progress == (None if latest is None else latest["jobProgress"]["jobPercentComplete"])
+            assert facts.output_files == frozenset()
 
 
-def test_a_row_compares_with_its_expectation_on_what_matters(load: Load) -> None:
-    job = load.jobs[1]
-    expected = load.expected(job)
-    row = JobRow(
-        job_id=job.job_id,
-        status=expected.status,
-        finished=True,
-        state=expected.state,
-        source=expected.source,
-        pipeline_id=expected.details[0],
-        queue=expected.details[1],
-        outputs=expected.details[2],
-        error_code=expected.details[3],
-        error_message=expected.details[4],
-        user_metadata=dict(expected.details[5]),
-        warnings=tuple(reversed(expected.warnings)),
-        progress=expected.progress,
-        phase=expected.phase,
-        updated_at="whenever",
+def test_a_mediaconvert_jobs_finish_is_its_terminal_events_own_time(sent: Load) -> None:
+    for job in sent.jobs:
+        if job.source == Source.MEDIACONVERT:
+            (terminal,) = [send for send in job.notifications if send.terminal]
+            assert isinstance(terminal.document, dict)
+            at = terminal.document["detail"]["timestamp"]
+            assert expected(sent, job).event_times == (range(at, at + 1),)
+
+
+def test_an_elastic_transcoder_jobs_finish_is_when_sns_stamped_any_of_its_terminal_publishes(sent: Load) -> None:
+    """SNS stamps the envelope while the publish call runs; which of two publishes wins is a race."""
+    republished = 0
+    for job in sent.jobs:
+        if job.source == Source.ELASTIC_TRANSCODER:
+            (terminal,) = [send for send in job.notifications if send.terminal]
+            published = [send for send in sent.sends_of(terminal) if send.route is Route.TOPIC]
+            windows = expected(sent, job).event_times
+            assert windows == tuple(range(s.sent_ms, s.sent_ms + 5) for s in published if s.sent_ms is not None)
+            republished += len(published) > 1
+    assert republished == sent.republished_terminals() > 0
+
+
+def test_expiry_is_retention_days_after_a_write_between_the_terminal_notifications_first_send_and_the_check(
+    sent: Load,
+) -> None:
+    job = sent.jobs[1]
+    (terminal,) = [send for send in job.notifications if send.terminal]
+    first_ms = min(send.sent_ms for send in sent.sends_of(terminal) if send.sent_ms is not None)
+    assert expected(sent, job).expires_at == range(
+        first_ms // 1000 + RETENTION_DAYS * DAY_S, checked_ms(sent) // 1000 + RETENTION_DAYS * DAY_S + 1
     )
-    assert Expected.of_row(row) == expected
-    assert Expected.of_row(replace(row, progress=(expected.progress or 0) + 1)) != expected
-    assert Expected.of_row(replace(row, warnings=(*expected.warnings, "one more"))) != expected
+
+
+def right_row(load: Load, job: PlannedJob) -> Stored:
+    wanted = expected(load, job)
+    at = iso_ms(wanted.event_times[-1].start)
+    return Stored(wanted.facts, finished_at=at, notified_at=at, expires_at=wanted.expires_at.start)
+
+
+def test_a_row_compares_with_its_expectation_on_every_attribute(sent: Load) -> None:
+    for job in sent.jobs[:2]:  # one of each source
+        wanted, row = expected(sent, job), right_row(sent, job)
+        assert wanted.differences(row) == []
+        never = "1999-01-01T00:00:00.000Z"
+        wrong = {
+            "progress": replace(row, facts=replace(row.facts, progress=(row.facts.progress or 0) + 1)),
+            "warnings": replace(row, facts=replace(row.facts, warnings=(*row.facts.warnings, "one more"))),
+            "statusShard": replace(row, facts=replace(row.facts, status_shard=status_shard(JobStatus.RUNNING, "x"))),
+            "outputFiles": replace(row, facts=replace(row.facts, output_files=row.facts.output_files | {"extra"})),
+            "finishedAt": replace(row, finished_at=never),
+            "notifiedAt": replace(row, notified_at=None),
+            "expiresAt": replace(row, expires_at=wanted.expires_at.start - DAY_S),
+        }
+        for attribute, sabotaged in wrong.items():
+            (difference,) = wanted.differences(sabotaged)
+            assert difference.startswith(f"{attribute}: ")
+        assert expected(sent, job).differences(None) == ["no row"]
+
+
+def test_finished_and_notified_must_be_one_time_even_where_either_send_may_win(sent: Load) -> None:
+    job = next(
+        job for job in sent.jobs if job.source == Source.ELASTIC_TRANSCODER and len(expected(sent, job).event_times) > 1
+    )
+    wanted = expected(sent, job)
+    first, second = (iso_ms(window.start) for window in wanted.event_times[:2])
+    row = right_row(sent, job)
+    assert wanted.differences(replace(row, finished_at=first, notified_at=first)) == []
+    assert wanted.differences(replace(row, finished_at=second, notified_at=second)) == []
+    (difference,) = wanted.differences(replace(row, finished_at=first, notified_at=second))
+    assert difference.startswith("notifiedAt: ")
+
+
+def test_a_delivered_body_carries_its_notifications_id() -> None:
+    envelope = sns_envelope({"jobId": "x", "state": "COMPLETED"}, START_MS, "sns-id")
+    assert carried_id(json.dumps(envelope)) == "sns-id"
+    assert carried_id(json.dumps({"id": "event-id", "detail": {}})) == "event-id"
+    assert carried_id("not JSON") is None and carried_id("[]") is None
 
 
 def test_too_few_notifications_for_the_jobs_are_refused() -> None:

@@ -1,10 +1,12 @@
-"""What must never be committed: real account IDs, real bucket names, access keys."""
+"""What must never be committed: real account IDs, real bucket names, access keys; stale quotes of the code."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 from pathlib import Path
+
+from transcoder_status.client import Backoff
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,3 +40,17 @@ def test_no_real_account_ids_bucket_names_or_access_keys() -> None:
                 found.append(f"{name}: bucket {bucket}")
         found.extend(f"{name}: access key {key}" for key in re.findall(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", text))
     assert not found, found
+
+
+def test_text_quoting_the_clients_default_backoff_quotes_backoffs_own() -> None:
+    """The default moved from 0.5-10 s to 0.5-2 s (issue 10); text quoting the old one stayed behind."""
+    default = Backoff()
+    quoted = re.compile(r"library's default\D*?(\d+(?:\.\d+)?)\D*?to (\d+(?:\.\d+)?) s")
+    quotes = [(name, match) for name, text in tracked_texts().items() for match in quoted.finditer(text)]
+    assert quotes  # the test reads the text it is about
+    wrong = [
+        f"{name}: {match[0]}"
+        for name, match in quotes
+        if (float(match[1]), float(match[2])) != (default.initial, default.maximum)
+    ]
+    assert not wrong, wrong

@@ -4,7 +4,9 @@ Clients pointed at the proxy (``endpoint_url``, or ``AWS_ENDPOINT_URL`` for a wh
 the emulator through it; a ``Fault`` looks at each call and may answer it with an error instead,
 so the error crosses the same wire, parser and retry logic as the real service's would. An error
 can also come *after* the call was forwarded: the call took effect and its answer was lost, as a
-DynamoDB 500 after a committed write.
+DynamoDB 500 after a committed write. Or only some entries of an SQS batch call fail
+(``FailedEntries``): SQS answers those in ``Failed`` and the call itself succeeds, so no retry
+logic but the caller's own ever sees them.
 
 It speaks the JSON protocols (DynamoDB, SQS); other calls pass through untouched.
 """
@@ -49,7 +51,15 @@ class AwsError:
     after_forwarding: bool = False
 
 
-Fault = Callable[[Call], AwsError | None]
+@dataclass(frozen=True)
+class FailedEntries:
+    """Entries of an SQS batch call to fail, by their ``Id``: the call goes through without them,
+    and its answer lists them under ``Failed``, ``SenderFault`` set for a 4xx error, as SQS's does."""
+
+    errors: Mapping[str, AwsError]
+
+
+Fault = Callable[[Call], AwsError | FailedEntries | None]
 
 THROTTLED = {
     "dynamodb": AwsError(400, "ProvisionedThroughputExceededException", "Throughput exceeds the table's limit."),
@@ -94,7 +104,8 @@ class FaultProxy:
         self.upstream = urlsplit(upstream)
         self.fault = fault
         self.calls: Counter[tuple[str, str]] = Counter()  # (service, operation) forwarded or not
-        self.errors: Counter[tuple[str, str, str]] = Counter()  # (service, operation, error code) answered
+        # (service, operation, error code) answered; a failed entry of a batch call counts as one
+        self.errors: Counter[tuple[str, str, str]] = Counter()
         self.after_forwarding: Counter[str] = Counter()  # service: errors answered after the call took effect
         self._lock = threading.Lock()
 
@@ -115,14 +126,17 @@ class FaultProxy:
             thread.join()
             server.server_close()
 
-    def _answer(self, call: Call) -> AwsError | None:
-        error = self.fault(call)
+    def _answer(self, call: Call) -> AwsError | FailedEntries | None:
+        answer = self.fault(call)
         with self._lock:
             self.calls[call.service, call.operation] += 1
-            if error is not None:
-                self.errors[call.service, call.operation, error.code] += 1
-                self.after_forwarding[call.service] += error.after_forwarding
-        return error
+            if isinstance(answer, FailedEntries):
+                for error in answer.errors.values():
+                    self.errors[call.service, call.operation, error.code] += 1
+            elif answer is not None:
+                self.errors[call.service, call.operation, answer.code] += 1
+                self.after_forwarding[call.service] += answer.after_forwarding
+        return answer
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -148,13 +162,42 @@ class FaultProxy:
                     return
                 call = _call(self.headers.get("X-Amz-Target", ""), body)
                 error = None if call is None else proxy._answer(call)
-                if call is None or error is None or error.after_forwarding:
-                    forwarded = self._forward(body)
-                    if call is None or error is None:
-                        self._reply(*forwarded)
-                        return
+                if call is None or error is None:
+                    self._reply(*self._forward(body))
+                    return
+                if isinstance(error, FailedEntries):
+                    self._reply(*self._forward_partly(call, error))
+                    return
+                if error.after_forwarding:
+                    self._forward(body)  # the call takes effect; its answer is lost
                 document = {"__type": f"{_ERROR_NAMESPACES[call.service]}#{error.code}", "message": error.message}
                 self._reply(error.status, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(document).encode())
+
+            def _forward_partly(self, call: Call, failing: FailedEntries) -> tuple[int, dict[str, str], bytes]:
+                """The batch call without the failing entries, its answer with them in ``Failed``."""
+                entries = call.body.get("Entries", [])
+                kept = [entry for entry in entries if entry.get("Id") not in failing.errors]
+                answer: dict[str, Any] = {"Successful": []}
+                status, headers = 200, {"Content-Type": "application/x-amz-json-1.0"}
+                if kept:  # SQS refuses an empty batch: with nothing kept, nothing is forwarded
+                    status, headers, payload = self._forward(json.dumps({**call.body, "Entries": kept}).encode())
+                    if status != 200:
+                        return status, headers, payload  # the call failed as a whole: that answer stands
+                    answer = json.loads(payload)
+                answer["Failed"] = [
+                    *answer.get("Failed", []),
+                    *(
+                        {
+                            "Id": entry["Id"],
+                            "SenderFault": error.status < 500,
+                            "Code": error.code,
+                            "Message": error.message,
+                        }
+                        for entry in entries
+                        if (error := failing.errors.get(entry.get("Id"))) is not None
+                    ),
+                ]
+                return status, headers, json.dumps(answer).encode()
 
             def _forward(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}

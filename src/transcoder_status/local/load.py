@@ -10,23 +10,32 @@ new SNS or EventBridge ID) or copied into the queue with the original's IDs and 
 delivering twice); some of the copies come last, long after the job finished (late).
 
 A job's expected row is what any correct writer must leave, computed from the notifications alone:
-status, state and details of the terminal one, every warning, and the progress of the latest
-STATUS_UPDATE (COMPLETE reports 100).
+status, state, details and output files of the terminal one, the status index's key its status
+gives, every warning, and the progress of the latest STATUS_UPDATE (COMPLETE reports 100); its
+finishedAt and notifiedAt, the terminal notification's time. A MediaConvert event carries its own;
+an Elastic Transcoder message carries none, so its time is the SNS envelope's, stamped while the
+publish call ran. One published more than once (a duplicate published again) has a time per
+publish, and which of them the row ends with is a race (the first terminal write stands): any of
+them is accepted then. Only expiresAt comes from the writer's clock: RetentionDays after the
+terminal write, which falls between the terminal notification's first send and the check.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from ..notification import JobDetails, Notification, Source
 from ..sources import Delivery, parse_body
 from ..status import JobStatus
-from ..table import JobRow
-from .messages import elastic_transcoder_message, mediaconvert_event, sns_envelope
+from ..table import EXPIRES_AT, OUTPUT_FILES, STATUS_SHARD, output_files, row_from_item, status_shard
+from .messages import elastic_transcoder_message, iso_ms, mediaconvert_event, sns_envelope
 
 MIN_NOTIFICATIONS_PER_JOB = 4  # a job's own (2 or 3), and room for duplicates and malformed ones
 STEP_MS = 1000  # between a MediaConvert job's events: their order is unambiguous
@@ -61,9 +70,11 @@ class Outgoing:
     original: Outgoing | None = None
     token: str | None = None  # a malformed one's mark, found again in the DLQ
     malformed_reason: str | None = None
-    # Filled in by the sender: the ID the service gave it, and when (epoch ms).
+    # Filled in by the sender: the ID the service gave it, when the call sending it started and when
+    # it returned (epoch ms; SNS stamps its envelope in between).
     message_id: str | None = None
     sent_ms: int | None = None
+    answered_ms: int | None = None
 
 
 @dataclass
@@ -76,30 +87,86 @@ class PlannedJob:
 
 
 @dataclass(frozen=True)
-class Expected:
-    """The parts of a row a correct writer must leave."""
+class RowFacts:
+    """What a job's row must hold exactly, whichever correct writer wrote it."""
 
     status: JobStatus
     finished: bool
     state: str
     source: str
+    status_shard: str  # the status index's key: what listings and the stuck check find the row by
     details: tuple[Any, ...]  # pipeline or queue, outputs, error, metadata: the terminal notification's
+    output_files: frozenset[str]  # what the finished event lists
     warnings: tuple[str, ...]
     progress: int | None
     phase: str | None
 
+
+# The item's names of the facts named otherwise here.
+_ATTRIBUTE_NAMES = {"status_shard": STATUS_SHARD, "output_files": OUTPUT_FILES}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A row as the table holds it: its facts, and its times."""
+
+    facts: RowFacts
+    finished_at: str | None
+    notified_at: str | None
+    expires_at: int | None  # epoch seconds
+
     @classmethod
-    def of_row(cls, row: JobRow) -> Expected:
-        return cls(
+    def of_item(cls, item: Mapping[str, Any]) -> Stored:
+        row = row_from_item(item)
+        facts = RowFacts(
             row.status,
             row.finished,
             row.state or "",
             row.source or "",
+            str(item.get(STATUS_SHARD, {}).get("S", "")),
             _details(row),
+            frozenset(item.get(OUTPUT_FILES, {}).get("SS", ())),
             tuple(sorted(row.warnings)),
             row.progress,
             row.phase,
         )
+        expires = item.get(EXPIRES_AT)
+        return cls(facts, row.finished_at, row.notified_at, None if expires is None else int(expires["N"]))
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The row a correct writer must leave: its facts exactly; its times within what the job's
+    notifications and the run allow (see the module's docstring)."""
+
+    facts: RowFacts
+    event_times: tuple[range, ...]  # epoch ms: finishedAt and notifiedAt are one time, in one of these
+    expires_at: range  # epoch seconds
+
+    def differences(self, stored: Stored | None) -> list[str]:
+        """What the row holds that it must not, one line per attribute; none for a right row."""
+        if stored is None:
+            return ["no row"]
+        found = [
+            f"{_ATTRIBUTE_NAMES.get(fact.name, fact.name)}: {held!r}, expected {wanted!r}"
+            for fact in fields(RowFacts)
+            if (held := getattr(stored.facts, fact.name)) != (wanted := getattr(self.facts, fact.name))
+        ]
+        times = " or ".join(_span(span, iso_ms) for span in self.event_times) or "none (never sent)"
+        untimely = [
+            f"{name}: {value!r}, expected the terminal notification's time, {times}"
+            for name, value in (("finishedAt", stored.finished_at), ("notifiedAt", stored.notified_at))
+            if (time_ms := _epoch_ms(value)) is None or not any(time_ms in span for span in self.event_times)
+        ]
+        found += untimely
+        if not untimely and stored.notified_at != stored.finished_at:  # both the winner's: one time
+            found.append(f"notifiedAt: {stored.notified_at!r}, expected finishedAt's {stored.finished_at!r}")
+        if stored.expires_at is None or stored.expires_at not in self.expires_at:
+            expected = _span(self.expires_at, lambda seconds: f"{seconds:,}")
+            found.append(
+                f"expiresAt: {stored.expires_at!r}, expected RetentionDays after the terminal write, {expected}"
+            )
+        return found
 
 
 @dataclass
@@ -130,22 +197,58 @@ class Load:
                 latest[send.job_id] = max(time_ms, latest.get(send.job_id, 0))
         return after_terminal, out_of_order
 
-    def expected(self, job: PlannedJob) -> Expected:
+    def expected(self, job: PlannedJob, *, retention_days: int, checked_ms: int) -> Expected:
+        """The job's row once every notification is in; ``checked_ms``: when it is read."""
         parsed = [_parse(send) for send in job.notifications]
-        (terminal,) = [n for n in parsed if n.finished]
+        ((terminal_send, terminal),) = [(s, n) for s, n in zip(job.notifications, parsed, strict=True) if n.finished]
         updates = [n for n in parsed if n.state == "STATUS_UPDATE"]
         report = (
             terminal if terminal.progress is not None else max(updates, key=lambda n: n.event_time_ms, default=None)
         )
-        return Expected(
+        facts = RowFacts(
             terminal.status,
             True,
             terminal.state,
             terminal.source,
+            status_shard(terminal.status, job.job_id),
             _details(terminal),
+            frozenset(output_files(terminal.outputs)),
             tuple(sorted({w for n in parsed for w in n.warnings})),
             None if report is None else report.progress,
             None if report is None else report.phase,
+        )
+        sends = [send for send in self.sends_of(terminal_send) if send.sent_ms is not None]
+        if terminal_send.route is Route.TOPIC:  # the envelope's time; a copy keeps its original's
+            times = tuple(
+                range(send.sent_ms, send.answered_ms + 1)
+                for send in sends
+                if send.route is Route.TOPIC and send.sent_ms is not None and send.answered_ms is not None
+            )
+        else:
+            times = (range(terminal.event_time_ms, terminal.event_time_ms + 1),)
+        retention_s = retention_days * 86400
+        first_s = min((send.sent_ms for send in sends if send.sent_ms is not None), default=checked_ms) // 1000
+        return Expected(facts, times, range(first_s + retention_s, checked_ms // 1000 + retention_s + 1))
+
+    def sends_of(self, send: Outgoing) -> list[Outgoing]:
+        """A notification's every send: itself and its duplicates, which share its document."""
+        return self._sends_by_document[id(send.document)]
+
+    @cached_property
+    def _sends_by_document(self) -> dict[int, list[Outgoing]]:
+        sends: dict[int, list[Outgoing]] = {}
+        for send in self.sends:
+            sends.setdefault(id(send.document), []).append(send)
+        return sends
+
+    def republished_terminals(self) -> int:
+        """Elastic Transcoder jobs whose terminal notification went out on the topic more than once:
+        their finishedAt may be any of those sends' times (see the module's docstring)."""
+        return sum(
+            len([s for s in self.sends_of(send) if s.route is Route.TOPIC]) > 1
+            for job in self.jobs
+            for send in job.notifications
+            if send.terminal and send.route is Route.TOPIC
         )
 
 
@@ -308,6 +411,19 @@ def queue_body(send: Outgoing) -> str:
     return json.dumps({**document, "id": original.message_id})
 
 
+def carried_id(body: str) -> str | None:
+    """The ID of the notification a delivered SQS body carries: the SNS envelope's MessageId, or
+    the EventBridge event's id (what a copy keeps of its original); None for anything else."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    found = document.get("MessageId") if document.get("Type") == "Notification" else document.get("id")
+    return found if isinstance(found, str) else None
+
+
 def _parse(send: Outgoing) -> Notification:
     """The notification as the function reads it (the envelope's IDs and times do not matter here)."""
     document = send.document
@@ -316,6 +432,20 @@ def _parse(send: Outgoing) -> Notification:
     else:
         body = json.dumps(document)
     return parse_body(body, Delivery(sent_ms=1_700_000_000_000, message_id="expected"))
+
+
+def _epoch_ms(text: str | None) -> int | None:
+    """A time as the table stores it (ISO 8601 UTC, milliseconds) in epoch milliseconds."""
+    if text is None:
+        return None
+    try:
+        return round(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _span(span: range, text: Callable[[int], str]) -> str:
+    return text(span.start) if len(span) == 1 else f"{text(span.start)} to {text(span.stop - 1)}"
 
 
 def _details(details: JobDetails) -> tuple[Any, ...]:

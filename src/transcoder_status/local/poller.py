@@ -13,6 +13,9 @@ fails its whole batch. ``stop()`` lets every batch already received finish and b
 poller can be stopped and started again without losing or stranding a message. SQS errors strand
 nothing either: a batch in hand is invoked even if a later receive fails, and a delete or release
 that fails is tried again, since a record left received waits out the queue's visibility timeout.
+So are the entries a batch delete or release reports failed without raising (``Failed``), unless
+SQS says the fault is the sender's; a record whose delete still fails is logged and comes back
+after its visibility timeout, as on Lambda.
 
 One deliberate difference: a failed record's visibility timeout can be shortened
 (``retry_after_s``), so that a redrive that takes minutes on AWS takes seconds here.
@@ -46,6 +49,10 @@ class InvalidBatchResponseError(RuntimeError):
     """The handler's response names records that were not in the batch: Lambda fails the batch."""
 
 
+class UnsettledError(RuntimeError):
+    """A delete or release left records unsettled: they come back after their visibility timeout."""
+
+
 @dataclass
 class PollerStats:
     batches: int = 0
@@ -54,6 +61,7 @@ class PollerStats:
     failed: int = 0
     invocation_errors: int = 0  # the handler raised, its environment died or timed out, or an invalid response
     poll_errors: int = 0  # SQS calls that failed
+    unsettled: int = 0  # records a delete or release still failed for after its tries
 
     @classmethod
     def total(cls, parts: Iterable[PollerStats]) -> PollerStats:
@@ -175,34 +183,51 @@ class EventSourcePoller:
         succeeded = [m for m in messages if m["MessageId"] not in failed]
         stats.failed += len(failed)
         for chunk in _tens(succeeded):
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
-            if self._settle(stats, sqs.delete_message_batch, QueueUrl=self.trigger.queue_url, Entries=entries):
-                stats.deleted += len(chunk)
+            stats.deleted += self._settle(stats, sqs.delete_message_batch, chunk)
         if self.retry_after_s is not None:
             for chunk in _tens([m for m in messages if m["MessageId"] in failed]):
-                self._settle(
-                    stats,
-                    sqs.change_message_visibility_batch,
-                    QueueUrl=self.trigger.queue_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_after_s}
-                        for i, m in enumerate(chunk)
-                    ],
-                )
+                self._settle(stats, sqs.change_message_visibility_batch, chunk, VisibilityTimeout=self.retry_after_s)
 
-    def _settle(self, stats: PollerStats, call: Callable[..., object], **request: Any) -> bool:
-        """A delete or release, tried again if it fails: each chunk on its own, so one failure never
-        keeps the others from being settled. False if it never went through (the records come back
-        after the queue's visibility timeout)."""
+    def _settle(self, stats: PollerStats, call: Callable[..., Any], chunk: list[dict[str, Any]], **fields: Any) -> int:
+        """Delete or release a chunk's records (``fields`` go into each entry); returns how many SQS
+        settled. Each chunk is settled on its own, so one failure never keeps the others from being
+        settled. A call that fails is tried again, and so are the entries its answer reports failed
+        unless SQS blames the sender (an invalid receipt handle fails every time). What is left
+        unsettled is reported: those records come back after the queue's visibility timeout."""
+        messages = {str(number): message for number, message in enumerate(chunk)}
+        pending = set(messages)
+        refused: set[str] = set()  # failed for the sender's fault: not tried again
+        why: dict[str, str] = {}
+        settled = 0
         for attempt in range(SETTLE_ATTEMPTS):
+            entries = [{"Id": i, "ReceiptHandle": messages[i]["ReceiptHandle"], **fields} for i in sorted(pending)]
             try:
-                call(**request)
-                return True
+                answer = call(QueueUrl=self.trigger.queue_url, Entries=entries)
             except Exception as error:
                 self._report(stats, error)
-                if attempt + 1 < SETTLE_ATTEMPTS:
-                    time.sleep(SETTLE_PAUSE_S * 2**attempt)
-        return False
+                why.update(dict.fromkeys(pending, f"{type(error).__name__}: {error}"))
+            else:
+                settled += len(answer.get("Successful", []))
+                failures = {entry["Id"]: entry for entry in answer.get("Failed", []) if entry["Id"] in pending}
+                why.update({i: f"{entry.get('Code')}: {entry.get('Message')}" for i, entry in failures.items()})
+                refused |= {i for i, entry in failures.items() if entry.get("SenderFault")}
+                pending = set(failures) - refused
+            if not pending:
+                break
+            if attempt + 1 < SETTLE_ATTEMPTS:
+                time.sleep(SETTLE_PAUSE_S * 2**attempt)
+        unsettled = sorted(pending | refused)
+        if unsettled:
+            stats.unsettled += len(unsettled)
+            if self.on_error is not None:
+                records = "; ".join(f"{messages[i]['MessageId']} ({why[i]})" for i in unsettled)
+                self.on_error(
+                    UnsettledError(
+                        f"{call.__name__} left {len(unsettled)} record(s) unsettled, back after the queue's "
+                        f"visibility timeout: {records}"
+                    )
+                )
+        return settled
 
     def _failed_ids(self, response: Any, batch_ids: set[str]) -> set[str]:
         if not self.trigger.report_batch_item_failures:

@@ -9,8 +9,10 @@ client saw every job finished, or at its time bound. Then it checks:
 
 - every row against what the job's notifications require (``Load.expected``), and no stray rows;
 - the DLQ holds exactly the malformed messages, found by their tokens;
-- nothing was lost: every message sent was handled by the function (its log names the SQS message
-  IDs it applied) or is in the DLQ.
+- nothing was lost, by identity: every notification sent is matched to the SQS message that carried
+  it, handled by the function or in the DLQ (see ``SoakResult.account``), and no message carried
+  anything else;
+- the client saw every job finished.
 
 Faults (``--faults``): ``dynamodb`` (throttling and 500s on a share of the function's writes),
 ``sqs`` (errors on a share of the poller's receives, deletes and releases), both through the fault
@@ -34,17 +36,27 @@ from typing import Any
 import boto3
 
 from ..client import BATCH_GET_LIMIT, Backoff, JobWaitTimeout, StatusTableError, connect, watch_jobs
-from ..table import ALL_ATTRIBUTES, JobRow, StatusTable
+from ..table import JOB_ID, StatusTable
 from .chaos import ChaosLog, Milestones, Supervisor, kill_workers, restart_runtime
 from .emulator import Emulator, running_emulator
 from .faults import FaultProxy, share_of_calls
-from .load import MIN_NOTIFICATIONS_PER_JOB, Expected, Kind, Load, Outgoing, Route, plan_load, queue_body
+from .load import (
+    MIN_NOTIFICATIONS_PER_JOB,
+    Kind,
+    Load,
+    Outgoing,
+    Route,
+    Stored,
+    carried_id,
+    plan_load,
+    queue_body,
+)
 from .provision import Stack, provision
 from .runtime import start_runtime
 
 FAULTS = ("dynamodb", "sqs", "kill", "restart")
 # The client polls fast, to measure how soon a job is seen finished (the library's default starts
-# at 0.5 s and backs off to 10 s).
+# at 0.5 s and backs off to 2 s).
 CLIENT_BACKOFF = Backoff(initial=0.2, maximum=1.0)
 # With faults, a message may fail a few deliveries for the faults' sake alone: the soak's stack lets
 # it (the template's default is 5), so that only the malformed ones reach the DLQ.
@@ -100,7 +112,8 @@ class SoakOptions:
 class FunctionLog:
     """What the function's log tells the soak."""
 
-    handled: set[str] = field(default_factory=set)  # SQS message IDs the function applied (or found stale)
+    # The messages the function applied (or found stale): SQS message ID -> the notification's own ID.
+    handled: dict[str, str] = field(default_factory=dict)
     poller: dict[str, int] = field(default_factory=dict)  # summed over every runtime that ran
     started: int = 0  # invocations (Lambda's START lines)
     ended: int = 0  # END lines: a START without one was cut short (a worker killed mid-batch)
@@ -113,7 +126,8 @@ class FunctionLog:
             log.ended += line.startswith("END RequestId: ")
             entry = _json(line)
             if entry.get("message") == "jobs written":
-                log.handled.update(str(message_id) for job in entry["jobs"] for message_id in job["messageIds"])
+                for job in entry["jobs"]:
+                    log.handled.update(zip(map(str, job["messageIds"]), map(str, job["eventIds"]), strict=True))
             if "poller" in entry:  # each runtime prints its poller's counts as it stops
                 for name, value in {**entry["poller"], "cold_starts": entry.get("cold_starts", 0)}.items():
                     log.poller[name] = log.poller.get(name, 0) + int(value)
@@ -132,7 +146,7 @@ class SoakResult:
     drained_s: float | None = None  # from the first send until the queue was empty; None: never
     terminal_sent: dict[str, float] = field(default_factory=dict)  # epoch s, the first terminal send
     seen_finished: dict[str, float] = field(default_factory=dict)  # epoch s, by the client
-    wrong: dict[str, tuple[Expected | None, Expected]] = field(default_factory=dict)  # job: (row, expected)
+    wrong: dict[str, list[str]] = field(default_factory=dict)  # job: what its row holds that it must not
     stray_rows: int = 0
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     log: FunctionLog = field(default_factory=FunctionLog)
@@ -153,10 +167,42 @@ class SoakResult:
             others += not tokens
         return found, others
 
+    def account(self) -> tuple[list[Outgoing], list[str]]:
+        """Match every notification sent to the SQS message that carried it, by ID: a copy put in the
+        queue by its own SQS message ID; one published on the topic or the bus by the SNS or
+        EventBridge ID its delivered body carries (the function's log names both IDs of each message
+        it handled; a dead letter's body holds the second). The emulator delivers each publish once.
+
+        Returns the notifications no message carried (lost), and the SQS messages that carried none
+        the soak sent, or one that another message carried already (extra)."""
+        carried = dict(self.log.handled)
+        for message in self.dead_letters:
+            carried.setdefault(message["MessageId"], carried_id(message["Body"]) or "")
+        sent = [send for send in self.load.sends if send.message_id is not None]
+        copies = {send.message_id: send for send in sent if send.route is Route.QUEUE}
+        published = {send.message_id: send for send in sent if send.route is not Route.QUEUE}
+        matched: set[Outgoing] = set()
+        extra: list[str] = []
+        for message_id, event_id in carried.items():
+            send = copies[message_id] if message_id in copies else published.get(event_id)
+            if send is None or send in matched:
+                extra.append(message_id)
+            else:
+                matched.add(send)
+        return [send for send in sent if send not in matched], extra
+
     @property
     def lost(self) -> int:
-        accounted = self.log.handled | {message["MessageId"] for message in self.dead_letters}
-        return max(0, self.sent - len(accounted))
+        return len(self.account()[0])
+
+    @property
+    def extra(self) -> list[str]:
+        return self.account()[1]
+
+    @property
+    def unseen(self) -> list[str]:
+        """Jobs the client never saw finished (their latency is in no percentile)."""
+        return [job.job_id for job in self.load.jobs if job.job_id not in self.seen_finished]
 
     @property
     def unsent(self) -> int:
@@ -171,10 +217,13 @@ class SoakResult:
     @property
     def passed(self) -> bool:
         found, others = self.dead_letter_tokens()
+        lost, extra = self.account()
         return (
             not self.wrong
             and not self.stray_rows
-            and self.lost == 0
+            and not lost
+            and not extra
+            and not self.unseen
             and found == self.malformed_tokens
             and others == 0
             and not self.publish_errors
@@ -379,10 +428,11 @@ class _Publisher:
         self._keep_pace()
         sent_at = time.time()
         ids = {Route.TOPIC: self._topic, Route.BUS: self._bus, Route.QUEUE: self._queue}[route](batch)
+        answered_ms = int(time.time() * 1000)
         for send, message_id in zip(batch, ids, strict=True):
             if message_id is None:
                 continue
-            send.message_id, send.sent_ms = message_id, int(sent_at * 1000)
+            send.message_id, send.sent_ms, send.answered_ms = message_id, int(sent_at * 1000), answered_ms
             self.result.sent += 1
             if send.terminal and send.kind is Kind.ORIGINAL and send.job_id is not None:
                 self.result.terminal_sent[send.job_id] = sent_at
@@ -452,20 +502,21 @@ class _Publisher:
 
 def _check(load: Load, stack: Stack, result: SoakResult) -> None:
     table = StatusTable(stack.outputs["TableName"], boto3.client("dynamodb"))
+    (trigger,) = stack.triggers
+    retention_days = int(float(trigger.function.environment["RETENTION_DAYS"]))  # as the function reads it
     jobs = {job.job_id: job for job in load.jobs}
     ids = list(jobs)
-    rows: dict[str, JobRow] = {}
+    rows: dict[str, Stored] = {}
     for start in range(0, len(ids), BATCH_GET_LIMIT):
         keys = ids[start : start + BATCH_GET_LIMIT]
         while keys:
-            found, keys = table.get_many(keys, attributes=ALL_ATTRIBUTES)
-            rows.update((row.job_id, row) for row in found)
+            found, keys = table.get_many_items(keys)
+            rows.update((str(item[JOB_ID]["S"]), Stored.of_item(item)) for item in found)
+    checked_ms = int(time.time() * 1000)
     for job_id, job in jobs.items():
-        expected = load.expected(job)
-        row = rows.get(job_id)
-        actual = None if row is None else Expected.of_row(row)
-        if actual != expected:
-            result.wrong[job_id] = (actual, expected)
+        expected = load.expected(job, retention_days=retention_days, checked_ms=checked_ms)
+        if differences := expected.differences(rows.get(job_id)):
+            result.wrong[job_id] = differences
     count = table.client.scan(TableName=table.name, Select="COUNT")["Count"]
     result.stray_rows = count - len(rows)
     result.dead_letters = _dead_letters(stack.outputs["DeadLetterQueueUrl"])
