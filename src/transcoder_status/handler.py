@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from .notification import Notification
-from .sources import Delivery, ParseError, parse_body
+from .sources import Delivery, ParseError, parse_body, safe_text
 from .status import JobStatus
 from .table import DEFAULT_RETENTION_DAYS, StatusTable, TableNotConfiguredError, WriteOutcome, WriteResult, fit_to_item
 from .transitions import JobUpdate, coalesce
@@ -149,7 +149,7 @@ class StatusWriter:
                 "malformed notification; the queue's redrive policy will move it to the DLQ",
                 messageId=record.message_id,
                 reason=str(error) if isinstance(error, ParseError) else f"{type(error).__name__}: {error}",
-                body=(record.get("body") or "")[:BODY_EXCERPT],
+                body=safe_text((record.get("body") or "")[:BODY_EXCERPT]),  # a lone surrogate would lose the line
                 exc_info=not isinstance(error, ParseError),
             )
             counts["Malformed"] += 1

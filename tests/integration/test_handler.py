@@ -156,6 +156,28 @@ def test_bad_body_log_is_bounded(writer: StatusWriter, caplog: pytest.LogCapture
     assert len(log.body) == handler.BODY_EXCERPT
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"jobId": "j", "state": "\ud800"}',  # a lone surrogate, raw: the excerpt carries it
+        '{"\\ud800": 1}',  # escaped: the reason names the key
+        '{"jobId": "j", "state": "COMPLETED", "userMetadata": {"\\ud800": {}}}',  # the dropped note names it
+    ],
+)
+def test_every_log_line_can_be_written_whatever_the_body(
+    writer: StatusWriter, caplog: pytest.LogCaptureFixture, body: str
+) -> None:
+    """Found by fuzzing: Powertools writes JSON log lines with ``ensure_ascii=False``, so a lone
+    surrogate in a line made it unwritable as UTF-8 and the line was lost. SQS bodies are valid
+    Unicode, but a direct invocation or a replayed event file can carry ``"\\ud800"`` in a body."""
+    record = sqs_record("", sent_ms=T0)
+    record["body"] = body
+    invoke(writer, {"Records": [record]})
+    assert caplog.records
+    for log in caplog.records:
+        assert handler.logger.registered_formatter.format(log).encode("utf-8")
+
+
 def test_other_pipelines_are_skipped(writer: StatusWriter, capsys: Any) -> None:
     filtering = StatusWriter(writer.table, accepted_pipelines=frozenset({"1111111111111-aaaaaa"}))
     response = invoke(filtering, records("elastic-transcoder-completed"))

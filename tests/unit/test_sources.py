@@ -353,3 +353,30 @@ def test_sns_envelope_with_empty_ids_falls_back_to_the_sqs_message_id() -> None:
 def test_deeply_nested_json_is_refused_not_crashed() -> None:
     with pytest.raises(ParseError, match="not JSON"):
         parse_body("[" * 100_000 + "]" * 100_000, DELIVERY)
+
+
+@pytest.mark.parametrize("escaped", [True, False])
+def test_refusal_reasons_and_dropped_notes_can_be_written_to_the_log(escaped: bool) -> None:
+    """Found by fuzzing: a JSON key holding a lone surrogate (``"\\ud800"`` is valid JSON) went as it
+    was into the reason of a refusal or the note of a dropped detail; Powertools writes log lines with
+    ``ensure_ascii=False``, so the line could not be written as UTF-8 and was lost."""
+
+    def with_surrogate(text: str) -> str:
+        return text.replace("SURROGATE", "\\ud800" if escaped else "\ud800")
+
+    with pytest.raises(ParseError, match="not a known transcoder notification") as refused:
+        parse_body(with_surrogate('{"SURROGATE": null}'), DELIVERY)
+    assert str(refused.value).encode("utf-8")
+
+    message = _et_doc()
+    message["userMetadata"] = {"SURROGATE": {"nested": 1}, "ok": "kept"}
+    notification = parse_body(with_surrogate(json.dumps(message)), DELIVERY)
+    assert notification.user_metadata == {"ok": "kept"}
+    assert len(notification.dropped) == 1
+    assert all(note.encode("utf-8") for note in notification.dropped)
+
+
+def test_refusal_reasons_name_at_most_a_few_short_keys() -> None:
+    with pytest.raises(ParseError) as refused:
+        parse_body(json.dumps({"a" * 100_000: 1, **{f"key{i}": i for i in range(20)}}), DELIVERY)
+    assert len(str(refused.value)) < 500

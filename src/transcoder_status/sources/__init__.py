@@ -11,10 +11,10 @@ import json
 
 from ..notification import Notification
 from . import elastic_transcoder, mediaconvert
-from ._fields import Fields, JsonObject
+from ._fields import Fields, JsonObject, safe_text
 from .base import Delivery, NotificationSource, ParseError
 
-__all__ = ["SOURCES", "Delivery", "ParseError", "parse_body"]
+__all__ = ["SOURCES", "Delivery", "ParseError", "parse_body", "safe_text"]
 
 
 SOURCES: tuple[NotificationSource, ...] = (elastic_transcoder, mediaconvert)
@@ -35,7 +35,8 @@ def parse_body(body: str, delivery: Delivery) -> Notification:
     for source in SOURCES:
         if source.matches(doc):
             return source.parse(doc, delivery)
-    raise ParseError(f"not a known transcoder notification (keys: {', '.join(sorted(doc)[:8]) or 'none'})")
+    keys = ", ".join(safe_text(key[:40]) for key in sorted(doc)[:8])  # keys are untrusted text too
+    raise ParseError(f"not a known transcoder notification (keys: {keys or 'none'})")
 
 
 def _is_sns_envelope(doc: JsonObject) -> bool:
