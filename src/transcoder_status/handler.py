@@ -215,8 +215,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, writer: Status
 
 
 def _sent_ms(record: SQSRecord) -> int | None:
-    """SQS SentTimestamp: it orders raw-delivery notifications, which carry no time of their own."""
+    """SQS SentTimestamp: it orders raw-delivery notifications, which carry no time of their own.
+    None if absent or not a number: only a notification that needs it is refused then."""
     try:
-        return int(record.attributes.sent_timestamp or "")
+        return int(record.attributes.get("SentTimestamp") or "")
     except ValueError:
         return None

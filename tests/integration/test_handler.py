@@ -178,6 +178,19 @@ def test_every_log_line_can_be_written_whatever_the_body(
         assert handler.logger.registered_formatter.format(log).encode("utf-8")
 
 
+def test_a_record_without_sent_timestamp_fails_only_if_it_needs_that_time(writer: StatusWriter) -> None:
+    """Found by fuzzing: Powertools' ``attributes.sent_timestamp`` raises KeyError when a record has no
+    SentTimestamp, so such a record failed even when its notification carries its own time
+    (MediaConvert, SNS envelope); ``Delivery`` documents this case as ``sent_ms=None``."""
+    own_time = mc_record("COMPLETE", 1_000, "e1")
+    needs_it = sqs_record(json.dumps(elastic_transcoder_message(OTHER, "COMPLETED")), sent_ms=T0)
+    for record in (own_time, needs_it):
+        del record["attributes"]["SentTimestamp"]
+    assert failed_ids(invoke(writer, {"Records": [own_time, needs_it]})) == {needs_it["messageId"]}
+    row = writer.table.get(JOB)
+    assert row is not None and row.status is JobStatus.SUCCESS
+
+
 def test_other_pipelines_are_skipped(writer: StatusWriter, capsys: Any) -> None:
     filtering = StatusWriter(writer.table, accepted_pipelines=frozenset({"1111111111111-aaaaaa"}))
     response = invoke(filtering, records("elastic-transcoder-completed"))
