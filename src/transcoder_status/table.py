@@ -148,8 +148,9 @@ class StatusTable:
         progress = progress_to_merge(stored, update, winner_written=outcome is WriteOutcome.APPLIED)
         if progress is not None:
             self._merge_progress(progress, now)
-        new_warnings = warnings_to_merge(stored, replace(update, warnings=warnings))
-        if new_warnings and len(stored.warnings) < MAX_WARNINGS:
+        room = max(0, MAX_WARNINGS - len(stored.warnings))  # the cap holds after the merge, not only before
+        new_warnings = warnings_to_merge(stored, replace(update, warnings=warnings))[:room]
+        if new_warnings:
             self._merge_warnings(update.job_id, new_warnings, now)
         return WriteResult(outcome, len(new_warnings), progress is not None)
 
@@ -167,12 +168,13 @@ class StatusTable:
         )
 
     def _merge_warnings(self, job_id: str, warnings: tuple[str, ...], now: float) -> None:
+        # Refused if the row lacks room for all of them (a concurrent merge took it): never past the cap.
         self._update_if_allowed(
             job_id,
             "ADD #w :w SET #u = :u",
-            "attribute_exists(#k) AND (attribute_not_exists(#w) OR size(#w) < :cap)",
+            "attribute_exists(#k) AND (attribute_not_exists(#w) OR size(#w) <= :room)",
             {"#w": WARNINGS, "#k": JOB_ID, "#u": UPDATED_AT},
-            {":w": {"SS": list(warnings)}, ":cap": {"N": str(MAX_WARNINGS)}, ":u": {"S": _iso(now)}},
+            {":w": {"SS": list(warnings)}, ":room": {"N": str(MAX_WARNINGS - len(warnings))}, ":u": {"S": _iso(now)}},
         )
 
     def _update_if_allowed(
