@@ -458,13 +458,53 @@ def valid_messages(ids: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     )
 
 
+@st.composite
+def wide_messages(draw: st.DrawFn, ids: st.SearchStrategy[str]) -> dict[str, Any]:
+    """The largest notifications: up to 100 outputs, 30 metadata entries and long texts, all in one
+    character (an astral one takes 4 bytes), as long as the body stays within 256 KB. What makes the
+    largest rows: the caps are in characters, DynamoDB's 400 KB in bytes."""
+    char = draw(st.sampled_from(["x", "é", "€", "\U0001d11e"]))
+
+    def text() -> Huge:
+        return Huge(char, draw(st.integers(1, 1_100)))
+
+    count = draw(st.integers(1, 100))
+    metadata = {f"key{i}": text() for i in range(draw(st.integers(0, 30)))}
+    if draw(st.booleans()):
+        state = draw(st.sampled_from(sorted(elastic_transcoder.STATES)))
+        message = elastic_transcoder_message(draw(ids), state)
+        message.update(messageDetails=text(), pipelineId=text(), userMetadata=metadata)
+        message["outputs"] = [
+            {
+                "id": str(i),
+                "key": text(),
+                "status": draw(st.sampled_from(["Complete", "Warning"])),
+                "statusDetail": text(),
+            }
+            for i in range(count)
+        ]
+        return message
+    status = draw(st.sampled_from(sorted(mediaconvert.STATES)))
+    event = mediaconvert_event(draw(ids), status, draw(event_times()), event_id="wide")
+    event["detail"].update(
+        errorMessage=text(),
+        queue=text(),
+        userMetadata=metadata,
+        warningMessage=text(),
+        warnings=[{"code": i, "count": 1} for i in range(draw(st.integers(0, 20)))],
+        outputGroupDetails=[{"outputDetails": [{"outputFilePaths": [text() for _ in range(count)]}]}],
+    )
+    return event
+
+
 def real_shaped(ids: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     """Real-shaped notifications, states in any case, and envelopes inside envelopes: an SNS
-    envelope whose Message is another envelope, an EventBridge event inside SNS."""
+    envelope whose Message is another envelope, an EventBridge event inside SNS; now and then the
+    largest a body can carry."""
     once = delivered(st.one_of(elastic_transcoder_messages(ids), mediaconvert_events(ids)))
     twice = st.builds(in_sns_envelope, once, event_times(), st.uuids().map(str))
     thrice = st.builds(in_sns_envelope, twice, event_times(), st.just(""))
-    return weighted((6, once), (1, twice), (1, thrice))
+    return weighted((6, once), (1, twice), (1, thrice), (1, delivered(wide_messages(ids))))
 
 
 # -- mutations ------------------------------------------------------------------------------------
@@ -695,9 +735,10 @@ class Batch:
 
 
 def same_job_bodies(ids: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    """Bodies that mostly parse: valid and mutated notifications of ``ids``, now and then any body."""
+    """Bodies that mostly parse: valid, largest and mutated notifications of ``ids``, now and then any body."""
     return weighted(
         (3, rendered(valid_messages(ids))),
+        (1, rendered(delivered(wide_messages(ids)))),
         (2, rendered(real_shaped(ids).flatmap(mutated))),
         (1, bodies(ids)),
     )
