@@ -175,10 +175,8 @@ def fuzz_handler(name: str, strategy: st.SearchStrategy[Batch], record_property:
     logger = logging.getLogger(handler.logger.service)
     stream = handler.logger.registered_handler
     logger.addHandler(fuzz.log)
-    propagate, logger.propagate = (
-        logger.propagate,
-        False,
-    )  # the checks read every line: neither pytest nor the console need them
+    propagate = logger.propagate
+    logger.propagate = False  # the checks read every line: neither pytest nor the console need them
     with open(os.devnull, "w") as devnull:
         previous = stream.setStream(devnull)  # type: ignore[attr-defined]
         try:
