@@ -1,13 +1,17 @@
 """Hypothesis strategies for hostile and foreign SQS message bodies, built to compose.
 
-A body is drawn as a tree of JSON values plus three markers that ``render`` understands:
+A body is drawn as a tree of JSON values plus four markers that ``render`` understands:
 
-- ``Raw``: JSON text placed verbatim, for what ``json.dumps`` will not write: ``NaN``, numbers of
-  thousands of digits, 30,000 levels of nesting, broken escapes.
+- ``Raw``: JSON text placed verbatim, for what ``json.dumps`` will not write: ``NaN``, broken escapes.
+- ``Repeated``: verbatim text made by repetition: numbers of thousands of digits, 30,000 levels of
+  nesting.
 - ``Huge``: a long string made by repetition (hypothesis draws a few kilobytes at most), scaled down
   at render time so that the body stays within SQS's 256 KB.
 - ``Embedded``: a document carried as a JSON string, as SNS carries its ``Message``. Mutations walk
   into it, so they reach any depth of an envelope, or of an envelope inside an envelope.
+
+A drawn ``Body`` keeps its tree and renders the text on demand: hypothesis keeps the values it draws
+for the whole run, and a tree is a few hundred bytes where its text may be 256 KB.
 
 Real-shaped messages come from ``transcoder_status.local.messages`` (what the simulator and the
 sample events use), with every value drawn: job IDs, states in any case, times, texts.
@@ -48,6 +52,16 @@ class Raw:
 
 
 @dataclass(frozen=True)
+class Repeated:
+    """``opening * count + middle + closing * count``, placed in the body as it is."""
+
+    opening: str
+    count: int
+    middle: str = ""
+    closing: str = ""
+
+
+@dataclass(frozen=True)
 class Huge:
     """The string ``unit * count``."""
 
@@ -82,6 +96,8 @@ def render(tree: Any, style: Style = Style()) -> str:
 def _render(node: Any, style: Style, out: list[str]) -> None:
     if isinstance(node, Raw):
         out.append(node.text)
+    elif isinstance(node, Repeated):
+        out.append(node.opening * node.count + node.middle + node.closing * node.count)
     elif isinstance(node, Huge):
         out.append(json.dumps(node.unit * node.count, ensure_ascii=style.ensure_ascii))
     elif isinstance(node, Embedded):
@@ -220,7 +236,7 @@ def huge_texts(max_count: int = 70_000) -> st.SearchStrategy[Huge]:
 
 
 @cache
-def deep_nesting() -> st.SearchStrategy[Raw]:
+def deep_nesting() -> st.SearchStrategy[Repeated]:
     """Arrays or objects nested up to 900 levels (parsed), or 3,000 to 30,000 (RecursionError territory).
 
     Not in between: there, whether ``json.loads`` manages depends on how deep the caller's own stack
@@ -229,9 +245,9 @@ def deep_nesting() -> st.SearchStrategy[Raw]:
     ``test_parse_fuzz`` tries every depth around Python's default limit of 1,000."""
     depth = st.one_of(st.integers(1, 900), st.integers(3_000, 30_000))
     return st.one_of(
-        depth.map(lambda n: Raw("[" * n + "]" * n)),
-        depth.map(lambda n: Raw('{"a":' * n + "null" + "}" * n)),
-        depth.map(lambda n: Raw('[{"k":' * n + "1" + "}]" * n)),
+        depth.map(lambda n: Repeated("[", n, "", "]")),
+        depth.map(lambda n: Repeated('{"a":', n, "null", "}")),
+        depth.map(lambda n: Repeated('[{"k":', n, "1", "}]")),
     )
 
 
@@ -277,11 +293,11 @@ BROKEN_JSON = (
 
 
 @cache
-def odd_numbers() -> st.SearchStrategy[Raw]:
+def odd_numbers() -> st.SearchStrategy[Raw | Repeated]:
     return st.one_of(
         st.sampled_from(ODD_NUMBERS).map(Raw),
         # Past Python's 4,300-digit int conversion limit, and just under it.
-        st.integers(30, 5_000).map(lambda n: Raw("9" * n)),
+        st.integers(30, 5_000).map(lambda n: Repeated("9", n)),
     )
 
 
@@ -675,26 +691,45 @@ def trees(ids: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     )
 
 
+@dataclass(frozen=True)
+class Body:
+    """An SQS body as drawn: a tree and its style, rendered (within 256 KB) when asked, then cut to
+    ``cut`` characters and put between ``before`` and ``after``."""
+
+    tree: Any
+    style: Style = Style()
+    cut: int | None = None
+    before: str = ""
+    after: str = ""
+
+    def text(self) -> str:
+        body = render_within(self.tree, self.style)
+        return self.before + (body if self.cut is None else body[: self.cut]) + self.after
+
+
+def fits(body: Body) -> bool:
+    return body_bytes(body.text()) <= MAX_BODY_BYTES
+
+
 @cache
-def garbage_bodies() -> st.SearchStrategy[str]:
+def garbage_bodies() -> st.SearchStrategy[Body]:
     """Bodies that are not JSON, or barely: any text, bytes decoded badly, cut or padded JSON."""
-    real = st.builds(render, real_shaped(realistic_job_ids()))
+    real = real_shaped(realistic_job_ids())
     return st.one_of(
-        hostile_texts(64),
-        st.sampled_from(BROKEN_JSON),
-        st.builds(lambda body, cut: body[:cut], real, st.integers(0, 400)),
-        st.builds(lambda body, tail: body + tail, real, hostile_texts(4).filter(bool)),
-        st.builds(lambda body: "\ufeff" + body, real),
-        st.builds(render, st.one_of(deep_nesting(), odd_numbers())),
-    )
+        st.builds(Body, st.one_of(hostile_texts(64), st.sampled_from(BROKEN_JSON)).map(Raw)),
+        st.builds(Body, real, cut=st.integers(0, 400)),
+        st.builds(Body, real, after=hostile_texts(4).filter(bool)),
+        st.builds(Body, real, before=st.just("\ufeff")),
+        st.builds(Body, st.one_of(deep_nesting(), odd_numbers())),
+    ).filter(fits)
 
 
-def rendered(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
+def rendered(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[Body]:
     """Bodies of the documents, in any style, within SQS's 256 KB."""
-    return st.builds(render_within, documents, styles()).filter(lambda body: body_bytes(body) <= MAX_BODY_BYTES)
+    return st.builds(Body, documents, styles()).filter(fits)
 
 
-def bodies(ids: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[str]:
+def bodies(ids: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Body]:
     """Any SQS body, up to 256 KB: garbage (1 in 5), any JSON, real-shaped notifications and their
     mutations."""
     return weighted((4, rendered(trees(job_ids() if ids is None else ids))), (1, garbage_bodies()))
@@ -726,15 +761,32 @@ def record(body: str, message_id: str, sent: str | None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Batch:
-    """A Lambda SQS event, and its one valid record, whose job no other record names."""
+class Queued:
+    """One message of a batch: its body, message ID and SentTimestamp (None: absent)."""
 
-    records: list[dict[str, Any]]
-    valid: dict[str, Any]
+    body: Body
+    message_id: str
+    sent: str | None
+
+    def record(self) -> dict[str, Any]:
+        return record(self.body.text(), self.message_id, self.sent)
+
+
+VALID = "valid"  # the message ID of each batch's valid record
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A Lambda SQS event, with one valid record (message ID ``VALID``) of a job no other names."""
+
+    messages: tuple[Queued, ...]
     valid_job_id: str
 
+    def records(self) -> list[dict[str, Any]]:
+        return [message.record() for message in self.messages]
 
-def same_job_bodies(ids: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+
+def same_job_bodies(ids: st.SearchStrategy[str]) -> st.SearchStrategy[Body]:
     """Bodies that mostly parse: valid, largest and mutated notifications of ``ids``, now and then any body."""
     return weighted(
         (3, rendered(valid_messages(ids))),
@@ -757,9 +809,8 @@ def batches(draw: st.DrawFn, same_jobs: bool = False, max_fuzzed: int = 9) -> Ba
     else:
         body = bodies(weighted((2, st.sampled_from(shared)), (1, job_ids())))
     count = draw(st.integers(1, max_fuzzed))
-    records = [record(draw(body), f"fuzz-{i}", draw(sent_timestamps())) for i in range(count)]
+    messages = [Queued(draw(body), f"fuzz-{i}", draw(sent_timestamps())) for i in range(count)]
     valid_job_id = f"valid-{draw(st.uuids())}"
-    valid_body = render(draw(valid_messages(st.just(valid_job_id))), draw(styles()))
-    valid = record(valid_body, "valid", str(draw(event_times())))
-    records.insert(draw(st.integers(0, len(records))), valid)
-    return Batch(records, valid, valid_job_id)
+    valid = Body(draw(valid_messages(st.just(valid_job_id))), draw(styles()))
+    messages.insert(draw(st.integers(0, len(messages))), Queued(valid, VALID, str(draw(event_times()))))
+    return Batch(tuple(messages), valid_job_id)

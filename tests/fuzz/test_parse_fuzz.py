@@ -21,6 +21,7 @@ from tests.fuzz.checks import check_notification, check_parse_error
 from tests.fuzz.conftest import FIGURES
 from tests.fuzz.figures import Figures
 from tests.fuzz.strategies import (
+    Body,
     bodies,
     body_bytes,
     event_times,
@@ -75,8 +76,8 @@ def test_any_body_is_parsed_or_refused_with_a_parse_error(record_property: Any) 
     def fuzz(figures: Figures) -> None:
         @FUZZ_SETTINGS
         @given(body=bodies(), sent_ms=sent_times)
-        def parse(body: str, sent_ms: int | None) -> None:
-            parse_and_check(body, sent_ms, figures)
+        def parse(body: Body, sent_ms: int | None) -> None:
+            parse_and_check(body.text(), sent_ms, figures)
 
         parse()
 
@@ -89,8 +90,8 @@ def test_mutated_real_messages_are_parsed_or_refused_with_a_parse_error(record_p
     def fuzz(figures: Figures) -> None:
         @FUZZ_SETTINGS
         @given(body=rendered(real_shaped(realistic_job_ids()).flatmap(mutated)), sent_ms=sent_times)
-        def parse(body: str, sent_ms: int | None) -> None:
-            parse_and_check(body, sent_ms, figures)
+        def parse(body: Body, sent_ms: int | None) -> None:
+            parse_and_check(body.text(), sent_ms, figures)
 
         parse()
 
