@@ -12,8 +12,17 @@ from hypothesis import settings
 
 # CI explores the same examples on every run; locally each run explores new ones.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+# `make fuzz` (HYPOTHESIS_PROFILE=fuzz): the same tests, 100 times the examples; derandomized under CI too.
+settings.register_profile(
+    "fuzz",
+    settings.get_profile("ci") if os.environ.get("CI") else None,
+    max_examples=10_000,
+    deadline=None,
+    print_blob=True,
+)
+_profile = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else None)
+if _profile:
+    settings.load_profile(_profile)
 
 # Before anything imports boto3 or the handler: a region, and credentials that only the emulator accepts.
 os.environ.update(

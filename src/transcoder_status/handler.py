@@ -30,7 +30,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
 from .notification import Notification
-from .sources import Delivery, ParseError, SnsControlMessage, parse_body
+from .sources import Delivery, ParseError, SnsControlMessage, parse_body, safe_text
 from .status import JobStatus
 from .table import (
     DEFAULT_RETENTION_DAYS,
@@ -197,7 +197,7 @@ class StatusWriter:
                 "malformed notification; the queue's redrive policy will move it to the DLQ",
                 messageId=message_id,
                 reason=str(error) if isinstance(error, ParseError) else f"{type(error).__name__}: {error}",
-                body=body[:BODY_EXCERPT] if isinstance(body, str) else repr(body)[:BODY_EXCERPT],
+                body=safe_text(body[:BODY_EXCERPT]) if isinstance(body, str) else repr(body)[:BODY_EXCERPT],
                 exc_info=not isinstance(error, ParseError),
             )
             counts["Malformed"] += 1
@@ -280,7 +280,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, writer: Status
 
 
 def _sent_ms(record: dict[str, Any]) -> int | None:
-    """SQS SentTimestamp: it orders raw-delivery notifications, which carry no time of their own."""
+    """SQS SentTimestamp: it orders raw-delivery notifications, which carry no time of their own.
+    None if absent or not a number: only a notification that needs it is refused then."""
     try:
         return int((record.get("attributes") or {}).get("SentTimestamp") or "")
     except (ValueError, TypeError, AttributeError):

@@ -173,6 +173,41 @@ def test_bad_body_log_is_bounded(writer: StatusWriter, caplog: pytest.LogCapture
     assert len(log.body) == handler.BODY_EXCERPT
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"jobId": "j", "state": "\ud800"}',  # a lone surrogate, raw: the excerpt carries it
+        '{"\\ud800": 1}',  # escaped: the reason names the key
+        '{"jobId": "j", "state": "COMPLETED", "userMetadata": {"\\ud800": {}}}',  # the dropped note names it
+    ],
+)
+def test_every_log_line_can_be_written_whatever_the_body(
+    writer: StatusWriter, caplog: pytest.LogCaptureFixture, body: str
+) -> None:
+    """Found by fuzzing: Powertools writes JSON log lines with ``ensure_ascii=False``, so a lone
+    surrogate in a line made it unwritable as UTF-8 and the line was lost. SQS bodies are valid
+    Unicode, but a direct invocation or a replayed event file can carry ``"\\ud800"`` in a body."""
+    record = sqs_record("", sent_ms=T0)
+    record["body"] = body
+    invoke(writer, {"Records": [record]})
+    assert caplog.records
+    for log in caplog.records:
+        assert handler.logger.registered_formatter.format(log).encode("utf-8")
+
+
+def test_a_record_without_sent_timestamp_fails_only_if_it_needs_that_time(writer: StatusWriter) -> None:
+    """Found by fuzzing: Powertools' ``attributes.sent_timestamp`` raises KeyError when a record has no
+    SentTimestamp, so such a record failed even when its notification carries its own time
+    (MediaConvert, SNS envelope); ``Delivery`` documents this case as ``sent_ms=None``."""
+    own_time = mc_record("COMPLETE", 1_000, "e1")
+    needs_it = sqs_record(json.dumps(elastic_transcoder_message(OTHER, "COMPLETED")), sent_ms=T0)
+    for record in (own_time, needs_it):
+        del record["attributes"]["SentTimestamp"]
+    assert failed_ids(invoke(writer, {"Records": [own_time, needs_it]})) == {needs_it["messageId"]}
+    row = writer.table.get(JOB)
+    assert row is not None and row.status is JobStatus.SUCCESS
+
+
 def test_other_pipelines_are_skipped(writer: StatusWriter, capsys: Any) -> None:
     filtering = StatusWriter(writer.table, accepted_pipelines=frozenset({"1111111111111-aaaaaa"}))
     response = invoke(filtering, records("elastic-transcoder-completed"))

@@ -14,7 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz.checks import MAX_ITEM_BYTES, item_size
+from transcoder_status.local.messages import elastic_transcoder_message
 from transcoder_status.notification import Notification, OutputSummary, Source
+from transcoder_status.sources import Delivery, parse_body
+from transcoder_status.sources.base import MIN_TIME_MS
 from transcoder_status.sources.elastic_transcoder import STATES as ET_STATES
 from transcoder_status.sources.mediaconvert import STATES as MC_STATES
 from transcoder_status.status import JobStatus
@@ -285,3 +289,27 @@ def test_output_files_fit_an_event_in_bytes(filler: str) -> None:
     carried = sum(len(json.dumps(key, ensure_ascii=False).encode()) for key in files)
     assert MAX_OUTPUT_FILES_BYTES - 4_000 < carried <= MAX_OUTPUT_FILES_BYTES
     assert files == tuple(o.key for o in many[: len(files)])
+
+
+def test_a_row_full_of_long_warnings_still_takes_the_largest_notification_a_body_can_carry(
+    table: StatusTable,
+) -> None:
+    """The warning cap was checked only before a merge: a merge into a row of 99 warnings added a
+    whole batch's (up to 100), and 199 warnings of 256 four-byte characters left too little of
+    DynamoDB's 400 KB for the outputs of a later notification. Its state write was refused, on every
+    redelivery, and the job never reached its end."""
+    wide = "\U0001d11e"  # 4 bytes in UTF-8
+    table.write(JobUpdate(make("WARNING", 1, "a"), tuple(f"a{i}{wide * 255}" for i in range(MAX_WARNINGS - 1)), None))
+    table.write(JobUpdate(make("WARNING", 2, "b"), tuple(f"b{i}{wide * 255}" for i in range(MAX_WARNINGS)), None))
+    row = table.get("job", attributes=None)
+    assert row is not None and len(row.warnings) == MAX_WARNINGS
+
+    # The largest notification within SNS's 256 KB: outputs of 1,000 four-byte characters each.
+    message = elastic_transcoder_message("job", "COMPLETED")
+    message["outputs"] = [{"key": f"{i}{wide * 1_000}", "status": "Complete"} for i in range(64)]
+    body = json.dumps(message, ensure_ascii=False)
+    assert 250_000 < len(body.encode()) <= 256 * 1024
+    notification = parse_body(body, Delivery(sent_ms=MIN_TIME_MS, message_id="m"))
+    assert table.apply(notification).outcome is WriteOutcome.APPLIED
+    item = table.client.get_item(TableName=table.name, Key={"jobId": {"S": "job"}})["Item"]
+    assert item_size(item) <= MAX_ITEM_BYTES

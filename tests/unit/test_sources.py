@@ -417,3 +417,40 @@ def test_sns_control_messages_are_told_apart_from_malformed_ones(kind: str) -> N
     assert raised.value.topic_arn == "arn:aws:sns:us-east-1:123456789012:t"
     if kind == "SubscriptionConfirmation":
         assert url in str(raised.value)
+
+
+@pytest.mark.parametrize("escaped", [True, False])
+def test_refusal_reasons_and_dropped_notes_can_be_written_to_the_log(escaped: bool) -> None:
+    """Found by fuzzing: a JSON key holding a lone surrogate (``"\\ud800"`` is valid JSON) went as it
+    was into the reason of a refusal or the note of a dropped detail; Powertools writes log lines with
+    ``ensure_ascii=False``, so the line could not be written as UTF-8 and was lost."""
+
+    def with_surrogate(text: str) -> str:
+        return text.replace("SURROGATE", "\\ud800" if escaped else "\ud800")
+
+    with pytest.raises(ParseError, match="not a known transcoder notification") as refused:
+        parse_body(with_surrogate('{"SURROGATE": null}'), DELIVERY)
+    assert str(refused.value).encode("utf-8")
+
+    message = _et_doc()
+    message["userMetadata"] = {"SURROGATE": {"nested": 1}, "ok": "kept"}
+    notification = parse_body(with_surrogate(json.dumps(message)), DELIVERY)
+    assert notification.user_metadata == {"ok": "kept"}
+    assert len(notification.dropped) == 1
+    assert all(note.encode("utf-8") for note in notification.dropped)
+
+
+def test_refusal_reasons_name_at_most_a_few_short_keys() -> None:
+    with pytest.raises(ParseError) as refused:
+        parse_body(json.dumps({"a" * 100_000: 1, **{f"key{i}": i for i in range(20)}}), DELIVERY)
+    assert len(str(refused.value)) < 500
+
+
+@pytest.mark.parametrize("kind", [["SubscriptionConfirmation"], {"a": 1}, 7, None])
+def test_an_envelope_whose_type_is_not_a_string_is_refused(kind: Any) -> None:
+    """Found by fuzzing: a list or an object as SNS's ``Type`` raised TypeError (unhashable) while
+    telling control messages apart, instead of the parser's own ParseError."""
+    envelope = sns_envelope(_et_doc(), 1_755_000_000_000)
+    envelope["Type"] = kind
+    with pytest.raises(ParseError, match="not a known transcoder notification"):
+        parse_body(json.dumps(envelope), DELIVERY)

@@ -11,10 +11,10 @@ import json
 
 from ..notification import Notification
 from . import elastic_transcoder, mediaconvert
-from ._fields import Fields, JsonObject
+from ._fields import Fields, JsonObject, safe_text
 from .base import Delivery, NotificationSource, ParseError, SnsControlMessage
 
-__all__ = ["SOURCES", "Delivery", "ParseError", "SnsControlMessage", "parse_body"]
+__all__ = ["SOURCES", "Delivery", "ParseError", "SnsControlMessage", "parse_body", "safe_text"]
 
 # What SNS sends a new or leaving subscriber besides notifications (a cross-account topic does).
 SNS_CONTROL_TYPES = frozenset({"SubscriptionConfirmation", "UnsubscribeConfirmation"})
@@ -26,9 +26,10 @@ SOURCES: tuple[NotificationSource, ...] = (elastic_transcoder, mediaconvert)
 def parse_body(body: str, delivery: Delivery) -> Notification:
     """Turn one SQS message body into a Notification, or raise ParseError with the reason."""
     doc = _json_object(body, "the message body")
-    if doc.get("Type") in SNS_CONTROL_TYPES:
+    kind = doc.get("Type")
+    if isinstance(kind, str) and kind in SNS_CONTROL_TYPES:
         control = Fields(doc)
-        raise SnsControlMessage(str(doc["Type"]), control.text("TopicArn"), control.text("SubscribeURL"))
+        raise SnsControlMessage(kind, control.text("TopicArn"), control.text("SubscribeURL"))
     if _is_sns_envelope(doc):
         envelope = Fields(doc)
         # SNS keeps MessageId across its own retries, so it names the notification better than SQS's.
@@ -44,7 +45,8 @@ def parse_body(body: str, delivery: Delivery) -> Notification:
     for source in SOURCES:
         if source.matches(doc):
             return source.parse(doc, delivery)
-    raise ParseError(f"not a known transcoder notification (keys: {', '.join(sorted(doc)[:8]) or 'none'})")
+    keys = ", ".join(safe_text(key[:40]) for key in sorted(doc)[:8])  # keys are untrusted text too
+    raise ParseError(f"not a known transcoder notification (keys: {keys or 'none'})")
 
 
 def _is_sns_envelope(doc: JsonObject) -> bool:

@@ -34,7 +34,8 @@ class Fields:
         self.dropped: list[str] = [] if dropped is None else dropped
 
     def name(self, key: str) -> str:
-        return f"{self.path}{key}"
+        """The field's path, for messages; a key from the message may be long or hold lone surrogates."""
+        return f"{self.path}{safe_text(key[:40])}"
 
     # -- required: the state machine cannot do without these ----------------------------------
 
