@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .cost import Measured
     from .handler_batches import HandlerFigures
     from .old_worker import Comparison
+    from .throughput import Throughput
 
 RESULTS = Path(os.environ.get("BENCH_RESULTS") or Path(__file__).with_name("results.md"))
 PLOT = RESULTS.with_name("old-vs-new.png")
@@ -166,19 +167,21 @@ def header() -> list[str]:
     ]
 
 
-def cost_inputs(handler: HandlerFigures, waits: list[WaitFigures], comparison: Comparison) -> Measured:
-    """The cost model's inputs, all from this run: the largest old-worker size, the longest wait."""
+def cost_inputs(
+    handler: HandlerFigures, waits: list[WaitFigures], comparison: Comparison, soak: Throughput
+) -> Measured:
+    """The cost model's inputs, all from this run: the largest old-worker size, the longest wait, the soak."""
     from .cost import Measured
-    from .old_worker import FUNCTION
 
     largest = comparison.sized[-1]
     batch_of_10 = next(b for b in handler.batches if b.jobs == 10)
     longest = waits[-1]
     return Measured(
         notifications_per_job=largest.new.published / largest.jobs,
-        batch_size=10,
+        records_per_invocation=soak.records_per_invocation,
         invocation_ms=batch_of_10.handler_ms,
-        writes_per_notification=largest.new.calls[FUNCTION]["dynamodb:UpdateItem"] / largest.new.published,
+        write_units_per_notification=soak.write_units.per_notification,
+        log_bytes_per_notification=soak.log_bytes_per_notification,
         job_minutes=5,
         reads_per_waiting_minute=longest.reads_per_minute,
         old_calls_per_job=largest.old.calls_per_job,
@@ -195,6 +198,7 @@ def main() -> None:
     handler_figures = None
     waits = None
     comparison = None
+    soak = None
     if "cold" in SECTIONS:
         lines += ["", *cold_start.markdown(cold_start.measure(RUNS))]
     if "handler" in SECTIONS:
@@ -217,10 +221,10 @@ def main() -> None:
     if "throughput" in SECTIONS:
         from . import throughput
 
-        figures = throughput.measure(THROUGHPUT_NOTIFICATIONS, log=lambda line: print(line, flush=True))
-        lines += ["", *throughput.markdown(figures)]
-    if "cost" in SECTIONS and handler_figures and waits and comparison:
-        lines += ["", *cost.markdown(cost_inputs(handler_figures, waits, comparison))]
+        soak = throughput.measure(THROUGHPUT_NOTIFICATIONS, log=lambda line: print(line, flush=True))
+        lines += ["", *throughput.markdown(soak)]
+    if "cost" in SECTIONS and handler_figures and waits and comparison and soak:
+        lines += ["", *cost.markdown(cost_inputs(handler_figures, waits, comparison, soak))]
     RESULTS.write_text("\n".join(lines) + "\n")
     print(RESULTS.read_text())
 

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 LAMBDA_ARM_GB_SECOND = 0.0000133334
 LAMBDA_REQUEST = 0.20 / 1e6
 SQS_REQUEST = 0.40 / 1e6  # standard queue, per 64 KB chunk
-DYNAMODB_WRITE_UNIT = 0.625 / 1e6  # on-demand, per write request unit (item up to 1 KB)
+DYNAMODB_WRITE_UNIT = 0.625 / 1e6  # on-demand, per write request unit (1 KB of item)
 DYNAMODB_READ_UNIT = 0.125 / 1e6  # on-demand, per read request unit (strongly consistent, up to 4 KB)
+LOGS_INGESTED_GB = 0.50  # CloudWatch Logs, standard class
+PIPES_REQUEST = 0.40 / 1e6  # EventBridge Pipes, counted after filtering: one per finished job
+EVENTBRIDGE_EVENT = 1.00 / 1e6  # a custom event put on a bus (the Pipe's target)
 EC2_T4G_SMALL_HOUR = 0.0168  # 2 vCPU (burstable), 2 GiB: where the old worker's processes would run
 
 FUNCTION_MEMORY_GB = 0.25  # the template's MemorySize: 256
@@ -24,12 +27,13 @@ OLD_IDLE_POLLS_PER_MINUTE = 12  # the sample long-polls with WaitTimeSeconds=5
 
 @dataclass(frozen=True)
 class Measured:
-    """What this run measured, per notification and per job."""
+    """What this run measured, per notification and per job, and the one assumption (job_minutes)."""
 
-    notifications_per_job: float
-    batch_size: int  # notifications per invocation (the template's BatchSize, full batches)
-    invocation_ms: float  # the handler on one full batch, DynamoDB at 20 ms
-    writes_per_notification: float  # UpdateItems (state writes and merges), counted beside the old worker
+    notifications_per_job: float  # the old-worker comparison's jobs (a transcoder's own mix)
+    records_per_invocation: float  # the soak: SQS records per function invocation, under its load
+    invocation_ms: float  # the handler on a batch of 10 jobs, DynamoDB at 20 ms
+    write_units_per_notification: float  # the soak: table and index write units (bench.write_units)
+    log_bytes_per_notification: float  # the soak: the function's log, metrics included
     job_minutes: float  # how long a client waits on a job (an assumption: stated in the table)
     reads_per_waiting_minute: float  # the client's default polling, simulated
     old_calls_per_job: float  # SQS calls of the old worker per job, at the largest concurrency measured
@@ -46,13 +50,15 @@ class Line:
 
 def per_million(m: Measured) -> list[Line]:
     jobs = 1e6 / m.notifications_per_job
-    invocations = 1e6 / m.batch_size
+    invocations = 1e6 / m.records_per_invocation
     # SQS per notification: its send (SNS or EventBridge delivers it), and the trigger's receive and
-    # batched delete per batch.
+    # batched delete per invocation.
     sqs = (1e6 + 2 * invocations) * SQS_REQUEST
     lambda_cost = invocations * (LAMBDA_REQUEST + FUNCTION_MEMORY_GB * m.invocation_ms / 1000 * LAMBDA_ARM_GB_SECOND)
-    writes = 1e6 * m.writes_per_notification * DYNAMODB_WRITE_UNIT
+    writes = 1e6 * m.write_units_per_notification * DYNAMODB_WRITE_UNIT
+    logs = 1e6 * m.log_bytes_per_notification / 1e9 * LOGS_INGESTED_GB
     reads = jobs * m.job_minutes * m.reads_per_waiting_minute * DYNAMODB_READ_UNIT
+    finished_events = jobs * (PIPES_REQUEST + EVENTBRIDGE_EVENT)
     # The old design: every message is sent once, then received by every worker, whose long polls
     # (5 s) also run on while nothing arrives; its compute is one process per job for the job's length.
     old_calls_per_job = max(m.old_calls_per_job, OLD_IDLE_POLLS_PER_MINUTE * m.job_minutes)
@@ -61,8 +67,10 @@ def per_million(m: Measured) -> list[Line]:
     return [
         Line("SQS requests", sqs, sqs, old_sqs),
         Line("Lambda (arm64, 256 MB: requests and GB-s)", lambda_cost, lambda_cost, 0.0),
-        Line("DynamoDB writes", writes, writes, 0.0),
+        Line("DynamoDB writes (table and status index)", writes, writes, 0.0),
+        Line("CloudWatch Logs (the function's log and metrics)", logs, logs, 0.0),
         Line("client reads while waiting", reads, 0.0, 0.0),
+        Line("finished events (Pipes and the bus)", 0.0, finished_events, 0.0),
         Line("EC2 time of the old worker's processes", 0.0, 0.0, old_compute),
     ]
 
@@ -76,13 +84,17 @@ def markdown(m: Measured) -> list[str]:
     return [
         "## Cost model: dollars per million notifications (us-east-1 list prices)",
         "",
-        f"From this run: {m.notifications_per_job:g} notifications per job, batches of {m.batch_size}, "
-        f"{m.invocation_ms:.0f} ms per invocation, {m.writes_per_notification:.2f} writes per notification, "
-        f"{m.reads_per_waiting_minute:.0f} reads per waiting minute, the old worker's "
+        f"Measured in this run: {m.notifications_per_job:g} notifications per job (the old-worker comparison); "
+        f"{m.records_per_invocation:.1f} records per invocation, {m.write_units_per_notification:.2f} DynamoDB "
+        f"write units and {m.log_bytes_per_notification:.0f} log bytes per notification (the soak: its "
+        f"duplicates and late arrivals included; writes charged at the final row's size, an upper bound); "
+        f"{m.invocation_ms:.0f} ms per invocation (a batch of 10 jobs at 20 ms per DynamoDB call); "
+        f"{m.reads_per_waiting_minute:.0f} reads per waiting minute (the client's defaults); the old worker's "
         f"{m.old_calls_per_job:.0f} SQS calls per job at {m.old_concurrent_jobs} concurrent jobs. Assumed: a "
         f"client waits {m.job_minutes:g} min per job; the old worker's processes share t4g.small instances, "
-        f"{OLD_WORKERS_PER_INSTANCE} each. 'Push' is a consumer of the job-finished event instead of a "
-        "polling client.",
+        f"{OLD_WORKERS_PER_INSTANCE} each. 'Take the event': consumers of the job-finished event instead of "
+        "polling clients. Not per notification, so not here: the trigger's and the Pipes' idle polling, "
+        "storage, alarms and the dashboard.",
         "",
         "| | new, clients poll | new, clients take the event | old worker |",
         "|---|---:|---:|---:|",

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from .write_units import WriteUnits, from_log, item_bytes
+
 NOTIFICATIONS_PER_JOB = 10  # the soak's default mix: 10,000 notifications for 1,000 jobs
 
 
@@ -39,6 +41,10 @@ class Throughput:
     pipeline_seconds: float
     passed: bool  # every soak check held: the figure is of a run that did the whole job
     floors: list[Floor]
+    # The soak's shape, for the cost model: its duplicates, late arrivals and batching included.
+    records_per_invocation: float
+    log_bytes_per_notification: float
+    write_units: WriteUnits
 
 
 def measure(notifications: int, log: Callable[[str], None] = lambda line: None) -> Throughput:
@@ -55,7 +61,18 @@ def measure(notifications: int, log: Callable[[str], None] = lambda line: None) 
     if rate is None or result.drained_s is None:
         raise RuntimeError(f"the soak never drained its queue: {result.problems}")
     log(f"throughput: the emulator's floor, {notifications:,} UpdateItems twice")
-    return Throughput(notifications, rate, result.drained_s, result.passed, floors(notifications))
+    with result.log_path.open(encoding="utf-8", errors="replace") as lines:
+        units = from_log(lines, {job_id: item_bytes(item) for job_id, item in result.items.items()})
+    return Throughput(
+        notifications,
+        rate,
+        result.drained_s,
+        result.passed,
+        floors(notifications),
+        records_per_invocation=result.log.poller["records"] / result.log.poller["batches"],
+        log_bytes_per_notification=result.log_path.stat().st_size / result.sent,
+        write_units=units,
+    )
 
 
 def floors(writes: int) -> list[Floor]:
@@ -113,7 +130,11 @@ def markdown(figures: Throughput) -> list[str]:
         "",
         "The soak without faults (topic and bus, queue, poller, function, table; "
         f"{verdict}) and, on a fresh emulator, the same number of bare conditional UpdateItems to the "
-        "template's table.",
+        "template's table. Its shape, which the cost model takes: "
+        f"{figures.records_per_invocation:.1f} records per invocation; per notification "
+        f"{figures.write_units.per_notification:.2f} DynamoDB write units "
+        f"({figures.write_units.writes:,} writes, {figures.write_units.applied:,} of them changed a row) "
+        f"and {figures.log_bytes_per_notification:,.0f} bytes of the function's log.",
         "",
         "| what | per second | seconds | of the faster floor |",
         "|---|---:|---:|---:|",

@@ -165,27 +165,6 @@ def check_number(text: str, where: str) -> None:
         assert Decimal("1E-130") <= abs(number) < Decimal("1E+126"), f"{where}: {text!r} out of range"
 
 
-def item_size(item: dict[str, Any]) -> int:
-    """An item's size as DynamoDB counts it: names and values in UTF-8, numbers about a byte per two
-    digits, 3 bytes and 1 per element for lists and maps."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: dict[str, Any]) -> int:
-    ((kind, content),) = value.items()
-    if kind == "S":
-        return len(content.encode())
-    if kind == "N":
-        return len(content.lstrip("-").replace(".", "")) // 2 + 2
-    if kind == "SS":
-        return sum(len(item.encode()) for item in content)
-    if kind == "L":
-        return 3 + sum(1 + _value_size(item) for item in content)
-    if kind == "M":
-        return 3 + sum(1 + len(name.encode()) + _value_size(item) for name, item in content.items())
-    return 1
-
-
 # -- the function's log ---------------------------------------------------------------------------
 
 

@@ -13,7 +13,6 @@ from tests.fuzz.checks import (
     check_attribute_value,
     check_notification,
     check_update_request,
-    item_size,
 )
 from transcoder_status.handler import logger
 from transcoder_status.notification import Notification, OutputSummary, Source
@@ -99,12 +98,6 @@ def test_nesting_past_32_levels_is_caught() -> None:
         value = {"L": [value]}
     with pytest.raises(AssertionError):
         check_attribute_value(value, ":v")
-
-
-def test_item_size_counts_bytes_as_dynamodb_does() -> None:
-    assert item_size({"ab": {"S": "é"}}) == 2 + 2
-    assert item_size({"n": {"N": "12345"}}) == 1 + 4
-    assert item_size({"l": {"L": [{"S": "x"}, {"BOOL": True}]}}) == 1 + 3 + (1 + 1) + (1 + 1)
 
 
 def test_an_unwritable_log_line_is_caught() -> None:

@@ -28,13 +28,13 @@ from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 from moto.core.model_instances import reset_model_data
 
+from bench.write_units import item_bytes
 from tests.fuzz.checks import (
     MAX_ITEM_BYTES,
     LogLines,
     RequestRecorder,
     check_notification,
     check_update_request,
-    item_size,
 )
 from tests.fuzz.conftest import FIGURES
 from tests.fuzz.figures import Figures
@@ -142,7 +142,7 @@ class HandlerFuzz:
         for params in requests:
             check_update_request(params)
         items = scan(self.client, table)
-        sizes = [item_size(item) for item in items]
+        sizes = [item_bytes(item) for item in items]
         target(float(max(sizes, default=0)), label="largest row (bytes)")  # steer towards 400 KB
         for size in sizes:
             figures.size("row", size)

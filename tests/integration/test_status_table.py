@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz.checks import MAX_ITEM_BYTES, item_size
+from bench.write_units import item_bytes
+from tests.fuzz.checks import MAX_ITEM_BYTES
 from transcoder_status.local.messages import elastic_transcoder_message
 from transcoder_status.notification import Notification, OutputSummary, Source
 from transcoder_status.sources import Delivery, parse_body
@@ -312,4 +313,4 @@ def test_a_row_full_of_long_warnings_still_takes_the_largest_notification_a_body
     notification = parse_body(body, Delivery(sent_ms=MIN_TIME_MS, message_id="m"))
     assert table.apply(notification).outcome is WriteOutcome.APPLIED
     item = table.client.get_item(TableName=table.name, Key={"jobId": {"S": "job"}})["Item"]
-    assert item_size(item) <= MAX_ITEM_BYTES
+    assert item_bytes(item) <= MAX_ITEM_BYTES

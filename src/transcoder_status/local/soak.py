@@ -27,7 +27,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +148,7 @@ class SoakResult:
     seen_finished: dict[str, float] = field(default_factory=dict)  # epoch s, by the client
     wrong: dict[str, list[str]] = field(default_factory=dict)  # job: what its row holds that it must not
     stray_rows: int = 0
+    items: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # each job's row as DynamoDB holds it
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     log: FunctionLog = field(default_factory=FunctionLog)
     proxy: FaultProxy | None = None
@@ -506,12 +507,12 @@ def _check(load: Load, stack: Stack, result: SoakResult) -> None:
     retention_days = int(float(trigger.function.environment["RETENTION_DAYS"]))  # as the function reads it
     jobs = {job.job_id: job for job in load.jobs}
     ids = list(jobs)
-    rows: dict[str, Stored] = {}
     for start in range(0, len(ids), BATCH_GET_LIMIT):
         keys = ids[start : start + BATCH_GET_LIMIT]
         while keys:
             found, keys = table.get_many_items(keys)
-            rows.update((str(item[JOB_ID]["S"]), Stored.of_item(item)) for item in found)
+            result.items.update((str(item[JOB_ID]["S"]), item) for item in found)
+    rows = {job_id: Stored.of_item(item) for job_id, item in result.items.items()}
     checked_ms = int(time.time() * 1000)
     for job_id, job in jobs.items():
         expected = load.expected(job, retention_days=retention_days, checked_ms=checked_ms)
