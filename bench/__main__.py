@@ -178,6 +178,8 @@ def cost_inputs(
     longest = waits[-1]
     return Measured(
         notifications_per_job=largest.new.published / largest.jobs,
+        sns_share=1.0,  # the comparison's notifications are Elastic Transcoder's, through SNS
+        notifications_per_invocation=soak.notifications_per_invocation,
         records_per_invocation=soak.records_per_invocation,
         invocation_ms=batch_of_10.handler_ms,
         write_units_per_notification=soak.write_units.per_notification,

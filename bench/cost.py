@@ -7,11 +7,13 @@ them here. Every count that enters the model comes from this run's measurements,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # us-east-1 list prices, USD.
 LAMBDA_ARM_GB_SECOND = 0.0000133334
 LAMBDA_REQUEST = 0.20 / 1e6
+SNS_PUBLISH = 0.50 / 1e6  # per 64 KB chunk; deliveries to SQS are free
 SQS_REQUEST = 0.40 / 1e6  # standard queue, per 64 KB chunk
 DYNAMODB_WRITE_UNIT = 0.625 / 1e6  # on-demand, per write request unit (1 KB of item)
 DYNAMODB_READ_UNIT = 0.125 / 1e6  # on-demand, per read request unit (strongly consistent, up to 4 KB)
@@ -21,6 +23,8 @@ EVENTBRIDGE_EVENT = 1.00 / 1e6  # a custom event put on a bus (the Pipe's target
 EC2_T4G_SMALL_HOUR = 0.0168  # 2 vCPU (burstable), 2 GiB: where the old worker's processes would run
 
 FUNCTION_MEMORY_GB = 0.25  # the template's MemorySize: 256
+SQS_BATCH_LIMIT = 10  # messages per ReceiveMessage and per DeleteMessageBatch
+LAMBDA_REPORT_LINE_BYTES = 250  # Lambda's REPORT line per invocation (the local runtime writes START and END)
 OLD_WORKERS_PER_INSTANCE = 40  # one process per job, about 40 MiB each, in 2 GiB
 OLD_IDLE_POLLS_PER_MINUTE = 12  # the sample long-polls with WaitTimeSeconds=5
 
@@ -30,7 +34,9 @@ class Measured:
     """What this run measured, per notification and per job, and the one assumption (job_minutes)."""
 
     notifications_per_job: float  # the old-worker comparison's jobs (a transcoder's own mix)
-    records_per_invocation: float  # the soak: SQS records per function invocation, under its load
+    sns_share: float  # of the notifications, those published on an SNS topic (Elastic Transcoder's)
+    notifications_per_invocation: float  # the soak: notifications sent per invocation, redeliveries included
+    records_per_invocation: float  # the soak: SQS records per invocation
     invocation_ms: float  # the handler on a batch of 10 jobs, DynamoDB at 20 ms
     write_units_per_notification: float  # the soak: table and index write units (bench.write_units)
     log_bytes_per_notification: float  # the soak: the function's log, metrics included
@@ -50,13 +56,16 @@ class Line:
 
 def per_million(m: Measured) -> list[Line]:
     jobs = 1e6 / m.notifications_per_job
-    invocations = 1e6 / m.records_per_invocation
-    # SQS per notification: its send (SNS or EventBridge delivers it), and the trigger's receive and
-    # batched delete per invocation.
-    sqs = (1e6 + 2 * invocations) * SQS_REQUEST
+    invocations = 1e6 / m.notifications_per_invocation
+    publishes = 1e6 * m.sns_share * SNS_PUBLISH
+    # SQS per notification: its send (SNS or EventBridge delivers it); per invocation, the trigger's
+    # receives and batched deletes, 10 messages a call at most.
+    calls_per_invocation = 2 * math.ceil(m.records_per_invocation / SQS_BATCH_LIMIT)
+    sqs = (1e6 + invocations * calls_per_invocation) * SQS_REQUEST
     lambda_cost = invocations * (LAMBDA_REQUEST + FUNCTION_MEMORY_GB * m.invocation_ms / 1000 * LAMBDA_ARM_GB_SECOND)
     writes = 1e6 * m.write_units_per_notification * DYNAMODB_WRITE_UNIT
-    logs = 1e6 * m.log_bytes_per_notification / 1e9 * LOGS_INGESTED_GB
+    log_bytes = 1e6 * m.log_bytes_per_notification + invocations * LAMBDA_REPORT_LINE_BYTES
+    logs = log_bytes / 1e9 * LOGS_INGESTED_GB
     reads = jobs * m.job_minutes * m.reads_per_waiting_minute * DYNAMODB_READ_UNIT
     finished_events = jobs * (PIPES_REQUEST + EVENTBRIDGE_EVENT)
     # The old design: every message is sent once, then received by every worker, whose long polls
@@ -65,6 +74,7 @@ def per_million(m: Measured) -> list[Line]:
     old_sqs = (1e6 + jobs * old_calls_per_job) * SQS_REQUEST
     old_compute = jobs * m.job_minutes / 60 * EC2_T4G_SMALL_HOUR / OLD_WORKERS_PER_INSTANCE
     return [
+        Line("SNS publishes (the transcoder's, the same both ways)", publishes, publishes, publishes),
         Line("SQS requests", sqs, sqs, old_sqs),
         Line("Lambda (arm64, 256 MB: requests and GB-s)", lambda_cost, lambda_cost, 0.0),
         Line("DynamoDB writes (table and status index)", writes, writes, 0.0),
@@ -84,15 +94,18 @@ def markdown(m: Measured) -> list[str]:
     return [
         "## Cost model: dollars per million notifications (us-east-1 list prices)",
         "",
-        f"Measured in this run: {m.notifications_per_job:g} notifications per job (the old-worker comparison); "
-        f"{m.records_per_invocation:.1f} records per invocation, {m.write_units_per_notification:.2f} DynamoDB "
-        f"write units and {m.log_bytes_per_notification:.0f} log bytes per notification (the soak: its "
-        f"duplicates and late arrivals included; writes charged at the final row's size, an upper bound); "
+        f"Measured in this run: {m.notifications_per_job:g} notifications per job, {m.sns_share:.0%} of them "
+        f"through SNS (the old-worker comparison); {m.notifications_per_invocation:.1f} notifications and "
+        f"{m.records_per_invocation:.1f} SQS records per invocation, {m.write_units_per_notification:.2f} "
+        f"DynamoDB write units and {m.log_bytes_per_notification:.0f} log bytes per notification (the soak: "
+        "its duplicates, late arrivals and a saturated queue included; writes at the final row's and index "
+        "entry's size); "
         f"{m.invocation_ms:.0f} ms per invocation (a batch of 10 jobs at 20 ms per DynamoDB call); "
         f"{m.reads_per_waiting_minute:.0f} reads per waiting minute (the client's defaults); the old worker's "
         f"{m.old_calls_per_job:.0f} SQS calls per job at {m.old_concurrent_jobs} concurrent jobs. Assumed: a "
         f"client waits {m.job_minutes:g} min per job; the old worker's processes share t4g.small instances, "
-        f"{OLD_WORKERS_PER_INSTANCE} each. 'Take the event': consumers of the job-finished event instead of "
+        f"{OLD_WORKERS_PER_INSTANCE} each; Lambda's REPORT line, {LAMBDA_REPORT_LINE_BYTES} bytes an invocation. "
+        "'Take the event': consumers of the job-finished event instead of "
         "polling clients. Not per notification, so not here: the trigger's and the Pipes' idle polling, "
         "storage, alarms and the dashboard.",
         "",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .write_units import WriteUnits, from_log, item_bytes
+from .write_units import Sizes, WriteUnits, from_log, index_attributes
 
 NOTIFICATIONS_PER_JOB = 10  # the soak's default mix: 10,000 notifications for 1,000 jobs
 
@@ -42,6 +42,7 @@ class Throughput:
     passed: bool  # every soak check held: the figure is of a run that did the whole job
     floors: list[Floor]
     # The soak's shape, for the cost model: its duplicates, late arrivals and batching included.
+    notifications_per_invocation: float  # sent per invocation: every batch is billed, redelivered or not
     records_per_invocation: float
     log_bytes_per_notification: float
     write_units: WriteUnits
@@ -51,6 +52,7 @@ def measure(notifications: int, log: Callable[[str], None] = lambda line: None) 
     """The soak at ``notifications`` (fresh stack), then the floor at the same count (fresh emulator)."""
     from transcoder_status.local.soak import SoakOptions, run_soak
     from transcoder_status.local.soak_report import throughput
+    from transcoder_status.local.template import load_template
 
     log(f"throughput: the soak, {notifications:,} notifications")
     result = run_soak(
@@ -61,15 +63,17 @@ def measure(notifications: int, log: Callable[[str], None] = lambda line: None) 
     if rate is None or result.drained_s is None:
         raise RuntimeError(f"the soak never drained its queue: {result.problems}")
     log(f"throughput: the emulator's floor, {notifications:,} UpdateItems twice")
-    with result.log_path.open(encoding="utf-8", errors="replace") as lines:
-        units = from_log(lines, {job_id: item_bytes(item) for job_id, item in result.items.items()})
+    indexed = index_attributes(load_template())
+    units = from_log(result.log.written, {job: Sizes.of(item, indexed) for job, item in result.items.items()})
+    batches = result.log.poller["batches"]
     return Throughput(
         notifications,
         rate,
         result.drained_s,
         result.passed,
         floors(notifications),
-        records_per_invocation=result.log.poller["records"] / result.log.poller["batches"],
+        notifications_per_invocation=result.sent / batches,
+        records_per_invocation=result.log.poller["records"] / batches,
         log_bytes_per_notification=result.log_path.stat().st_size / result.sent,
         write_units=units,
     )
@@ -131,6 +135,7 @@ def markdown(figures: Throughput) -> list[str]:
         "The soak without faults (topic and bus, queue, poller, function, table; "
         f"{verdict}) and, on a fresh emulator, the same number of bare conditional UpdateItems to the "
         "template's table. Its shape, which the cost model takes: "
+        f"{figures.notifications_per_invocation:.1f} notifications sent and "
         f"{figures.records_per_invocation:.1f} records per invocation; per notification "
         f"{figures.write_units.per_notification:.2f} DynamoDB write units "
         f"({figures.write_units.writes:,} writes, {figures.write_units.applied:,} of them changed a row) "

@@ -1,19 +1,20 @@
 """DynamoDB write request units the status table costs, from what the function logged and the rows.
 
 DynamoDB bills an on-demand write by the item's size, 1 unit per KB begun, whether or not its
-condition held; and each write that changes an index entry costs the index too: a new entry is one
-put, and a changed sort key (every applied write sets ``updatedAt``, the status index's sort key) is
-a delete and a put. The index's entries are small (keys and a dozen short attributes: under 1 KB),
-so 1 unit each.
+condition held. A write also costs the status index when it changes the index's entry: a new entry is
+a put; a changed sort key (`updatedAt`, set by every write that lands) is a delete and a put; a
+changed projected attribute alone is a put; a write that changes neither costs the index nothing.
+The writes of one job in one invocation share one `updatedAt`, so after the first that lands, a
+progress merge only updates the entry in place and a warnings merge (not projected) leaves it alone.
 
-The function logs every job it wrote ("jobs written": outcome, and whether warnings or progress were
-merged, each a write of its own); the row sizes come from the table at the end. A row only grows, so
-charging each write at the final row's size is an upper bound.
+The function logs every job it wrote ("jobs written": outcome, and the merges that landed, each a
+write of its own); row and index-entry sizes come from the table at the end. An estimate, not a
+bound: rows only grow but for a few attributes removed; merges refused by a concurrent writer, and
+writes that landed before an error failed their record, are billed but not logged.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,48 +48,65 @@ def _value_bytes(value: Mapping[str, Any]) -> int:
     raise ValueError(f"not a DynamoDB attribute value: {kind}")
 
 
+def index_attributes(template: Mapping[str, Any]) -> frozenset[str]:
+    """What an entry of the table's index holds: the table's key, the index's key, the projected
+    attributes (template.yaml's one table and its one index)."""
+    (table,) = (r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table")
+    properties = table["Properties"]
+    (index,) = properties["GlobalSecondaryIndexes"]
+    keys = [key["AttributeName"] for key in [*properties["KeySchema"], *index["KeySchema"]]]
+    return frozenset([*keys, *index["Projection"].get("NonKeyAttributes", [])])
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """A job's final row and its index entry, in bytes."""
+
+    row: int
+    index_entry: int
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any], indexed: frozenset[str]) -> Sizes:
+        return cls(item_bytes(item), item_bytes({name: value for name, value in item.items() if name in indexed}))
+
+
 @dataclass(frozen=True)
 class WriteUnits:
     notifications: int  # handled by the function (applied, refused or merged)
     writes: int  # UpdateItems whose outcome the log names
     applied: int  # of them, the ones that changed a row (state writes and merges)
-    table_units: float
-    index_units: float
+    table_units: int
+    index_units: int
 
     @property
     def per_notification(self) -> float:
         return (self.table_units + self.index_units) / self.notifications
 
 
-def from_log(lines: Iterable[str], row_bytes: Mapping[str, int]) -> WriteUnits:
-    """Write units of every job write in the function's log, at its job's final row size."""
-    notifications = writes = applied = 0
-    table_units = 0.0
-    jobs_written: set[str] = set()
-    for line in lines:
-        entry = _json(line)
-        if entry.get("message") != "jobs written":
-            continue
-        for job in entry["jobs"]:
-            units = max(1, math.ceil(row_bytes.get(job["jobId"], 0) / KB))
-            landed = (job["outcome"] == "applied") + bool(job.get("warningsMerged")) + bool(job.get("progressMerged"))
-            job_writes = 1 + bool(job.get("warningsMerged")) + bool(job.get("progressMerged"))
-            notifications += len(job["messageIds"])
-            writes += job_writes
-            applied += landed
-            table_units += units * job_writes
+def from_log(written: Iterable[Mapping[str, Any]], sizes: Mapping[str, Sizes]) -> WriteUnits:
+    """Write units of every job write the function logged ("jobs written" entries, in log order)."""
+    notifications = writes = applied = table_units = index_units = 0
+    indexed: set[str] = set()
+    for job in written:
+        size = sizes.get(job["jobId"], Sizes(0, 0))
+        row, entry = _units(size.row), _units(size.index_entry)
+        state = job["outcome"] == "applied"
+        progress, warnings = bool(job.get("progressMerged")), bool(job.get("warningsMerged"))
+        job_writes = 1 + progress + warnings
+        notifications += len(job["messageIds"])
+        writes += job_writes
+        applied += state + progress + warnings
+        table_units += row * job_writes
+        moved = False  # whether a write of this invocation already set the entry's new updatedAt
+        for landed in (state, progress):
             if landed:
-                jobs_written.add(job["jobId"])
-    # A job's first landed write created its index entry (a put); every later one moved it.
-    index_units = len(jobs_written) + 2 * (applied - len(jobs_written))
+                index_units += entry if moved or job["jobId"] not in indexed else 2 * entry
+                indexed.add(job["jobId"])
+                moved = True
+        if warnings and not moved:
+            index_units += 2 * entry
     return WriteUnits(notifications, writes, applied, table_units, index_units)
 
 
-def _json(line: str) -> dict[str, Any]:
-    if not line.startswith("{"):
-        return {}
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return {}
-    return entry if isinstance(entry, dict) else {}
+def _units(size: int) -> int:
+    return max(1, math.ceil(size / KB))

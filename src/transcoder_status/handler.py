@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from .sources import Delivery, ParseError, SnsControlMessage, parse_body, safe_t
 from .status import JobStatus
 from .table import (
     DEFAULT_RETENTION_DAYS,
+    MAX_EVENT_ID,
     StatusTable,
     TableNotConfiguredError,
     WriteDeadlineError,
@@ -47,9 +48,11 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 BODY_EXCERPT = 512  # characters of a bad body kept in its log line
-# Written jobs are logged a hundred to a line: a line per job cost a third of the handler's CPU,
-# and a line of a whole large batch would pass CloudWatch Logs' 256 KB per event.
+# Written jobs are logged a hundred to a line: a line per job cost a third of the handler's CPU.
+# A line also ends before its IDs pass LOG_LINE_BYTES: CloudWatch Logs takes 256 KB per event.
 JOBS_PER_LOG_LINE = 100
+LOG_LINE_BYTES = 200_000
+LOG_ENTRY_BYTES = 200  # an entry's keys, outcome, status and state
 # Jobs written at once: every job of a batch of 100 (BatchSize 100 with a batching window) at once.
 MAX_WRITERS = int(os.environ.get("WRITE_CONCURRENCY", "100"))
 # Stop waiting for writes this long before the function's timeout, so the response still goes out.
@@ -141,7 +144,7 @@ class StatusWriter:
             notification = self._parse(record, failures, counts)
             if notification is not None:
                 message_ids[notification.job_id].append(record["messageId"])
-                event_ids[notification.job_id].append(notification.event_id)
+                event_ids[notification.job_id].append(notification.event_id[:MAX_EVENT_ID])
                 notifications.append(notification)
 
         updates = coalesce(fit_to_item(n) for n in notifications)
@@ -171,8 +174,8 @@ class StatusWriter:
                 continue
             self._count(update, result, counts)
             written.append(_written(update, result, message_ids[update.job_id], event_ids[update.job_id]))
-        for start in range(0, len(written), JOBS_PER_LOG_LINE):
-            logger.info("jobs written", jobs=written[start : start + JOBS_PER_LOG_LINE])
+        for line in _log_lines(written):
+            logger.info("jobs written", jobs=line)
         for name, value in counts.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return failures
@@ -264,6 +267,26 @@ def _written(update: JobUpdate, result: WriteResult, message_ids: list[str], eve
     if result.progress_merged:
         entry["progressMerged"] = result.progress_merged
     return entry
+
+
+def _log_lines(written: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """The entries in lines of at most JOBS_PER_LOG_LINE jobs and about LOG_LINE_BYTES."""
+    line: list[dict[str, Any]] = []
+    size = 0
+    for entry in written:
+        entry_size = LOG_ENTRY_BYTES + sum(map(_json_bytes, [entry["jobId"], *entry["messageIds"], *entry["eventIds"]]))
+        if line and (len(line) == JOBS_PER_LOG_LINE or size + entry_size > LOG_LINE_BYTES):
+            yield line
+            line, size = [], 0
+        line.append(entry)
+        size += entry_size
+    if line:
+        yield line
+
+
+def _json_bytes(text: str) -> int:
+    """An ID's bytes in a log line, at most: printable ASCII as it is, anything else escaped (6 each)."""
+    return len(text) + 3 if text.isascii() and text.isprintable() else 6 * len(text) + 3
 
 
 @cache

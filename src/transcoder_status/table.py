@@ -115,6 +115,7 @@ FINISHED_EVENT_ATTRIBUTES = {
 MAX_TEXT = 1024
 MAX_OUTPUTS = 100
 MAX_WARNING_TEXT = 256
+MAX_EVENT_ID = 256  # characters of a notification's own ID kept (SNS and EventBridge IDs are 36)
 MAX_WARNINGS_PER_NOTIFICATION = 10
 MAX_WARNINGS = 100
 MERGE_ATTEMPTS = 3  # tries of a warnings merge that other writers keep outrunning
@@ -439,7 +440,7 @@ def fit_to_item(notification: Notification) -> Notification:
         queue=_cut(notification.queue, MAX_TEXT),
         phase=_cut(notification.phase, 64),
         state=notification.state[:64],
-        event_id=notification.event_id[:256],
+        event_id=notification.event_id[:MAX_EVENT_ID],
         # A string set holds neither duplicates nor empty strings, and a map no empty key.
         warnings=tuple(
             dict.fromkeys(w[:MAX_WARNING_TEXT] for w in notification.warnings[:MAX_WARNINGS_PER_NOTIFICATION] if w)
@@ -463,7 +464,7 @@ def _fits(n: Notification) -> bool:
     return (
         all(text is None or len(text) <= limit for text, limit in capped)
         and len(n.state) <= 64
-        and len(n.event_id) <= 256
+        and len(n.event_id) <= MAX_EVENT_ID
         and len(n.outputs) <= MAX_OUTPUTS
         and all(len(o.key) <= MAX_TEXT and (o.status is None or len(o.status) <= 64) for o in n.outputs)
         and len(n.warnings) <= MAX_WARNINGS_PER_NOTIFICATION

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from transcoder_status.local.context import LocalContext
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope, sqs_record
 from transcoder_status.sources import Delivery, parse_body
 from transcoder_status.status import JobStatus
-from transcoder_status.table import MAX_WARNINGS_PER_NOTIFICATION, StatusTable, WriteOutcome
+from transcoder_status.table import MAX_EVENT_ID, MAX_WARNINGS_PER_NOTIFICATION, StatusTable, WriteOutcome
 
 JOB = "1502631977930-rabioh"
 OTHER = "1432217012218-qpa0jk"
@@ -407,3 +408,23 @@ def test_every_written_job_is_logged_with_its_message_ids_in_lines_of_a_hundred(
     first = logged["1700000000000-000000"]
     assert sorted(first["messageIds"]) == sorted([batch["Records"][0]["messageId"], "redelivered"])
     assert (first["outcome"], first["status"], first["state"]) == ("applied", "SUCCESS", "COMPLETED")
+
+
+def test_no_jobs_written_line_passes_a_log_events_size(writer: StatusWriter, caplog: pytest.LogCaptureFixture) -> None:
+    """Review of issue 10: lines were cut at a hundred jobs, but a job's entry holds every message and
+    notification ID of the batch, so few jobs with many records made a line past CloudWatch Logs'
+    256 KB per event, and a notification ID's length had no bound at all."""
+    long_id = "é" * 1_000  # 2 bytes each in UTF-8
+    records = [
+        mc_record("PROGRESSING", n, f"{n:04d}{long_id}", job_id=f"1700000000000-{n % 100:06d}") for n in range(1_000)
+    ]
+    for record in records:
+        record["messageId"] = str(uuid.uuid4())  # as SQS gives them
+    assert invoke(writer, {"Records": records}) == {"batchItemFailures": []}
+    lines = [r for r in caplog.records if r.getMessage() == "jobs written"]
+    formatter = handler.logger.registered_formatter
+    assert all(len(formatter.format(line).encode()) <= 256 * 1024 for line in lines)
+    logged = [entry for line in lines for entry in line.jobs]  # type: ignore[attr-defined]
+    assert sorted(entry["jobId"] for entry in logged) == sorted({f"1700000000000-{n:06d}" for n in range(100)})
+    assert sum(len(entry["messageIds"]) for entry in logged) == 1_000
+    assert {len(event_id) for entry in logged for event_id in entry["eventIds"]} == {MAX_EVENT_ID}

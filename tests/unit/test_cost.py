@@ -1,23 +1,18 @@
-"""The cost model: each line moves with the measurement it comes from, and the total is their sum."""
+"""The cost model, worked by hand for one set of measurements: every line in dollars."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
 
-from bench.cost import (
-    DYNAMODB_WRITE_UNIT,
-    EVENTBRIDGE_EVENT,
-    OLD_IDLE_POLLS_PER_MINUTE,
-    PIPES_REQUEST,
-    SQS_REQUEST,
-    Measured,
-    markdown,
-    per_million,
-)
+import pytest
+
+from bench.cost import Measured, markdown, per_million
 
 MEASURED = Measured(
-    notifications_per_job=4,
+    notifications_per_job=4,  # 250,000 jobs per million notifications
+    sns_share=0.5,
+    notifications_per_invocation=8,  # 125,000 invocations
     records_per_invocation=10,
     invocation_ms=40,
     write_units_per_notification=3,
@@ -28,48 +23,48 @@ MEASURED = Measured(
     old_concurrent_jobs=50,
 )
 
+# Each line: new with polling clients, new with the finished event, the old worker.
+BY_HAND = {
+    "SNS publishes": (0.25, 0.25, 0.25),  # 500,000 publishes at $0.50/M
+    # 1M sends + 125,000 invocations x (1 receive + 1 delete); the old side: 1M sends + 250,000 jobs x 200 calls
+    "SQS requests": (0.50, 0.50, 20.40),
+    # 125,000 x ($0.20/M + 0.25 GB x 0.04 s x $0.0000133334)
+    "Lambda": (0.04166675, 0.04166675, 0.0),
+    "DynamoDB writes": (1.875, 1.875, 0.0),  # 3M units at $0.625/M
+    # (1M x 500 bytes + 125,000 REPORT lines x 250 bytes) = 0.53125 GB at $0.50
+    "CloudWatch Logs": (0.265625, 0.265625, 0.0),
+    "client reads": (6.25, 0.0, 0.0),  # 250,000 jobs x 5 min x 40 reads at $0.125/M
+    "finished events": (0.0, 0.35, 0.0),  # 250,000 x ($0.40/M Pipes + $1/M events)
+    "EC2 time": (0.0, 0.0, 8.75),  # 250,000 x 5 min = 20,833 h of a process, 40 to a $0.0168/h instance
+}
+
 
 def lines(measured: Measured) -> dict[str, tuple[float, float, float]]:
-    return {line.what: (line.new_poll, line.new_push, line.old) for line in per_million(measured)}
+    figures = {line.what: (line.new_poll, line.new_push, line.old) for line in per_million(measured)}
+    return {name: next(value for what, value in figures.items() if what.startswith(name)) for name in BY_HAND}
 
 
-def test_writes_are_charged_per_unit_measured() -> None:
-    writes = "DynamoDB writes (table and status index)"
-    assert lines(MEASURED)[writes][0] == 3 * 1e6 * DYNAMODB_WRITE_UNIT
-    assert lines(replace(MEASURED, write_units_per_notification=6))[writes][0] == 2 * lines(MEASURED)[writes][0]
-
-
-def test_pushing_the_finished_event_replaces_the_clients_reads() -> None:
-    reads, events = (
-        lines(MEASURED)["client reads while waiting"],
-        lines(MEASURED)["finished events (Pipes and the bus)"],
-    )
-    assert reads[0] > 0 and reads[1] == 0
-    jobs = 1e6 / 4
-    assert events == (0, jobs * (PIPES_REQUEST + EVENTBRIDGE_EVENT), 0)
-
-
-def test_larger_batches_cost_fewer_sqs_requests_and_invocations() -> None:
-    small, large = (
-        lines(replace(MEASURED, records_per_invocation=2)),
-        lines(replace(MEASURED, records_per_invocation=50)),
-    )
-    for what in ("SQS requests", "Lambda (arm64, 256 MB: requests and GB-s)"):
-        assert large[what][0] < small[what][0]
-    # Never below one send per notification.
-    assert large["SQS requests"][0] > 1e6 * SQS_REQUEST
+def test_every_line_is_the_hand_worked_figure() -> None:
+    assert lines(MEASURED) == {name: pytest.approx(value) for name, value in BY_HAND.items()}
+    assert len(per_million(MEASURED)) == len(BY_HAND)
 
 
 def test_the_old_worker_polls_at_least_while_it_waits() -> None:
-    idle = replace(MEASURED, old_calls_per_job=1)
-    jobs = 1e6 / 4
-    assert lines(idle)["SQS requests"][2] == (1e6 + jobs * OLD_IDLE_POLLS_PER_MINUTE * 5) * SQS_REQUEST
-    assert lines(MEASURED)["SQS requests"][2] == (1e6 + jobs * 200) * SQS_REQUEST
+    """12 long polls a minute for its 5 minutes: 60 calls per job even when the run counted fewer."""
+    assert lines(replace(MEASURED, old_calls_per_job=1))["SQS requests"][2] == pytest.approx(
+        (1e6 + 250_000 * 60) * 0.40 / 1e6
+    )
+
+
+def test_a_batch_over_ten_records_takes_a_receive_and_a_delete_per_ten() -> None:
+    assert lines(replace(MEASURED, records_per_invocation=25))["SQS requests"][0] == pytest.approx(
+        (1e6 + 125_000 * 6) * 0.40 / 1e6
+    )
 
 
 def test_the_table_totals_its_lines() -> None:
     rows = [line for line in markdown(MEASURED) if line.startswith("| ") and not line.startswith("| |")]
-    values = [[float(cell) for cell in re.findall(r"\$([\d.]+)", row)] for row in rows]
-    *items, total = values
+    *items, total = ([float(cell) for cell in re.findall(r"\$([\d.]+)", row)] for row in rows)
+    assert total == pytest.approx([9.18, 3.28, 29.40], abs=0.01)
     for column in range(3):
-        assert abs(sum(item[column] for item in items) - total[column]) <= 0.01 * len(items)
+        assert sum(item[column] for item in items) == pytest.approx(total[column], abs=0.01 * len(items))

@@ -100,21 +100,28 @@ def running_emulator(
     thread = threading.Thread(target=server.serve_forever, name="aws-emulator", daemon=True)
     thread.start()
     emulator = Emulator(endpoint_url=f"http://127.0.0.1:{server.server_port}")
-    saved = {name: os.environ.get(name) for name in emulator.environment()}
-    if export:
-        os.environ.update(emulator.environment())
     try:
-        yield emulator
+        with exported(emulator.environment() if export else {}):
+            yield emulator
     finally:
         server.shutdown()
         thread.join()
         server.server_close()
-        if export:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+
+
+@contextmanager
+def exported(variables: dict[str, str]) -> Iterator[None]:
+    """Set environment variables (for this process and those it starts meanwhile); restore them on exit."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _one_at_a_time(app: WSGIApplication, lock: threading.Lock) -> WSGIApplication:

@@ -23,7 +23,6 @@ runtime stopped and started again), see ``chaos``.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
 import time
@@ -38,7 +37,7 @@ import boto3
 from ..client import BATCH_GET_LIMIT, Backoff, JobWaitTimeout, StatusTableError, connect, watch_jobs
 from ..table import JOB_ID, StatusTable
 from .chaos import ChaosLog, Milestones, Supervisor, kill_workers, restart_runtime
-from .emulator import Emulator, running_emulator
+from .emulator import Emulator, exported, running_emulator
 from .faults import FaultProxy, share_of_calls
 from .load import (
     MIN_NOTIFICATIONS_PER_JOB,
@@ -114,6 +113,7 @@ class FunctionLog:
 
     # The messages the function applied (or found stale): SQS message ID -> the notification's own ID.
     handled: dict[str, str] = field(default_factory=dict)
+    written: list[dict[str, Any]] = field(default_factory=list)  # the "jobs written" entries, in order
     poller: dict[str, int] = field(default_factory=dict)  # summed over every runtime that ran
     started: int = 0  # invocations (Lambda's START lines)
     ended: int = 0  # END lines: a START without one was cut short (a worker killed mid-batch)
@@ -126,6 +126,7 @@ class FunctionLog:
             log.ended += line.startswith("END RequestId: ")
             entry = _json(line)
             if entry.get("message") == "jobs written":
+                log.written += entry["jobs"]
                 for job in entry["jobs"]:
                     log.handled.update(zip(map(str, job["messageIds"]), map(str, job["eventIds"]), strict=True))
             if "poller" in entry:  # each runtime prints its poller's counts as it stops
@@ -197,10 +198,6 @@ class SoakResult:
         return len(self.account()[0])
 
     @property
-    def extra(self) -> list[str]:
-        return self.account()[1]
-
-    @property
     def unseen(self) -> list[str]:
         """Jobs the client never saw finished (their latency is in no percentile)."""
         return [job.job_id for job in self.load.jobs if job.job_id not in self.seen_finished]
@@ -243,7 +240,7 @@ def run_soak(
     load = plan_load(options.notifications, options.jobs, seed=options.seed, start_ms=int(time.time() * 1000))
     result = SoakResult(options, load, log_dir / "function.log")
     with running_emulator() as emulator, ExitStack() as stack:
-        stack.enter_context(_environment(POLLER_RETRIES))
+        stack.enter_context(exported(POLLER_RETRIES))
         built = provision("transcoder-status-soak", {"MaxReceiveCount": options.receive_count})
         endpoint = _runtime_endpoint(options, emulator, result, stack)
         (trigger,) = built.triggers
@@ -288,21 +285,6 @@ def _runtime_endpoint(options: SoakOptions, emulator: Emulator, result: SoakResu
         emulator.endpoint_url, share_of_calls(rates, seed=options.seed, lost_answers={"dynamodb"})
     )
     return Emulator(stack.enter_context(result.proxy.running()), emulator.region)
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    """Set environment variables (for the processes started meanwhile); restore them on exit."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextmanager
@@ -518,9 +500,13 @@ def _check(load: Load, stack: Stack, result: SoakResult) -> None:
         expected = load.expected(job, retention_days=retention_days, checked_ms=checked_ms)
         if differences := expected.differences(rows.get(job_id)):
             result.wrong[job_id] = differences
-    count = table.client.scan(TableName=table.name, Select="COUNT")["Count"]
-    result.stray_rows = count - len(rows)
+    result.stray_rows = _row_count(table.client, table.name) - len(rows)
     result.dead_letters = _dead_letters(stack.outputs["DeadLetterQueueUrl"])
+
+
+def _row_count(client: Any, table: str) -> int:
+    """Every row, over every page of a Scan: a page ends at 1 MB (about 1,600 of the soak's rows)."""
+    return sum(int(page["Count"]) for page in client.get_paginator("scan").paginate(TableName=table, Select="COUNT"))
 
 
 def _dead_letters(url: str) -> list[dict[str, Any]]:
