@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .loopback import serving
+
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -97,16 +99,10 @@ def running_emulator(
     if middleware is not None:
         application = middleware(application)
     server = make_server("127.0.0.1", 0, application, threaded=True, request_handler=MotoRequestHandler)
-    thread = threading.Thread(target=server.serve_forever, name="aws-emulator", daemon=True)
-    thread.start()
-    emulator = Emulator(endpoint_url=f"http://127.0.0.1:{server.server_port}")
-    try:
+    with serving(server, "aws-emulator") as url:
+        emulator = Emulator(endpoint_url=url)
         with exported(emulator.environment() if export else {}):
             yield emulator
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 @contextmanager

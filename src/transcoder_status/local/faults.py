@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from .loopback import serving
+
 # The X-Amz-Target prefix of each JSON service, and the namespace its error types are named in.
 _SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs"}
 _ERROR_NAMESPACES = {"dynamodb": "com.amazonaws.dynamodb.v20120810", "sqs": "com.amazonaws.sqs"}
@@ -116,15 +118,8 @@ class FaultProxy:
     @contextmanager
     def running(self) -> Iterator[str]:
         """Serve on a free loopback port; yields the proxy's endpoint URL."""
-        server = _Server(("127.0.0.1", 0), self._handler())
-        thread = threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            thread.join()
-            server.server_close()
+        with serving(_Server(("127.0.0.1", 0), self._handler()), "fault-proxy") as url:
+            yield url
 
     def _answer(self, call: Call) -> AwsError | FailedEntries | None:
         answer = self.fault(call)

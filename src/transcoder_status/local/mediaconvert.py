@@ -23,6 +23,8 @@ from urllib.parse import parse_qs, urlparse
 
 import botocore.session
 
+from .loopback import serving
+
 _API = "/2017-08-29/jobs"
 _MODEL = botocore.session.get_session().get_service_model("mediaconvert")
 _JOB_SHAPE = _MODEL.shape_for("Job")
@@ -72,14 +74,8 @@ class MediaConvertStandIn:
         """Serve on a free loopback port; the endpoint URL to give AWS_ENDPOINT_URL_MEDIACONVERT."""
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, name="mediaconvert-stand-in", daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            thread.join()
-            server.server_close()
+        with serving(server, "mediaconvert-stand-in") as url:
+            yield url
 
 
 def _handler(stand_in: MediaConvertStandIn) -> type[BaseHTTPRequestHandler]:
