@@ -496,34 +496,41 @@ def _state_update(
     sets: list[str] = []
     removes: list[str] = []
 
-    def put(attribute: str, value: dict[str, Any] | None, expression: str = "{name} = {value}") -> None:
-        name = f"#{attribute}"
+    # Built for every job of every batch: plain string concatenation, each time computed once.
+    def put(attribute: str, value: dict[str, Any] | None, if_not_exists: bool = False) -> None:
+        name = "#" + attribute
         names[name] = attribute
         if value is None:
             removes.append(name)
             return
-        values[f":{attribute}"] = value
-        sets.append(expression.format(name=name, value=f":{attribute}"))
+        placeholder = ":" + attribute
+        values[placeholder] = value
+        if if_not_exists:
+            sets.append(f"{name} = if_not_exists({name}, {placeholder})")
+        else:
+            sets.append(f"{name} = {placeholder}")
 
+    finished = n.finished
+    written_at, event_at = {"S": _iso(now)}, {"S": _iso(n.event_time_ms / 1000)}
     put(STATUS, {"S": n.status.value})
     put(STATUS_SHARD, {"S": status_shard(n.status, n.job_id)})
-    put(FINISHED, {"BOOL": n.finished})
+    put(FINISHED, {"BOOL": finished})
     put(STATE, {"S": n.state})
     put(SOURCE, {"S": n.source})
     put(ORDER_KEY, {"S": key})
-    put(NOTIFIED_AT, {"S": _iso(n.event_time_ms / 1000)})
-    put(REPAIRED_AT, {"S": _iso(now)} if n.repaired else None)
-    put(UPDATED_AT, {"S": _iso(now)})
-    put(CREATED_AT, {"S": _iso(now)}, "{name} = if_not_exists({name}, {value})")
+    put(NOTIFIED_AT, event_at)
+    put(REPAIRED_AT, written_at if n.repaired else None)
+    put(UPDATED_AT, written_at)
+    put(CREATED_AT, written_at, if_not_exists=True)
     put(EXPIRES_AT, {"N": str(int(now) + retention_days * 86400)})
     texts = {PIPELINE_ID: n.pipeline_id, QUEUE: n.queue, ERROR_CODE: n.error_code, ERROR_MESSAGE: n.error_message}
     for attribute, text in texts.items():
         # A finished row holds every text its finished event carries, "" for none (see FINISHED_EVENT_ATTRIBUTES).
-        put(attribute, _text(text) or ({"S": ""} if n.finished else None))
+        put(attribute, _text(text) or ({"S": ""} if finished else None))
     put(OUTPUTS, {"L": [_output_value(o) for o in n.outputs]} if n.outputs else None)
-    put(FINISHED_AT, {"S": _iso(n.event_time_ms / 1000)} if n.finished else None)
-    files = output_files(n.outputs)
-    put(OUTPUT_FILES, {"SS": list(files)} if n.finished and files else None)
+    put(FINISHED_AT, event_at if finished else None)
+    files = output_files(n.outputs) if finished else ()
+    put(OUTPUT_FILES, {"SS": list(files)} if files else None)
     put(USER_METADATA, {"M": {k: {"S": v} for k, v in n.user_metadata.items()}} if n.user_metadata else None)
     if n.progress is not None:
         progress_names, progress_values, progress_sets, progress_removes = _progress_assignments(n)
