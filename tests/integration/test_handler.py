@@ -428,3 +428,19 @@ def test_no_jobs_written_line_passes_a_log_events_size(writer: StatusWriter, cap
     assert sorted(entry["jobId"] for entry in logged) == sorted({f"1700000000000-{n:06d}" for n in range(100)})
     assert sum(len(entry["messageIds"]) for entry in logged) == 1_000
     assert {len(event_id) for entry in logged for event_id in entry["eventIds"]} == {MAX_EVENT_ID}
+
+
+def test_a_total_write_outage_fails_every_record_and_counts_them(
+    writer: StatusWriter, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the WritesFailing alarm watches (issue 8, item 9): the function never raises for failed
+    records, so an outage (here the table deleted) shows only in WriteFailed and the logs."""
+    writer.table.client.delete_table(TableName=writer.table.name)
+    event = {"Records": [et_record(JOB, "COMPLETED", 1_000), mc_record("COMPLETE", 1_000, "e-1", job_id=OTHER)]}
+    response = invoke(writer, event)
+    assert failed_ids(response) == {record["messageId"] for record in event["Records"]}
+    assert emitted_metrics(capsys.readouterr().out) == {"WriteFailed": 2}
+    assert {getattr(r, "jobId", None) for r in caplog.records if r.getMessage().startswith("write failed")} == {
+        JOB,
+        OTHER,
+    }
