@@ -52,7 +52,7 @@ integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration
 
 # The fuzz tests of `make test` with 100 times the examples (the hypothesis profile "fuzz"); each test
-# prints its figures at the end. About 12 minutes here on 2 cores.
+# prints its figures at the end. About 27 minutes here on 2 cores.
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n 2 tests/fuzz $(PYTEST_ARGS)
 

@@ -88,6 +88,9 @@ def from_log(written: Iterable[Mapping[str, Any]], sizes: Mapping[str, Sizes]) -
     notifications = writes = applied = table_units = index_units = 0
     indexed: set[str] = set()
     for job in written:
+        if job.get("continued"):  # the rest of a job's IDs, on the next line: no write of its own
+            notifications += len(job["messageIds"])
+            continue
         size = sizes.get(job["jobId"], Sizes(0, 0))
         row, entry = _units(size.row), _units(size.index_entry)
         state = job["outcome"] == "applied"

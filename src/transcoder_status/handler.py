@@ -273,20 +273,45 @@ def _log_lines(written: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """The entries in lines of at most JOBS_PER_LOG_LINE jobs and about LOG_LINE_BYTES."""
     line: list[dict[str, Any]] = []
     size = 0
-    for entry in written:
-        entry_size = LOG_ENTRY_BYTES + sum(map(_json_bytes, [entry["jobId"], *entry["messageIds"], *entry["eventIds"]]))
-        if line and (len(line) == JOBS_PER_LOG_LINE or size + entry_size > LOG_LINE_BYTES):
+    for part, part_size in _parts(written):
+        if line and (len(line) == JOBS_PER_LOG_LINE or size + part_size > LOG_LINE_BYTES):
             yield line
             line, size = [], 0
-        line.append(entry)
-        size += entry_size
+        line.append(part)
+        size += part_size
     if line:
         yield line
 
 
+def _parts(written: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], int]]:
+    """Each entry with its size; a job whose IDs alone would pass LOG_LINE_BYTES (a backlog of one
+    job) goes on in entries marked ``continued``, which carry only its jobId and the rest of its IDs."""
+    for entry in written:
+        head = LOG_ENTRY_BYTES + _json_bytes(entry["jobId"])
+        message_ids, event_ids = entry["messageIds"], entry["eventIds"]
+        size, start = head, 0
+        for index, (message_id, event_id) in enumerate(zip(message_ids, event_ids, strict=True)):
+            ids = _json_bytes(message_id) + _json_bytes(event_id)
+            if index > start and size + ids > LOG_LINE_BYTES:
+                yield _part(entry, start, index), size
+                size, start = head, index
+            size += ids
+        yield _part(entry, start, len(message_ids)), size
+
+
+def _part(entry: dict[str, Any], start: int, end: int) -> dict[str, Any]:
+    if start == 0 and end == len(entry["messageIds"]):
+        return entry
+    ids = {"messageIds": entry["messageIds"][start:end], "eventIds": entry["eventIds"][start:end]}
+    return {**entry, **ids} if start == 0 else {"jobId": entry["jobId"], "continued": True, **ids}
+
+
 def _json_bytes(text: str) -> int:
-    """An ID's bytes in a log line, at most: printable ASCII as it is, anything else escaped (6 each)."""
-    return len(text) + 3 if text.isascii() and text.isprintable() else 6 * len(text) + 3
+    """An ID's bytes in a log line, at most: printable ASCII as it is (a quote or a backslash
+    escaped: two), anything else escaped (six each)."""
+    if text.isascii() and text.isprintable():
+        return len(text) + text.count('"') + text.count("\\") + 3
+    return 6 * len(text) + 3
 
 
 @cache

@@ -57,7 +57,7 @@ def test_the_cold_start_section_has_the_handler_beside_its_floor(results: str) -
         "`import boto3`",
         "floor",
         "the handler",
-        "the same, the project's modules without bytecode (as `sam build` packages them)",
+        "the same, the project's modules without bytecode (a package shipped as source)",
     ]
     assert all(re.search(NUMBER, cells[1]) for cells in table)
 

@@ -444,3 +444,36 @@ def test_a_total_write_outage_fails_every_record_and_counts_them(
         JOB,
         OTHER,
     }
+
+
+@pytest.mark.parametrize(
+    ("records", "jobs", "event_id"),
+    [
+        (4_000, 1, None),  # one job's IDs alone would pass the limit (a backlog of one job)
+        (2_000, 20, '"' * 300),  # quotes take two bytes each in JSON
+    ],
+)
+def test_a_jobs_ids_continue_on_the_next_line_and_every_line_stays_under_a_log_events_size(
+    writer: StatusWriter, caplog: pytest.LogCaptureFixture, records: int, jobs: int, event_id: str | None
+) -> None:
+    """Review of issue 10: a single job's entry was never split, and quotes were counted as one byte."""
+    batch = [
+        mc_record(
+            "PROGRESSING",
+            n,
+            f"{event_id}{n}" if event_id else str(uuid.uuid4()),
+            job_id=f"1700000000000-{n % jobs:06d}",
+        )
+        for n in range(records)
+    ]
+    for record in batch:
+        record["messageId"] = str(uuid.uuid4())
+    assert invoke(writer, {"Records": batch}) == {"batchItemFailures": []}
+    lines = [r for r in caplog.records if r.getMessage() == "jobs written"]
+    formatter = handler.logger.registered_formatter
+    assert max(len(formatter.format(line).encode()) for line in lines) <= 256 * 1024
+    entries = [entry for line in lines for entry in line.jobs]  # type: ignore[attr-defined]
+    logged = [message_id for entry in entries for message_id in entry["messageIds"]]
+    assert sorted(logged) == sorted(record["messageId"] for record in batch)  # each once
+    heads = [entry for entry in entries if not entry.get("continued")]
+    assert len(heads) == jobs and all(entry["outcome"] == "applied" for entry in heads)

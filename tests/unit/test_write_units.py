@@ -30,6 +30,15 @@ def test_every_logged_write_is_charged_at_its_rows_size() -> None:
     assert units.per_notification == (13 + 3) / 5
 
 
+def test_a_continued_entry_adds_notifications_but_no_write() -> None:
+    written = [
+        {"jobId": "j", "outcome": "applied", "messageIds": ["m1", "m2"]},
+        {"jobId": "j", "continued": True, "messageIds": ["m3", "m4", "m5"]},
+    ]
+    units = from_log(written, {"j": Sizes(row=500, index_entry=200)})
+    assert (units.notifications, units.writes, units.table_units, units.index_units) == (5, 1, 1, 1)
+
+
 def test_the_index_is_charged_only_for_what_changes_its_entry() -> None:
     """Review of issue 10: the writes of one job in one invocation share one updatedAt, so merges after
     a write that landed do not move the index's entry; they were charged a delete and a put each."""
