@@ -38,6 +38,17 @@ os.environ.pop("AWS_PROFILE", None)
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
+# What SNS sends a new subscriber (a cross-account topic's subscription reaches the queue as this).
+SNS_SUBSCRIPTION_CONFIRMATION = {
+    "Type": "SubscriptionConfirmation",
+    "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+    "Token": "2336412f37f",
+    "TopicArn": "arn:aws:sns:us-east-1:111122223333:transcoder-events",
+    "Message": "You have chosen to subscribe to the topic arn:aws:sns:us-east-1:111122223333:transcoder-events.",
+    "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37f",
+    "Timestamp": "2025-08-12T12:00:00.000Z",
+}
+
 
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from tests.conftest import SNS_SUBSCRIPTION_CONFIRMATION
 from tests.integration.conftest import failed_ids, invoke
 from transcoder_status import cli
 from transcoder_status.cli import EXIT_UNREADABLE, app
@@ -34,16 +35,6 @@ from transcoder_status.table import StatusTable
 
 runner = CliRunner()
 DAY_MS = 86_400_000
-
-CONFIRMATION = {
-    "Type": "SubscriptionConfirmation",
-    "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
-    "Token": "2336412f37f",
-    "TopicArn": "arn:aws:sns:us-east-1:111122223333:transcoder-events",
-    "Message": "You have chosen to subscribe to the topic arn:aws:sns:us-east-1:111122223333:transcoder-events.",
-    "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37f",
-    "Timestamp": "2025-08-12T12:00:00.000Z",
-}
 
 
 @pytest.fixture
@@ -105,7 +96,7 @@ def test_dlq_show_says_why_without_taking_and_redrive_brings_back_what_parses(st
     bodies = {
         "malformed": "{ this is not a transcoder notification",
         "unknown": json.dumps({"detail-type": "EC2 Instance State-change Notification", "detail": {}}),
-        "control": json.dumps(CONFIRMATION),
+        "control": json.dumps(SNS_SUBSCRIPTION_CONFIRMATION),
         "elastic": json.dumps(sns_envelope(elastic_transcoder_message("6000000000000-etjob1", "COMPLETED"), now_ms)),
         "mediaconvert": json.dumps(mediaconvert_event("6000000000000-mcjob1", "ERROR", now_ms)),
     }
@@ -122,7 +113,7 @@ def test_dlq_show_says_why_without_taking_and_redrive_brings_back_what_parses(st
     assert why["malformed"]["reason"].startswith("the message body is not JSON")
     assert why["unknown"]["reason"].startswith("not a known transcoder notification")
     assert why["control"]["kind"] == SNS_CONTROL
-    assert CONFIRMATION["SubscribeURL"] in why["control"]["reason"]
+    assert SNS_SUBSCRIPTION_CONFIRMATION["SubscribeURL"] in why["control"]["reason"]
     for kind, job in (("elastic", "6000000000000-etjob1"), ("mediaconvert", "6000000000000-mcjob1")):
         assert why[kind]["kind"] == WRITE_FAILED and why[kind]["jobId"] == job
         assert (

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import load_event
+from tests.conftest import SNS_SUBSCRIPTION_CONFIRMATION, load_event
 from tests.integration.conftest import T0, failed_ids, invoke
 from transcoder_status import handler
 from transcoder_status.handler import StatusWriter
@@ -374,15 +374,7 @@ class HangingTable(StatusTable):
 def test_an_sns_subscription_confirmation_is_logged_counted_and_kept_for_an_operator(
     writer: StatusWriter, capsys: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    confirmation = {
-        "Type": "SubscriptionConfirmation",
-        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
-        "Token": "2336412f37f",
-        "TopicArn": "arn:aws:sns:us-east-1:111122223333:transcoder-events",
-        "Message": "You have chosen to subscribe to the topic arn:aws:sns:us-east-1:111122223333:transcoder-events.",
-        "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37f",
-        "Timestamp": "2025-08-12T12:00:00.000Z",
-    }
+    confirmation = SNS_SUBSCRIPTION_CONFIRMATION
     record = sqs_record(json.dumps(confirmation), sent_ms=T0)
     good = et_record(JOB, "COMPLETED", 1_000)
     assert failed_ids(invoke(writer, {"Records": [record, good]})) == {record["messageId"]}
