@@ -28,7 +28,7 @@ READS = ("GetItem", "BatchGetItem")
 @pytest.fixture
 def cli_table(writer: StatusWriter, monkeypatch: pytest.MonkeyPatch) -> StatusTable:
     monkeypatch.setenv("TABLE_NAME", writer.table.name)
-    monkeypatch.setattr(cli, "console", Console(width=200))  # wide enough that no cell wraps
+    monkeypatch.setattr(cli.output, "console", Console(width=200))  # wide enough that no cell wraps
     return writer.table
 
 

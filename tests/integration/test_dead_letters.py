@@ -42,7 +42,7 @@ def stack(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Stack:
     """A stack whose queue gives up on a message after one failed delivery; DLQ_URL set as an operator would."""
     built = provision(stack_name=f"ts-dlq-{uuid.uuid4().hex[:8]}", parameters={"MaxReceiveCount": 1})
     monkeypatch.setenv("DLQ_URL", built.outputs["DeadLetterQueueUrl"])
-    monkeypatch.setattr(cli, "console", Console(width=250))
+    monkeypatch.setattr(cli.output, "console", Console(width=250))
     return built
 
 

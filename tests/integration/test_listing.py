@@ -235,7 +235,7 @@ def test_list_command_prints_json_under_the_rows_own_names(
     clocked: ClockedTable, deliver: Deliver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TABLE_NAME", clocked.name)
-    monkeypatch.setattr(cli, "console", Console(width=200))  # wide enough that no cell is cut
+    monkeypatch.setattr(cli.output, "console", Console(width=200))  # wide enough that no cell is cut
     deliver("5400000000000-failed", "ERROR", ago=30 * 60)
     deliver("5400000000000-stuck", "PROGRESSING", ago=3 * HOUR)
     deliver("5400000000000-done", "COMPLETED", ago=2 * 86400)

@@ -213,7 +213,7 @@ def test_the_cli_reconciles_and_backfills(
     writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TABLE_NAME", writer.table.name)
-    monkeypatch.setattr(cli, "console", Console(width=200))
+    monkeypatch.setattr(cli.output, "console", Console(width=200))
     event(writer, "1700000000000-clilst", "STATUS_UPDATE", 1_000, percent=10)
     stand_in.put(truth("1700000000000-clilst", "ERROR"))
     five_minutes_ago = int(time.time() * 1000) - RECENT_MS - 300_000
