@@ -41,4 +41,3 @@ def main() -> None:
             )
             sys.exit(EXIT_UNREADABLE)
         raise
-
