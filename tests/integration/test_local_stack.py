@@ -120,9 +120,11 @@ def test_sources_can_be_switched_off_and_mediaconvert_narrowed(emulator: Emulato
         ({"RetentionDays": 1}, "RetentionDays='1': must be at least 15"),
         # Issue 18: what Lambda or SQS would refuse halfway through a real deploy, refused up front.
         ({"BatchSize": 11, "MaximumBatchingWindowInSeconds": 0}, "Rule BatchSizeOver10NeedsAWindow"),
-        ({"BatchSize": 1001, "MaximumBatchingWindowInSeconds": 1}, "BatchSize='1001': must be at most 1000"),
-        ({"MaximumBatchingWindowInSeconds": 61}, "must be at most 60"),
-        ({"MaxReceiveCount": 1001}, "MaxReceiveCount='1001': must be at most 1000"),
+        ({"BatchSize": 1001, "MaximumBatchingWindowInSeconds": 1}, "BatchSize='1001': must be a whole number from 1"),
+        ({"BatchSize": "10.5"}, "BatchSize='10.5': must be a whole number"),
+        ({"MaximumBatchingWindowInSeconds": 61}, "from 0 to 60"),
+        ({"MaxReceiveCount": 1001}, "MaxReceiveCount='1001': must be a whole number from 1 to 1000"),
+        ({"MaximumConcurrency": 1}, "MaximumConcurrency='1': must be a whole number from 2 to 1000"),
         ({"AcceptedPipelineIds": ",".join(["1111111111111-abcde1"] * 98)}, "must be at most 2048 characters"),
     ],
 )

@@ -39,11 +39,19 @@ def test_queue_outlives_function_timeout_and_redrives_to_a_14_day_dlq(template: 
     function = template["Resources"]["StatusWriterFunction"]["Properties"]
     queue = template["Resources"]["NotificationQueue"]["Properties"]
     # Issue 18: Lambda's advice is 6x the timeout plus the batching window, for every window allowed.
-    window = template["Parameters"]["MaximumBatchingWindowInSeconds"]
-    assert (window["MinValue"], window["MaxValue"]) == (0, 60)
-    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"] + window["MaxValue"]
+    window = allowed(template, "MaximumBatchingWindowInSeconds")
+    assert (min(window), max(window)) == (0, 60)
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"] + max(window)
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["NotificationDeadLetterQueue", "Arn"]}
     assert template["Resources"]["NotificationDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+
+
+def allowed(template: dict[str, Any], name: str) -> list[int]:
+    """The whole numbers up to 10,000 a parameter takes (a pattern or bounds), and that it takes no fraction."""
+    spec = template["Parameters"][name]
+    pattern = spec["AllowedPattern"]
+    assert not re.fullmatch(pattern, "1.5") and not re.fullmatch(pattern, "") and not re.fullmatch(pattern, "-1")
+    return [n for n in range(10_001) if re.fullmatch(pattern, str(n))]
 
 
 def test_function_reports_partial_batch_failures(template: dict[str, Any]) -> None:
@@ -653,8 +661,12 @@ def test_the_table_outlives_the_stack(translated: dict[str, Any]) -> None:
 
 
 def test_lambda_and_sqs_limits_are_parameter_bounds(template: dict[str, Any]) -> None:
-    parameters = template["Parameters"]
-    assert parameters["MaxReceiveCount"]["MaxValue"] == 1000  # SQS's redrive policy takes 1 to 1,000
+    # Each reaches an integer property: whole numbers only, in the range AWS takes.
+    assert allowed(template, "MaxReceiveCount") == list(range(1, 1001))  # SQS's redrive policy: 1 to 1,000
+    assert allowed(template, "MaximumConcurrency") == list(range(2, 1001))  # Lambda's ScalingConfig: 2 to 1,000
+    assert allowed(template, "BatchSize") == list(range(1, 1001))
+    assert allowed(template, "MaximumBatchingWindowInSeconds") == list(range(61))
+    assert allowed(template, "PowertoolsLayerVersion") == list(range(1, 10_001))
     # Lambda wants a window of 1 s or more above 10 records; the rule refuses the rest up front
     # (the local stack evaluates it in tests/integration/test_local_stack.py, both ways).
     (assertion,) = template["Rules"]["BatchSizeOver10NeedsAWindow"]["Assertions"]
@@ -728,7 +740,7 @@ def test_the_largest_batch_finishes_within_the_writers_timeout(template: dict[st
         memory = spec.get("MinValue", spec["Default"])
     ms_per_record = measured_ms_per_record() * MB_PER_VCPU / memory * WRITES_PER_RECORD
     budget_ms = (function["Timeout"] - DEADLINE_MARGIN_S) * 1000
-    largest = template["Parameters"]["BatchSize"]["MaxValue"]
+    largest = max(allowed(template, "BatchSize"))
     assert largest * ms_per_record <= budget_ms, (largest, ms_per_record, budget_ms)
 
 
