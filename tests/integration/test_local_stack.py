@@ -217,3 +217,15 @@ def test_what_sns_or_eventbridge_cannot_deliver_waits_in_the_undelivered_queue(e
         "sns.amazonaws.com": stack.outputs["NotificationTopicArn"],
         "events.amazonaws.com": stack.outputs["MediaConvertRuleArn"],
     }
+
+
+def test_a_partition_without_the_layers_publisher_is_refused_before_anything_is_created(emulator: Emulator) -> None:
+    """Issue 18: the layer's account publishes only in the aws partition; Fn::FindInMap refuses the rest."""
+    from transcoder_status.local.template import load_template
+
+    template = load_template()
+    template["Mappings"]["PowertoolsLayer"] = {"aws-us-gov": {"Account": "123456789012"}}
+    tables = boto3.client("dynamodb").list_tables()["TableNames"]
+    with pytest.raises(ProvisioningError, match=r"mapping PowertoolsLayer has no aws\.Account"):
+        provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == tables

@@ -110,6 +110,7 @@ class _Builder:
         for name in template.get("Conditions", {}):
             self._condition(name)
         self._check_rules(template.get("Rules", {}))
+        self._check_mappings(template.get("Resources", {}))
         self.creators: dict[str, Callable[[str, Resolved], None]] = {
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
@@ -157,6 +158,17 @@ class _Builder:
             for assertion in rule["Assertions"]:
                 if not self._resolve(assertion["Assert"]):
                     raise ProvisioningError(f"Rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+
+    def _check_mappings(self, value: Any) -> None:
+        """Every Fn::FindInMap found, as CloudFormation looks them up before it creates anything."""
+        if isinstance(value, list):
+            for item in value:
+                self._check_mappings(item)
+        elif isinstance(value, dict):
+            if set(value) == {"Fn::FindInMap"}:
+                self._resolve(value)
+            for item in value.values():
+                self._check_mappings(item)
 
     # -- resolution --------------------------------------------------------------------------
 
