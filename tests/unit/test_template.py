@@ -776,7 +776,10 @@ def test_sam_commands_share_one_region_and_sync_has_its_own_stack() -> None:
     default = config["default"]
     assert default["global"]["parameters"]["region"]
     assert all("region" not in default[command]["parameters"] for command in default if command != "global")
-    assert "sync" not in default  # `sam sync` never runs against the deployed stack by default
+    # `sam sync` in the default environment finds no stack name: it cannot reach the deployed stack.
+    assert "sync" not in default and "stack_name" not in default["global"]["parameters"]
+    deployed = default["deploy"]["parameters"]["stack_name"]
+    assert {default[command]["parameters"].get("stack_name", deployed) for command in default} == {deployed}
     development = config["dev"]
     assert "sync" in development
-    assert development["global"]["parameters"]["stack_name"] != default["global"]["parameters"]["stack_name"]
+    assert development["global"]["parameters"]["stack_name"] != deployed
