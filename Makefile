@@ -40,7 +40,7 @@ lint: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(BIN)/python -m transcoder_status.local.template template.yaml
 	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(TOOLS)/bin/bandit --quiet --recursive src

@@ -51,9 +51,9 @@ def test_stack_is_built_from_the_template(emulator: Emulator) -> None:
 
     dynamodb = boto3.client("dynamodb")
     table = stack.outputs["TableName"]
-    assert dynamodb.describe_table(TableName=table)["Table"]["KeySchema"] == [
-        {"AttributeName": "jobId", "KeyType": "HASH"}
-    ]
+    description = dynamodb.describe_table(TableName=table)["Table"]
+    assert description["KeySchema"] == [{"AttributeName": "jobId", "KeyType": "HASH"}]
+    assert description["DeletionProtectionEnabled"] is True  # issue 18: a stray delete_table is refused
     ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expiresAt", "ENABLED")
 
@@ -118,6 +118,14 @@ def test_sources_can_be_switched_off_and_mediaconvert_narrowed(emulator: Emulato
         ({"MediaConvertUserMetadataKey": "a", "MediaConvertUserMetadataValue": "a\nb"}, "control characters"),
         ({"MediaConvertQueueArn": 'arn:aws:mediaconvert:us-east-1:123456789012:queues/a"b'}, "MediaConvertQueueArn"),
         ({"RetentionDays": 1}, "RetentionDays='1': must be at least 15"),
+        # Issue 18: what Lambda or SQS would refuse halfway through a real deploy, refused up front.
+        ({"BatchSize": 11, "MaximumBatchingWindowInSeconds": 0}, "Rule BatchSizeOver10NeedsAWindow"),
+        ({"BatchSize": 1001, "MaximumBatchingWindowInSeconds": 1}, "BatchSize='1001': must be a whole number from 1"),
+        ({"BatchSize": "10.5"}, "BatchSize='10.5': must be a whole number"),
+        ({"MaximumBatchingWindowInSeconds": 61}, "from 0 to 60"),
+        ({"MaxReceiveCount": 1001}, "MaxReceiveCount='1001': must be a whole number from 1 to 1000"),
+        ({"MaximumConcurrency": 1}, "MaximumConcurrency='1': must be a whole number from 2 to 1000"),
+        ({"AcceptedPipelineIds": ",".join(["1111111111111-abcde1"] * 98)}, "must be at most 2048 characters"),
     ],
 )
 def test_parameters_are_checked_as_cloudformation_checks_them(
@@ -125,6 +133,23 @@ def test_parameters_are_checked_as_cloudformation_checks_them(
 ) -> None:
     with pytest.raises(ProvisioningError, match=refusal):
         new_stack(**parameters)
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"BatchSize": 10, "MaximumBatchingWindowInSeconds": 0},
+        {"BatchSize": 11, "MaximumBatchingWindowInSeconds": 1},
+        {"BatchSize": 1000, "MaximumBatchingWindowInSeconds": 60, "MaxReceiveCount": 1000},
+        {"AcceptedPipelineIds": ",".join(["1111111111111-abcde1"] * 97)},
+    ],
+)
+def test_the_limits_themselves_are_accepted(emulator: Emulator, parameters: dict[str, Any]) -> None:
+    """Issue 18: each refusal above is a bound, not a ban: its edge deploys."""
+    (trigger,) = new_stack(**parameters).triggers
+    assert trigger.batch_size == parameters.get("BatchSize", 10)
+    assert trigger.batching_window_s == parameters.get("MaximumBatchingWindowInSeconds", 1)
+    assert trigger.function.environment["ACCEPTED_PIPELINE_IDS"] == parameters.get("AcceptedPipelineIds", "")
 
 
 def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> None:
@@ -137,6 +162,8 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
         "NotificationsWaitingAlarm",
         "FunctionErrorsAlarm",
         "StuckJobsAlarm",
+        "StuckCheckNotInvokedAlarm",
+        "StuckCheckNearTimeoutAlarm",
     }
     growth = by_name["DeadLetterQueueGrowingAlarm"]
     assert [q.get("Expression") for q in growth["Metrics"] if q.get("ReturnData")] == [
@@ -190,3 +217,15 @@ def test_what_sns_or_eventbridge_cannot_deliver_waits_in_the_undelivered_queue(e
         "sns.amazonaws.com": stack.outputs["NotificationTopicArn"],
         "events.amazonaws.com": stack.outputs["MediaConvertRuleArn"],
     }
+
+
+def test_a_partition_without_the_layers_publisher_is_refused_before_anything_is_created(emulator: Emulator) -> None:
+    """Issue 18: the layer's account publishes only in the aws partition; Fn::FindInMap refuses the rest."""
+    from transcoder_status.local.template import load_template
+
+    template = load_template()
+    template["Mappings"]["PowertoolsLayer"] = {"aws-us-gov": {"Account": "123456789012"}}
+    tables = boto3.client("dynamodb").list_tables()["TableNames"]
+    with pytest.raises(ProvisioningError, match=r"mapping PowertoolsLayer has no aws\.Account"):
+        provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == tables

@@ -38,9 +38,20 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, Any]:
 def test_queue_outlives_function_timeout_and_redrives_to_a_14_day_dlq(template: dict[str, Any]) -> None:
     function = template["Resources"]["StatusWriterFunction"]["Properties"]
     queue = template["Resources"]["NotificationQueue"]["Properties"]
-    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    # Issue 18: Lambda's advice is 6x the timeout plus the batching window, for every window allowed.
+    window = allowed(template, "MaximumBatchingWindowInSeconds")
+    assert (min(window), max(window)) == (0, 60)
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"] + max(window)
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["NotificationDeadLetterQueue", "Arn"]}
     assert template["Resources"]["NotificationDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+
+
+def allowed(template: dict[str, Any], name: str) -> list[int]:
+    """The whole numbers up to 10,000 a parameter takes (a pattern or bounds), and that it takes no fraction."""
+    spec = template["Parameters"][name]
+    pattern = spec["AllowedPattern"]
+    assert not re.fullmatch(pattern, "1.5") and not re.fullmatch(pattern, "") and not re.fullmatch(pattern, "-1")
+    return [n for n in range(10_001) if re.fullmatch(pattern, str(n))]
 
 
 def test_function_reports_partial_batch_failures(template: dict[str, Any]) -> None:
@@ -256,6 +267,8 @@ def test_alarms_watch_what_an_outage_changes(template: dict[str, Any]) -> None:
         "WriteFailed",  # the function's own metric: it fails records, not invocations
         "Errors",
         "StuckJobs",  # the stuck check's
+        "Duration",  # the stuck check's, near its timeout (issue 18)
+        "FailedInvocations",  # its schedule could not invoke it (issue 18)
     }
     # The function's metric, under the namespace and service its environment sets.
     environment = template["Resources"]["StatusWriterFunction"]["Properties"]["Environment"]["Variables"]
@@ -635,3 +648,138 @@ def test_the_errors_alarm_watches_both_functions(template: dict[str, Any]) -> No
     assert functions == {"StatusWriterFunction", "StuckCheckFunction"}
     environment = template["Resources"]["StuckCheckFunction"]["Properties"]["Environment"]["Variables"]
     assert environment["RETENTION_DAYS"] == {"Ref": "RetentionDays"}  # a repair keeps the row as long
+
+
+# -- Issue 18: what fails at deploy time or later on real AWS ----------------------------------------
+
+
+def test_the_table_outlives_the_stack(translated: dict[str, Any]) -> None:
+    """A stack delete or a replacing change dropped every row; PITR kept only a system backup."""
+    table = translated["Resources"]["JobStatusTable"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_lambda_and_sqs_limits_are_parameter_bounds(template: dict[str, Any]) -> None:
+    # Each reaches an integer property: whole numbers only, in the range AWS takes.
+    assert allowed(template, "MaxReceiveCount") == list(range(1, 1001))  # SQS's redrive policy: 1 to 1,000
+    assert allowed(template, "MaximumConcurrency") == list(range(2, 1001))  # Lambda's ScalingConfig: 2 to 1,000
+    assert allowed(template, "BatchSize") == list(range(1, 1001))
+    assert allowed(template, "MaximumBatchingWindowInSeconds") == list(range(61))
+    assert allowed(template, "PowertoolsLayerVersion") == list(range(1, 10_001))
+    # Lambda wants a window of 1 s or more above 10 records; the rule refuses the rest up front
+    # (the local stack evaluates it in tests/integration/test_local_stack.py, both ways).
+    (assertion,) = template["Rules"]["BatchSizeOver10NeedsAWindow"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "MaximumBatchingWindowInSeconds"}, "0"]}]}
+    condition = template["Rules"]["BatchSizeOver10NeedsAWindow"]["RuleCondition"]
+    assert condition == {"Fn::Not": [{"Fn::Contains": [[str(n) for n in range(1, 11)], {"Ref": "BatchSize"}]}]}
+
+
+# Lambda's limit on a function's environment variables, all of them together:
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ENVIRONMENT_LIMIT_BYTES = 4096
+TABLE_NAME_MAX = 255  # DynamoDB's longest table name (CloudFormation names it within that)
+NUMBER_TEXT_MAX = 20  # a Number parameter as text
+
+
+def longest_value(template: dict[str, Any], value: Any) -> int:
+    """The most characters an environment value can take, for every parameter value allowed."""
+    if isinstance(value, str):
+        return len(value)
+    if value == {"Ref": "JobStatusTable"}:
+        return TABLE_NAME_MAX
+    if "Ref" in value:
+        spec = template["Parameters"][value["Ref"]]
+        if "AllowedValues" in spec:
+            return max(len(str(v)) for v in spec["AllowedValues"])
+        if spec["Type"] == "Number":
+            return NUMBER_TEXT_MAX
+        assert "MaxLength" in spec, f"{value['Ref']} is unbounded: give it a MaxLength"
+        return int(spec["MaxLength"])
+    if "Fn::If" in value:
+        return max(longest_value(template, branch) for branch in value["Fn::If"][1:])
+    raise AssertionError(f"no bound known for {value}")
+
+
+@pytest.mark.parametrize("function", ["StatusWriterFunction", "StuckCheckFunction"])
+def test_the_environment_stays_under_4_kb_for_every_parameter_value(template: dict[str, Any], function: str) -> None:
+    """A long AcceptedPipelineIds made Lambda refuse the function halfway through a deploy."""
+    variables = template["Resources"][function]["Properties"]["Environment"]["Variables"]
+    worst = {name: "x" * longest_value(template, value) for name, value in variables.items()}
+    assert len(json.dumps(worst).encode()) <= ENVIRONMENT_LIMIT_BYTES
+
+
+def test_an_unbounded_list_parameter_is_caught(template: dict[str, Any]) -> None:
+    unbounded = json.loads(json.dumps(template))
+    del unbounded["Parameters"]["AcceptedPipelineIds"]["MaxLength"]
+    variables = unbounded["Resources"]["StatusWriterFunction"]["Properties"]["Environment"]["Variables"]
+    with pytest.raises(AssertionError, match="AcceptedPipelineIds is unbounded"):
+        longest_value(unbounded, variables["ACCEPTED_PIPELINE_IDS"])
+
+
+# Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB:
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+MB_PER_VCPU = 1769
+WRITES_PER_RECORD = 2  # the state write and, for a late progress or warning, a merge
+
+
+def measured_ms_per_record() -> float:
+    """The handler's cost of one more record, from `make bench`'s table (this machine: about one core,
+    as botocore's CPU per request holds the GIL): a batch of 100 jobs against a batch of 1."""
+    text = (Path(__file__).resolve().parents[2] / "bench" / "results.md").read_text()
+    rows = dict(re.findall(r"^\| (1|100) \| ([0-9.]+) \|", text, flags=re.MULTILINE))
+    return (float(rows["100"]) - float(rows["1"])) / 99
+
+
+def test_the_largest_batch_finishes_within_the_writers_timeout(template: dict[str, Any]) -> None:
+    """A BatchSize the writer cannot finish by its deadline sent good records to the DLQ."""
+    function = template["Resources"]["StatusWriterFunction"]["Properties"]
+    memory = function["MemorySize"]
+    if isinstance(memory, dict):  # a parameter: its smallest value
+        spec = template["Parameters"][memory["Ref"]]
+        memory = spec.get("MinValue", spec["Default"])
+    ms_per_record = measured_ms_per_record() * MB_PER_VCPU / memory * WRITES_PER_RECORD
+    budget_ms = (function["Timeout"] - DEADLINE_MARGIN_S) * 1000
+    largest = max(allowed(template, "BatchSize"))
+    assert largest * ms_per_record <= budget_ms, (largest, ms_per_record, budget_ms)
+
+
+def test_the_powertools_layer_is_well_formed_in_every_region_of_its_partition(template: dict[str, Any]) -> None:
+    """The ARN was built with ${AWS::Partition} around an account that publishes only in aws."""
+    import boto3
+
+    mapping = template["Mappings"]["PowertoolsLayer"]
+    assert mapping == {"aws": {"Account": "017000801446"}}  # no other partition's account is documented
+    for name in ("StatusWriterFunction", "StuckCheckFunction"):
+        (layer,) = template["Resources"][name]["Properties"]["Layers"]
+        text, variables = layer["Fn::Sub"]
+        assert variables == {"Publisher": {"Fn::FindInMap": ["PowertoolsLayer", {"Ref": "AWS::Partition"}, "Account"]}}
+        regions = boto3.Session().get_available_regions("lambda", partition_name="aws")
+        assert len(regions) > 10
+        version = template["Parameters"]["PowertoolsLayerVersion"]["Default"]
+        for region in regions:
+            arn = (
+                text.replace("${AWS::Partition}", "aws")
+                .replace("${AWS::Region}", region)
+                .replace("${Publisher}", mapping["aws"]["Account"])
+                .replace("${PowertoolsLayerVersion}", str(version))
+            )
+            # Lambda's pattern for a layer version ARN.
+            assert re.fullmatch(r"arn:aws:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:layer:[a-zA-Z0-9_-]+:[0-9]+", arn), arn
+
+
+def test_sam_commands_share_one_region_and_sync_has_its_own_stack() -> None:
+    """samconfig.toml set the region for deploy only; sync could update the deployed stack."""
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "samconfig.toml").read_text())
+    default = config["default"]
+    assert default["global"]["parameters"]["region"]
+    assert all("region" not in default[command]["parameters"] for command in default if command != "global")
+    # `sam sync` in the default environment finds no stack name: it cannot reach the deployed stack.
+    assert "sync" not in default and "stack_name" not in default["global"]["parameters"]
+    deployed = default["deploy"]["parameters"]["stack_name"]
+    assert {default[command]["parameters"].get("stack_name", deployed) for command in default} == {deployed}
+    development = config["dev"]
+    assert "sync" in development
+    assert development["global"]["parameters"]["stack_name"] != deployed

@@ -110,6 +110,7 @@ class _Builder:
         for name in template.get("Conditions", {}):
             self._condition(name)
         self._check_rules(template.get("Rules", {}))
+        self._check_mappings(template.get("Resources", {}))
         self.creators: dict[str, Callable[[str, Resolved], None]] = {
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
@@ -157,6 +158,17 @@ class _Builder:
             for assertion in rule["Assertions"]:
                 if not self._resolve(assertion["Assert"]):
                     raise ProvisioningError(f"Rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+
+    def _check_mappings(self, value: Any) -> None:
+        """Every Fn::FindInMap found, as CloudFormation looks them up before it creates anything."""
+        if isinstance(value, list):
+            for item in value:
+                self._check_mappings(item)
+        elif isinstance(value, dict):
+            if set(value) == {"Fn::FindInMap"}:
+                self._resolve(value)
+            for item in value.values():
+                self._check_mappings(item)
 
     # -- resolution --------------------------------------------------------------------------
 
@@ -343,6 +355,8 @@ class _Builder:
         }
         if "GlobalSecondaryIndexes" in props:
             request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if "DeletionProtectionEnabled" in props:
+            request["DeletionProtectionEnabled"] = _text(props["DeletionProtectionEnabled"]) == "true"
         sse = props.get("SSESpecification")
         if sse:
             request["SSESpecification"] = {
@@ -574,12 +588,31 @@ def _fn_if(builder: _Builder, argument: list[Any]) -> Any:
     return builder._resolve(when_true if builder._condition(condition) else when_false)
 
 
+def _text(value: Any) -> Any:
+    """A scalar as CloudFormation compares it: parameter values and template literals are strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else value
+
+
+def _find_in_map(builder: _Builder, argument: list[Any]) -> Any:
+    name, top, second = (str(builder._resolve(part)) for part in argument)
+    try:
+        return builder.template["Mappings"][name][top][second]
+    except KeyError:
+        # CloudFormation refuses the template so, before it creates anything.
+        raise ProvisioningError(f"Fn::FindInMap: mapping {name} has no {top}.{second}") from None
+
+
 _INTRINSICS: dict[str, Callable[[_Builder, Any], Any]] = {
     "Ref": lambda b, a: b._ref(a),
     "Fn::GetAtt": lambda b, a: b._get_att(a),
     "Fn::Sub": lambda b, a: b._sub(a),
     "Fn::If": _fn_if,
-    "Fn::Equals": lambda b, a: b._resolve(a[0]) == b._resolve(a[1]),
+    "Fn::Equals": lambda b, a: _text(b._resolve(a[0])) == _text(b._resolve(a[1])),
+    # Rules only: whether the list holds the value.
+    "Fn::Contains": lambda b, a: _text(b._resolve(a[1])) in [_text(item) for item in b._resolve(a[0])],
+    "Fn::FindInMap": _find_in_map,
     "Fn::And": lambda b, a: all(b._resolve(x) for x in a),
     "Fn::Or": lambda b, a: any(b._resolve(x) for x in a),
     "Fn::Not": lambda b, a: not b._resolve(a[0]),

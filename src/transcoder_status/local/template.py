@@ -58,6 +58,7 @@ for _name in (
     "Base64",
     "Cidr",
     "Condition",
+    "Contains",  # Rules only
 ):
     _tag(_name)
 
