@@ -65,7 +65,7 @@ NOTIFICATIONS ?= 10000
 JOBS ?= 1000
 FAULTS ?=
 soak: $(STAMP)
-	$(BIN)/transcoder-status soak --notifications $(NOTIFICATIONS) --jobs $(JOBS) --faults '$(FAULTS)' \
+	$(BIN)/python -m bench.soak --notifications $(NOTIFICATIONS) --jobs $(JOBS) --faults '$(FAULTS)' \
 	    --report bench/soak.md $(ARGS)
 
 events: $(STAMP)
