@@ -40,6 +40,7 @@ lint: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m transcoder_status.local.template template.yaml
 	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
@@ -72,4 +73,4 @@ events: $(STAMP)
 	$(BIN)/python -m transcoder_status.local.sample_events events
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

@@ -115,7 +115,9 @@ def main(argv: list[str]) -> int:
         return 2
     template, function, source = Path(argv[0]), argv[1], Path(argv[2])
     try:
-        files = sorted(path.relative_to(source) for path in closure(source, handler_module(template, function)).values())
+        files = sorted(
+            path.relative_to(source) for path in closure(source, handler_module(template, function)).values()
+        )
     except BuildError as error:
         print(f"function_modules: {error}", file=sys.stderr)
         return 1

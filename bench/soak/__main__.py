@@ -17,7 +17,6 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 
 @app.command()
-
 def soak(
     *,
     notifications: Annotated[

@@ -52,7 +52,7 @@ def imported_by(module: str) -> set[str]:
     as import-linter's graph (grimp) sees them: imports inside functions count, those under
     ``if TYPE_CHECKING:`` do not. Importing a module runs the packages above it first, and what they
     import: the graph has no edge for that, so they are followed here."""
-    graph = grimp.build_graph("transcoder_status", exclude_type_checking_imports=True)
+    graph = grimp.build_graph("transcoder_status", exclude_type_checking_imports=True, cache_dir=None)
     found: set[str] = set()
     waiting = {module}
     while waiting:

@@ -20,7 +20,18 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and
 
 def soak(report: Path, *options: str) -> str:
     result = subprocess.run(  # noqa: PLW1510 - the return code is asserted
-        [sys.executable, "-m", "bench.soak", "--notifications", "500", "--jobs", "50", "--report", str(report), *options],
+        [
+            sys.executable,
+            "-m",
+            "bench.soak",
+            "--notifications",
+            "500",
+            "--jobs",
+            "50",
+            "--report",
+            str(report),
+            *options,
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -10,8 +10,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from transcoder_status.local.emulator import Emulator
 from bench.soak.faults import SERVER_ERROR, THROTTLED, AwsError, Call, FailedEntries, FaultProxy
+from transcoder_status.local.emulator import Emulator
 from transcoder_status.table import StatusTable
 
 ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})

@@ -11,8 +11,8 @@ from rich.console import Console
 
 from bench.soak.faults import FaultProxy
 from bench.soak.load import Load, Outgoing, Route, plan_load
-from bench.soak.run import FunctionLog, SoakOptions, SoakResult
 from bench.soak.report import percentile, print_report, record
+from bench.soak.run import FunctionLog, SoakOptions, SoakResult
 
 
 def sent(load: Load) -> None:
