@@ -3,6 +3,7 @@
 src/Makefile runs this for each function `sam build` builds, so that the artifact holds what the
 function imports and nothing else (not the CLI, the display or the local stack). The handler is
 the function's ``Handler`` property in template.yaml; a function added there is built the same way.
+Where the template cannot be seen, the artifact holds what every ``lambda_handler`` under SOURCE imports.
 
 Build tooling, not part of the package: standard library only, since `sam build --use-container`
 runs it with the build image's bare Python.
@@ -32,10 +33,29 @@ class BuildError(Exception):
     """The function cannot be built as asked; the message says what to fix."""
 
 
+def handler_modules(template: Path, function: str, source: Path) -> list[str]:
+    """The module of ``function``'s Handler; without the template, every module under ``source``
+    that defines a ``lambda_handler``."""
+    if template.is_file():
+        return [handler_module(template, function)]
+    # `sam build --use-container` may mount the function's CodeUri (src/) alone: the artifact then
+    # holds what every function imports, still nothing of the faces.
+    print(f"function_modules: no {template} here: shipping what every lambda_handler imports", file=sys.stderr)
+    found = sorted(
+        ".".join(path.relative_to(source).with_suffix("").parts)
+        for path in source.rglob("*.py")
+        if any(
+            isinstance(node, ast.FunctionDef) and node.name == "lambda_handler"
+            for node in ast.parse(path.read_text(), str(path)).body
+        )
+    )
+    if not found:
+        raise BuildError(f"no {template} and no lambda_handler under {source}: pass TEMPLATE=path/to/template.yaml")
+    return found
+
+
 def handler_module(template: Path, function: str) -> str:
     """The module of ``function``'s Handler (``package.module.lambda_handler`` -> ``package.module``)."""
-    if not template.is_file():
-        raise BuildError(f"{template}: no template here; pass TEMPLATE=path/to/template.yaml to make")
     current = None
     in_resources = False
     for line in template.read_text().splitlines():
@@ -90,10 +110,10 @@ def imported_names(path: Path, module: str) -> Iterator[str]:
             yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
-def closure(source: Path, root: str) -> dict[str, Path]:
-    """The project's modules that importing ``root`` may import, with the packages above each."""
+def closure(source: Path, roots: list[str]) -> dict[str, Path]:
+    """The project's modules that importing ``roots`` may import, with the packages above each."""
     found: dict[str, Path] = {}
-    waiting = [root]
+    waiting = list(roots)
     while waiting:
         name = waiting.pop()
         parts = name.split(".")
@@ -104,8 +124,8 @@ def closure(source: Path, root: str) -> dict[str, Path]:
                 continue
             found[module] = path
             waiting.extend(imported_names(path, module))
-    if root not in found:
-        raise BuildError(f"{root}: no such module under {source}")
+    if missing := [root for root in roots if root not in found]:
+        raise BuildError(f"{', '.join(missing)}: no such module under {source}")
     return found
 
 
@@ -116,7 +136,7 @@ def main(argv: list[str]) -> int:
     template, function, source = Path(argv[0]), argv[1], Path(argv[2])
     try:
         files = sorted(
-            path.relative_to(source) for path in closure(source, handler_module(template, function)).values()
+            path.relative_to(source) for path in closure(source, handler_modules(template, function, source)).values()
         )
     except BuildError as error:
         print(f"function_modules: {error}", file=sys.stderr)

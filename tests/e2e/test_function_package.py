@@ -104,6 +104,25 @@ def test_the_package_ships_compiled_for_the_runtimes_python(name: str, tmp_path:
     assert run.stdout.strip() == str(package / "__pycache__" / f"{module}.{tag}.pyc")
 
 
+def test_without_the_template_the_artifact_holds_what_every_function_imports(tmp_path: Path) -> None:
+    """A build that cannot see template.yaml (a container given src/ alone) still ships no face."""
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    run = subprocess.run(
+        ["make", "-s", "-C", str(SRC), "build-AnyFunction", f"ARTIFACTS_DIR={artifacts}", "TEMPLATE=/nowhere.yaml"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert "no /nowhere.yaml here" in run.stderr
+    shipped = {
+        ".".join(path.relative_to(artifacts).with_suffix("").parts).removesuffix(".__init__")
+        for path in artifacts.rglob("*.py")
+    }
+    handlers = [function["Properties"]["Handler"].rsplit(".", 1)[0] for function in functions().values()]
+    assert shipped == set().union(*(imported_by(handler) for handler in handlers))
+
+
 def test_without_the_runtimes_python_the_package_ships_as_source(tmp_path: Path) -> None:
     artifacts = tmp_path / "artifacts"
     said = build("StatusWriterFunction", artifacts, version="2.7")
