@@ -40,6 +40,7 @@ lint: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(BIN)/python -m transcoder_status.local.template template.yaml
 	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
@@ -65,11 +66,11 @@ NOTIFICATIONS ?= 10000
 JOBS ?= 1000
 FAULTS ?=
 soak: $(STAMP)
-	$(BIN)/transcoder-status soak --notifications $(NOTIFICATIONS) --jobs $(JOBS) --faults '$(FAULTS)' \
+	$(BIN)/python -m bench.soak --notifications $(NOTIFICATIONS) --jobs $(JOBS) --faults '$(FAULTS)' \
 	    --report bench/soak.md $(ARGS)
 
 events: $(STAMP)
 	$(BIN)/python -m transcoder_status.local.sample_events events
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

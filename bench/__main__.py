@@ -4,9 +4,11 @@ Ratios and medians from one run on this machine, which is shared and noisy: comp
 not across runs. Results go to bench/results.md (with the machine and the versions), the plot of
 the old worker against the new pipeline to bench/old-vs-new.png.
 
-Sections (``BENCH_SECTIONS=cold,handler,client,coalescing,old,throughput,cost`` picks some; all by
-default):
+Sections (``BENCH_SECTIONS=cold,artifact,handler,client,coalescing,old,throughput,cost`` picks some;
+all by default):
 - cold: the handler's cold start beside ``import boto3`` plus the DynamoDB client (bench.cold_start);
+- artifact: each function's Lambda artifact (its imports) beside the whole package, in size and in
+  the handler's import time (bench.artifact);
 - handler: batches of 1, 10 and 100 jobs at 20 ms per DynamoDB call, beside plain threads, and the
   handler's CPU per record (bench.handler_batches);
 - client: the default backoff in simulated time, and wait_all's calls per round (bench.client_wait);
@@ -49,7 +51,9 @@ PLOT = RESULTS.with_name("old-vs-new.png")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 OLD_JOBS = [int(n) for n in os.environ.get("BENCH_OLD_JOBS", "1,5,20,50").split(",") if n.strip()]
 THROUGHPUT_NOTIFICATIONS = int(os.environ.get("BENCH_THROUGHPUT", "10000"))
-SECTIONS = set(os.environ.get("BENCH_SECTIONS", "cold,handler,client,coalescing,old,throughput,cost").split(","))
+SECTIONS = set(
+    os.environ.get("BENCH_SECTIONS", "cold,artifact,handler,client,coalescing,old,throughput,cost").split(",")
+)
 T0 = 1_755_000_000_000  # notification times must be believable (2000-2100)
 # The bench never reaches AWS: dummy credentials for the emulator and the stand-ins.
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
@@ -194,7 +198,7 @@ def cost_inputs(
 def main() -> None:
     from transcoder_status.client import Backoff
 
-    from . import client_wait, cold_start, cost, handler_batches
+    from . import artifact, client_wait, cold_start, cost, handler_batches
 
     lines = header()
     handler_figures = None
@@ -203,6 +207,8 @@ def main() -> None:
     soak = None
     if "cold" in SECTIONS:
         lines += ["", *cold_start.markdown(cold_start.measure(RUNS))]
+    if "artifact" in SECTIONS:
+        lines += ["", *artifact.markdown(artifact.measure(RUNS))]
     if "handler" in SECTIONS:
         with contextlib.redirect_stdout(io.StringIO()):  # the function's metrics (EMF) print to stdout
             handler_figures = handler_batches.measure(RUNS)

@@ -50,9 +50,10 @@ class Throughput:
 
 def measure(notifications: int, log: Callable[[str], None] = lambda line: None) -> Throughput:
     """The soak at ``notifications`` (fresh stack), then the floor at the same count (fresh emulator)."""
-    from transcoder_status.local.soak import SoakOptions, run_soak
-    from transcoder_status.local.soak_report import throughput
     from transcoder_status.local.template import load_template
+
+    from .soak.report import throughput
+    from .soak.run import SoakOptions, run_soak
 
     log(f"throughput: the soak, {notifications:,} notifications")
     result = run_soak(

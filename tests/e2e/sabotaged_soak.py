@@ -11,8 +11,8 @@ from typing import Any
 
 import boto3
 
-from transcoder_status.local import soak
-from transcoder_status.local.load import Load
+from bench.soak import run as soak
+from bench.soak.load import Load
 from transcoder_status.local.provision import Stack
 from transcoder_status.notification import Source
 

@@ -26,7 +26,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("bench") / "results.md"
     environment = {
         **os.environ,
-        "BENCH_SECTIONS": "cold,handler,client,coalescing,throughput",
+        "BENCH_SECTIONS": "cold,artifact,handler,client,coalescing,throughput",
         "BENCH_RUNS": "1",
         "BENCH_THROUGHPUT": "100",
         "BENCH_RESULTS": str(path),
@@ -60,6 +60,16 @@ def test_the_cold_start_section_has_the_handler_beside_its_floor(results: str) -
         "the same, the project's modules without bytecode (a package shipped as source)",
     ]
     assert all(re.search(NUMBER, cells[1]) for cells in table)
+
+
+def test_the_artifact_section_has_each_functions_imports_beside_the_whole_package(results: str) -> None:
+    table = rows(results, "Lambda artifacts")
+    assert {cells[0] for cells in table} >= {"StatusWriterFunction", "StuckCheckFunction"}
+    for function in {cells[0] for cells in table}:
+        (closure,) = [cells for cells in table if cells[:2] == [function, "its imports (src/Makefile)"]]
+        (whole,) = [cells for cells in table if cells[:2] == [function, "the whole package"]]
+        assert all(re.fullmatch(NUMBER, cell) for cell in closure[2:] + whole[2:])
+        assert int(closure[2]) < int(whole[2]) and float(closure[3]) < float(whole[3]), function
 
 
 def test_the_handler_section_has_every_batch_size_and_the_cpu_per_record(results: str) -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import grimp
 import pytest
 
 from transcoder_status.local.template import load_template
@@ -41,8 +42,50 @@ def test_every_function_is_built_by_the_makefile_for_its_runtime() -> None:
     runtime = re.search(r"^RUNTIME_VERSION \?= (\S+)$", makefile, re.MULTILINE)
     for name, function in functions().items():
         assert function["Metadata"]["BuildMethod"] == "makefile", name
-        assert re.search(rf"^build-[\w -]*\b{name}\b", makefile, re.MULTILINE), name
+        dry_run = subprocess.run(["make", "-n", "-C", str(SRC), f"build-{name}"], capture_output=True, check=False)
+        assert dry_run.returncode == 0, (name, dry_run.stderr)
         assert runtime and function["Properties"]["Runtime"] == f"python{runtime[1]}", name
+
+
+def imported_by(module: str) -> set[str]:
+    """The project's modules that ``module`` imports, directly or not, with the packages above them,
+    as import-linter's graph (grimp) sees them: imports inside functions count, those under
+    ``if TYPE_CHECKING:`` do not. Importing a module runs the packages above it first, and what they
+    import: the graph has no edge for that, so they are followed here."""
+    graph = grimp.build_graph("transcoder_status", exclude_type_checking_imports=True, cache_dir=None)
+    found: set[str] = set()
+    waiting = {module}
+    while waiting:
+        found |= waiting
+        reached = set().union(*({m, *graph.find_upstream_modules(m)} for m in waiting))
+        reached |= {".".join(m.split(".")[:depth]) for m in reached for depth in range(1, m.count(".") + 1)}
+        waiting = reached - found
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_the_artifact_holds_what_the_function_imports_and_nothing_else(name: str, tmp_path: Path) -> None:
+    artifacts = tmp_path / "artifacts"
+    build(name, artifacts, version="2.7")  # as source: the listing is of modules
+    shipped = sorted(str(path.relative_to(artifacts)) for path in artifacts.rglob("*") if path.is_file())
+    print(f"{name}: {len(shipped)} files, {sum((artifacts / f).stat().st_size for f in shipped):,} bytes")
+    print("\n".join(shipped))
+    modules = {f.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for f in shipped}
+    handler = functions()[name]["Properties"]["Handler"].rsplit(".", 1)[0]
+    assert modules == imported_by(handler)
+    if name == "StatusWriterFunction":  # the writer's cold start pays for no reader
+        assert "transcoder_status.client" not in modules
+    for face in ("cli", "display", "local"):
+        assert not any(m == f"transcoder_status.{face}" or m.startswith(f"transcoder_status.{face}.") for m in modules)
+    # What importing the handler loads of the project comes from the artifact, and is in it.
+    check = (
+        f"import sys, {handler}; "
+        "print('\\n'.join(f'{n} {m.__file__}' for n, m in sys.modules.items() if n.startswith('transcoder_status')))"
+    )
+    run = subprocess.run([sys.executable, "-c", check], cwd=artifacts, capture_output=True, text=True, check=True)
+    for line in run.stdout.splitlines():
+        loaded, file = line.split(" ", 1)
+        assert loaded in modules and file.startswith(str(artifacts)), line
 
 
 @pytest.mark.parametrize("name", sorted(functions()))
@@ -59,6 +102,25 @@ def test_the_package_ships_compiled_for_the_runtimes_python(name: str, tmp_path:
     check = f"import sys; sys.dont_write_bytecode = True; import {handler} as m; print(m.__spec__.cached)"
     run = subprocess.run([sys.executable, "-c", check], cwd=artifacts, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == str(package / "__pycache__" / f"{module}.{tag}.pyc")
+
+
+def test_without_the_template_the_artifact_holds_what_every_function_imports(tmp_path: Path) -> None:
+    """A build that cannot see template.yaml (a container given src/ alone) still ships no face."""
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    run = subprocess.run(
+        ["make", "-s", "-C", str(SRC), "build-AnyFunction", f"ARTIFACTS_DIR={artifacts}", "TEMPLATE=/nowhere.yaml"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert "no /nowhere.yaml here" in run.stderr
+    shipped = {
+        ".".join(path.relative_to(artifacts).with_suffix("").parts).removesuffix(".__init__")
+        for path in artifacts.rglob("*.py")
+    }
+    handlers = [function["Properties"]["Handler"].rsplit(".", 1)[0] for function in functions().values()]
+    assert shipped == set().union(*(imported_by(handler) for handler in handlers))
 
 
 def test_without_the_runtimes_python_the_package_ships_as_source(tmp_path: Path) -> None:

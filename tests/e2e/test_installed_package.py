@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,12 @@ def run(*command: str | Path, **options: object) -> subprocess.CompletedProcess[
 def test_the_installed_wheel_runs_the_demo(tmp_path: Path) -> None:
     run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", ROOT, "-w", tmp_path / "dist", timeout=300)
     (wheel,) = (tmp_path / "dist").glob("transcoder_status-*.whl")
+    # What users run, not the soak harness, the benchmarks or the build's tooling.
+    shipped = zipfile.ZipFile(wheel).namelist()
+    assert "transcoder_status/local/demo.py" in shipped
+    for harness in ("soak", "load", "faults", "chaos", "soak_report"):
+        assert f"transcoder_status/local/{harness}.py" not in shipped
+    assert not [name for name in shipped if name.startswith(("bench/", "tests/", "function_modules"))]
     fresh = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", fresh, timeout=120)
     python = fresh / "bin" / "python"

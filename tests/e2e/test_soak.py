@@ -1,4 +1,4 @@
-"""`transcoder-status soak` (what `make soak` runs), scaled down: 500 notifications for 50 jobs, end
+"""`python -m bench.soak` (what `make soak` runs), scaled down: 500 notifications for 50 jobs, end
 to end on the embedded stack, plain and under every fault at once. Figures are printed, not asserted."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,16 +15,27 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMAND = shutil.which("transcoder-status") or os.path.join(os.path.dirname(sys.executable), "transcoder-status")
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "TABLE_NAME"}
 
 
 def soak(report: Path, *options: str) -> str:
     result = subprocess.run(  # noqa: PLW1510 - the return code is asserted
-        [COMMAND, "soak", "--notifications", "500", "--jobs", "50", "--report", str(report), *options],
+        [
+            sys.executable,
+            "-m",
+            "bench.soak",
+            "--notifications",
+            "500",
+            "--jobs",
+            "50",
+            "--report",
+            str(report),
+            *options,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=ROOT,
         env={**CLEAN_ENV, "COLUMNS": "400"},
     )
     print(result.stdout)  # the figures, for whoever reads the test's output

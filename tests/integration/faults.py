@@ -1,8 +1,8 @@
-"""Faults for the integration tests, on the local stack's fault proxy (transcoder_status.local.faults)."""
+"""Faults for the integration tests, on the local stack's fault proxy (bench.soak.faults)."""
 
 from __future__ import annotations
 
-from transcoder_status.local.faults import AwsError, Call, Fault, FaultProxy
+from bench.soak.faults import AwsError, Call, Fault, FaultProxy
 
 __all__ = ["Fault", "FaultProxy", "always", "deny", "throttle_jobs"]
 

@@ -175,16 +175,3 @@ def test_replay_with_region_option_and_retention_in_a_fresh_process(emulator: Em
     assert result.returncode == 0, result.stderr
     item = cli_table.client.get_item(TableName=cli_table.name, Key={"jobId": {"S": "1502631977930-rabioh"}})["Item"]
     assert int(started) + 20 * 86400 <= int(item["expiresAt"]["N"]) <= time.time() + 20 * 86400
-
-
-@pytest.mark.parametrize(
-    ("options", "refusal"),
-    [
-        (["--faults", "dynamodb,gremlins"], "unknown fault(s) gremlins"),
-        (["--notifications", "30"], "4 notifications per job"),
-    ],
-)
-def test_soak_refuses_what_it_cannot_run_before_starting_anything(options: list[str], refusal: str) -> None:
-    result = runner.invoke(app, ["soak", "--jobs", "10", *options])
-    assert result.exit_code == 2
-    assert refusal in " ".join(result.output.replace("│", " ").split())  # the message, unwrapped from its box

@@ -1,4 +1,4 @@
-"""The fault proxy (transcoder_status.local.faults): AWS errors on the wire, before or after the call lands,
+"""The fault proxy (bench.soak.faults): AWS errors on the wire, before or after the call lands,
 or for single entries of a batch call."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from bench.soak.faults import SERVER_ERROR, THROTTLED, AwsError, Call, FailedEntries, FaultProxy
 from transcoder_status.local.emulator import Emulator
-from transcoder_status.local.faults import SERVER_ERROR, THROTTLED, AwsError, Call, FailedEntries, FaultProxy
 from transcoder_status.table import StatusTable
 
 ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})

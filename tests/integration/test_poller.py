@@ -18,10 +18,10 @@ from typing import Any
 import boto3
 import pytest
 
+from bench.soak.faults import SERVER_ERROR, AwsError, Call, FailedEntries, FaultProxy
 from tests.integration.functions import GATE
 from tests.integration.test_local_stack import new_stack, queue_attributes, wait_until
 from transcoder_status.local.emulator import Emulator
-from transcoder_status.local.faults import SERVER_ERROR, AwsError, Call, FailedEntries, FaultProxy
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event
 from transcoder_status.local.poller import EventSourcePoller
 from transcoder_status.local.provision import Stack

@@ -5,7 +5,7 @@ from __future__ import annotations
 import moto.dynamodb.models.table as moto_table
 import pytest
 
-from transcoder_status.local.soak import _row_count
+from bench.soak.run import _row_count
 from transcoder_status.table import StatusTable
 
 

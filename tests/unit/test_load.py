@@ -1,4 +1,4 @@
-"""The soak's load (transcoder_status.local.load): what is sent, in what order, and the rows it must leave."""
+"""The soak's load (bench.soak.load): what is sent, in what order, and the rows it must leave."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from transcoder_status.local.load import (
+from bench.soak.load import (
     MALFORMED_REASONS,
     Expected,
     Kind,

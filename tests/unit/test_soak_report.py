@@ -1,4 +1,4 @@
-"""What the soak reports and keeps (transcoder_status.local.soak_report), from results made up here."""
+"""What the soak reports and keeps (bench.soak.report), from results made up here."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 from rich.console import Console
 
-from transcoder_status.local.faults import FaultProxy
-from transcoder_status.local.load import Load, Outgoing, Route, plan_load
-from transcoder_status.local.soak import FunctionLog, SoakOptions, SoakResult
-from transcoder_status.local.soak_report import percentile, print_report, record
+from bench.soak.faults import FaultProxy
+from bench.soak.load import Load, Outgoing, Route, plan_load
+from bench.soak.report import percentile, print_report, record
+from bench.soak.run import FunctionLog, SoakOptions, SoakResult
 
 
 def sent(load: Load) -> None:

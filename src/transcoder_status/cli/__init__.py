@@ -27,7 +27,6 @@ app.command()(repair.backfill)
 app.add_typer(dlq.app, name="dlq")
 app.command()(local.replay)
 app.command()(local.demo)
-app.command()(local.soak)
 app.command("local")(local.local)
 
 

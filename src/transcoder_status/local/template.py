@@ -1,7 +1,7 @@
 """template.yaml, read and translated as `sam validate` does, for the local stack and the tests.
 
-The YAML short forms (``!Ref``, ``!Sub`` ...) become their long forms; aws-sam-translator then
-turns the SAM resources into plain CloudFormation, the same transform AWS applies on deploy.
+aws-sam-translator reads it (the YAML short forms ``!Ref``, ``!Sub`` ... become their long forms)
+and turns the SAM resources into plain CloudFormation, the same transform AWS applies on deploy.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
+from samtranslator.yaml_helper import yaml_parse
 
 from .emulator import REGION
 
@@ -19,54 +19,10 @@ from .emulator import REGION
 DEFAULT_TEMPLATE = Path(__file__).with_name("template.yaml")
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """A YAML loader that knows CloudFormation's tags."""
-
-
-def _tag(tag: str) -> None:
-    name = tag if tag in ("Ref", "Condition") else f"Fn::{tag}"
-
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if tag == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        return {name: value}
-
-    _CloudFormationLoader.add_constructor(f"!{tag}", construct)
-
-
-for _name in (
-    "Ref",
-    "GetAtt",
-    "Sub",
-    "If",
-    "Equals",
-    "And",
-    "Or",
-    "Not",
-    "Join",
-    "Select",
-    "Split",
-    "FindInMap",
-    "GetAZs",
-    "ImportValue",
-    "Base64",
-    "Cidr",
-    "Condition",
-    "Contains",  # Rules only
-):
-    _tag(_name)
-
-
 def load_template(path: Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
-    with path.open() as handle:
-        # The loader is a SafeLoader subclass (bandit cannot tell).
-        template: dict[str, Any] = yaml.load(handle, Loader=_CloudFormationLoader)  # nosec B506
+    """The template as ``sam validate`` reads it: aws-sam-translator's own YAML reader, which knows
+    CloudFormation's short forms (a safe load; it registers them on yaml.SafeLoader)."""
+    template: dict[str, Any] = yaml_parse(path.read_text())
     return template
 
 

@@ -31,11 +31,11 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from ..notification import JobDetails, Notification, Source
-from ..sources import Delivery, parse_body
-from ..status import JobStatus
-from ..table import EXPIRES_AT, OUTPUT_FILES, STATUS_SHARD, output_files, row_from_item, status_shard
-from .messages import elastic_transcoder_message, iso_ms, mediaconvert_event, sns_envelope
+from transcoder_status.local.messages import elastic_transcoder_message, iso_ms, mediaconvert_event, sns_envelope
+from transcoder_status.notification import JobDetails, Notification, Source
+from transcoder_status.sources import Delivery, parse_body
+from transcoder_status.status import JobStatus
+from transcoder_status.table import EXPIRES_AT, OUTPUT_FILES, STATUS_SHARD, output_files, row_from_item, status_shard
 
 MIN_NOTIFICATIONS_PER_JOB = 4  # a job's own (2 or 3), and room for duplicates and malformed ones
 STEP_MS = 1000  # between a MediaConvert job's events: their order is unambiguous

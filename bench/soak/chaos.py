@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .runtime import Runtime
+from transcoder_status.local.runtime import Runtime
 
 # How long a milestone's fault keeps looking for a busy worker before it gives up, and how often.
 KILL_PATIENCE_S = 10.0

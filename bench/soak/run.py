@@ -34,10 +34,13 @@ from typing import Any
 
 import boto3
 
-from ..client import BATCH_GET_LIMIT, Backoff, JobWaitTimeout, StatusTableError, connect, watch_jobs
-from ..table import JOB_ID, StatusTable
+from transcoder_status.client import BATCH_GET_LIMIT, Backoff, JobWaitTimeout, StatusTableError, connect, watch_jobs
+from transcoder_status.local.emulator import Emulator, exported, running_emulator
+from transcoder_status.local.provision import Stack, provision
+from transcoder_status.local.runtime import start_runtime
+from transcoder_status.table import JOB_ID, StatusTable
+
 from .chaos import ChaosLog, Milestones, Supervisor, kill_workers, restart_runtime
-from .emulator import Emulator, exported, running_emulator
 from .faults import FaultProxy, share_of_calls
 from .load import (
     MIN_NOTIFICATIONS_PER_JOB,
@@ -50,8 +53,6 @@ from .load import (
     plan_load,
     queue_body,
 )
-from .provision import Stack, provision
-from .runtime import start_runtime
 
 FAULTS = ("dynamodb", "sqs", "kill", "restart")
 # The client polls fast, to measure how soon a job is seen finished (the library's default starts

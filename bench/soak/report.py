@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .load import MALFORMED_REASONS, Kind, Route
-from .soak import CLIENT_BACKOFF, SoakResult
+from .run import CLIENT_BACKOFF, SoakResult
 
 TEMPLATE_MAX_RECEIVE_COUNT = 5
 PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))

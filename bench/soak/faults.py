@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from .loopback import serving
+from transcoder_status.local.loopback import serving
 
 # The X-Amz-Target prefix of each JSON service, and the namespace its error types are named in.
 _SERVICES = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs"}
