@@ -77,11 +77,19 @@ class Backoff:
     The defaults keep a waiting client close behind the job: a pause is never over ``maximum``
     (2 s), so a finished job is seen at most 2 s (plus one read) after its row turns terminal,
     however long it ran, for about 40 reads a minute (a pause averages 1.5 s once at the cap).
+    An ``initial`` over ``maximum`` (or not positive, or a ``factor`` under 1) is refused: ValueError.
     """
 
     initial: float = 0.5
     maximum: float = 2.0
     factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum or self.factor < 1:
+            raise ValueError(
+                f"{self!r}: a backoff needs 0 < initial <= maximum and factor >= 1, "
+                "so that its pauses grow from initial and never pass maximum."
+            )
 
     def delays(self) -> Iterator[float]:
         delay = self.initial

@@ -170,3 +170,10 @@ def test_with_its_defaults_a_monitor_sees_a_job_finish_within_two_seconds(
     assert clock.now - table.finish_at <= 2.0 + 0.01  # the target: 2 s, plus the read that sees it
     waiting_minutes = max(job_length_s, 60) / 60
     assert table.reads / waiting_minutes <= 60  # reads per waiting minute stay bounded
+
+
+@pytest.mark.parametrize("options", [{"initial": 5, "maximum": 1}, {"initial": 0}, {"initial": -1}, {"factor": 0.5}])
+def test_a_backoff_whose_pauses_could_pass_its_maximum_is_refused(options: dict[str, float]) -> None:
+    """Issue 20: Backoff(initial=5, maximum=1) paused up to 5 s, though a pause is never over maximum."""
+    with pytest.raises(ValueError, match="initial <= maximum"):
+        Backoff(**options)
