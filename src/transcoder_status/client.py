@@ -8,6 +8,7 @@ consumes the queue: any number of monitors, on any number of machines, can watch
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import threading
 import time
@@ -42,6 +43,8 @@ from .table import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+logger = logging.getLogger(__name__)
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
 # A read gives up within seconds (two attempts of 2 s connect + 2 s read at worst), so that a
@@ -284,7 +287,9 @@ class JobMonitor:
         """End monitoring. Before the job finished, this monitor reports ABORTED and UNKNOWN.
 
         Local to this monitor: the table keeps recording the job, and other monitors still see its
-        real outcome. Raises RuntimeError if the monitor was never started.
+        real outcome. Raises RuntimeError if the monitor was never started, and nothing else: as
+        the old worker's could not, stop() never fails on the table. If its last read fails
+        (throttled, unreachable, denied), the job was not seen finished: ABORTED and UNKNOWN.
         """
         with self._lock:
             if self._process_status is ProcessStatus.READY:
@@ -292,7 +297,11 @@ class JobMonitor:
             if self._process_status is not ProcessStatus.IN_PROGRESS or self._final is not None:
                 self._settle()
                 return
-        row = self._read()
+        try:
+            row = self._read()
+        except StatusTableError as error:
+            logger.warning("JobMonitor for %s stopped without its last read (%s): ABORTED", self.job_id, error)
+            row = None
         with self._lock:
             self._observe(row)
             self._settle(abort=True)
@@ -339,9 +348,9 @@ class JobMonitor:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
         if error is None:
-            self.stop()
+            self.stop()  # never raises on the table: see stop()
             return
-        # The body's exception is what the caller must see: stop without risking another one.
+        # The body's exception is what the caller must see, at once: stop without reading.
         with self._lock:
             self._settle(abort=True)
 
