@@ -57,7 +57,8 @@ class StatusTableError(RuntimeError):
 
 
 class TransientReadError(StatusTableError):
-    """A read failed for a passing reason (throttling, a timeout, a 5xx): waits try again."""
+    """A read failed for a reason that may pass (throttling, a timeout, a 5xx, no connection):
+    waits try again until their deadline. Every other StatusTableError ends a wait at once."""
 
 
 class JobWaitTimeout(TimeoutError):
@@ -231,8 +232,10 @@ def explained_errors(table: StatusTable) -> Iterator[None]:
         raise TransientReadError(
             f"DynamoDB at {table.client.meta.endpoint_url} did not answer in time ({type(error).__name__})."
         ) from error
-    except EndpointConnectionError as error:  # refused or unresolvable: a setting, not a passing fault
-        raise StatusTableError(
+    except EndpointConnectionError as error:
+        # Refused, unresolvable, unreachable: a wrong setting, or a network outage that passes (DNS,
+        # ENETUNREACH). A wait cannot tell them apart, so it retries within its deadline.
+        raise TransientReadError(
             f"Cannot reach DynamoDB at {table.client.meta.endpoint_url} ({type(error).__name__}): check the "
             "network, the region, and AWS_ENDPOINT_URL or --endpoint-url."
         ) from error

@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import Stubber
 
 from transcoder_status import client
-from transcoder_status.client import Backoff, JobMonitor, JobWaitTimeout, watch_jobs
+from transcoder_status.client import (
+    Backoff,
+    JobMonitor,
+    JobWaitTimeout,
+    StatusTableError,
+    TransientReadError,
+    _statuses,
+    watch_jobs,
+)
 from transcoder_status.status import JobStatus
-from transcoder_status.table import JobRow
+from transcoder_status.table import JobRow, StatusTable
 
 
 class FlakyTable:
@@ -177,3 +188,62 @@ def test_a_backoff_whose_pauses_could_pass_its_maximum_is_refused(options: dict[
     """Issue 20: Backoff(initial=5, maximum=1) paused up to 5 s, though a pause is never over maximum."""
     with pytest.raises(ValueError, match="initial <= maximum"):
         Backoff(**options)
+
+
+class OutageTable(FlakyTable):
+    """The network is down for the first ``outage`` calls (no DNS, no route), then the rows come back."""
+
+    def __init__(self, rows: dict[str, JobRow], outage: int):
+        super().__init__(rows, unprocessed_rounds=0)
+        self.outage = outage
+        self.client = boto3.client("dynamodb", region_name="us-east-1")
+
+    def _down(self) -> None:
+        if self.outage > 0:
+            self.outage -= 1
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
+
+    def get(self, job_id: str, **_: Any) -> JobRow | None:
+        self._down()
+        return self.rows.get(job_id)
+
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
+        self._down()
+        return super().get_many(job_ids)
+
+
+def test_a_wait_rides_out_a_network_outage_within_its_deadline(clock: FakeClock) -> None:
+    """Issue 20: one EndpointConnectionError ended a wait of an hour."""
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    monitor._table = OutageTable({"a": done("a")}, outage=5)  # type: ignore[assignment]
+    assert monitor.wait(timeout=3600) is JobStatus.SUCCESS
+    table = OutageTable({"a": done("a"), "b": done("b", JobStatus.ERROR)}, outage=5)
+    rounds = list(watch_jobs(["a", "b"], table, timeout=3600, sleep=clock.sleep))  # type: ignore[arg-type]
+    assert _statuses(rounds[-1]) == {"a": JobStatus.SUCCESS, "b": JobStatus.ERROR}
+    assert len(rounds) == 6
+
+
+def test_an_outage_past_the_deadline_times_out_with_its_reason(clock: FakeClock) -> None:
+    table = OutageTable({}, outage=1_000)
+    with pytest.raises(JobWaitTimeout) as raised:
+        list(watch_jobs(["a"], table, timeout=5, sleep=clock.sleep))  # type: ignore[arg-type]
+    assert isinstance(raised.value.read_error, TransientReadError)
+    assert "Cannot reach DynamoDB" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("AccessDeniedException", "JobStatusReadPolicyArn"),
+        ("ResourceNotFoundException", "does not exist"),
+        ("UnrecognizedClientException", "rejected the credentials"),
+    ],
+)
+def test_what_will_not_pass_ends_a_wait_at_once(clock: FakeClock, code: str, says: str) -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("batch_get_item", code, "refused", http_status_code=400)
+        with pytest.raises(StatusTableError, match=says) as raised:
+            list(watch_jobs(["a"], StatusTable("t", client), timeout=3600, sleep=clock.sleep))
+    assert not isinstance(raised.value, TransientReadError)
+    assert clock.slept == []
