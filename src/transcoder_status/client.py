@@ -16,7 +16,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -45,11 +46,22 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
-# A read gives up within seconds (two attempts of 2 s connect + 2 s read at worst), so that a
-# wait overshoots its timeout by one read at most; waits themselves retry what passes.
-CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
+# A read of a client built here gives up within seconds (two attempts of 2 s connect + 2 s read at
+# worst), not botocore's minute; waits themselves retry what passes, on their own schedule.
+CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 2
+READ_ATTEMPTS = 2
+CLIENT_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_S,
+    read_timeout=READ_TIMEOUT_S,
+    retries={"mode": "standard", "total_max_attempts": READ_ATTEMPTS},
+)
+# A wait's call started before its deadline may run this long past it (one connect timeout): so a
+# last read at the deadline still gets an answer, and a silent endpoint costs the deadline plus this.
+LAST_READ_S = float(CONNECT_TIMEOUT_S)
 
 
 class StatusTableError(RuntimeError):
@@ -114,6 +126,38 @@ class Deadline:
     def remaining(self) -> float | None:
         return None if self._at is None else self._at - time.monotonic()
 
+    def passed(self) -> bool:
+        remaining = self.remaining()
+        return remaining is not None and remaining <= 0
+
+    def bounded(self, call: Callable[[], _T]) -> _T:
+        """``call()``, waited for until the deadline, or LAST_READ_S if that is later.
+
+        The client's own timeouts cannot be changed per call, so a call still running then is
+        left to its daemon thread (the client's timeouts end it) and seen as a read that failed.
+        """
+        remaining = self.remaining()
+        if remaining is None:
+            return call()
+        answered = threading.Event()
+        results: list[_T] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                results.append(call())
+            except BaseException as error:  # handed to the waiting caller, whatever it is
+                errors.append(error)
+            finally:
+                answered.set()
+
+        threading.Thread(target=run, name="status-read", daemon=True).start()
+        if not answered.wait(max(remaining, LAST_READ_S)):
+            raise _Late
+        if errors:
+            raise errors[0]
+        return results[0]
+
     def cut(self, pause: float) -> float | None:
         """The pause, shortened to the time left; None once the deadline has passed."""
         remaining = self.remaining()
@@ -130,13 +174,21 @@ class Deadline:
             yield pause
 
 
+NO_DEADLINE = Deadline(None)
+
+
+class _Late(Exception):
+    """A wait's call that had not answered by the wait's deadline (explained_errors says so)."""
+
+
 class _Waiting:
     """The pacing of one wait, shared by the blocking and the asyncio loops: after each read, the
     pause before the next, or None when the job finished; JobWaitTimeout once time is up."""
 
     def __init__(self, job_id: str, timeout: float | None, backoff: Backoff):
         self.job_id, self.timeout = job_id, timeout
-        self._pauses = Deadline(timeout).pauses(backoff)
+        self.deadline = Deadline(timeout)
+        self._pauses = self.deadline.pauses(backoff)
 
     def after(self, status: JobStatus, failure: TransientReadError | None) -> float | None:
         if status is not JobStatus.RUNNING:
@@ -241,6 +293,10 @@ def explained_errors(table: StatusTable) -> Iterator[None]:
         ) from error
     except BotoCoreError as error:
         raise StatusTableError(f"Cannot read table {table.name!r}: {error}") from error
+    except _Late:
+        raise TransientReadError(
+            f"DynamoDB at {table.client.meta.endpoint_url} did not answer before the wait's deadline."
+        ) from None
 
 
 class JobMonitor:
@@ -327,10 +383,10 @@ class JobMonitor:
 
     def wait(self, timeout: float | None = None) -> JobStatus:
         """Poll until the job finishes; return its status. Raises JobWaitTimeout ``timeout`` s
-        after the call (one last read at the deadline)."""
+        after the call (one last read at the deadline, waited for LAST_READ_S at most)."""
         waiting = _Waiting(self.job_id, timeout, self.backoff)
         while True:
-            status, failure = self._try_status()
+            status, failure = self._try_status(waiting.deadline)
             pause = waiting.after(status, failure)
             if pause is None:
                 return status
@@ -362,9 +418,13 @@ class JobMonitor:
 
     # -- state: one read per verb, every change under the lock ---------------------------------
 
-    def _read(self, attributes: Sequence[str] | None = STATUS_ATTRIBUTES) -> JobRow | None:
+    def _read(
+        self, attributes: Sequence[str] | None = STATUS_ATTRIBUTES, deadline: Deadline = NO_DEADLINE
+    ) -> JobRow | None:
         with explained_errors(self._table):
-            return self._table.get(self.job_id, consistent=self.consistent_read, attributes=attributes)
+            return deadline.bounded(
+                partial(self._table.get, self.job_id, consistent=self.consistent_read, attributes=attributes)
+            )
 
     def _observe(self, row: JobRow | None) -> None:
         if self._final is None and row is not None and row.finished:
@@ -378,18 +438,18 @@ class JobMonitor:
             elif abort:
                 self._process_status = ProcessStatus.ABORTED
 
-    def _try_status(self) -> tuple[JobStatus, TransientReadError | None]:
+    def _try_status(self, deadline: Deadline) -> tuple[JobStatus, TransientReadError | None]:
         """The status, or RUNNING and the error when a read fails for a passing reason."""
         try:
-            return self._status(), None
+            return self._status(deadline), None
         except TransientReadError as error:
             return JobStatus.RUNNING, error
 
-    def _status(self) -> JobStatus:
+    def _status(self, deadline: Deadline = NO_DEADLINE) -> JobStatus:
         with self._lock:
             known = self._process_status is ProcessStatus.ABORTED or self._final is not None
         # Terminal states never change: once seen, no need to read again.
-        row = None if known else self._read()
+        row = None if known else self._read(deadline=deadline)
         with self._lock:
             if self._process_status is ProcessStatus.ABORTED:
                 return JobStatus.UNKNOWN
@@ -411,7 +471,8 @@ def watch_jobs(
     """Poll many jobs with BatchGetItem; yield every job's latest row (None: no row yet) per round.
 
     Only unfinished jobs are read again. Ends when all have finished; raises JobWaitTimeout
-    ``timeout`` seconds after this call, also while retrying unprocessed keys.
+    ``timeout`` seconds after this call (LAST_READ_S more at most, for a call under way), also while
+    retrying unprocessed keys: the one deadline is checked before each 100-key call and bounds it.
     """
     # The deadline is fixed now, not when the caller first iterates.
     return _Poll(table, Deadline(timeout), consistent_read, backoff, sleep, attributes).rounds(job_ids)
@@ -433,6 +494,10 @@ class _Poll:
             pending = [job for job, row in rows.items() if row is None or not row.finished]
             failure: TransientReadError | None = None
             for start in range(0, len(pending), BATCH_GET_LIMIT):
+                # A round starts within the deadline (pauses are cut to it); its later chunks only
+                # while time is left, so that a slow table cannot stretch the last round.
+                if start and self.deadline.passed():
+                    break
                 try:
                     rows.update(self._batch_get(pending[start : start + BATCH_GET_LIMIT]))
                 except TransientReadError as error:  # these jobs are not read this round
@@ -451,7 +516,9 @@ class _Poll:
         keys, pauses = job_ids, self.deadline.pauses(self.backoff)
         while keys:
             with explained_errors(self.table):
-                rows, keys = self.table.get_many(keys, consistent=self.consistent, attributes=self.attributes)
+                rows, keys = self.deadline.bounded(
+                    partial(self.table.get_many, keys, consistent=self.consistent, attributes=self.attributes)
+                )
             found.update((row.job_id, row) for row in rows)
             pause = next(pauses, None) if keys else None
             if pause is None:
@@ -473,7 +540,7 @@ def wait_all(
     """Wait for many jobs at once; return each job's final status.
 
     Reads 100 jobs per BatchGetItem and re-reads only the unfinished ones. Raises JobWaitTimeout
-    (with ``statuses``) ``timeout`` seconds after the call. ``connection`` takes region_name,
+    (with ``statuses``) ``timeout`` seconds after the call, as watch_jobs. ``connection`` takes region_name,
     endpoint_url, session or client, as JobMonitor does.
     """
     deadline = Deadline(timeout)
@@ -514,7 +581,7 @@ class AsyncJobMonitor:
         """Like JobMonitor.wait, sleeping with asyncio so the event loop keeps running."""
         waiting = _Waiting(self.job_id, timeout, self._monitor.backoff)
         while True:
-            status, failure = await asyncio.to_thread(self._monitor._try_status)
+            status, failure = await asyncio.to_thread(self._monitor._try_status, waiting.deadline)
             pause = waiting.after(status, failure)
             if pause is None:
                 return status

@@ -247,3 +247,35 @@ def test_what_will_not_pass_ends_a_wait_at_once(clock: FakeClock, code: str, say
             list(watch_jobs(["a"], StatusTable("t", client), timeout=3600, sleep=clock.sleep))
     assert not isinstance(raised.value, TransientReadError)
     assert clock.slept == []
+
+
+class SlowTable(FlakyTable):
+    """Each BatchGetItem takes ``seconds`` on the fake clock; no row is ever finished."""
+
+    def __init__(self, clock: FakeClock, seconds: float):
+        super().__init__({}, unprocessed_rounds=0)
+        self.clock, self.seconds = clock, seconds
+
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
+        self.clock.now += self.seconds
+        return super().get_many(job_ids)
+
+
+def test_the_deadline_is_checked_before_each_chunk_of_a_round(clock: FakeClock) -> None:
+    """Issue 20: the deadline was checked between rounds only, so one round over 300 jobs ran on."""
+    table = SlowTable(clock, seconds=0.6)
+    started = clock.now
+    with pytest.raises(JobWaitTimeout):
+        list(watch_jobs([f"job-{i}" for i in range(1_000)], table, timeout=1, sleep=clock.sleep))  # type: ignore[arg-type]
+    assert len(table.requests) == 2  # at 0 s and 0.6 s; at 1.2 s the deadline had passed
+    assert clock.now - started == pytest.approx(1.2)
+
+
+def test_a_round_that_starts_at_the_deadline_still_reads(clock: FakeClock) -> None:
+    """The last pause is cut to end at the deadline: the read after it is the wait's last look."""
+    table = SlowTable(clock, seconds=0.1)
+    jobs = [f"job-{i}" for i in range(150)]
+    with pytest.raises(JobWaitTimeout):
+        list(watch_jobs(jobs, table, timeout=1, backoff=Backoff(2, 2), sleep=clock.sleep))  # type: ignore[arg-type]
+    # Two chunks from 0 s; a pause of 1-2 s cut to the 0.8 s left; at 1 s, the first chunk only.
+    assert [len(request) for request in table.requests] == [100, 50, 100]
