@@ -540,8 +540,8 @@ def wait_all(
     """Wait for many jobs at once; return each job's final status.
 
     Reads 100 jobs per BatchGetItem and re-reads only the unfinished ones. Raises JobWaitTimeout
-    (with ``statuses``) ``timeout`` seconds after the call, as watch_jobs. ``connection`` takes region_name,
-    endpoint_url, session or client, as JobMonitor does.
+    (with ``statuses``) ``timeout`` seconds after the call, as watch_jobs does. ``connection`` takes
+    region_name, endpoint_url, session or client, as JobMonitor does.
     """
     deadline = Deadline(timeout)
     poll = _Poll(connect(table_name, **connection), deadline, True, Backoff(), time.sleep, STATUS_ATTRIBUTES)
