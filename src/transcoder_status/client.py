@@ -8,6 +8,7 @@ consumes the queue: any number of monitors, on any number of machines, can watch
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import threading
 import time
@@ -15,7 +16,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -43,10 +45,23 @@ from .table import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
-# A read gives up within seconds (two attempts of 2 s connect + 2 s read at worst), so that a
-# wait overshoots its timeout by one read at most; waits themselves retry what passes.
-CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
+# A read of a client built here gives up within seconds (two attempts of 2 s connect + 2 s read at
+# worst), not botocore's minute; waits themselves retry what passes, on their own schedule.
+CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 2
+READ_ATTEMPTS = 2
+CLIENT_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_S,
+    read_timeout=READ_TIMEOUT_S,
+    retries={"mode": "standard", "total_max_attempts": READ_ATTEMPTS},
+)
+# A wait's call started before its deadline may run this long past it (one connect timeout): so a
+# last read at the deadline still gets an answer, and a silent endpoint costs the deadline plus this.
+LAST_READ_S = float(CONNECT_TIMEOUT_S)
 
 
 class StatusTableError(RuntimeError):
@@ -54,7 +69,8 @@ class StatusTableError(RuntimeError):
 
 
 class TransientReadError(StatusTableError):
-    """A read failed for a passing reason (throttling, a timeout, a 5xx): waits try again."""
+    """A read failed for a reason that may pass (throttling, a timeout, a 5xx, no connection):
+    waits try again until their deadline. Every other StatusTableError ends a wait at once."""
 
 
 class JobWaitTimeout(TimeoutError):
@@ -77,11 +93,19 @@ class Backoff:
     The defaults keep a waiting client close behind the job: a pause is never over ``maximum``
     (2 s), so a finished job is seen at most 2 s (plus one read) after its row turns terminal,
     however long it ran, for about 40 reads a minute (a pause averages 1.5 s once at the cap).
+    An ``initial`` over ``maximum`` (or not positive, or a ``factor`` under 1) is refused: ValueError.
     """
 
     initial: float = 0.5
     maximum: float = 2.0
     factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum or self.factor < 1:
+            raise ValueError(
+                f"{self!r}: a backoff needs 0 < initial <= maximum and factor >= 1, "
+                "so that its pauses grow from initial and never pass maximum."
+            )
 
     def delays(self) -> Iterator[float]:
         delay = self.initial
@@ -102,6 +126,38 @@ class Deadline:
     def remaining(self) -> float | None:
         return None if self._at is None else self._at - time.monotonic()
 
+    def passed(self) -> bool:
+        remaining = self.remaining()
+        return remaining is not None and remaining <= 0
+
+    def bounded(self, call: Callable[[], _T]) -> _T:
+        """``call()``, waited for until the deadline, or LAST_READ_S if that is later.
+
+        The client's own timeouts cannot be changed per call, so a call still running then is
+        left to its daemon thread (the client's timeouts end it) and seen as a read that failed.
+        """
+        remaining = self.remaining()
+        if remaining is None:
+            return call()
+        answered = threading.Event()
+        results: list[_T] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                results.append(call())
+            except BaseException as error:  # handed to the waiting caller, whatever it is
+                errors.append(error)
+            finally:
+                answered.set()
+
+        threading.Thread(target=run, name="status-read", daemon=True).start()
+        if not answered.wait(max(remaining, LAST_READ_S)):
+            raise _Late
+        if errors:
+            raise errors[0]
+        return results[0]
+
     def cut(self, pause: float) -> float | None:
         """The pause, shortened to the time left; None once the deadline has passed."""
         remaining = self.remaining()
@@ -118,13 +174,21 @@ class Deadline:
             yield pause
 
 
+NO_DEADLINE = Deadline(None)
+
+
+class _Late(Exception):
+    """A wait's call that had not answered by the wait's deadline (explained_errors says so)."""
+
+
 class _Waiting:
     """The pacing of one wait, shared by the blocking and the asyncio loops: after each read, the
     pause before the next, or None when the job finished; JobWaitTimeout once time is up."""
 
     def __init__(self, job_id: str, timeout: float | None, backoff: Backoff):
         self.job_id, self.timeout = job_id, timeout
-        self._pauses = Deadline(timeout).pauses(backoff)
+        self.deadline = Deadline(timeout)
+        self._pauses = self.deadline.pauses(backoff)
 
     def after(self, status: JobStatus, failure: TransientReadError | None) -> float | None:
         if status is not JobStatus.RUNNING:
@@ -220,13 +284,19 @@ def explained_errors(table: StatusTable) -> Iterator[None]:
         raise TransientReadError(
             f"DynamoDB at {table.client.meta.endpoint_url} did not answer in time ({type(error).__name__})."
         ) from error
-    except EndpointConnectionError as error:  # refused or unresolvable: a setting, not a passing fault
-        raise StatusTableError(
+    except EndpointConnectionError as error:
+        # Refused, unresolvable, unreachable: a wrong setting, or a network outage that passes (DNS,
+        # ENETUNREACH). A wait cannot tell them apart, so it retries within its deadline.
+        raise TransientReadError(
             f"Cannot reach DynamoDB at {table.client.meta.endpoint_url} ({type(error).__name__}): check the "
             "network, the region, and AWS_ENDPOINT_URL or --endpoint-url."
         ) from error
     except BotoCoreError as error:
         raise StatusTableError(f"Cannot read table {table.name!r}: {error}") from error
+    except _Late:
+        raise TransientReadError(
+            f"DynamoDB at {table.client.meta.endpoint_url} did not answer before the wait's deadline."
+        ) from None
 
 
 class JobMonitor:
@@ -276,7 +346,9 @@ class JobMonitor:
         """End monitoring. Before the job finished, this monitor reports ABORTED and UNKNOWN.
 
         Local to this monitor: the table keeps recording the job, and other monitors still see its
-        real outcome. Raises RuntimeError if the monitor was never started.
+        real outcome. Raises RuntimeError if the monitor was never started, and nothing else: as
+        the old worker's could not, stop() never fails on the table. If its last read fails
+        (throttled, unreachable, denied), the job was not seen finished: ABORTED and UNKNOWN.
         """
         with self._lock:
             if self._process_status is ProcessStatus.READY:
@@ -284,7 +356,11 @@ class JobMonitor:
             if self._process_status is not ProcessStatus.IN_PROGRESS or self._final is not None:
                 self._settle()
                 return
-        row = self._read()
+        try:
+            row = self._read()
+        except StatusTableError as error:
+            logger.warning("JobMonitor for %s stopped without its last read (%s): ABORTED", self.job_id, error)
+            row = None
         with self._lock:
             self._observe(row)
             self._settle(abort=True)
@@ -307,10 +383,10 @@ class JobMonitor:
 
     def wait(self, timeout: float | None = None) -> JobStatus:
         """Poll until the job finishes; return its status. Raises JobWaitTimeout ``timeout`` s
-        after the call (one last read at the deadline)."""
+        after the call (one last read at the deadline, waited for LAST_READ_S at most)."""
         waiting = _Waiting(self.job_id, timeout, self.backoff)
         while True:
-            status, failure = self._try_status()
+            status, failure = self._try_status(waiting.deadline)
             pause = waiting.after(status, failure)
             if pause is None:
                 return status
@@ -331,9 +407,9 @@ class JobMonitor:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
         if error is None:
-            self.stop()
+            self.stop()  # never raises on the table: see stop()
             return
-        # The body's exception is what the caller must see: stop without risking another one.
+        # The body's exception is what the caller must see, at once: stop without reading.
         with self._lock:
             self._settle(abort=True)
 
@@ -342,9 +418,13 @@ class JobMonitor:
 
     # -- state: one read per verb, every change under the lock ---------------------------------
 
-    def _read(self, attributes: Sequence[str] | None = STATUS_ATTRIBUTES) -> JobRow | None:
+    def _read(
+        self, attributes: Sequence[str] | None = STATUS_ATTRIBUTES, deadline: Deadline = NO_DEADLINE
+    ) -> JobRow | None:
         with explained_errors(self._table):
-            return self._table.get(self.job_id, consistent=self.consistent_read, attributes=attributes)
+            return deadline.bounded(
+                partial(self._table.get, self.job_id, consistent=self.consistent_read, attributes=attributes)
+            )
 
     def _observe(self, row: JobRow | None) -> None:
         if self._final is None and row is not None and row.finished:
@@ -358,18 +438,18 @@ class JobMonitor:
             elif abort:
                 self._process_status = ProcessStatus.ABORTED
 
-    def _try_status(self) -> tuple[JobStatus, TransientReadError | None]:
+    def _try_status(self, deadline: Deadline) -> tuple[JobStatus, TransientReadError | None]:
         """The status, or RUNNING and the error when a read fails for a passing reason."""
         try:
-            return self._status(), None
+            return self._status(deadline), None
         except TransientReadError as error:
             return JobStatus.RUNNING, error
 
-    def _status(self) -> JobStatus:
+    def _status(self, deadline: Deadline = NO_DEADLINE) -> JobStatus:
         with self._lock:
             known = self._process_status is ProcessStatus.ABORTED or self._final is not None
         # Terminal states never change: once seen, no need to read again.
-        row = None if known else self._read()
+        row = None if known else self._read(deadline=deadline)
         with self._lock:
             if self._process_status is ProcessStatus.ABORTED:
                 return JobStatus.UNKNOWN
@@ -391,7 +471,8 @@ def watch_jobs(
     """Poll many jobs with BatchGetItem; yield every job's latest row (None: no row yet) per round.
 
     Only unfinished jobs are read again. Ends when all have finished; raises JobWaitTimeout
-    ``timeout`` seconds after this call, also while retrying unprocessed keys.
+    ``timeout`` seconds after this call (LAST_READ_S more at most, for a call under way), also while
+    retrying unprocessed keys: the one deadline is checked before each 100-key call and bounds it.
     """
     # The deadline is fixed now, not when the caller first iterates.
     return _Poll(table, Deadline(timeout), consistent_read, backoff, sleep, attributes).rounds(job_ids)
@@ -413,6 +494,10 @@ class _Poll:
             pending = [job for job, row in rows.items() if row is None or not row.finished]
             failure: TransientReadError | None = None
             for start in range(0, len(pending), BATCH_GET_LIMIT):
+                # A round starts within the deadline (pauses are cut to it); its later chunks only
+                # while time is left, so that a slow table cannot stretch the last round.
+                if start and self.deadline.passed():
+                    break
                 try:
                     rows.update(self._batch_get(pending[start : start + BATCH_GET_LIMIT]))
                 except TransientReadError as error:  # these jobs are not read this round
@@ -431,7 +516,9 @@ class _Poll:
         keys, pauses = job_ids, self.deadline.pauses(self.backoff)
         while keys:
             with explained_errors(self.table):
-                rows, keys = self.table.get_many(keys, consistent=self.consistent, attributes=self.attributes)
+                rows, keys = self.deadline.bounded(
+                    partial(self.table.get_many, keys, consistent=self.consistent, attributes=self.attributes)
+                )
             found.update((row.job_id, row) for row in rows)
             pause = next(pauses, None) if keys else None
             if pause is None:
@@ -453,8 +540,8 @@ def wait_all(
     """Wait for many jobs at once; return each job's final status.
 
     Reads 100 jobs per BatchGetItem and re-reads only the unfinished ones. Raises JobWaitTimeout
-    (with ``statuses``) ``timeout`` seconds after the call. ``connection`` takes region_name,
-    endpoint_url, session or client, as JobMonitor does.
+    (with ``statuses``) ``timeout`` seconds after the call, as watch_jobs does. ``connection`` takes
+    region_name, endpoint_url, session or client, as JobMonitor does.
     """
     deadline = Deadline(timeout)
     poll = _Poll(connect(table_name, **connection), deadline, True, Backoff(), time.sleep, STATUS_ATTRIBUTES)
@@ -494,7 +581,7 @@ class AsyncJobMonitor:
         """Like JobMonitor.wait, sleeping with asyncio so the event loop keeps running."""
         waiting = _Waiting(self.job_id, timeout, self._monitor.backoff)
         while True:
-            status, failure = await asyncio.to_thread(self._monitor._try_status)
+            status, failure = await asyncio.to_thread(self._monitor._try_status, waiting.deadline)
             pause = waiting.after(status, failure)
             if pause is None:
                 return status

@@ -173,6 +173,8 @@ class StatusWriter:
                 counts["WriteFailed"] += update.records
                 continue
             self._count(update, result, counts)
+            if result.warnings_dropped:
+                _report_dropped_warnings(update, result, message_ids[update.job_id], counts)
             written.append(_written(update, result, message_ids[update.job_id], event_ids[update.job_id]))
         for line in _log_lines(written):
             logger.info("jobs written", jobs=line)
@@ -250,6 +252,20 @@ class StatusWriter:
                 counts[_JOB_OUTCOME_METRICS[update.winner.status]] += 1
         if superseded:
             counts["StaleOrDuplicate"] += superseded
+
+
+def _report_dropped_warnings(
+    update: JobUpdate, result: WriteResult, message_ids: list[str], counts: Counter[str]
+) -> None:
+    """A warnings merge other writers kept outrunning was given up: the row lacks them for good
+    (their records are not retried: the state is written, and retrying races the same writers)."""
+    logger.warning(
+        "warnings merge given up: other writes to the job kept changing its warnings",
+        jobId=update.job_id,
+        messageIds=message_ids,
+        warningsDropped=result.warnings_dropped,
+    )
+    counts["WarningsDropped"] += result.warnings_dropped
 
 
 def _written(update: JobUpdate, result: WriteResult, message_ids: list[str], event_ids: list[str]) -> dict[str, Any]:

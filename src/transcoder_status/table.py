@@ -149,6 +149,8 @@ class WriteResult:
     outcome: WriteOutcome
     warnings_merged: int = 0
     progress_merged: bool = False
+    # Warnings the row lacked and had room for, given up after MERGE_ATTEMPTS refused merges.
+    warnings_dropped: int = 0
 
 
 class WriteDeadlineError(TimeoutError):
@@ -244,8 +246,8 @@ class StatusTable:
             outcome = WriteOutcome.DUPLICATE if stored.order_key == key else WriteOutcome.STALE
         progress = progress_to_merge(stored, update, winner_written=outcome is WriteOutcome.APPLIED)
         progress_merged = progress is not None and self._merge_progress(progress, now, deadline)
-        warnings_merged = self._merge_warnings(update.job_id, update.warnings, stored, now, deadline)
-        return WriteResult(outcome, warnings_merged, progress_merged)
+        merged, dropped = self._merge_warnings(update.job_id, update.warnings, stored, now, deadline)
+        return WriteResult(outcome, merged, progress_merged, dropped)
 
     def _merge_progress(self, report: Notification, now: float, deadline: float | None) -> bool:
         names, values, sets, removes = _progress_assignments(report)
@@ -263,18 +265,23 @@ class StatusTable:
 
     def _merge_warnings(
         self, job_id: str, candidates: tuple[str, ...], stored: StoredState, now: float, deadline: float | None
-    ) -> int:
-        """Add the warnings the row lacks, as many as fit under the cap; returns how many were added.
+    ) -> tuple[int, int]:
+        """Add the warnings the row lacks, as many as fit under the cap; returns how many were
+        added, and how many that fitted were given up after MERGE_ATTEMPTS refusals.
 
         The condition holds the cap exactly: the set may have at most MAX_WARNINGS - n members
         before n are added. A refusal (another writer added some) brings the row's set back, and
         the rest is tried again against it.
         """
+
+        def missing(held: frozenset[str]) -> tuple[str, ...]:
+            return tuple(w for w in candidates if w not in held)[: max(0, MAX_WARNINGS - len(held))]
+
         held = stored.warnings
         for _ in range(MERGE_ATTEMPTS):
-            adding = tuple(w for w in candidates if w not in held)[: max(0, MAX_WARNINGS - len(held))]
+            adding = missing(held)
             if not adding:
-                return 0
+                return 0, 0
             _check(deadline)
             try:
                 self._update(
@@ -288,10 +295,10 @@ class StatusTable:
                         ":u": {"S": _iso(now)},
                     },
                 )
-                return len(adding)
+                return len(adding), 0
             except self.client.exceptions.ConditionalCheckFailedException as refused:
                 held = _stored_state(refused.response.get("Item", {})).warnings  # type: ignore[arg-type]
-        return 0
+        return 0, len(missing(held))  # other writers kept outrunning this one: the handler reports it
 
     def _update(
         self,

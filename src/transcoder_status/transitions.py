@@ -17,21 +17,26 @@ from dataclasses import dataclass
 from .notification import Notification
 
 # Tie-break between notifications of one job stamped with the same millisecond (MediaConvert sends
-# such pairs): the state later in a job's life wins.
+# such pairs): the state later in a job's life wins. SUBMITTED (MediaConvert's own answer) and any
+# state not listed rank 0. The ranks are in stored order keys: issue 20 swapped QUEUE_HOP (was 3) and
+# INPUT_INFORMATION (was 1), the rest kept theirs. A row written before differs only in a tie of one
+# millisecond between those and a running state: its winner stands until the job's next, later
+# notification replaces it (a redelivery of an INPUT_INFORMATION it holds is written again, same
+# content); finished rows, whose ranks did not change, are untouched. No migration is needed.
 _STATE_RANK = {
     state: rank
     for rank, states in enumerate(
         (
-            ("INPUT_INFORMATION",),
-            ("PROGRESSING",),
+            ("SUBMITTED",),
             ("QUEUE_HOP",),
+            ("PROGRESSING",),
+            ("INPUT_INFORMATION",),
             ("STATUS_UPDATE",),
             ("WARNING", "NEW_WARNING"),
             ("COMPLETED", "COMPLETE"),
             ("ERROR",),
             ("CANCELED",),
-        ),
-        start=1,
+        )
     )
     for state in states
 }

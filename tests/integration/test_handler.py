@@ -8,7 +8,9 @@ import threading
 import uuid
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from tests.conftest import SNS_SUBSCRIPTION_CONFIRMATION, load_event
 from tests.integration.conftest import T0, failed_ids, invoke
@@ -469,3 +471,35 @@ def test_a_jobs_ids_continue_on_the_next_line_and_every_line_stays_under_a_log_e
     assert sorted(logged) == sorted(record["messageId"] for record in batch)  # each once
     heads = [entry for entry in entries if not entry.get("continued")]
     assert len(heads) == jobs and all(entry["outcome"] == "applied" for entry in heads)
+
+
+def test_a_warnings_merge_given_up_is_logged_with_its_job_and_counted(
+    capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 20: near the cap, a merge refused three times under contention vanished without a trace."""
+    client = boto3.client("dynamodb")
+    writer = StatusWriter(StatusTable("t", client))
+    batch = []
+    for index in range(4):
+        message = elastic_transcoder_message(JOB, "WARNING", warning=f"warning {index}")
+        batch.append(sqs_record(json.dumps(sns_envelope(message, T0 + index)), sent_ms=T0 + index))
+
+    def row(warnings: int) -> dict[str, Any]:
+        return {"jobId": {"S": JOB}, "warnings": {"SS": [f"held {i}" for i in range(warnings)]}}
+
+    with Stubber(client) as stubber:
+        stubber.add_response("update_item", {"Attributes": row(95)})  # the state write: room for 5
+        # Other writers add warnings before each of the three merges: refused at 97, 98, 99 held.
+        for held in (97, 98, 99):
+            stubber.add_client_error(
+                "update_item",
+                "ConditionalCheckFailedException",
+                "The conditional request failed",
+                modeled_fields={"Item": row(held)},
+            )
+        assert invoke(writer, {"Records": batch}) == {"batchItemFailures": []}
+        stubber.assert_no_pending_responses()
+    output = capsys.readouterr().out
+    assert emitted_metrics(output)["WarningsDropped"] == 1  # one of the four still had room at 99
+    logged = [r for r in caplog.records if "warnings merge given up" in r.getMessage()]
+    assert [(r.jobId, r.warningsDropped, len(r.messageIds)) for r in logged] == [(JOB, 1, 4)]

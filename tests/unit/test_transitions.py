@@ -18,14 +18,28 @@ from transcoder_status.transitions import (
 )
 
 STATUS = {
+    "SUBMITTED": JobStatus.RUNNING,
+    "QUEUE_HOP": JobStatus.RUNNING,
     "PROGRESSING": JobStatus.RUNNING,
     "WARNING": JobStatus.RUNNING,
+    "NEW_WARNING": JobStatus.RUNNING,
     "COMPLETED": JobStatus.SUCCESS,
     "ERROR": JobStatus.ERROR,
+    "CANCELED": JobStatus.CANCELED,
     "STATUS_UPDATE": JobStatus.RUNNING,
     "INPUT_INFORMATION": JobStatus.RUNNING,
     "COMPLETE": JobStatus.SUCCESS,
 }
+# A job's life, stage by stage (issue 20); the states of one stage are alternatives.
+LIFE_ORDER = [
+    ("SUBMITTED",),
+    ("QUEUE_HOP",),
+    ("PROGRESSING",),
+    ("INPUT_INFORMATION",),
+    ("STATUS_UPDATE",),
+    ("WARNING", "NEW_WARNING"),
+    ("COMPLETED", "COMPLETE", "ERROR", "CANCELED"),
+]
 
 
 def note(state: str, at: int, event_id: str = "e", job_id: str = "job", **kwargs: object) -> Notification:
@@ -59,6 +73,49 @@ def test_equal_timestamps_order_by_state_then_progress_then_event_id() -> None:
     assert order_key(note("STATUS_UPDATE", 5, "a")) > order_key(note("INPUT_INFORMATION", 5, "z"))
     assert order_key(note("STATUS_UPDATE", 5, "a", progress=50)) > order_key(note("STATUS_UPDATE", 5, "z", progress=40))
     assert order_key(note("PROGRESSING", 5, "b")) > order_key(note("PROGRESSING", 5, "a"))
+
+
+@st.composite
+def same_millisecond_pairs(draw: st.DrawFn) -> tuple[Notification, Notification]:
+    """Two notifications of one job stamped with the same millisecond, the second later in its life."""
+    earlier, later = sorted(draw(st.lists(st.integers(0, len(LIFE_ORDER) - 1), min_size=2, max_size=2, unique=True)))
+    at = draw(st.integers(946_684_800_000, 4_102_444_800_000))
+
+    def one(stage: int) -> Notification:
+        state = draw(st.sampled_from(LIFE_ORDER[stage]))
+        progress = draw(st.none() | st.integers(0, 100))
+        return note(state, at, draw(st.text(min_size=1, max_size=40)), progress=progress)
+
+    return one(earlier), one(later)
+
+
+@given(same_millisecond_pairs())
+def test_equal_milliseconds_follow_a_jobs_life_order(pair: tuple[Notification, Notification]) -> None:
+    """Issue 20: QUEUE_HOP (before the job starts) outranked PROGRESSING, INPUT_INFORMATION fell below it."""
+    earlier, later = pair
+    assert order_key(later) > order_key(earlier)
+    assert coalesce([later, earlier])["job"].winner == later
+    assert coalesce([earlier, later])["job"].winner == later
+
+
+def test_stored_keys_keep_their_meaning() -> None:
+    """Order keys are stored in rows: a state's rank changes only on purpose, and the README says
+    what rows written before make of it. Issue 20 moved QUEUE_HOP (3 -> 1) and INPUT_INFORMATION (1 -> 3)."""
+    ranks = {state: order_key(note(state, 5, "e"))[18:20] for state in STATUS}
+    assert ranks == {
+        "SUBMITTED": "00",
+        "QUEUE_HOP": "01",
+        "PROGRESSING": "02",
+        "INPUT_INFORMATION": "03",
+        "STATUS_UPDATE": "04",
+        "WARNING": "05",
+        "NEW_WARNING": "05",
+        "COMPLETED": "06",
+        "COMPLETE": "06",
+        "ERROR": "07",
+        "CANCELED": "08",
+    }
+    assert order_key(note("PROGRESSING", 5, "e", progress=7)) == "0.000000000000005.02.007.e"
 
 
 def test_duplicate_has_the_same_key() -> None:

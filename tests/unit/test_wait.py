@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import Stubber
 
 from transcoder_status import client
-from transcoder_status.client import Backoff, JobMonitor, JobWaitTimeout, watch_jobs
+from transcoder_status.client import (
+    Backoff,
+    JobMonitor,
+    JobWaitTimeout,
+    StatusTableError,
+    TransientReadError,
+    _statuses,
+    watch_jobs,
+)
 from transcoder_status.status import JobStatus
-from transcoder_status.table import JobRow
+from transcoder_status.table import JobRow, StatusTable
 
 
 class FlakyTable:
@@ -170,3 +181,101 @@ def test_with_its_defaults_a_monitor_sees_a_job_finish_within_two_seconds(
     assert clock.now - table.finish_at <= 2.0 + 0.01  # the target: 2 s, plus the read that sees it
     waiting_minutes = max(job_length_s, 60) / 60
     assert table.reads / waiting_minutes <= 60  # reads per waiting minute stay bounded
+
+
+@pytest.mark.parametrize("options", [{"initial": 5, "maximum": 1}, {"initial": 0}, {"initial": -1}, {"factor": 0.5}])
+def test_a_backoff_whose_pauses_could_pass_its_maximum_is_refused(options: dict[str, float]) -> None:
+    """Issue 20: Backoff(initial=5, maximum=1) paused up to 5 s, though a pause is never over maximum."""
+    with pytest.raises(ValueError, match="initial <= maximum"):
+        Backoff(**options)
+
+
+class OutageTable(FlakyTable):
+    """The network is down for the first ``outage`` calls (no DNS, no route), then the rows come back."""
+
+    def __init__(self, rows: dict[str, JobRow], outage: int):
+        super().__init__(rows, unprocessed_rounds=0)
+        self.outage = outage
+        self.client = boto3.client("dynamodb", region_name="us-east-1")
+
+    def _down(self) -> None:
+        if self.outage > 0:
+            self.outage -= 1
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
+
+    def get(self, job_id: str, **_: Any) -> JobRow | None:
+        self._down()
+        return self.rows.get(job_id)
+
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
+        self._down()
+        return super().get_many(job_ids)
+
+
+def test_a_wait_rides_out_a_network_outage_within_its_deadline(clock: FakeClock) -> None:
+    """Issue 20: one EndpointConnectionError ended a wait of an hour."""
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    monitor._table = OutageTable({"a": done("a")}, outage=5)  # type: ignore[assignment]
+    assert monitor.wait(timeout=3600) is JobStatus.SUCCESS
+    table = OutageTable({"a": done("a"), "b": done("b", JobStatus.ERROR)}, outage=5)
+    rounds = list(watch_jobs(["a", "b"], table, timeout=3600, sleep=clock.sleep))  # type: ignore[arg-type]
+    assert _statuses(rounds[-1]) == {"a": JobStatus.SUCCESS, "b": JobStatus.ERROR}
+    assert len(rounds) == 6
+
+
+def test_an_outage_past_the_deadline_times_out_with_its_reason(clock: FakeClock) -> None:
+    table = OutageTable({}, outage=1_000)
+    with pytest.raises(JobWaitTimeout) as raised:
+        list(watch_jobs(["a"], table, timeout=5, sleep=clock.sleep))  # type: ignore[arg-type]
+    assert isinstance(raised.value.read_error, TransientReadError)
+    assert "Cannot reach DynamoDB" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        ("AccessDeniedException", "JobStatusReadPolicyArn"),
+        ("ResourceNotFoundException", "does not exist"),
+        ("UnrecognizedClientException", "rejected the credentials"),
+    ],
+)
+def test_what_will_not_pass_ends_a_wait_at_once(clock: FakeClock, code: str, says: str) -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_client_error("batch_get_item", code, "refused", http_status_code=400)
+        with pytest.raises(StatusTableError, match=says) as raised:
+            list(watch_jobs(["a"], StatusTable("t", client), timeout=3600, sleep=clock.sleep))
+    assert not isinstance(raised.value, TransientReadError)
+    assert clock.slept == []
+
+
+class SlowTable(FlakyTable):
+    """Each BatchGetItem takes ``seconds`` on the fake clock; no row is ever finished."""
+
+    def __init__(self, clock: FakeClock, seconds: float):
+        super().__init__({}, unprocessed_rounds=0)
+        self.clock, self.seconds = clock, seconds
+
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
+        self.clock.now += self.seconds
+        return super().get_many(job_ids)
+
+
+def test_the_deadline_is_checked_before_each_chunk_of_a_round(clock: FakeClock) -> None:
+    """Issue 20: the deadline was checked between rounds only, so one round over 300 jobs ran on."""
+    table = SlowTable(clock, seconds=0.6)
+    started = clock.now
+    with pytest.raises(JobWaitTimeout):
+        list(watch_jobs([f"job-{i}" for i in range(1_000)], table, timeout=1, sleep=clock.sleep))  # type: ignore[arg-type]
+    assert len(table.requests) == 2  # at 0 s and 0.6 s; at 1.2 s the deadline had passed
+    assert clock.now - started == pytest.approx(1.2)
+
+
+def test_a_round_that_starts_at_the_deadline_still_reads(clock: FakeClock) -> None:
+    """The last pause is cut to end at the deadline: the read after it is the wait's last look."""
+    table = SlowTable(clock, seconds=0.1)
+    jobs = [f"job-{i}" for i in range(150)]
+    with pytest.raises(JobWaitTimeout):
+        list(watch_jobs(jobs, table, timeout=1, backoff=Backoff(2, 2), sleep=clock.sleep))  # type: ignore[arg-type]
+    # Two chunks from 0 s; a pause of 1-2 s cut to the 0.8 s left; at 1 s, the first chunk only.
+    assert [len(request) for request in table.requests] == [100, 50, 100]
