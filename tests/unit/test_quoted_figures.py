@@ -24,7 +24,7 @@ def documentation() -> dict[str, str]:
 
 
 NUMBER = r"(\d+(?:\.\d+)?)"
-LIST_LIMIT = inspect.signature(cli.list_command).parameters["limit"].default
+LIST_LIMIT = inspect.signature(cli.jobs.list_jobs_command).parameters["limit"].default
 # (what, how the text quotes it, the code's figures in the quote's order)
 QUOTES = [
     (
