@@ -13,19 +13,27 @@ CHECKOV_VERSION := 3.3.30
 BANDIT_VERSION := 1.9.4
 TOOLS_STAMP := $(TOOLS)/.installed-checkov-$(CHECKOV_VERSION)-bandit-$(BANDIT_VERSION)
 
+# Each bootstrap holds a lock on its virtualenv, so that two makes at once on a fresh clone (two
+# `make demo`, a test beside a demo) build it once: the second waits, then finds the stamp.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	rm -f $(VENV)/.installed-*
-	touch $@
+	mkdir -p $(VENV)
+	flock $(VENV)/.bootstrap.lock sh -ec '\
+	    test -f $@ && exit 0; \
+	    test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip; \
+	    $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"; \
+	    rm -f $(VENV)/.installed-*; \
+	    touch $@'
 
 $(TOOLS_STAMP):
-	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
-	    'checkov==$(CHECKOV_VERSION)' 'bandit==$(BANDIT_VERSION)'
-	rm -f $(TOOLS)/.installed-*
-	touch $@
+	mkdir -p $(TOOLS)
+	flock $(TOOLS)/.bootstrap.lock sh -ec '\
+	    test -f $@ && exit 0; \
+	    test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS); \
+	    $(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \
+	        "checkov==$(CHECKOV_VERSION)" "bandit==$(BANDIT_VERSION)"; \
+	    rm -f $(TOOLS)/.installed-*; \
+	    touch $@'
 
 demo: $(STAMP)
 	$(BIN)/transcoder-status demo $(ARGS)

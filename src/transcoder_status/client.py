@@ -30,6 +30,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from .aws_errors import NO_CREDENTIALS, NO_REGION
 from .status import JobStatus, ProcessStatus
 from .table import (
     ALL_ATTRIBUTES,
@@ -157,9 +158,7 @@ def connect(
                 "dynamodb", region_name=region_name, endpoint_url=endpoint_url, config=CLIENT_CONFIG
             )
         except NoRegionError:
-            raise StatusTableError(
-                "No AWS region: set AWS_DEFAULT_REGION (or a profile's region), or pass region_name=... / --region."
-            ) from None
+            raise StatusTableError(NO_REGION) from None
     return StatusTable(name, client)
 
 
@@ -212,10 +211,7 @@ def explained_errors(table: StatusTable) -> Iterator[None]:
         kind = TransientReadError if status >= 500 else StatusTableError
         raise kind(f"Cannot read table {table.name!r}: {code}: {message}") from error
     except NoCredentialsError as error:
-        raise StatusTableError(
-            "No AWS credentials found: configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY."
-        ) from error
+        raise StatusTableError(NO_CREDENTIALS) from error
     except (ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as error:
         raise TransientReadError(
             f"DynamoDB at {table.client.meta.endpoint_url} did not answer in time ({type(error).__name__})."

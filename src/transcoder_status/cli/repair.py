@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 from rich.table import Table
 
+from ..aws_errors import explain
 from ..client import StatusTableError
 from ..listing import stuck_jobs
 from ..notification import Source
@@ -76,7 +77,7 @@ def reconcile(
         rows = list(islice((row for row in stuck_rows if row.source == Source.MEDIACONVERT), limit))
         report = reconciler.reconcile(rows)
     except (StatusTableError, BotoCoreError, ClientError) as error:
-        raise fail(str(error)) from None
+        raise fail(explain(error)) from None
     _repair_report(report, f"Running MediaConvert jobs not updated for {stuck}{' (dry run)' if dry_run else ''}")
 
 
@@ -122,6 +123,6 @@ def backfill(
     try:
         report = reconciler.backfill(datetime.now(UTC) - ago, queue, statuses or (), metadata)
     except (StatusTableError, BotoCoreError, ClientError) as error:
-        raise fail(str(error)) from None
+        raise fail(explain(error)) from None
     title = f"MediaConvert jobs created in the last {since}: what changed{' (dry run)' if dry_run else ''}"
     _repair_report(report, title, changes_only=True)

@@ -10,7 +10,6 @@ client library -> a summary. Exit 0 only if every job ended as simulated, with e
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -113,9 +112,9 @@ def local_stack(
             runtime.stop()
 
 
-def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = None) -> int:
+def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Console | None = None) -> int:
+    """The demo, its logs in ``log_dir``; 0 if every check passed."""
     console = console or Console()
-    log_dir = Path(tempfile.mkdtemp(prefix="transcoder-status-demo-"))
     started = time.monotonic()
     try:
         with local_stack(
@@ -391,10 +390,9 @@ def _events_table(events: list[dict[str, Any]]) -> Table:
     return view
 
 
-def run_local(console: Console | None = None) -> int:
-    """Keep the stack running for the CLI and your own code; Ctrl-C stops it."""
+def run_local(log_dir: Path, console: Console | None = None) -> int:
+    """Keep the stack running for the CLI and your own code, its logs in ``log_dir``; Ctrl-C stops it."""
     console = console or Console()
-    log_dir = Path(tempfile.mkdtemp(prefix="transcoder-status-local-"))
     try:
         with local_stack(console, log_dir, show_pipe_errors=True) as local:
             environment = {
@@ -413,7 +411,7 @@ def run_local(console: Console | None = None) -> int:
                 "\nPublish Elastic Transcoder notifications to NotificationTopicArn, or MediaConvert "
                 "events with `aws events put-events`; each finished job puts one Transcoding Job Finished "
                 "event on FinishedEventBusName; `transcoder-status list`, `status`, `watch` and `dlq show` "
-                "work against it (the stuck check's schedule is recorded, not run). Ctrl-C stops everything."
+                "work against it. Ctrl-C stops everything."
             )
             threading.Event().wait()
     except KeyboardInterrupt:
