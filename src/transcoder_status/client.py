@@ -459,14 +459,15 @@ def wait_all(
 
 
 class AsyncJobMonitor:
-    """JobMonitor for asyncio applications: the same verbs, awaitable; reads run in a thread."""
+    """JobMonitor for asyncio applications: the same verbs, every one awaitable (``await
+    monitor.start()`` too); reads run in a thread, so the event loop keeps running."""
 
     def __init__(self, job_id: str, table_name: str | None = None, **options: Any):
         self._monitor = JobMonitor(job_id, table_name, **options)
         self.job_id = job_id
 
-    def start(self) -> None:
-        self._monitor.start()
+    async def start(self) -> None:
+        self._monitor.start()  # reads nothing: awaitable so that every verb is used alike
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._monitor.stop)

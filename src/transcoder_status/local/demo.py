@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..client import Backoff, JobWaitTimeout, connect, watch_jobs
-from ..display import JobProgress, styled
+from ..display import Column, JobProgress, fitted, styled
 from ..status import JobStatus
 from ..table import PROGRESS_ATTRIBUTES, JobRow
 from .emulator import Emulator, running_emulator
@@ -73,14 +73,15 @@ def local_stack(
     timer; all stopped on exit, Ctrl-C included."""
     mediaconvert = MediaConvertStandIn()
     with running_emulator() as emulator, mediaconvert.running() as mediaconvert_url:
-        console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}")
+        console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}", soft_wrap=True)
         stack = provision()
         console.print(f"[bold]Stack[/bold] {stack.name} provisioned from template.yaml: {len(stack.refs)} resources")
         (trigger,) = stack.triggers
         runtime = start_runtime(trigger, emulator, log_dir / "function.log")
         console.print(
             f"[bold]Function[/bold] {trigger.function.handler} polling its queue "
-            f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); log: {runtime.log_path}"
+            f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); log: {runtime.log_path}",
+            soft_wrap=True,  # a path or an ARN is never broken: the terminal wraps it, copy and paste joins it
         )
         pipe_errors: list[BaseException] = []
 
@@ -92,7 +93,8 @@ def local_stack(
         pipes = PipeRunners.of(stack.pipes, on_error=pipe_error).start()
         console.print(
             f"[bold]Pipes[/bold] {', '.join(p.name.removeprefix(stack.name + '-') for p in stack.pipes)} reading "
-            f"the table's stream, putting on event bus {stack.outputs['FinishedEventBusName']}"
+            f"the table's stream, putting on event bus {stack.outputs['FinishedEventBusName']}",
+            soft_wrap=True,
         )
         (schedule,) = stack.schedules
         overrides = {"AWS_ENDPOINT_URL_MEDIACONVERT": mediaconvert_url, **emulator.environment()}
@@ -101,8 +103,10 @@ def local_stack(
         stuck_check = LocalScheduler(schedule, check_every_s, log_dir / "stuck-check.log", overrides).start()
         threshold = float(stuck_check.function.environment["STUCK_AFTER_MINUTES"]) * 60
         console.print(
-            f"[bold]Stuck check[/bold] every {check_every_s:g} s for rows {threshold:g} s without news, asking "
-            f"MediaConvert's stand-in ({mediaconvert_url}) about MediaConvert ones; log: {stuck_check.log_path}"
+            f"[bold]Stuck check[/bold] run here every {check_every_s:g} s (on AWS: {schedule.expression}) for rows "
+            f"{threshold:g} s without news, asking MediaConvert's stand-in ({mediaconvert_url}) about MediaConvert "
+            f"ones; log: {stuck_check.log_path}",
+            soft_wrap=True,
         )
         try:
             yield LocalStack(emulator, stack, runtime, pipes, pipe_errors, mediaconvert, mediaconvert_url, stuck_check)
@@ -122,7 +126,9 @@ def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Co
         ) as local:
             bus = local.stack.outputs["FinishedEventBusName"]
             consumer = subscribe_queue(bus, f"{local.stack.name}-finished-events")
-            console.print(f"[bold]Consumer[/bold] a rule on event bus {bus} -> queue {consumer.rsplit('/', 1)[1]}")
+            console.print(
+                f"[bold]Consumer[/bold] a rule on event bus {bus} -> queue {consumer.rsplit('/', 1)[1]}", soft_wrap=True
+            )
             simulator = TranscoderSimulator(local.stack, jobs=jobs, seed=seed, mediaconvert=local.mediaconvert).start()
             lost = [job.job_id for job in simulator.jobs if job.lost_terminal]
             console.print(
@@ -258,16 +264,18 @@ def _summary(
     finished_events: dict[str, list[dict[str, Any]]] = {}
     for event in events:
         finished_events.setdefault(str(event.get("detail", {}).get("jobId")), []).append(event)
-    view, wrong, wrong_events, latencies = _jobs_table(jobs, rows, seen_at, repaired, finished_events)
+    view, wrong, wrong_events, latencies = _jobs_table(
+        console.width, jobs, rows=rows, seen_at=seen_at, repaired=repaired, finished_events=finished_events
+    )
     console.print(view)
     strays = [event for stray in finished_events.values() for event in stray]
-    console.print(_events_table(events))
+    console.print(_events_table(console.width, events))
     console.print(
         f"Pipes: {pipe_stats.records} stream records read (each Pipe reads them all), {pipe_stats.matched} passed "
         f"a filter, {pipe_stats.events_put} events put, {pipe_stats.retries} retries"
     )
 
-    dlq, malformed_in_dlq = _dlq_table(dead_letters, log_path)
+    dlq, malformed_in_dlq = _dlq_table(console.width, dead_letters, log_path)
     console.print(dlq)
 
     if latencies:
@@ -315,8 +323,33 @@ def _summary(
     return 0
 
 
+_JOB_COLUMNS = (
+    Column("Job"),
+    Column("Source"),
+    Column("Simulated"),
+    Column("Final"),
+    Column("Latency", justify="right"),
+    Column("Events", justify="right"),
+    Column("Delivery", whole=False),
+)
+_EVENT_COLUMNS = (
+    Column("Job"),
+    Column("Status"),
+    Column("State"),
+    Column("Finished at", whole=False),
+    Column("Outputs / error", whole=False),
+)
+_DLQ_COLUMNS = (
+    Column("Message ID", whole=False),
+    Column("Why (from the function's log)", whole=False),
+    Column("Body", whole=False),
+)
+
+
 def _jobs_table(
+    width: int,
     jobs: list[SimulatedJob],
+    *,
     rows: dict[str, JobRow | None],
     seen_at: dict[str, float],
     repaired: set[str],
@@ -324,13 +357,10 @@ def _jobs_table(
 ) -> tuple[Table, list[str], list[str], list[float]]:
     """Every job beside what was simulated, with its events (taken from ``finished_events``); the
     jobs that ended wrong, those without exactly one event of their row's status, the latencies."""
-    view = Table(title="Jobs")
-    for name in ("Job", "Source", "Simulated", "Final", "Latency", "Events"):
-        view.add_column(name, no_wrap=True)
-    view.add_column("Delivery")
     wrong: list[str] = []
     wrong_events: list[str] = []
     latencies: list[float] = []
+    cells: list[list[str]] = []
     for job in jobs:
         row = rows.get(job.job_id)
         final = row.status if row is not None else JobStatus.RUNNING
@@ -349,29 +379,29 @@ def _jobs_table(
             quirks += (
                 ": [green]repaired[/green] from MediaConvert" if job.job_id in repaired else ": [red]not repaired[/red]"
             )
-        view.add_row(job.job_id, job.source, styled(job.outcome), styled(final), latency, count, quirks)
+        cells.append([escape(job.job_id), job.source, styled(job.outcome), styled(final), latency, count, quirks])
+    view = fitted(_JOB_COLUMNS, cells, width, droppable=("Source", "Simulated"), title="Jobs")
     return view, wrong, wrong_events, latencies
 
 
-def _dlq_table(dead_letters: list[dict[str, Any]], log_path: Path) -> tuple[Table, bool]:
+def _dlq_table(width: int, dead_letters: list[dict[str, Any]], log_path: Path) -> tuple[Table, bool]:
     """The DLQ's messages with why each is there; and whether the malformed message is among them."""
     reasons = _reasons(log_path)
-    dlq = Table("Message ID", "Why (from the function's log)", "Body", title="Dead-letter queue")
+    cells: list[list[str]] = []
     malformed_in_dlq = False
     for message in dead_letters:
         body = json.loads(message["Body"])
         text = body.get("Message", message["Body"]) if isinstance(body, dict) else message["Body"]
         malformed_in_dlq |= text == MALFORMED_MESSAGE
-        dlq.add_row(message["MessageId"], reasons.get(message["MessageId"], "?"), str(text)[:60])
-    return dlq, malformed_in_dlq
+        cells.append(
+            [escape(message["MessageId"]), escape(reasons.get(message["MessageId"], "?")), escape(str(text)[:60])]
+        )
+    return fitted(_DLQ_COLUMNS, cells, width, title="Dead-letter queue"), malformed_in_dlq
 
 
-def _events_table(events: list[dict[str, Any]]) -> Table:
+def _events_table(width: int, events: list[dict[str, Any]]) -> Table:
     """The events the consumer's queue received, as a consumer reads them."""
-    view = Table(title=f"Transcoding Job Finished events received ({len(events)})")
-    for name in ("Job", "Status", "State", "Finished at"):
-        view.add_column(name, no_wrap=True)
-    view.add_column("Outputs / error")
+    cells: list[list[str]] = []
     for event in sorted(events, key=lambda e: str(e.get("detail", {}).get("jobId"))):
         detail = event.get("detail", {})
         status = detail.get("status", "?")
@@ -380,14 +410,17 @@ def _events_table(events: list[dict[str, Any]]) -> Table:
         # S3 URIs by their file name, to keep the table narrow; the event has the whole URI.
         files = ", ".join("…/" + name.rsplit("/", 1)[-1] if name.startswith("s3://") else name for name in outputs)
         # What the event says is text, not markup: "[indeo4]" in an error message stays as it is.
-        view.add_row(
-            escape(str(detail.get("jobId"))),
-            styled(JobStatus(status)) if status in JobStatus.__members__ else escape(str(status)),
-            escape(str(detail.get("state", ""))),
-            escape(str(detail.get("finishedAt", "")).replace("T", " ")),
-            (escape(files) or "[dim]no outputs[/dim]") + (f"\n[red]{escape(error[:60])}[/red]" if error else ""),
+        cells.append(
+            [
+                escape(str(detail.get("jobId"))),
+                styled(JobStatus(status)) if status in JobStatus.__members__ else escape(str(status)),
+                escape(str(detail.get("state", ""))),
+                escape(str(detail.get("finishedAt", "")).replace("T", " ")),
+                (escape(files) or "[dim]no outputs[/dim]") + (f"\n[red]{escape(error[:60])}[/red]" if error else ""),
+            ]
         )
-    return view
+    title = f"Transcoding Job Finished events received ({len(events)})"
+    return fitted(_EVENT_COLUMNS, cells, width, droppable=("State",), title=title)
 
 
 def run_local(log_dir: Path, console: Console | None = None) -> int:
@@ -406,7 +439,7 @@ def run_local(log_dir: Path, console: Console | None = None) -> int:
             console.print("\n[bold]Export these to use the CLI or your own code against it:[/bold]")
             print("export " + " ".join(f"{name}={value}" for name, value in environment.items()), flush=True)
             for name, value in local.stack.outputs.items():
-                console.print(f"  {name}: {value}")
+                console.print(f"  {name}: {escape(value)}", soft_wrap=True)  # whole, to copy
             console.print(
                 "\nPublish Elastic Transcoder notifications to NotificationTopicArn, or MediaConvert "
                 "events with `aws events put-events`; each finished job puts one Transcoding Job Finished "
