@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint unit integration fuzz bench soak events local clean
+.PHONY: demo test lint unit integration fuzz bench soak events local docs samples clean
 
 # The security gate's tools live in a virtualenv of their own: checkov pins boto3, urllib3 and
 # networkx to versions the project's own environment must not be forced onto.
@@ -45,13 +45,24 @@ test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP) $(TOOLS_STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench docs
+	$(BIN)/ruff format --check src tests bench docs
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m transcoder_status.local.template template.yaml
 	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
 	$(TOOLS)/bin/bandit --quiet --recursive src
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(SITE)
+
+# The documentation site (docs/, mkdocs.yml) in site/; `make lint` builds it strictly, so a broken
+# link, anchor or API reference fails.
+SITE ?= site
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(SITE)
+
+# The samples of output the docs include (docs/samples/), regenerated from the commands themselves.
+samples: $(STAMP)
+	$(BIN)/python docs/samples/generate.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
@@ -80,4 +91,4 @@ events: $(STAMP)
 	$(BIN)/python -m transcoder_status.local.sample_events events
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) $(SITE) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -78,7 +78,7 @@ def _rows_view(rows: Iterable[tuple[str, JobRow | None]], width: int) -> Table:
     cells: list[list[str]] = []
     for job_id, row in rows:
         if row is None:
-            cells.append([escape(job_id), styled(JobStatus.RUNNING), "[dim]no notification yet[/dim]", "", "", "", ""])
+            cells.append([escape(job_id), styled(JobStatus.RUNNING), "", "", "", "", "[dim]no notification yet[/dim]"])
             continue
         detail = row.error_message or (f"{len(row.warnings)} warning(s)" if row.warnings else "")
         if row.error_code:
