@@ -10,6 +10,7 @@ from importlib.metadata import version
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from . import dlq, jobs, local, repair
 from .output import EXIT_FAILED, EXIT_TIMEOUT, EXIT_UNREADABLE, errors
@@ -57,7 +58,8 @@ def main() -> None:
     except ModuleNotFoundError as error:
         if error.name in ("moto", "samtranslator", "yaml"):
             errors.print(
-                f"[red]The local stack needs more packages: pip install 'transcoder-status\\[local]' ({error}).[/red]"
+                escape(f"The local stack needs more packages: pip install 'transcoder-status[local]' ({error})."),
+                style="red",
             )
             sys.exit(EXIT_UNREADABLE)
         raise

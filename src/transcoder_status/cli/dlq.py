@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from ..dead_letters import SNS_CONTROL, UNDELIVERED, WRITE_FAILED, DeadLetterQueue, DeadLetterQueueError
+from ..display import Column, fitted
 from ..table import DEFAULT_RETENTION_DAYS
 from . import output
 from .output import EndpointOption, RegionOption, fail
@@ -87,22 +87,30 @@ def show(
     if not letters:
         output.console.print(f"{name}: empty.")
         return
-    view = Table(title=f"{name}: {len(letters)} message(s), all still there")
-    view.add_column("Message ID", no_wrap=True)
-    view.add_column("First sent", no_wrap=True)
-    view.add_column("Receives", justify="right")
-    view.add_column("Why", ratio=3)
-    view.add_column("Body", ratio=2)
+    cells = []
     for letter in letters:
         style = "red" if letter.too_old else _KIND_STYLE.get(letter.kind, "red")
-        view.add_row(
-            escape(letter.message_id),
-            letter.first_sent or "?",
-            str(letter.receive_count),
-            f"[{style}]{escape(letter.reason)}[/{style}]",
-            escape(letter.excerpt()),
+        cells.append(
+            [
+                escape(letter.message_id),
+                letter.first_sent or "?",
+                str(letter.receive_count),
+                f"[{style}]{escape(letter.reason)}[/{style}]",
+                escape(letter.excerpt()),
+            ]
         )
+    title = f"{name}: {len(letters)} message(s), all still there"
+    view = fitted(_COLUMNS, cells, output.console.width, droppable=("Body", "First sent"), title=title)
     output.console.print(view)
+
+
+_COLUMNS = (
+    Column("Message ID"),
+    Column("First sent"),
+    Column("Receives", justify="right"),
+    Column("Why", whole=False),
+    Column("Body", whole=False),
+)
 
 
 @app.command("redrive")

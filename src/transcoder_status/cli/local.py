@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..client import StatusTableError, explained_errors
 from ..table import DEFAULT_RETENTION_DAYS
@@ -74,7 +75,7 @@ def _log_directory(prefix: str, keep: bool) -> Iterator[Path]:
         yield path
     finally:
         if keep:
-            output.console.print(f"Logs kept in {path}", soft_wrap=True)
+            output.console.print(f"Logs kept in {escape(str(path))}", soft_wrap=True)
         else:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -157,7 +158,7 @@ def soak(
         print_report(output.console, result)
         if report is not None:
             record(report, result)
-            output.console.print(f"Figures kept in {report}")
+            output.console.print(f"Figures kept in {escape(str(report))}", soft_wrap=True)
     raise typer.Exit(0 if result.passed else 1)
 
 

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
-from rich.table import Table
 
 from ..aws_errors import explain
 from ..client import StatusTableError
+from ..display import Column, fitted
 from ..listing import stuck_jobs
 from ..notification import Source
 from ..reconcile import Reconciler, Report, Verdict, mediaconvert_client
@@ -27,22 +27,25 @@ RepairRetentionOption = Annotated[
 ]
 
 
+_REPORT_COLUMNS = (Column("Job ID"), Column("MediaConvert says"), Column("Row"), Column("Why", whole=False))
+
+
 def _repair_report(report: Report, title: str, *, changes_only: bool = False) -> None:
-    view = Table(title=title)
-    for column in ("Job ID", "MediaConvert says", "Row"):
-        view.add_column(column, no_wrap=True)
-    view.add_column("Why")
     style = {Verdict.REPAIRED: "green", Verdict.WOULD_REPAIR: "yellow", Verdict.NOT_FOUND: "yellow"}
+    cells = []
     for checked in report.checked:
         if changes_only and checked.verdict is Verdict.UNCHANGED:
             continue
         tint = style.get(checked.verdict, "red" if checked.verdict is Verdict.FAILED else "dim")
-        view.add_row(
-            escape(checked.job_id),
-            checked.status or "?",
-            f"[{tint}]{checked.verdict.value}[/{tint}]",
-            escape(checked.reason or ""),
+        cells.append(
+            [
+                escape(checked.job_id),
+                escape(checked.status or "?"),
+                f"[{tint}]{checked.verdict.value}[/{tint}]",
+                escape(checked.reason or ""),
+            ]
         )
+    view = fitted(_REPORT_COLUMNS, cells, output.console.width, title=escape(title))
     output.console.print(view)
     summary = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v))
     output.errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")

@@ -80,7 +80,7 @@ def local_stack(
         runtime = start_runtime(trigger, emulator, log_dir / "function.log")
         console.print(
             f"[bold]Function[/bold] {trigger.function.handler} polling its queue "
-            f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); log: {runtime.log_path}",
+            f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); log: {escape(str(runtime.log_path))}",
             soft_wrap=True,  # a path or an ARN is never broken: the terminal wraps it, copy and paste joins it
         )
         pipe_errors: list[BaseException] = []
@@ -88,7 +88,7 @@ def local_stack(
         def pipe_error(error: BaseException) -> None:
             pipe_errors.append(error)
             if show_pipe_errors:
-                console.print(f"[red]pipe: {type(error).__name__}: {error}[/red]")
+                console.print(f"[red]pipe: {type(error).__name__}: {escape(str(error))}[/red]")
 
         pipes = PipeRunners.of(stack.pipes, on_error=pipe_error).start()
         console.print(
@@ -105,7 +105,7 @@ def local_stack(
         console.print(
             f"[bold]Stuck check[/bold] run here every {check_every_s:g} s (on AWS: {schedule.expression}) for rows "
             f"{threshold:g} s without news, asking MediaConvert's stand-in ({mediaconvert_url}) about MediaConvert "
-            f"ones; log: {stuck_check.log_path}",
+            f"ones; log: {escape(str(stuck_check.log_path))}",
             soft_wrap=True,
         )
         try:
@@ -147,7 +147,7 @@ def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Co
             if local.runtime.process.poll() is not None:
                 console.print(
                     f"[red]The function runtime exited ({local.runtime.process.returncode}): "
-                    f"see {local.runtime.log_path}[/red]"
+                    f"see {escape(str(local.runtime.log_path))}[/red]"
                 )
             return _summary(
                 console,
@@ -187,7 +187,7 @@ def _watch(
                         seen_at.setdefault(job_id, now)
                 progress.show(rows)
         except JobWaitTimeout as error:
-            console.print(f"[red]{error}[/red]")  # the summary shows which jobs never finished
+            console.print(f"[red]{escape(str(error))}[/red]")  # the summary shows which jobs never finished
     return seen_at, rows
 
 
@@ -286,9 +286,11 @@ def _summary(
             f"default backoff, {BACKOFF.initial:g}-{BACKOFF.maximum:g} s)"
         )
     for error in simulator_errors:
-        console.print(f"[red]simulator error: {error}[/red]")
+        console.print(f"[red]simulator error: {escape(str(error))}[/red]")
     for error in pipe_errors[-3:]:
-        console.print(f"[red]pipe error ({len(pipe_errors)} in all): {type(error).__name__}: {error}[/red]")
+        console.print(
+            f"[red]pipe error ({len(pipe_errors)} in all): {type(error).__name__}: {escape(str(error))}[/red]"
+        )
     elapsed = time.monotonic() - started
     problems = [f"{len(wrong)} job(s) ended wrong: {', '.join(wrong)}"] if wrong else []
     if wrong_events:
@@ -310,9 +312,9 @@ def _summary(
     if simulator_errors:
         problems.append("simulator errors")
     for error in check_errors[-3:]:
-        console.print(f"[red]stuck check error ({len(check_errors)} in all): {error}[/red]")
+        console.print(f"[red]stuck check error ({len(check_errors)} in all): {escape(str(error))}[/red]")
     if problems:
-        console.print(f"[bold red]FAIL[/bold red] after {elapsed:.1f} s: " + "; ".join(problems))
+        console.print(f"[bold red]FAIL[/bold red] after {elapsed:.1f} s: " + escape("; ".join(problems)))
         return 1
     console.print(
         f"[bold green]PASS[/bold green] in {elapsed:.1f} s: {len(jobs)}/{len(jobs)} jobs "
