@@ -80,7 +80,8 @@ def local_stack(
         runtime = start_runtime(trigger, emulator, log_dir / "function.log")
         console.print(
             f"[bold]Function[/bold] {trigger.function.handler} polling its queue "
-            f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); log: {escape(str(runtime.log_path))}",
+            f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); "
+            f"log: {escape(str(runtime.log_path))}",
             soft_wrap=True,  # a path or an ARN is never broken: the terminal wraps it, copy and paste joins it
         )
         pipe_errors: list[BaseException] = []
