@@ -7,8 +7,16 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
-from ..dead_letters import SNS_CONTROL, UNDELIVERED, WRITE_FAILED, DeadLetterQueue, DeadLetterQueueError
+from ..dead_letters import (
+    SNS_CONTROL,
+    UNDELIVERED,
+    WRITE_FAILED,
+    DeadLetter,
+    DeadLetterQueue,
+    DeadLetterQueueError,
+)
 from ..display import Column, fitted
 from ..table import DEFAULT_RETENTION_DAYS
 from . import output
@@ -87,6 +95,21 @@ def show(
     if not letters:
         output.console.print(f"{name}: empty.")
         return
+    title = f"{name}: {len(letters)} message(s), all still there"
+    output.console.print(_letters_view(letters, output.console.width, title))
+
+
+_COLUMNS = (
+    Column("Message ID"),
+    Column("First sent"),
+    Column("Receives", justify="right"),
+    Column("Why", whole=False),
+    Column("Body", whole=False),
+)
+
+
+def _letters_view(letters: list[DeadLetter], width: int, title: str) -> Table:
+    """Message IDs whole; the body, then the first send time, give way on a narrow terminal."""
     cells = []
     for letter in letters:
         style = "red" if letter.too_old else _KIND_STYLE.get(letter.kind, "red")
@@ -99,18 +122,7 @@ def show(
                 escape(letter.excerpt()),
             ]
         )
-    title = f"{name}: {len(letters)} message(s), all still there"
-    view = fitted(_COLUMNS, cells, output.console.width, droppable=("Body", "First sent"), title=title)
-    output.console.print(view)
-
-
-_COLUMNS = (
-    Column("Message ID"),
-    Column("First sent"),
-    Column("Receives", justify="right"),
-    Column("Why", whole=False),
-    Column("Body", whole=False),
-)
+    return fitted(_COLUMNS, cells, width, droppable=("Body", "First sent"), title=title)
 
 
 @app.command("redrive")

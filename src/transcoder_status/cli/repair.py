@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
+from rich.table import Table
 
 from ..aws_errors import explain
 from ..client import StatusTableError
@@ -31,6 +32,13 @@ _REPORT_COLUMNS = (Column("Job ID"), Column("MediaConvert says"), Column("Row"),
 
 
 def _repair_report(report: Report, title: str, *, changes_only: bool = False) -> None:
+    output.console.print(_report_view(report, title, output.console.width, changes_only=changes_only))
+    summary = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v))
+    output.errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")
+
+
+def _report_view(report: Report, title: str, width: int, *, changes_only: bool = False) -> Table:
+    """Job IDs and what MediaConvert says whole; the reason folds."""
     style = {Verdict.REPAIRED: "green", Verdict.WOULD_REPAIR: "yellow", Verdict.NOT_FOUND: "yellow"}
     cells = []
     for checked in report.checked:
@@ -45,10 +53,7 @@ def _repair_report(report: Report, title: str, *, changes_only: bool = False) ->
                 escape(checked.reason or ""),
             ]
         )
-    view = fitted(_REPORT_COLUMNS, cells, output.console.width, title=escape(title))
-    output.console.print(view)
-    summary = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v))
-    output.errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")
+    return fitted(_REPORT_COLUMNS, cells, width, title=escape(title))
 
 
 def _reconciler(
