@@ -7,7 +7,7 @@ as wide as its content (see ``PlainConsole``), so a pipe or a file gets every co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -103,7 +103,14 @@ def _least_width(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> in
 class JobProgress:
     """One progress bar per job; ``show(rows)`` after every poll."""
 
-    def __init__(self, job_ids: Iterable[str], console: Console, labels: dict[str, str] | None = None):
+    def __init__(
+        self,
+        job_ids: Iterable[str],
+        console: Console,
+        labels: dict[str, str] | None = None,
+        clock: Callable[[], float] | None = None,
+    ):
+        self._ended: set[str] = set()
         self._progress = Progress(
             TextColumn("{task.fields[label]}"),
             BarColumn(bar_width=max(10, min(BAR_WIDTH, console.width - 70))),  # the labels first, at 80 columns
@@ -111,6 +118,7 @@ class JobProgress:
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
             console=console,
+            get_time=clock,
         )
         labels = labels or {}
         self._tasks: dict[str, TaskID] = {
@@ -121,7 +129,8 @@ class JobProgress:
     def show(self, rows: dict[str, JobRow | None]) -> None:
         for job, row in rows.items():
             self._progress.update(self._tasks[job], **_bar(row))
-            if row is not None and row.finished:  # its clock stops at its own end, at whatever percent
+            if row is not None and row.finished and job not in self._ended:
+                self._ended.add(job)  # its clock stops at its own end, at whatever percent, once
                 self._progress.stop_task(self._tasks[job])
 
     def __enter__(self) -> JobProgress:

@@ -18,7 +18,7 @@ from transcoder_status.cli.dlq import _letters_view
 from transcoder_status.cli.jobs import _rows_view
 from transcoder_status.cli.repair import _report_view
 from transcoder_status.dead_letters import DeadLetter
-from transcoder_status.display import PLAIN_WIDTH, PlainConsole
+from transcoder_status.display import PLAIN_WIDTH, JobProgress, PlainConsole
 from transcoder_status.local.demo import _dlq_table, _events_table, _jobs_table
 from transcoder_status.local.simulator import SimulatedJob
 from transcoder_status.reconcile import Checked, Report, Verdict
@@ -203,3 +203,22 @@ def test_replay_refuses_unusable_input_in_one_line(name: str, tmp_path: Path) ->
     assert ("Traceback" not in result.output and result.exception is None) or isinstance(result.exception, SystemExit)
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{path}: "), result.output
+
+
+def test_a_finished_job_keeps_its_own_end_time() -> None:
+    """A job that ends below 100% (ERROR at 40%) stops its clock when it ends, not when the run does."""
+    now = [0.0]
+    console = Console(width=80, record=True, file=io.StringIO())
+    progress = JobProgress(JOB_IDS[:2], console, clock=lambda: now[0])
+    running = JobRow(job_id=JOB_IDS[1], status=JobStatus.RUNNING, finished=False, progress=40)
+    with progress:
+        now[0] = 3.0
+        progress.show({JOB_IDS[0]: JobRow(job_id=JOB_IDS[0], status=JobStatus.ERROR, finished=True, progress=40)})
+        progress.show({JOB_IDS[1]: running})
+        for now[0] in (20.0, 40.0, 75.0):  # the other job runs on; each poll shows both again
+            progress.show({JOB_IDS[0]: JobRow(job_id=JOB_IDS[0], status=JobStatus.ERROR, finished=True, progress=40)})
+            progress.show({JOB_IDS[1]: running})
+        progress.show({JOB_IDS[1]: JobRow(job_id=JOB_IDS[1], status=JobStatus.SUCCESS, finished=True)})
+    lines = console.export_text().splitlines()
+    assert next(line for line in lines if JOB_IDS[0] in line).endswith("0:00:03")
+    assert next(line for line in lines if JOB_IDS[1] in line).endswith("0:01:15")
