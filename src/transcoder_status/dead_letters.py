@@ -503,7 +503,7 @@ class DeadLetterQueue:
                 ) from error
             if code in ("AccessDenied", "AccessDeniedException"):
                 raise DeadLetterQueueError(
-                    f"Not allowed ({code}: {message}): see README, Operations, for the permissions these commands need."
+                    f"Not allowed ({code}: {message}): docs/operations.md (Permissions) says what these commands need."
                 ) from error
             raise DeadLetterQueueError(f"SQS refused: {code}: {message}") from error
         except NoCredentialsError as error:

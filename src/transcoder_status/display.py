@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -146,8 +147,8 @@ class JobProgress:
 def _bar(row: JobRow | None) -> dict[str, Any]:
     if row is None:
         return {"completed": 0, "status": "[dim]waiting for a notification[/dim]"}
-    label = styled(row.status) if row.finished else f"{styled(row.status)} ({row.state or '?'})"
+    label = styled(row.status) if row.finished else f"{styled(row.status)} ({escape(row.state or '?')})"
     if row.phase and not row.finished:
-        label += f" {row.phase.lower()}"
+        label += f" {escape(row.phase.lower())}"  # the transcoder's words, not markup
     completed = 100 if row.status is JobStatus.SUCCESS else row.progress or 0
     return {"completed": completed, "status": label}

@@ -48,7 +48,9 @@ MaxOption = Annotated[int | None, typer.Option("--max", min=1, help="At most thi
 RetentionOption = Annotated[
     float,
     typer.Option(
-        envvar="RETENTION_DAYS", min=1, help="The stack's RetentionDays: older messages are not redriven (see README)."
+        envvar="RETENTION_DAYS",
+        min=1,
+        help="The stack's RetentionDays: older messages are not redriven (see docs/operations.md).",
     ),
 ]
 
