@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
 from typer.testing import CliRunner
 
@@ -34,6 +35,8 @@ def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata service to ask
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: nothing can leave
     monkeypatch.setenv("TABLE_NAME", "transcoder-status-table")
+    # As in a fresh process: no default session that found credentials for an earlier test.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=list(COMMANDS))
