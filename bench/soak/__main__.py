@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from transcoder_status.cli.local import KeepOption, log_directory
+
 from .report import print_report, record
 from .run import FAULTS, SoakOptions, SoakResult, run_soak
 
@@ -42,6 +44,7 @@ def soak(
     report: Annotated[
         Path | None, typer.Option(help="Markdown file to keep this run's figures in (e.g. bench/soak.md).")
     ] = None,
+    keep: KeepOption = False,
 ) -> None:
     """Load the whole pipeline (and inject faults), then check every row, the DLQ and that nothing was lost."""
     chosen = {name.strip() for name in faults.split(",") if name.strip()}
@@ -73,11 +76,12 @@ def soak(
             f"{len(result.seen_finished):,} of {len(result.load.jobs):,} jobs seen finished[/dim]"
         )
 
-    result = run_soak(options, progress=progress)
-    print_report(console, result)
-    if report is not None:
-        record(report, result)
-        console.print(f"Figures kept in {report}")
+    with log_directory("transcoder-status-soak-", keep) as log_dir:
+        result = run_soak(options, log_dir, progress=progress)
+        print_report(console, result)
+        if report is not None:
+            record(report, result)
+            console.print(f"Figures kept in {report}", soft_wrap=True)
     raise typer.Exit(0 if result.passed else 1)
 
 

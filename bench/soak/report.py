@@ -1,5 +1,5 @@
 """What ``make soak`` prints, and the figures it keeps in a Markdown file (one row per configuration,
-replaced when that configuration runs again) for the README to quote."""
+replaced when that configuration runs again) for the docs (docs/reliability.md) to quote."""
 
 from __future__ import annotations
 

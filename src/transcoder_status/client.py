@@ -32,6 +32,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from .aws_errors import NO_CREDENTIALS, NO_REGION
 from .status import JobStatus, ProcessStatus
 from .table import (
     ALL_ATTRIBUTES,
@@ -221,9 +222,7 @@ def connect(
                 "dynamodb", region_name=region_name, endpoint_url=endpoint_url, config=CLIENT_CONFIG
             )
         except NoRegionError:
-            raise StatusTableError(
-                "No AWS region: set AWS_DEFAULT_REGION (or a profile's region), or pass region_name=... / --region."
-            ) from None
+            raise StatusTableError(NO_REGION) from None
     return StatusTable(name, client)
 
 
@@ -276,10 +275,7 @@ def explained_errors(table: StatusTable) -> Iterator[None]:
         kind = TransientReadError if status >= 500 else StatusTableError
         raise kind(f"Cannot read table {table.name!r}: {code}: {message}") from error
     except NoCredentialsError as error:
-        raise StatusTableError(
-            "No AWS credentials found: configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY."
-        ) from error
+        raise StatusTableError(NO_CREDENTIALS) from error
     except (ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as error:
         raise TransientReadError(
             f"DynamoDB at {table.client.meta.endpoint_url} did not answer in time ({type(error).__name__})."
@@ -550,14 +546,15 @@ def wait_all(
 
 
 class AsyncJobMonitor:
-    """JobMonitor for asyncio applications: the same verbs, awaitable; reads run in a thread."""
+    """JobMonitor for asyncio applications: the same verbs, every one awaitable (``await
+    monitor.start()`` too); reads run in a thread, so the event loop keeps running."""
 
     def __init__(self, job_id: str, table_name: str | None = None, **options: Any):
         self._monitor = JobMonitor(job_id, table_name, **options)
         self.job_id = job_id
 
-    def start(self) -> None:
-        self._monitor.start()
+    async def start(self) -> None:
+        self._monitor.start()  # reads nothing: awaitable so that every verb is used alike
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._monitor.stop)

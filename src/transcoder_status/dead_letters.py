@@ -36,6 +36,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
+from .aws_errors import NO_CREDENTIALS, NO_REGION
 from .sources import Delivery, ParseError, SnsControlMessage, parse_body
 from .table import DEFAULT_RETENTION_DAYS
 
@@ -264,9 +265,7 @@ class DeadLetterQueue:
                 ),
             )
         except NoRegionError:
-            raise DeadLetterQueueError(
-                "No AWS region: set AWS_DEFAULT_REGION (or a profile's region), or --region."
-            ) from None
+            raise DeadLetterQueueError(NO_REGION) from None
         return cls(url, client, undelivered=undelivered)
 
     # -- looking ---------------------------------------------------------------------------------
@@ -504,14 +503,11 @@ class DeadLetterQueue:
                 ) from error
             if code in ("AccessDenied", "AccessDeniedException"):
                 raise DeadLetterQueueError(
-                    f"Not allowed ({code}: {message}): see README, Operations, for the permissions these commands need."
+                    f"Not allowed ({code}: {message}): docs/operations.md (Permissions) says what these commands need."
                 ) from error
             raise DeadLetterQueueError(f"SQS refused: {code}: {message}") from error
         except NoCredentialsError as error:
-            raise DeadLetterQueueError(
-                "No AWS credentials found: configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY."
-            ) from error
+            raise DeadLetterQueueError(NO_CREDENTIALS) from error
         except EndpointConnectionError as error:
             raise DeadLetterQueueError(
                 f"Cannot reach SQS at {self.client.meta.endpoint_url}: check the network, the region, and "

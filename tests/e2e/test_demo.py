@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import boto3
 import pytest
@@ -22,14 +23,15 @@ COMMAND = shutil.which("transcoder-status") or os.path.join(os.path.dirname(sys.
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "TABLE_NAME"}
 
 
-def test_demo_runs_every_job_to_its_simulated_state() -> None:
+def test_demo_runs_every_job_to_its_simulated_state(tmp_path: Path) -> None:
     result = subprocess.run(  # noqa: PLW1510 - the return code is asserted
         [COMMAND, "demo", "--jobs", "4", "--seed", "11"],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**CLEAN_ENV, "COLUMNS": "200"},
+        env={**CLEAN_ENV, "COLUMNS": "200", "TMPDIR": str(tmp_path)},
     )
+    assert list(tmp_path.iterdir()) == []  # its logs' directory went with it
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS" in result.stdout and "4/4 jobs reached their simulated state" in result.stdout
     assert "each with one Transcoding Job Finished event of that status" in result.stdout
@@ -38,13 +40,13 @@ def test_demo_runs_every_job_to_its_simulated_state() -> None:
     assert "elastic-transcoder" in result.stdout and "mediaconvert" in result.stdout
 
 
-def test_local_keeps_the_stack_running_until_interrupted() -> None:
+def test_local_keeps_the_stack_running_until_interrupted(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [COMMAND, "local"],
+        [COMMAND, "local", "--keep"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**CLEAN_ENV, "COLUMNS": "300"},
+        env={**CLEAN_ENV, "COLUMNS": "80", "TMPDIR": str(tmp_path)},
     )
     try:
         assert process.stdout is not None
@@ -57,9 +59,13 @@ def test_local_keeps_the_stack_running_until_interrupted() -> None:
             pair.split("=", 1) for pair in next(line for line in lines if line.startswith("export ")).split()[1:]
         )
         assert environment["DLQ_URL"].endswith("-NotificationDeadLetterQueue")
-        while not any("NotificationTopicArn" in line for line in lines):
+        while not any("UndeliveredQueueUrl" in line for line in lines):  # printed after the topic
             lines.append(process.stdout.readline())
         topic = re.search(r"NotificationTopicArn: (\S+)", "".join(lines)).group(1)  # type: ignore[union-attr]
+        # At 80 columns an ARN is still one word on one line (the terminal wraps it; copy and paste works).
+        assert topic.startswith("arn:aws:sns:") and topic.count(":") == 5, lines
+        assert "(on AWS: rate(15 minutes))" in "".join(lines)  # the stuck check's schedule, truthfully
+        assert "not run" not in "".join(lines)
 
         job = "4000000000000-locals"
         session = boto3.Session(
@@ -82,3 +88,7 @@ def test_local_keeps_the_stack_running_until_interrupted() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
+    assert process.stdout is not None
+    (kept,) = tmp_path.iterdir()  # --keep: the logs stay, and it says where
+    assert f"Logs kept in {kept}" in process.stdout.read()
+    assert (kept / "function.log").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import socket
 import threading
@@ -245,13 +246,20 @@ def test_async_monitor(writer: StatusWriter, notify: Notify) -> None:
 
     async def scenario() -> JobStatus:
         watcher = AsyncJobMonitor(job, writer.table.name)
-        watcher.start()
+        await watcher.start()
         assert await watcher.finished() is False
         waiting = asyncio.create_task(watcher.wait(timeout=30))
         await asyncio.to_thread(notify, job, "COMPLETED", 2_000)
         return await waiting
 
     assert asyncio.run(scenario()) is JobStatus.SUCCESS
+
+
+def test_every_verb_of_the_async_monitor_is_awaitable() -> None:
+    """The docs say "the same verbs, awaitable": JobMonitor's public methods, each a coroutine here."""
+    verbs = {name for name in vars(JobMonitor) if not name.startswith("_") and callable(getattr(JobMonitor, name))}
+    assert verbs >= {"start", "stop", "wait", "finished", "job_status", "process_status", "details", "progress"}
+    assert {name for name in verbs if not inspect.iscoroutinefunction(getattr(AsyncJobMonitor, name, None))} == set()
 
 
 def test_missing_table_name_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,8 +6,11 @@ A thin face: the library does the work. One module per group of commands; this o
 from __future__ import annotations
 
 import sys
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from . import dlq, jobs, local, repair
 from .output import EXIT_FAILED, EXIT_TIMEOUT, EXIT_UNREADABLE, errors
@@ -19,6 +22,24 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        print(f"transcoder-status {version('transcoder-status')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the installed version and exit."),
+    ] = False,
+) -> None:
+    """Track video transcoding jobs (Elastic Transcoder, MediaConvert) in the transcoder-status table."""
+
+
 app.command()(jobs.status)
 app.command("list")(jobs.list_jobs_command)
 app.command()(jobs.watch)
@@ -36,7 +57,8 @@ def main() -> None:
     except ModuleNotFoundError as error:
         if error.name in ("moto", "samtranslator", "yaml"):
             errors.print(
-                f"[red]The local stack needs more packages: pip install 'transcoder-status\\[local]' ({error}).[/red]"
+                escape(f"The local stack needs more packages: pip install 'transcoder-status[local]' ({error})."),
+                style="red",
             )
             sys.exit(EXIT_UNREADABLE)
         raise

@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..dead_letters import SNS_CONTROL, UNDELIVERED, WRITE_FAILED, DeadLetterQueue, DeadLetterQueueError
+from ..dead_letters import (
+    SNS_CONTROL,
+    UNDELIVERED,
+    WRITE_FAILED,
+    DeadLetter,
+    DeadLetterQueue,
+    DeadLetterQueueError,
+)
+from ..display import Column, fitted
 from ..table import DEFAULT_RETENTION_DAYS
 from . import output
 from .output import EndpointOption, RegionOption, fail
@@ -40,7 +48,9 @@ MaxOption = Annotated[int | None, typer.Option("--max", min=1, help="At most thi
 RetentionOption = Annotated[
     float,
     typer.Option(
-        envvar="RETENTION_DAYS", min=1, help="The stack's RetentionDays: older messages are not redriven (see README)."
+        envvar="RETENTION_DAYS",
+        min=1,
+        help="The stack's RetentionDays: older messages are not redriven (see docs/operations.md).",
     ),
 ]
 
@@ -87,22 +97,34 @@ def show(
     if not letters:
         output.console.print(f"{name}: empty.")
         return
-    view = Table(title=f"{name}: {len(letters)} message(s), all still there")
-    view.add_column("Message ID", no_wrap=True)
-    view.add_column("First sent", no_wrap=True)
-    view.add_column("Receives", justify="right")
-    view.add_column("Why", ratio=3)
-    view.add_column("Body", ratio=2)
+    title = f"{name}: {len(letters)} message(s), all still there"
+    output.console.print(_letters_view(letters, output.console.width, title))
+
+
+_COLUMNS = (
+    Column("Message ID"),
+    Column("First sent"),
+    Column("Receives", justify="right"),
+    Column("Why", whole=False),
+    Column("Body", whole=False),
+)
+
+
+def _letters_view(letters: list[DeadLetter], width: int, title: str) -> Table:
+    """Message IDs whole; the body, then the first send time, give way on a narrow terminal."""
+    cells = []
     for letter in letters:
         style = "red" if letter.too_old else _KIND_STYLE.get(letter.kind, "red")
-        view.add_row(
-            escape(letter.message_id),
-            letter.first_sent or "?",
-            str(letter.receive_count),
-            f"[{style}]{escape(letter.reason)}[/{style}]",
-            escape(letter.excerpt()),
+        cells.append(
+            [
+                escape(letter.message_id),
+                letter.first_sent or "?",
+                str(letter.receive_count),
+                f"[{style}]{escape(letter.reason)}[/{style}]",
+                escape(letter.excerpt()),
+            ]
         )
-    output.console.print(view)
+    return fitted(_COLUMNS, cells, width, droppable=("Body", "First sent"), title=title)
 
 
 @app.command("redrive")

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..client import JobWaitTimeout, StatusTableError, explained_errors, watch_jobs
-from ..display import JobProgress, styled
+from ..display import Column, JobProgress, fitted, styled
 from ..listing import list_jobs, status_choice
 from ..status import JobStatus
 from ..table import (
@@ -59,32 +59,42 @@ def status(
     if as_json:
         print(json.dumps([_row_json(job_id, row) for job_id, row in rows.items()], indent=2))
         return
-    output.console.print(_rows_view(rows.items()))
+    output.console.print(_rows_view(rows.items(), output.console.width))
 
 
-def _rows_view(rows: Iterable[tuple[str, JobRow | None]]) -> Table:
-    view = Table()
-    for column in ("Job ID", "Status", "State", "Progress"):
-        view.add_column(column, no_wrap=True)
-    for column in ("Source", "Updated", "Details"):
-        view.add_column(column)
+_ROW_COLUMNS = (
+    Column("Job ID"),
+    Column("Status"),
+    Column("State"),
+    Column("Progress", justify="right"),
+    Column("Source"),
+    Column("Updated", whole=False),
+    Column("Details", whole=False),
+)
+
+
+def _rows_view(rows: Iterable[tuple[str, JobRow | None]], width: int) -> Table:
+    """Job IDs and statuses always whole; Progress, Source, then State give way on a narrow terminal."""
+    cells: list[list[str]] = []
     for job_id, row in rows:
         if row is None:
-            view.add_row(job_id, styled(JobStatus.RUNNING), "[dim]no notification yet[/dim]", "", "", "", "")
+            cells.append([escape(job_id), styled(JobStatus.RUNNING), "", "", "", "", "[dim]no notification yet[/dim]"])
             continue
         detail = row.error_message or (f"{len(row.warnings)} warning(s)" if row.warnings else "")
         if row.error_code:
             detail = f"{row.error_code}: {detail}"
-        view.add_row(  # what the transcoder wrote is text, not markup ("Video codec [indeo4] ...")
-            escape(job_id),
-            styled(row.status),
-            escape(row.state or ""),
-            "" if row.progress is None else f"{row.progress}%",
-            escape(row.source or ""),
-            row.updated_at or "",
-            escape(detail),
+        cells.append(  # what the transcoder wrote is text, not markup ("Video codec [indeo4] ...")
+            [
+                escape(job_id),
+                styled(row.status),
+                escape(row.state or ""),
+                "" if row.progress is None else f"{row.progress}%",
+                escape(row.source or ""),
+                (row.updated_at or "").replace("T", " "),  # a place to fold
+                escape(detail),
+            ]
         )
-    return view
+    return fitted(_ROW_COLUMNS, cells, width, droppable=("Progress", "Source", "State"))
 
 
 def list_jobs_command(
@@ -133,7 +143,7 @@ def list_jobs_command(
     if as_json:
         print(json.dumps([row_to_json(row, LISTING_ATTRIBUTES) for row in rows], indent=2))
     else:
-        output.console.print(_rows_view((row.job_id, row) for row in rows))
+        output.console.print(_rows_view(((row.job_id, row) for row in rows), output.console.width))
     if more:
         output.errors.print(
             f"[yellow]The newest {limit} shown; there are more: --limit N, or narrow --since/--until.[/yellow]"

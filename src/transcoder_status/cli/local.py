@@ -6,20 +6,24 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..client import StatusTableError, explained_errors
 from ..table import DEFAULT_RETENTION_DAYS
 from . import output
-from .output import EXIT_FAILED, EndpointOption, RegionOption, TableOption, fail, status_table
+from .output import EXIT_FAILED, EXIT_USAGE, EndpointOption, RegionOption, TableOption, fail, status_table
 
 
 def replay(
-    event_file: Annotated[Path, typer.Argument(help="A Lambda SQS event, e.g. events/*.json.", exists=True)],
+    event_file: Annotated[Path, typer.Argument(help="A Lambda SQS event, e.g. events/*.json.")],
     table: TableOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -29,7 +33,13 @@ def replay(
 ) -> None:
     """Run the real handler on an event file against the table (`sam local invoke -e`, without Docker).
 
-    Exit 1 if the handler reports any record failed."""
+    Exit 1 if the handler reports any record failed, 2 if the file is no Lambda SQS event."""
+    from ..local.event_file import EventFileError, read_sqs_event
+
+    try:  # the file first: a bad one needs no table to say so
+        event = read_sqs_event(event_file)
+    except EventFileError as error:
+        raise fail(str(error), EXIT_USAGE) from None
     connected = status_table(table, region, endpoint_url)
     try:  # a table that cannot be reached fails here, with its reason, not as every record failing
         with explained_errors(connected):
@@ -40,7 +50,6 @@ def replay(
     from ..local.context import LocalContext
 
     writer = handler.StatusWriter.connect(connected.name, retention_days, region_name=region, endpoint_url=endpoint_url)
-    event = json.loads(event_file.read_text())
     # The function's log and metrics go to stderr, so stdout holds only its response.
     log_handler = handler.logger.registered_handler
     if isinstance(log_handler, logging.StreamHandler):
@@ -52,18 +61,41 @@ def replay(
         raise typer.Exit(EXIT_FAILED)
 
 
+KeepOption = Annotated[
+    bool, typer.Option("--keep", help="Keep the logs' temporary directory (it is removed on exit) and say where.")
+]
+
+
+@contextlib.contextmanager
+def log_directory(prefix: str, keep: bool) -> Iterator[Path]:
+    """A temporary directory for the run's logs, removed on exit unless ``keep``."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if keep:
+            output.console.print(f"Logs kept in {escape(str(path))}", soft_wrap=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def demo(
     jobs: Annotated[int, typer.Option("--jobs", min=1, max=200, help="Jobs to simulate.")] = 12,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the simulation, to repeat a run.")] = None,
+    keep: KeepOption = False,
 ) -> None:
     """Run the whole pipeline on an embedded AWS emulator, end to end (what `make demo` runs)."""
     from ..local.demo import run_demo
 
-    raise typer.Exit(run_demo(jobs=jobs, seed=seed, console=output.console))
+    with log_directory("transcoder-status-demo-", keep) as log_dir:
+        code = run_demo(log_dir, jobs=jobs, seed=seed, console=output.console)
+    raise typer.Exit(code)
 
 
-def local() -> None:
+def local(keep: KeepOption = False) -> None:
     """Keep the embedded stack (emulator, queue, table, poller) running for your own code; Ctrl-C stops it."""
     from ..local.demo import run_local
 
-    raise typer.Exit(run_local(console=output.console))
+    with log_directory("transcoder-status-local-", keep) as log_dir:
+        code = run_local(log_dir, console=output.console)
+    raise typer.Exit(code)

@@ -10,14 +10,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..client import StatusTableError, connect
+from ..display import PlainConsole
 from ..listing import parse_duration
 from ..table import StatusTable, TableNotConfiguredError
 
-console = Console()
+console = PlainConsole()  # a terminal's width; a pipe or a file gets every column whole
 errors = Console(stderr=True, soft_wrap=True)  # one line per error, for logs and scripts
 
 EXIT_FAILED = 1  # watch: a job failed; replay: a record failed
 EXIT_TIMEOUT = 2
+EXIT_USAGE = 2  # a wrong argument or input file, as click says a wrong option
 EXIT_UNREADABLE = 3  # no table, no access, no region
 
 TableOption = Annotated[

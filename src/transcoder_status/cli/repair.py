@@ -11,7 +11,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 from rich.table import Table
 
+from ..aws_errors import explain
 from ..client import StatusTableError
+from ..display import Column, fitted
 from ..listing import stuck_jobs
 from ..notification import Source
 from ..reconcile import Reconciler, Report, Verdict, mediaconvert_client
@@ -26,25 +28,32 @@ RepairRetentionOption = Annotated[
 ]
 
 
+_REPORT_COLUMNS = (Column("Job ID"), Column("MediaConvert says"), Column("Row"), Column("Why", whole=False))
+
+
 def _repair_report(report: Report, title: str, *, changes_only: bool = False) -> None:
-    view = Table(title=title)
-    for column in ("Job ID", "MediaConvert says", "Row"):
-        view.add_column(column, no_wrap=True)
-    view.add_column("Why")
+    output.console.print(_report_view(report, title, output.console.width, changes_only=changes_only))
+    summary = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v))
+    output.errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")
+
+
+def _report_view(report: Report, title: str, width: int, *, changes_only: bool = False) -> Table:
+    """Job IDs and what MediaConvert says whole; the reason folds."""
     style = {Verdict.REPAIRED: "green", Verdict.WOULD_REPAIR: "yellow", Verdict.NOT_FOUND: "yellow"}
+    cells = []
     for checked in report.checked:
         if changes_only and checked.verdict is Verdict.UNCHANGED:
             continue
         tint = style.get(checked.verdict, "red" if checked.verdict is Verdict.FAILED else "dim")
-        view.add_row(
-            escape(checked.job_id),
-            checked.status or "?",
-            f"[{tint}]{checked.verdict.value}[/{tint}]",
-            escape(checked.reason or ""),
+        cells.append(
+            [
+                escape(checked.job_id),
+                escape(checked.status or "?"),
+                f"[{tint}]{checked.verdict.value}[/{tint}]",
+                escape(checked.reason or ""),
+            ]
         )
-    output.console.print(view)
-    summary = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v))
-    output.errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")
+    return fitted(_REPORT_COLUMNS, cells, width, title=escape(title))
 
 
 def _reconciler(
@@ -76,7 +85,7 @@ def reconcile(
         rows = list(islice((row for row in stuck_rows if row.source == Source.MEDIACONVERT), limit))
         report = reconciler.reconcile(rows)
     except (StatusTableError, BotoCoreError, ClientError) as error:
-        raise fail(str(error)) from None
+        raise fail(explain(error)) from None
     _repair_report(report, f"Running MediaConvert jobs not updated for {stuck}{' (dry run)' if dry_run else ''}")
 
 
@@ -122,6 +131,6 @@ def backfill(
     try:
         report = reconciler.backfill(datetime.now(UTC) - ago, queue, statuses or (), metadata)
     except (StatusTableError, BotoCoreError, ClientError) as error:
-        raise fail(str(error)) from None
+        raise fail(explain(error)) from None
     title = f"MediaConvert jobs created in the last {since}: what changed{' (dry run)' if dry_run else ''}"
     _repair_report(report, title, changes_only=True)

@@ -10,7 +10,6 @@ client library -> a summary. Exit 0 only if every job ended as simulated, with e
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -25,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..client import Backoff, JobWaitTimeout, connect, watch_jobs
-from ..display import JobProgress, styled
+from ..display import Column, JobProgress, fitted, styled
 from ..status import JobStatus
 from ..table import PROGRESS_ATTRIBUTES, JobRow
 from .emulator import Emulator, running_emulator
@@ -74,26 +73,29 @@ def local_stack(
     timer; all stopped on exit, Ctrl-C included."""
     mediaconvert = MediaConvertStandIn()
     with running_emulator() as emulator, mediaconvert.running() as mediaconvert_url:
-        console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}")
+        console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}", soft_wrap=True)
         stack = provision()
         console.print(f"[bold]Stack[/bold] {stack.name} provisioned from template.yaml: {len(stack.refs)} resources")
         (trigger,) = stack.triggers
         runtime = start_runtime(trigger, emulator, log_dir / "function.log")
         console.print(
             f"[bold]Function[/bold] {trigger.function.handler} polling its queue "
-            f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); log: {runtime.log_path}"
+            f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); "
+            f"log: {escape(str(runtime.log_path))}",
+            soft_wrap=True,  # a path or an ARN is never broken: the terminal wraps it, copy and paste joins it
         )
         pipe_errors: list[BaseException] = []
 
         def pipe_error(error: BaseException) -> None:
             pipe_errors.append(error)
             if show_pipe_errors:
-                console.print(f"[red]pipe: {type(error).__name__}: {error}[/red]")
+                console.print(f"[red]pipe: {type(error).__name__}: {escape(str(error))}[/red]")
 
         pipes = PipeRunners.of(stack.pipes, on_error=pipe_error).start()
         console.print(
             f"[bold]Pipes[/bold] {', '.join(p.name.removeprefix(stack.name + '-') for p in stack.pipes)} reading "
-            f"the table's stream, putting on event bus {stack.outputs['FinishedEventBusName']}"
+            f"the table's stream, putting on event bus {stack.outputs['FinishedEventBusName']}",
+            soft_wrap=True,
         )
         (schedule,) = stack.schedules
         overrides = {"AWS_ENDPOINT_URL_MEDIACONVERT": mediaconvert_url, **emulator.environment()}
@@ -102,8 +104,10 @@ def local_stack(
         stuck_check = LocalScheduler(schedule, check_every_s, log_dir / "stuck-check.log", overrides).start()
         threshold = float(stuck_check.function.environment["STUCK_AFTER_MINUTES"]) * 60
         console.print(
-            f"[bold]Stuck check[/bold] every {check_every_s:g} s for rows {threshold:g} s without news, asking "
-            f"MediaConvert's stand-in ({mediaconvert_url}) about MediaConvert ones; log: {stuck_check.log_path}"
+            f"[bold]Stuck check[/bold] run here every {check_every_s:g} s (on AWS: {schedule.expression}) for rows "
+            f"{threshold:g} s without news, asking MediaConvert's stand-in ({mediaconvert_url}) about MediaConvert "
+            f"ones; log: {escape(str(stuck_check.log_path))}",
+            soft_wrap=True,
         )
         try:
             yield LocalStack(emulator, stack, runtime, pipes, pipe_errors, mediaconvert, mediaconvert_url, stuck_check)
@@ -113,9 +117,9 @@ def local_stack(
             runtime.stop()
 
 
-def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = None) -> int:
+def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Console | None = None) -> int:
+    """The demo, its logs in ``log_dir``; 0 if every check passed."""
     console = console or Console()
-    log_dir = Path(tempfile.mkdtemp(prefix="transcoder-status-demo-"))
     started = time.monotonic()
     try:
         with local_stack(
@@ -123,7 +127,9 @@ def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = 
         ) as local:
             bus = local.stack.outputs["FinishedEventBusName"]
             consumer = subscribe_queue(bus, f"{local.stack.name}-finished-events")
-            console.print(f"[bold]Consumer[/bold] a rule on event bus {bus} -> queue {consumer.rsplit('/', 1)[1]}")
+            console.print(
+                f"[bold]Consumer[/bold] a rule on event bus {bus} -> queue {consumer.rsplit('/', 1)[1]}", soft_wrap=True
+            )
             simulator = TranscoderSimulator(local.stack, jobs=jobs, seed=seed, mediaconvert=local.mediaconvert).start()
             lost = [job.job_id for job in simulator.jobs if job.lost_terminal]
             console.print(
@@ -142,7 +148,7 @@ def run_demo(jobs: int = 12, seed: int | None = None, console: Console | None = 
             if local.runtime.process.poll() is not None:
                 console.print(
                     f"[red]The function runtime exited ({local.runtime.process.returncode}): "
-                    f"see {local.runtime.log_path}[/red]"
+                    f"see {escape(str(local.runtime.log_path))}[/red]"
                 )
             return _summary(
                 console,
@@ -182,7 +188,7 @@ def _watch(
                         seen_at.setdefault(job_id, now)
                 progress.show(rows)
         except JobWaitTimeout as error:
-            console.print(f"[red]{error}[/red]")  # the summary shows which jobs never finished
+            console.print(f"[red]{escape(str(error))}[/red]")  # the summary shows which jobs never finished
     return seen_at, rows
 
 
@@ -259,16 +265,18 @@ def _summary(
     finished_events: dict[str, list[dict[str, Any]]] = {}
     for event in events:
         finished_events.setdefault(str(event.get("detail", {}).get("jobId")), []).append(event)
-    view, wrong, wrong_events, latencies = _jobs_table(jobs, rows, seen_at, repaired, finished_events)
+    view, wrong, wrong_events, latencies = _jobs_table(
+        console.width, jobs, rows=rows, seen_at=seen_at, repaired=repaired, finished_events=finished_events
+    )
     console.print(view)
     strays = [event for stray in finished_events.values() for event in stray]
-    console.print(_events_table(events))
+    console.print(_events_table(console.width, events))
     console.print(
         f"Pipes: {pipe_stats.records} stream records read (each Pipe reads them all), {pipe_stats.matched} passed "
         f"a filter, {pipe_stats.events_put} events put, {pipe_stats.retries} retries"
     )
 
-    dlq, malformed_in_dlq = _dlq_table(dead_letters, log_path)
+    dlq, malformed_in_dlq = _dlq_table(console.width, dead_letters, log_path)
     console.print(dlq)
 
     if latencies:
@@ -279,9 +287,11 @@ def _summary(
             f"default backoff, {BACKOFF.initial:g}-{BACKOFF.maximum:g} s)"
         )
     for error in simulator_errors:
-        console.print(f"[red]simulator error: {error}[/red]")
+        console.print(f"[red]simulator error: {escape(str(error))}[/red]")
     for error in pipe_errors[-3:]:
-        console.print(f"[red]pipe error ({len(pipe_errors)} in all): {type(error).__name__}: {error}[/red]")
+        console.print(
+            f"[red]pipe error ({len(pipe_errors)} in all): {type(error).__name__}: {escape(str(error))}[/red]"
+        )
     elapsed = time.monotonic() - started
     problems = [f"{len(wrong)} job(s) ended wrong: {', '.join(wrong)}"] if wrong else []
     if wrong_events:
@@ -303,9 +313,9 @@ def _summary(
     if simulator_errors:
         problems.append("simulator errors")
     for error in check_errors[-3:]:
-        console.print(f"[red]stuck check error ({len(check_errors)} in all): {error}[/red]")
+        console.print(f"[red]stuck check error ({len(check_errors)} in all): {escape(str(error))}[/red]")
     if problems:
-        console.print(f"[bold red]FAIL[/bold red] after {elapsed:.1f} s: " + "; ".join(problems))
+        console.print(f"[bold red]FAIL[/bold red] after {elapsed:.1f} s: " + escape("; ".join(problems)))
         return 1
     console.print(
         f"[bold green]PASS[/bold green] in {elapsed:.1f} s: {len(jobs)}/{len(jobs)} jobs "
@@ -316,8 +326,33 @@ def _summary(
     return 0
 
 
+_JOB_COLUMNS = (
+    Column("Job"),
+    Column("Source"),
+    Column("Simulated"),
+    Column("Final"),
+    Column("Latency", justify="right"),
+    Column("Events", justify="right"),
+    Column("Delivery", whole=False),
+)
+_EVENT_COLUMNS = (
+    Column("Job"),
+    Column("Status"),
+    Column("State"),
+    Column("Finished at", whole=False),
+    Column("Outputs / error", whole=False),
+)
+_DLQ_COLUMNS = (
+    Column("Message ID", whole=False),
+    Column("Why (from the function's log)", whole=False),
+    Column("Body", whole=False),
+)
+
+
 def _jobs_table(
+    width: int,
     jobs: list[SimulatedJob],
+    *,
     rows: dict[str, JobRow | None],
     seen_at: dict[str, float],
     repaired: set[str],
@@ -325,13 +360,10 @@ def _jobs_table(
 ) -> tuple[Table, list[str], list[str], list[float]]:
     """Every job beside what was simulated, with its events (taken from ``finished_events``); the
     jobs that ended wrong, those without exactly one event of their row's status, the latencies."""
-    view = Table(title="Jobs")
-    for name in ("Job", "Source", "Simulated", "Final", "Latency", "Events"):
-        view.add_column(name, no_wrap=True)
-    view.add_column("Delivery")
     wrong: list[str] = []
     wrong_events: list[str] = []
     latencies: list[float] = []
+    cells: list[list[str]] = []
     for job in jobs:
         row = rows.get(job.job_id)
         final = row.status if row is not None else JobStatus.RUNNING
@@ -350,29 +382,29 @@ def _jobs_table(
             quirks += (
                 ": [green]repaired[/green] from MediaConvert" if job.job_id in repaired else ": [red]not repaired[/red]"
             )
-        view.add_row(job.job_id, job.source, styled(job.outcome), styled(final), latency, count, quirks)
+        cells.append([escape(job.job_id), job.source, styled(job.outcome), styled(final), latency, count, quirks])
+    view = fitted(_JOB_COLUMNS, cells, width, droppable=("Source", "Simulated"), title="Jobs")
     return view, wrong, wrong_events, latencies
 
 
-def _dlq_table(dead_letters: list[dict[str, Any]], log_path: Path) -> tuple[Table, bool]:
+def _dlq_table(width: int, dead_letters: list[dict[str, Any]], log_path: Path) -> tuple[Table, bool]:
     """The DLQ's messages with why each is there; and whether the malformed message is among them."""
     reasons = _reasons(log_path)
-    dlq = Table("Message ID", "Why (from the function's log)", "Body", title="Dead-letter queue")
+    cells: list[list[str]] = []
     malformed_in_dlq = False
     for message in dead_letters:
         body = json.loads(message["Body"])
         text = body.get("Message", message["Body"]) if isinstance(body, dict) else message["Body"]
         malformed_in_dlq |= text == MALFORMED_MESSAGE
-        dlq.add_row(message["MessageId"], reasons.get(message["MessageId"], "?"), str(text)[:60])
-    return dlq, malformed_in_dlq
+        cells.append(
+            [escape(message["MessageId"]), escape(reasons.get(message["MessageId"], "?")), escape(str(text)[:60])]
+        )
+    return fitted(_DLQ_COLUMNS, cells, width, title="Dead-letter queue"), malformed_in_dlq
 
 
-def _events_table(events: list[dict[str, Any]]) -> Table:
+def _events_table(width: int, events: list[dict[str, Any]]) -> Table:
     """The events the consumer's queue received, as a consumer reads them."""
-    view = Table(title=f"Transcoding Job Finished events received ({len(events)})")
-    for name in ("Job", "Status", "State", "Finished at"):
-        view.add_column(name, no_wrap=True)
-    view.add_column("Outputs / error")
+    cells: list[list[str]] = []
     for event in sorted(events, key=lambda e: str(e.get("detail", {}).get("jobId"))):
         detail = event.get("detail", {})
         status = detail.get("status", "?")
@@ -381,20 +413,22 @@ def _events_table(events: list[dict[str, Any]]) -> Table:
         # S3 URIs by their file name, to keep the table narrow; the event has the whole URI.
         files = ", ".join("…/" + name.rsplit("/", 1)[-1] if name.startswith("s3://") else name for name in outputs)
         # What the event says is text, not markup: "[indeo4]" in an error message stays as it is.
-        view.add_row(
-            escape(str(detail.get("jobId"))),
-            styled(JobStatus(status)) if status in JobStatus.__members__ else escape(str(status)),
-            escape(str(detail.get("state", ""))),
-            escape(str(detail.get("finishedAt", "")).replace("T", " ")),
-            (escape(files) or "[dim]no outputs[/dim]") + (f"\n[red]{escape(error[:60])}[/red]" if error else ""),
+        cells.append(
+            [
+                escape(str(detail.get("jobId"))),
+                styled(JobStatus(status)) if status in JobStatus.__members__ else escape(str(status)),
+                escape(str(detail.get("state", ""))),
+                escape(str(detail.get("finishedAt", "")).replace("T", " ")),
+                (escape(files) or "[dim]no outputs[/dim]") + (f"\n[red]{escape(error[:60])}[/red]" if error else ""),
+            ]
         )
-    return view
+    title = f"Transcoding Job Finished events received ({len(events)})"
+    return fitted(_EVENT_COLUMNS, cells, width, droppable=("State",), title=title)
 
 
-def run_local(console: Console | None = None) -> int:
-    """Keep the stack running for the CLI and your own code; Ctrl-C stops it."""
+def run_local(log_dir: Path, console: Console | None = None) -> int:
+    """Keep the stack running for the CLI and your own code, its logs in ``log_dir``; Ctrl-C stops it."""
     console = console or Console()
-    log_dir = Path(tempfile.mkdtemp(prefix="transcoder-status-local-"))
     try:
         with local_stack(console, log_dir, show_pipe_errors=True) as local:
             environment = {
@@ -408,12 +442,12 @@ def run_local(console: Console | None = None) -> int:
             console.print("\n[bold]Export these to use the CLI or your own code against it:[/bold]")
             print("export " + " ".join(f"{name}={value}" for name, value in environment.items()), flush=True)
             for name, value in local.stack.outputs.items():
-                console.print(f"  {name}: {value}")
+                console.print(f"  {name}: {escape(value)}", soft_wrap=True)  # whole, to copy
             console.print(
                 "\nPublish Elastic Transcoder notifications to NotificationTopicArn, or MediaConvert "
                 "events with `aws events put-events`; each finished job puts one Transcoding Job Finished "
                 "event on FinishedEventBusName; `transcoder-status list`, `status`, `watch` and `dlq show` "
-                "work against it (the stuck check's schedule is recorded, not run). Ctrl-C stops everything."
+                "work against it. Ctrl-C stops everything."
             )
             threading.Event().wait()
     except KeyboardInterrupt:

@@ -1,0 +1,126 @@
+"""Numbers the docs (README.md and docs/**/*.md) quote from the code, held to the code: each claim is
+found in the pages, and every time it appears it says what the code does now. (The README once said
+the client gives up after 3 s connecting and 5 s reading; the code said 2, 2 and 2 attempts.)"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+
+import pytest
+
+from tests.docs_blocks import text
+from transcoder_status import client, handler, table
+from transcoder_status.cli.jobs import list_jobs_command
+from transcoder_status.client import BATCH_GET_LIMIT, CLIENT_CONFIG, Backoff
+from transcoder_status.local import demo
+from transcoder_status.local.template import load_template
+from transcoder_status.table import DEFAULT_RETENTION_DAYS
+
+
+def _template() -> dict[str, object]:
+    return load_template()
+
+
+def _resource(name: str) -> dict[str, object]:
+    return _template()["Resources"][name]["Properties"]  # type: ignore[index,no-any-return]
+
+
+def _default(parameter: str) -> str:
+    return str(_template()["Parameters"][parameter]["Default"])  # type: ignore[index]
+
+
+def _writer_timeout() -> int:
+    return int(_resource("StatusWriterFunction")["Timeout"])  # type: ignore[call-overload]
+
+
+def _window_max() -> int:
+    window = _template()["Parameters"]["MaximumBatchingWindowInSeconds"]  # type: ignore[index]
+    return int(re.fullmatch(r"must be a whole number from 0 to (\d+)", window["ConstraintDescription"])[1])  # type: ignore[index]
+
+
+def _figures(*numbers: float) -> Callable[[], tuple[str, ...]]:
+    return lambda: tuple(f"{number:g}" for number in numbers)
+
+
+LIST_LIMIT = inspect.signature(list_jobs_command).parameters["limit"].default
+
+
+def _schedule_minutes() -> str:
+    events = _resource("StuckCheckFunction")["Events"]
+    (schedule,) = (event for event in events.values() if event["Type"] == "Schedule")  # type: ignore[attr-defined]
+    return re.fullmatch(r"rate\((\d+) minutes\)", schedule["Properties"]["Schedule"])[1]  # type: ignore[index]
+
+
+# (what the docs say, a pattern whose groups hold the numbers, what the code says they are)
+CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
+    (
+        "the client's timeouts",
+        r"gives up on a silent endpoint after (\d+) s \(connect\) and (\d+) s \(read\), (\d+) attempts",
+        lambda: (
+            str(CLIENT_CONFIG.connect_timeout),
+            str(CLIENT_CONFIG.read_timeout),
+            str(CLIENT_CONFIG.retries["total_max_attempts"]),  # type: ignore[index]
+        ),
+    ),
+    ("jobs per BatchGetItem", r"(\d+) jobs per BatchGetItem", lambda: (str(BATCH_GET_LIMIT),)),
+    (
+        "the client's default backoff",
+        r"the library's default ([\d.]+) to ([\d.]+) s",
+        lambda: (f"{Backoff().initial:g}", f"{Backoff().maximum:g}"),
+    ),
+    ("the stuck check's schedule", r"stuck check \(every (\d+) minutes\)", lambda: (_schedule_minutes(),)),
+    ("the stuck check's schedule, on AWS", r"the rule's (\d+) minutes", lambda: (_schedule_minutes(),)),
+    (
+        "the local stuck check",
+        r"`transcoder-status local` every (minute), `make demo`\s+every (\d+) s with a (\d+)-second threshold",
+        lambda: (
+            {60.0: "minute"}[demo.LOCAL_CHECK_EVERY_S],
+            f"{demo.DEMO_CHECK_EVERY_S:g}",
+            f"{demo.DEMO_STUCK_AFTER_MINUTES * 60:g}",
+        ),
+    ),
+    (
+        "the queue's visibility timeout",
+        r"visibility timeout, (\d+) s\*\*, is (\d+)x the function's (\d+) s timeout plus the longest "
+        r"batching window allowed \((\d+) s\)",
+        lambda: (
+            str(_resource("NotificationQueue")["VisibilityTimeout"]),
+            "6",
+            str(_writer_timeout()),
+            str(_window_max()),
+        ),
+    ),
+    ("a wait's last call past its deadline", r"given (\d+) s more at most", _figures(client.LAST_READ_S)),
+    ("keys per BatchGetItem (migration table)", r"`BatchGetItem` per (\d+) jobs", _figures(BATCH_GET_LIMIT)),
+    ("the warnings cap", r"a string set of at most (\d+)", _figures(table.MAX_WARNINGS)),
+    ("tries of a warnings merge", r"gave up after (\d+) refusals", _figures(table.MERGE_ATTEMPTS)),
+    (
+        "the function's timeouts",
+        r"client gives up after (\d+) s connecting and (\d+) s reading",
+        _figures(handler.CONNECT_TIMEOUT_S, handler.READ_TIMEOUT_S),
+    ),
+    ("the handler's margin", r"stops waiting (\d+) s before", _figures(handler.DEADLINE_MARGIN_S)),
+    ("rows `list` prints", r"`list` prints the newest (\d+) by default", _figures(LIST_LIMIT)),
+    ("rows `list` prints (operations)", r"`--limit` \((\d+) by default\)", _figures(LIST_LIMIT)),
+    ("MaxReceiveCount's default", r"\| `MaxReceiveCount` \| `(\d+)` \|", lambda: (_default("MaxReceiveCount"),)),
+    (
+        "RetentionDays' default",
+        r"\| `RetentionDays` \| `(\d+)` \|",
+        lambda: (_default("RetentionDays"),),
+    ),
+    (
+        "RetentionDays' default, in the code",
+        r"\| `RetentionDays` \| `(\d+)` \|",
+        lambda: (str(DEFAULT_RETENTION_DAYS),),
+    ),
+]
+
+
+@pytest.mark.parametrize(("claim", "pattern", "code"), CLAIMS, ids=[claim for claim, _, _ in CLAIMS])
+def test_the_docs_quote_the_code(claim: str, pattern: str, code: Callable[[], tuple[str, ...]]) -> None:
+    found = [match.groups() for match in re.finditer(pattern, " ".join(text().split())) if any(match.groups())]
+    assert found, f"the docs no longer say {claim}: drop the claim here or put it back"
+    for quoted in found:
+        assert quoted == code(), f"the docs say {claim} is {quoted}; the code says {code()}"
