@@ -238,11 +238,11 @@ def kept_sections(previous: str, current: str) -> str:
     head, new = split(current)
     note = f"(Kept from an earlier run: {old_head.splitlines()[0].removeprefix('# ')}.)"
     ordered = [new.pop(heading) if heading in new else _noted(old[heading], note) for heading in old]
-    return "\n## ".join([head, *ordered, *new.values()]) + "\n"
+    return "\n## ".join([head, *ordered, *new.values()]).rstrip("\n") + "\n"
 
 
 def _noted(section: str, note: str) -> str:
-    return section if "(Kept from an earlier run: " in section else f"{section}\n\n{note}"
+    return section if "(Kept from an earlier run: " in section else f"{section.rstrip()}\n\n{note}\n"
 
 
 def main() -> None:
