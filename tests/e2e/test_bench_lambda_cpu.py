@@ -8,19 +8,17 @@ size chosen per function, the plot, the import at the chosen size. No timing is 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.lambda_cpu import CHOICE, HEADING, quota_groups
 
+from .bench_run import run_bench
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("bench-lambda-cpu")]
 
-ROOT = Path(__file__).resolve().parents[2]
 FIGURE = r"[\d,.]+( \([\d,.]+-[\d,.]+\))?"  # a median, and its range when the samples differ
 GROUPS = quota_groups()
 
@@ -31,24 +29,9 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(GROUPS)
     path = tmp_path_factory.mktemp("bench") / "results.md"
     chosen_before = CHOICE.read_text()
-    environment = {
-        **os.environ,
-        "BENCH_SECTIONS": "lambda",
-        "BENCH_LAMBDA_MEMORY": "512,1769",
-        "BENCH_LAMBDA_COLD": "1",
-        "BENCH_LAMBDA_RUNS": "1",
-        "BENCH_RESULTS": str(path),
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "bench"],
-        check=False,
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    run_bench(
+        path, BENCH_SECTIONS="lambda", BENCH_LAMBDA_MEMORY="512,1769", BENCH_LAMBDA_COLD="1", BENCH_LAMBDA_RUNS="1"
     )
-    assert run.returncode == 0, run.stderr[-3000:]
     assert CHOICE.read_text() == chosen_before, "a scaled-down run must not choose the template's memory"
     return path
 
