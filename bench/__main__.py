@@ -184,14 +184,15 @@ def cost_inputs(
     soak, and the writer's batch of 10 at its chosen memory (a whole core's where cgroups are not writable)."""
     from .cost import Invocation, Measured
     from .handler_batches import LATENCY_MS
-    from .lambda_cpu import FULL_CPU_MB
+    from .lambda_cpu import CHOICE, TEMPLATE_FUNCTIONS
     from .lambda_cpu import LATENCY_MS as QUOTA_LATENCY_MS
 
     largest = comparison.sized[-1]
     longest = waits[-1]
-    if cpu is None:
+    if cpu is None:  # the template's memory, billed for a whole core's duration: an understatement
         whole_core = next(b for b in handler.batches if b.jobs == 10).handler_ms
-        invocation = Invocation(FULL_CPU_MB, 1.0, whole_core, LATENCY_MS)
+        memory = json.loads(CHOICE.read_text())[TEMPLATE_FUNCTIONS["writer"]]
+        invocation = Invocation(memory, 1.0, whole_core, LATENCY_MS)
     else:
         chosen = next(f for f in cpu.functions if f.function == "writer").choice()
         invocation = Invocation(chosen.memory_mb, chosen.share, chosen.batches[10].median, QUOTA_LATENCY_MS)
