@@ -4,8 +4,8 @@ Ratios and medians from one run on this machine, which is shared and noisy: comp
 not across runs. Results go to bench/results.md (with the machine and the versions), the plot of
 the old worker against the new pipeline to bench/old-vs-new.png.
 
-Sections (``BENCH_SECTIONS=cold,artifact,handler,client,coalescing,old,throughput,cost`` picks some;
-all by default):
+Sections (``BENCH_SECTIONS=cold,artifact,handler,client,coalescing,old,throughput,lambda,cost`` picks
+some; all by default; a run of some keeps the other sections of bench/results.md as they were):
 - cold: the handler's cold start beside ``import boto3`` plus the DynamoDB client (bench.cold_start);
 - artifact: each function's Lambda artifact (its imports) beside the whole package, in size and in
   the handler's import time (bench.artifact);
@@ -17,6 +17,10 @@ all by default):
   (bench.old_worker; ``BENCH_OLD_JOBS=1,5`` picks the job counts);
 - throughput: the soak's 10,000 notifications end to end beside as many bare conditional
   UpdateItems against the emulator (bench.throughput; ``BENCH_THROUGHPUT=500`` scales it);
+- lambda: both functions under Lambda's CPU share for each memory size, the memory chosen, the
+  import at that size (bench.lambda_cpu; skipped, with the reason, where cgroups cannot be written;
+  ``BENCH_LAMBDA_MEMORY=256,1769`` picks sizes, ``BENCH_LAMBDA_COLD`` and ``BENCH_LAMBDA_RUNS`` the
+  cold environments per size and the warm rounds in each);
 - cost: dollars per million notifications, from the figures above (bench.cost).
 """
 
@@ -43,17 +47,21 @@ if TYPE_CHECKING:
     from .client_wait import WaitFigures
     from .cost import Measured
     from .handler_batches import HandlerFigures
+    from .lambda_cpu import LambdaCpu
     from .old_worker import Comparison
     from .throughput import Throughput
 
-RESULTS = Path(os.environ.get("BENCH_RESULTS") or Path(__file__).with_name("results.md"))
+DEFAULT_RESULTS = Path(__file__).with_name("results.md")
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or DEFAULT_RESULTS)
 PLOT = RESULTS.with_name("old-vs-new.png")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 OLD_JOBS = [int(n) for n in os.environ.get("BENCH_OLD_JOBS", "1,5,20,50").split(",") if n.strip()]
 THROUGHPUT_NOTIFICATIONS = int(os.environ.get("BENCH_THROUGHPUT", "10000"))
-SECTIONS = set(
-    os.environ.get("BENCH_SECTIONS", "cold,artifact,handler,client,coalescing,old,throughput,cost").split(",")
-)
+ALL_SECTIONS = "cold,artifact,handler,client,coalescing,old,throughput,lambda,cost"
+SECTIONS = set(os.environ.get("BENCH_SECTIONS", ALL_SECTIONS).split(","))
+LAMBDA_MEMORY = tuple(int(mb) for mb in os.environ.get("BENCH_LAMBDA_MEMORY", "128,256,512,1024,1769").split(","))
+LAMBDA_COLD = int(os.environ.get("BENCH_LAMBDA_COLD", "3"))
+LAMBDA_RUNS = int(os.environ.get("BENCH_LAMBDA_RUNS", "4"))
 T0 = 1_755_000_000_000  # notification times must be believable (2000-2100)
 # The bench never reaches AWS: dummy credentials for the emulator and the stand-ins.
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
@@ -172,20 +180,30 @@ def header() -> list[str]:
 
 
 def cost_inputs(
-    handler: HandlerFigures, waits: list[WaitFigures], comparison: Comparison, soak: Throughput
+    handler: HandlerFigures, waits: list[WaitFigures], comparison: Comparison, soak: Throughput, cpu: LambdaCpu | None
 ) -> Measured:
-    """The cost model's inputs, all from this run: the largest old-worker size, the longest wait, the soak."""
-    from .cost import Measured
+    """The cost model's inputs, all from this run: the largest old-worker size, the longest wait, the
+    soak, and the writer's batch of 10 at its chosen memory (a whole core's where cgroups are not writable)."""
+    from .cost import Invocation, Measured
+    from .handler_batches import LATENCY_MS
+    from .lambda_cpu import CHOICE, TEMPLATE_FUNCTIONS
+    from .lambda_cpu import LATENCY_MS as QUOTA_LATENCY_MS
 
     largest = comparison.sized[-1]
-    batch_of_10 = next(b for b in handler.batches if b.jobs == 10)
     longest = waits[-1]
+    if cpu is None:  # the template's memory, billed for a whole core's duration: an understatement
+        whole_core = next(b for b in handler.batches if b.jobs == 10).handler_ms
+        memory = json.loads(CHOICE.read_text())[TEMPLATE_FUNCTIONS["writer"]]
+        invocation = Invocation(memory, 1.0, whole_core, LATENCY_MS)
+    else:
+        chosen = next(f for f in cpu.functions if f.function == "writer").choice()
+        invocation = Invocation(chosen.memory_mb, chosen.share, chosen.batches[10].median, QUOTA_LATENCY_MS)
     return Measured(
         notifications_per_job=largest.new.published / largest.jobs,
         sns_share=1.0,  # the comparison's notifications are Elastic Transcoder's, through SNS
         notifications_per_invocation=soak.notifications_per_invocation,
         records_per_invocation=soak.records_per_invocation,
-        invocation_ms=batch_of_10.handler_ms,
+        invocation=invocation,
         write_units_per_notification=soak.write_units.per_notification,
         log_bytes_per_notification=soak.log_bytes_per_notification,
         job_minutes=5,
@@ -193,6 +211,41 @@ def cost_inputs(
         old_calls_per_job=largest.old.calls_per_job,
         old_concurrent_jobs=largest.jobs,
     )
+
+
+def lambda_section() -> tuple[list[str], LambdaCpu | None]:
+    """Both functions under Lambda's CPU share (bench.lambda_cpu), its plot and the memory chosen;
+    or why not, where no cgroup CPU quota can be written."""
+    from . import lambda_cpu
+
+    groups = lambda_cpu.quota_groups()
+    if isinstance(groups, str):
+        return [f"## {lambda_cpu.HEADING}", "", f"Skipped: {groups}."], None
+    figures = lambda_cpu.measure(groups, LAMBDA_MEMORY, LAMBDA_COLD, LAMBDA_RUNS)
+    plot = RESULTS.with_name("lambda-cpu.png")
+    lambda_cpu.plot(figures, plot)
+    if RESULTS == DEFAULT_RESULTS:  # a scaled-down run elsewhere (the tests') chooses nothing
+        lambda_cpu.write_choice(figures)
+    return lambda_cpu.markdown(figures, plot.name), figures
+
+
+def kept_sections(previous: str, current: str) -> str:
+    """This run's sections, with the previous file's sections that this run did not measure kept in
+    their place (a run of some sections: BENCH_SECTIONS), each saying which run measured it."""
+
+    def split(text: str) -> tuple[str, dict[str, str]]:
+        head, *sections = text.rstrip("\n").split("\n## ")
+        return head, {section.split("\n", 1)[0]: section for section in sections}
+
+    old_head, old = split(previous)
+    head, new = split(current)
+    note = f"(Kept from an earlier run: {old_head.splitlines()[0].removeprefix('# ')}.)"
+    ordered = [new.pop(heading) if heading in new else _noted(old[heading], note) for heading in old]
+    return "\n## ".join([head, *ordered, *new.values()]).rstrip("\n") + "\n"
+
+
+def _noted(section: str, note: str) -> str:
+    return section if "(Kept from an earlier run: " in section else f"{section.rstrip()}\n\n{note}\n"
 
 
 def main() -> None:
@@ -205,6 +258,7 @@ def main() -> None:
     waits = None
     comparison = None
     soak = None
+    cpu = None
     if "cold" in SECTIONS:
         lines += ["", *cold_start.markdown(cold_start.measure(RUNS))]
     if "artifact" in SECTIONS:
@@ -231,9 +285,15 @@ def main() -> None:
 
         soak = throughput.measure(THROUGHPUT_NOTIFICATIONS, log=lambda line: print(line, flush=True))
         lines += ["", *throughput.markdown(soak)]
+    if "lambda" in SECTIONS:
+        section, cpu = lambda_section()
+        lines += ["", *section]
     if "cost" in SECTIONS and handler_figures and waits and comparison and soak:
-        lines += ["", *cost.markdown(cost_inputs(handler_figures, waits, comparison, soak))]
-    RESULTS.write_text("\n".join(lines) + "\n")
+        lines += ["", *cost.markdown(cost_inputs(handler_figures, waits, comparison, soak, cpu))]
+    text = "\n".join(lines) + "\n"
+    if set(ALL_SECTIONS.split(",")) != SECTIONS and RESULTS.exists():
+        text = kept_sections(RESULTS.read_text(), text)
+    RESULTS.write_text(text)
     print(RESULTS.read_text())
 
 

@@ -1,5 +1,9 @@
 """A cost model: dollars per million notifications on AWS, from the calls and durations measured.
 
+The function's duration is the status writer's on a batch of 10 at the memory size bench.lambda_cpu
+chose, under that size's CPU share (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html),
+billed at the arm64 price (https://aws.amazon.com/lambda/pricing/).
+
 Prices are AWS's public list prices for us-east-1 (on-demand, no free tier), as of 2026; change
 them here. Every count that enters the model comes from this run's measurements, passed in by
 ``bench/__main__.py``; nothing but the prices and the stated assumptions is fixed.
@@ -8,7 +12,9 @@ them here. Every count that enters the model comes from this run's measurements,
 from __future__ import annotations
 
 import math
+import platform
 from dataclasses import dataclass
+from pathlib import Path
 
 # us-east-1 list prices, USD.
 LAMBDA_ARM_GB_SECOND = 0.0000133334
@@ -22,11 +28,20 @@ PIPES_REQUEST = 0.40 / 1e6  # EventBridge Pipes, counted after filtering: one pe
 EVENTBRIDGE_EVENT = 1.00 / 1e6  # a custom event put on a bus (the Pipe's target)
 EC2_T4G_SMALL_HOUR = 0.0168  # 2 vCPU (burstable), 2 GiB: where the old worker's processes would run
 
-FUNCTION_MEMORY_GB = 0.25  # the template's MemorySize: 256
 SQS_BATCH_LIMIT = 10  # messages per ReceiveMessage and per DeleteMessageBatch
 LAMBDA_REPORT_LINE_BYTES = 250  # Lambda's REPORT line per invocation (the local runtime writes START and END)
 OLD_WORKERS_PER_INSTANCE = 40  # one process per job, about 40 MiB each, in 2 GiB
 OLD_IDLE_POLLS_PER_MINUTE = 12  # the sample long-polls with WaitTimeSeconds=5
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The status writer on a batch of 10 jobs, as measured: at which memory and CPU share (bench.lambda_cpu)."""
+
+    memory_mb: int  # the template's MemorySize, chosen from bench.lambda_cpu's table
+    vcpu_share: float  # of one vCPU, memory / 1,769 (1.0: a whole core, where no CPU quota could be set)
+    ms: float
+    dynamodb_latency_ms: float  # the stand-in's, per call
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,7 @@ class Measured:
     sns_share: float  # of the notifications, those published on an SNS topic (Elastic Transcoder's)
     notifications_per_invocation: float  # the soak: notifications sent per invocation, redeliveries included
     records_per_invocation: float  # the soak: SQS records per invocation
-    invocation_ms: float  # the handler on a batch of 10 jobs, DynamoDB at 20 ms
+    invocation: Invocation
     write_units_per_notification: float  # the soak: table and index write units (bench.write_units)
     log_bytes_per_notification: float  # the soak: the function's log, metrics included
     job_minutes: float  # how long a client waits on a job (an assumption: stated in the table)
@@ -62,7 +77,8 @@ def per_million(m: Measured) -> list[Line]:
     # receives and batched deletes, 10 messages a call at most.
     calls_per_invocation = 2 * math.ceil(m.records_per_invocation / SQS_BATCH_LIMIT)
     sqs = (1e6 + invocations * calls_per_invocation) * SQS_REQUEST
-    lambda_cost = invocations * (LAMBDA_REQUEST + FUNCTION_MEMORY_GB * m.invocation_ms / 1000 * LAMBDA_ARM_GB_SECOND)
+    gb_seconds = m.invocation.memory_mb / 1024 * m.invocation.ms / 1000
+    lambda_cost = invocations * (LAMBDA_REQUEST + gb_seconds * LAMBDA_ARM_GB_SECOND)
     writes = 1e6 * m.write_units_per_notification * DYNAMODB_WRITE_UNIT
     log_bytes = 1e6 * m.log_bytes_per_notification + invocations * LAMBDA_REPORT_LINE_BYTES
     logs = log_bytes / 1e9 * LOGS_INGESTED_GB
@@ -76,13 +92,23 @@ def per_million(m: Measured) -> list[Line]:
     return [
         Line("SNS publishes (the transcoder's, the same both ways)", publishes, publishes, publishes),
         Line("SQS requests", sqs, sqs, old_sqs),
-        Line("Lambda (arm64, 256 MB: requests and GB-s)", lambda_cost, lambda_cost, 0.0),
+        Line(f"Lambda (arm64, {m.invocation.memory_mb:,} MB: requests and GB-s)", lambda_cost, lambda_cost, 0.0),
         Line("DynamoDB writes (table and status index)", writes, writes, 0.0),
         Line("CloudWatch Logs (the function's log and metrics)", logs, logs, 0.0),
         Line("client reads while waiting", reads, 0.0, 0.0),
         Line("finished events (Pipes and the bus)", 0.0, finished_events, 0.0),
         Line("EC2 time of the old worker's processes", 0.0, 0.0, old_compute),
     ]
+
+
+def _cpu_model() -> str:
+    """This machine's CPU, from /proc/cpuinfo (Linux), else what the platform module knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown model"
 
 
 def markdown(m: Measured) -> list[str]:
@@ -100,7 +126,9 @@ def markdown(m: Measured) -> list[str]:
         f"DynamoDB write units and {m.log_bytes_per_notification:.0f} log bytes per notification (the soak: "
         "its duplicates, late arrivals and a saturated queue included; writes at the final row's and index "
         "entry's size); "
-        f"{m.invocation_ms:.0f} ms per invocation (a batch of 10 jobs at 20 ms per DynamoDB call); "
+        f"{m.invocation.ms:.0f} ms per invocation (a batch of 10 jobs at {m.invocation.dynamodb_latency_ms:g} ms per "
+        f"DynamoDB call, at {m.invocation.memory_mb:,} MB, measured with {m.invocation.vcpu_share:.3f} of a vCPU: "
+        "a cgroup CPU quota of its share, bench.lambda_cpu, or a whole core where none could be set); "
         f"{m.reads_per_waiting_minute:.0f} reads per waiting minute (the client's defaults); the old worker's "
         f"{m.old_calls_per_job:.0f} SQS calls per job at {m.old_concurrent_jobs} concurrent jobs. Assumed: a "
         f"client waits {m.job_minutes:g} min per job; the old worker's processes share t4g.small instances, "
@@ -108,6 +136,12 @@ def markdown(m: Measured) -> list[str]:
         "'Take the event': consumers of the job-finished event instead of "
         "polling clients. Not per notification, so not here: the trigger's and the Pipes' idle polling, "
         "storage, alarms and the dashboard.",
+        "",
+        f"The duration was measured on this machine's {platform.machine()} cores ({_cpu_model()}) under the "
+        "share's CPU quota; Lambda's arm64 functions run on Graviton2 cores (Arm Neoverse N1), another design "
+        "whose speed per core on CPython differs, so the figure is an estimate of the share's effect, not of "
+        "Graviton's speed (AWS Lambda Power Tuning measures that on the deployed function). arm64's GB-second "
+        "costs 20% less than x86_64's.",
         "",
         "| | new, clients poll | new, clients take the event | old worker |",
         "|---|---:|---:|---:|",

@@ -7,41 +7,25 @@ checks held); no timing is asserted. The old worker's section has a test of its 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from .bench_run import run_bench
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("bench-sections")]
 
-ROOT = Path(__file__).resolve().parents[2]
 NUMBER = r"[\d,.]+"
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("bench") / "results.md"
-    environment = {
-        **os.environ,
-        "BENCH_SECTIONS": "cold,artifact,handler,client,coalescing,throughput",
-        "BENCH_RUNS": "1",
-        "BENCH_THROUGHPUT": "100",
-        "BENCH_RESULTS": str(path),
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "bench"],
-        check=False,
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    return run_bench(
+        tmp_path_factory.mktemp("bench") / "results.md",
+        BENCH_SECTIONS="cold,artifact,handler,client,coalescing,throughput",
+        BENCH_RUNS="1",
+        BENCH_THROUGHPUT="100",
     )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return path.read_text()
 
 
 def rows(results: str, heading: str) -> list[list[str]]:

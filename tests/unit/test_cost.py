@@ -7,14 +7,14 @@ from dataclasses import replace
 
 import pytest
 
-from bench.cost import Measured, markdown, per_million
+from bench.cost import Invocation, Measured, markdown, per_million
 
 MEASURED = Measured(
     notifications_per_job=4,  # 250,000 jobs per million notifications
     sns_share=0.5,
     notifications_per_invocation=8,  # 125,000 invocations
     records_per_invocation=10,
-    invocation_ms=40,
+    invocation=Invocation(memory_mb=256, vcpu_share=0.145, ms=40, dynamodb_latency_ms=5),
     write_units_per_notification=3,
     log_bytes_per_notification=500,
     job_minutes=5,
@@ -68,3 +68,11 @@ def test_the_table_totals_its_lines() -> None:
     assert total == pytest.approx([9.18, 3.28, 29.40], abs=0.01)
     for column in range(3):
         assert sum(item[column] for item in items) == pytest.approx(total[column], abs=0.01 * len(items))
+
+
+def test_lambda_bills_the_chosen_memory_for_the_duration_measured_at_its_share() -> None:
+    """1,024 MB for 10 ms: 125,000 x ($0.20/M + 1 GB x 0.01 s x $0.0000133334)."""
+    faster = replace(MEASURED, invocation=Invocation(memory_mb=1024, vcpu_share=0.579, ms=10, dynamodb_latency_ms=5))
+    assert lines(faster)["Lambda"][0] == pytest.approx(125_000 * (0.20 / 1e6 + 0.01 * 0.0000133334))
+    text = "\n".join(markdown(faster))
+    assert "Lambda (arm64, 1,024 MB" in text and "0.579 of a vCPU" in text and "Graviton2" in text

@@ -1,0 +1,73 @@
+"""`make bench`'s Lambda CPU section, scaled down: two memory sizes, one cold environment, one warm round.
+
+Runs ``python -m bench`` as `make bench` does, writing elsewhere than bench/results.md, where a
+cgroup CPU quota can be written (skipped with the reason otherwise), and checks that the section
+measured what it says: both functions at each size under its share, every figure a number, one
+size chosen per function, the plot, the import at the chosen size. No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.lambda_cpu import CHOICE, HEADING, quota_groups
+
+from .bench_run import run_bench
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("bench-lambda-cpu")]
+
+FIGURE = r"[\d,.]+( \([\d,.]+-[\d,.]+\))?"  # a median, and its range when the samples differ
+GROUPS = quota_groups()
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if isinstance(GROUPS, str):
+        pytest.skip(GROUPS)
+    path = tmp_path_factory.mktemp("bench") / "results.md"
+    chosen_before = CHOICE.read_text()
+    run_bench(
+        path, BENCH_SECTIONS="lambda", BENCH_LAMBDA_MEMORY="512,1769", BENCH_LAMBDA_COLD="1", BENCH_LAMBDA_RUNS="1"
+    )
+    assert CHOICE.read_text() == chosen_before, "a scaled-down run must not choose the template's memory"
+    return path
+
+
+def tables(results: Path) -> list[list[list[str]]]:
+    """The section's tables, each a list of rows of cells (header rows left out)."""
+    section = results.read_text().split(f"## {HEADING}", 1)[1]
+    found: list[list[list[str]]] = []
+    previous = ""
+    for line in section.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            if not previous.startswith("|"):
+                found.append([])  # a new table
+            found[-1].append([cell.strip() for cell in line.strip("|").split("|")])
+        previous = line
+    return [table[1:] for table in found]
+
+
+def test_both_functions_are_measured_at_each_size_under_its_share(results: Path) -> None:
+    rows = tables(results)[0]
+    assert [(cells[0], cells[1].split(" **")[0]) for cells in rows] == [
+        ("the status writer", "512 MB (0.289)"),
+        ("the status writer", "1,769 MB (1.000)"),
+        ("the stuck check", "512 MB (0.289)"),
+        ("the stuck check", "1,769 MB (1.000)"),
+    ]
+    assert all(re.fullmatch(FIGURE, cell) for cells in rows for cell in cells[2:])
+    for function in ("the status writer", "the stuck check"):
+        assert sum("**chosen**" in cells[1] for cells in rows if cells[0] == function) == 1
+
+
+def test_the_plot_and_the_import_at_the_chosen_size_are_there(results: Path) -> None:
+    text = results.read_text()
+    assert "![duration and GB-seconds against memory](lambda-cpu.png)" in text
+    assert (results.parent / "lambda-cpu.png").read_bytes().startswith(b"\x89PNG")
+    writer, check = tables(results)[1:]
+    assert writer[0][0] == "`transcoder_status.handler`" and check[0][0] == "`transcoder_status.stuck_check`"
+    assert "`boto3`" in {cells[0] for cells in writer}
+    assert all(float(cells[2]) >= float(cells[1]) >= 0 for cells in writer + check)

@@ -1,0 +1,45 @@
+"""bench.lambda_cpu's choice of memory, its figures' text and its skip reason, on made-up figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import lambda_cpu
+from bench.lambda_cpu import FunctionFigures, SizeFigures, Spread
+
+
+def size(memory_mb: int, batch_of_10_ms: float) -> SizeFigures:
+    same = Spread(1.0, 1.0, 1.0)
+    batches = {1: same, 10: Spread(batch_of_10_ms, batch_of_10_ms, batch_of_10_ms), 100: same}
+    return SizeFigures(memory_mb, same, same, same, same, batches)
+
+
+def test_the_cheapest_size_within_one_and_a_half_times_the_whole_vcpu_is_chosen() -> None:
+    # GB-s of a batch of 10: 128 MB x 300 ms = 37.5, 256 x 100 = 25, 512 x 28 = 14, 1024 x 16 = 16, 1769 x 20 = 34.5
+    figures = FunctionFigures("writer", [size(128, 300), size(256, 100), size(512, 28), size(1024, 16), size(1769, 20)])
+    assert figures.choice().memory_mb == 512  # 28 ms is within 1.5 x 20 ms, and costs least
+    slower = FunctionFigures("writer", [size(256, 100), size(512, 31), size(1024, 16), size(1769, 20)])
+    assert slower.choice().memory_mb == 1024  # 31 ms is over 30: the cheaper 512 MB does not qualify
+
+
+def test_gb_seconds_per_thousand_notifications() -> None:
+    assert size(1024, 20).gb_seconds_per_1000() == pytest.approx(1.0 * 0.020 * 100)
+
+
+def test_a_spread_shows_its_range_only_when_the_samples_differ() -> None:
+    assert Spread.of([16.0, 72.0, 17.0]).text() == "17 (16-72)"
+    assert Spread.of([5.0, 5.0]).text() == "5"
+    assert Spread.of([1190.0, 1210.0, 1200.0]).text(1000) == "1.20 (1.19-1.21)"
+
+
+def test_without_a_writable_cpu_controller_the_reason_is_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    unified = tmp_path / "unified"
+    unified.mkdir()
+    (unified / "cgroup.subtree_control").write_text("memory pids\n")
+    monkeypatch.setattr(lambda_cpu, "V1_ROOT", tmp_path / "cpu")
+    monkeypatch.setattr(lambda_cpu, "V2_ROOTS", (unified,))
+    reason = lambda_cpu.quota_groups()
+    assert isinstance(reason, str)
+    assert reason.startswith("no writable cgroup CPU quota") and "without the cpu controller" in reason
