@@ -84,10 +84,12 @@ def counts(url: str) -> tuple[int, int]:
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def show() -> dict[str, dict[str, Any]]:
-    result = runner.invoke(app, ["dlq", "show", "--json"])
+def show(*options: str) -> dict[str, dict[str, Any]]:
+    result = runner.invoke(app, ["dlq", "show", "--json", *options])
     assert result.exit_code == 0, result.output
-    return {letter["messageId"]: letter for letter in json.loads(result.stdout)}
+    look = json.loads(result.stdout)
+    assert look["complete"] and (look["more"], look["inFlight"]) == (0, 0)
+    return {letter["messageId"]: letter for letter in look["messages"]}
 
 
 def test_dlq_show_says_why_without_taking_and_redrive_brings_back_what_parses(stack: Stack) -> None:
@@ -125,20 +127,26 @@ def test_dlq_show_says_why_without_taking_and_redrive_brings_back_what_parses(st
     # Nothing was taken: every message is visible again at once, and a second look sees them all.
     assert counts(dlq) == (5, 0)
     assert set(show()) == set(sent.values())
-    assert len(json.loads(runner.invoke(app, ["dlq", "show", "--json", "--max", "2"]).stdout)) == 2
+    bounded = runner.invoke(app, ["dlq", "show", "--json", "--max", "2"])
+    assert bounded.exit_code == 1  # not everything was shown
+    assert (len(json.loads(bounded.stdout)["messages"]), json.loads(bounded.stdout)["more"]) == (2, 3)
     assert counts(dlq) == (5, 0)
+    bounded_table = runner.invoke(app, ["dlq", "show", "--max", "2"])
+    assert "2 message(s), not all" in bounded_table.stdout and "3 more not read" in bounded_table.stderr
     table = runner.invoke(app, ["dlq", "show"])
     assert table.exit_code == 0, table.output
     assert "5 message(s), all still there" in table.stdout and "safe to redrive" in table.stdout
     assert 'SNS: { "state" : "COMPLETED"' in table.stdout  # an envelope shows the notification it carries
     assert counts(dlq) == (5, 0)
 
-    # The outage is over: redrive, and the function applies what parses.
+    # The outage is over: redrive, and the function applies what parses; the rest stays, listed, exit 1.
     moved = runner.invoke(app, ["dlq", "redrive"])
-    assert moved.exit_code == 0, moved.output
-    assert f"Moved 5 message(s) to {queue}" in moved.stdout
-    assert "no StartMessageMoveTask (InvalidAction): moved by receive, send, delete" in moved.stderr
-    assert counts(dlq) == (0, 0) and counts(queue) == (5, 0)
+    assert moved.exit_code == 1, moved.output
+    assert f"Moved 2 message(s) to {queue}" in moved.stdout
+    assert "some messages stay: the others moved by receive, send, delete" in moved.stderr
+    for kind in ("malformed", "unknown", "control"):
+        assert f"stayed in the queue: {sent[kind]}" in moved.stderr
+    assert counts(dlq) == (3, 0) and counts(queue) == (2, 0)
     table_writer = StatusWriter(StatusTable(stack.outputs["TableName"], boto3.client("dynamodb")))
     drain(queue, table_writer)
     elastic, mediaconvert = (table_writer.table.get(job) for job in ("6000000000000-etjob1", "6000000000000-mcjob1"))
@@ -179,11 +187,10 @@ def test_redrive_leaves_what_could_bring_an_expired_job_back(stack: Stack) -> No
     assert not letters[twice_id]["redrive"]
     assert letters[young_id]["redrive"]
     # With a longer retention, the 29.5-day-old one may go back (the margin is a day).
-    longer = runner.invoke(app, ["dlq", "show", "--json", "--retention-days", "35"])
-    assert {m["messageId"]: m["redrive"] for m in json.loads(longer.stdout)}[twice_id] is True
+    assert show("--retention-days", "35")[twice_id]["redrive"] is True
 
     moved = runner.invoke(app, ["dlq", "redrive"])
-    assert moved.exit_code == 0, moved.output
+    assert moved.exit_code == 1, moved.output  # some stayed
     assert "Moved 1 message(s)" in moved.stdout
     assert "too old to redrive" in moved.stderr and old_id in moved.stderr and twice_id in moved.stderr
     assert set(show()) == {old_id, twice_id}  # left in the DLQ, visible
@@ -198,15 +205,15 @@ def test_bounded_redrive_and_the_errors_an_operator_meets(stack: Stack, monkeypa
     sqs = boto3.client("sqs")
     for index in range(3):
         sqs.send_message(QueueUrl=dlq, MessageBody=f"bad {index}")
-    moved = runner.invoke(app, ["dlq", "redrive", "--max", "2"])
+    moved = runner.invoke(app, ["dlq", "redrive", "--max", "2", "--all"])
     assert moved.exit_code == 0, moved.output
     assert "Moved 2 message(s)" in moved.stdout and "bounded redrive" in moved.stderr
     assert counts(dlq) == (1, 0) and counts(stack.outputs["NotificationQueueUrl"]) == (2, 0)
 
     missing = runner.invoke(app, ["dlq", "show", "--dlq-url", f"{dlq}-gone"])
     assert missing.exit_code == EXIT_UNREADABLE and "does not exist" in missing.output
-    # The source queue is not the DLQ of any queue: there is nowhere to redrive it to without --to.
-    nowhere = runner.invoke(app, ["dlq", "redrive", "--dlq-url", stack.outputs["NotificationQueueUrl"]])
+    # The source queue is not the DLQ of any queue: forced, there is nowhere to redrive it to without --to.
+    nowhere = runner.invoke(app, ["dlq", "redrive", "--force", "--dlq-url", stack.outputs["NotificationQueueUrl"]])
     assert nowhere.exit_code == EXIT_UNREADABLE and "pass --to" in nowhere.output
     monkeypatch.delenv("DLQ_URL")
     unset = runner.invoke(app, ["dlq", "show"])
@@ -242,7 +249,7 @@ def test_peek_restores_visibility_when_it_fails_half_way(stack: Stack, monkeypat
 
     monkeypatch.setattr(queue.client, "receive_message", failing_second_receive)
     with pytest.raises(ConnectionResetError):
-        queue.peek()
+        queue.look()
     assert counts(dlq_url) == (12, 0)
 
 
@@ -268,9 +275,7 @@ def test_the_undelivered_queue_is_explained_and_delivered_to_the_notification_qu
     envelope = sns_envelope(elastic_transcoder_message("6100000000000-etlost", "COMPLETED"), now_ms)
     sns_id = sqs.send_message(QueueUrl=undelivered, MessageBody=json.dumps(envelope))["MessageId"]
 
-    result = runner.invoke(app, ["dlq", "show", "--undelivered", "--json"])
-    assert result.exit_code == 0, result.output
-    letters = {letter["messageId"]: letter for letter in json.loads(result.stdout)}
+    letters = show("--undelivered")
     assert {letter["kind"] for letter in letters.values()} == {"undelivered"}
     assert letters[event_id]["reason"].startswith(
         "never reached the notification queue (EventBridge: SDK_CLIENT_ERROR: Access to the queue was denied (KMS))"
