@@ -82,6 +82,7 @@ def _dlq(
     undelivered: bool,
     region: str | None,
     endpoint_url: str | None,
+    *,
     force: bool,
 ) -> DeadLetterQueue:
     kind = UNDELIVERED_QUEUE if undelivered else FUNCTION_DLQ
@@ -115,7 +116,7 @@ def show(
 
     Each message is hidden for seconds while it is read, and visible again as soon as the look ends
     (also when it is interrupted)."""
-    queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url, force)
+    queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url, force=force)
     try:
         with interruptible():
             look = queue.look(max_messages, retention_days=retention_days)
@@ -206,7 +207,7 @@ def redrive(
 ) -> None:
     """Move the DLQ's messages that can make a row back to the queue they came from; the function
     then tries them again. What stays (malformed, SNS control, too old) is listed."""
-    queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url, force)
+    queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url, force=force)
     stopped: KeyboardInterrupt | None = None
     try:
         with interruptible():
