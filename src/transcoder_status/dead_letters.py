@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -383,12 +385,11 @@ class DeadLetterQueue:
         """Every message (or the first ``max_messages``) with its reason, and how many were not shown;
         all stay in the queue, visible again before this returns or raises."""
         seen: dict[str, dict[str, Any]] = {}
-        handles: list[str] = []
+        held: dict[str, str] = {}  # message ID -> its latest receipt handle
         with self._explained(self.url):
             try:
                 in_flight_before = self._counts()[1]
-                for batch in self._receive_batches(max_messages):
-                    handles.extend(m["ReceiptHandle"] for m in batch)
+                for batch in self._receive_batches(max_messages, held):
                     fresh = [m for m in batch if m["MessageId"] not in seen]
                     if not fresh:
                         break
@@ -399,7 +400,7 @@ class DeadLetterQueue:
                 # not ours is someone else's.
                 visible, hidden = self._counts()
             finally:
-                self._show_again(handles)
+                self._show_again(list(held.values()))
         now_ms = int(time.time() * 1000)
         letters = [
             explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered)
@@ -407,8 +408,11 @@ class DeadLetterQueue:
         ]
         return Look(letters, more=visible, in_flight=max(in_flight_before, hidden - len(seen), 0))
 
-    def _receive_batches(self, max_messages: int | None, hide_s: int = LOOK_HIDE_S) -> Iterator[list[dict[str, Any]]]:
-        """Batches of up to ten, each hidden for ``hide_s``, until the queue has no more to show.
+    def _receive_batches(
+        self, max_messages: int | None, held: dict[str, str], hide_s: int = LOOK_HIDE_S
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Batches of up to ten, each hidden for ``hide_s``, until the queue has no more to show; each
+        message's receipt handle is in ``held`` before an interrupt can land.
 
         Short polls while they bring messages. A short poll samples only some of SQS's servers, so
         when one comes back empty before as many messages as the queue counted were received, one
@@ -418,9 +422,11 @@ class DeadLetterQueue:
         count = 0
         while max_messages is None or count < max_messages:
             wanted = 10 if max_messages is None else min(10, max_messages - count)
-            batch = self._receive(wanted, hide_s, wait_s=0)
-            if not batch and count < expected:
-                batch = self._receive(wanted, hide_s, wait_s=self.wait_s)
+            with _whole():
+                batch = self._receive(wanted, hide_s, wait_s=0)
+                if not batch and count < expected:
+                    batch = self._receive(wanted, hide_s, wait_s=self.wait_s)
+                held.update((m["MessageId"], m["ReceiptHandle"]) for m in batch)
             if not batch:
                 return
             count += len(batch)
@@ -446,14 +452,17 @@ class DeadLetterQueue:
         return [dict(m) for m in response.get("Messages", [])]
 
     def _show_again(self, handles: list[str]) -> None:
-        for start in range(0, len(handles), 10):
-            self.client.change_message_visibility_batch(
-                QueueUrl=self.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(handles[start : start + 10])
-                ],
-            )
+        with _whole():
+            for start in range(0, len(handles), 10):
+                self._show_page(handles[start : start + 10])
+
+    def _show_page(self, handles: list[str]) -> None:
+        self.client.change_message_visibility_batch(
+            QueueUrl=self.url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0} for i, handle in enumerate(handles)
+            ],
+        )
 
     # -- redriving -------------------------------------------------------------------------------
 
@@ -553,8 +562,7 @@ class DeadLetterQueue:
         pending: list[dict[str, Any]] = []  # sent, not yet deleted
         try:
             with self._explained(self.url):
-                for batch in self._receive_batches(max_messages):
-                    held.update((m["MessageId"], m["ReceiptHandle"]) for m in batch)
+                for batch in self._receive_batches(max_messages, held):
                     now_ms = int(time.time() * 1000)
                     letters = [
                         (m, explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered))
@@ -565,7 +573,7 @@ class DeadLetterQueue:
                     left.update((letter.message_id, letter) for _, letter in letters if not letter.applies(everything))
                     send = [m for m, letter in letters if letter.applies(everything)]
                     for chunk in _within_batch_size(send):
-                        with self._explained(destination):
+                        with self._explained(destination), _whole():
                             pending, unsent = self._send(destination, chunk)
                         result.failed.extend(m["MessageId"] for m in unsent)
                         self._finish_move(pending, result, held)
@@ -661,6 +669,23 @@ class DeadLetterQueue:
             ) from error
         except BotoCoreError as error:
             raise DeadLetterQueueError(f"Cannot use queue {url}: {error}") from error
+
+
+_STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextmanager
+def _whole() -> Iterator[None]:
+    """A call and its bookkeeping as one step: an interrupt waits until both are done (blocked, then
+    delivered), so a receive's handles are never lost and a restore never stops half-way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _code(error: ClientError) -> str:
