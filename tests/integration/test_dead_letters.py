@@ -316,7 +316,7 @@ def test_a_look_stopped_by_sigterm_leaves_nothing_hidden(stack: Stack) -> None:
     """Issue 19: a `dlq show` killed by SIGTERM left every message it had read hidden for 300 s."""
     dlq = stack.outputs["DeadLetterQueueUrl"]
     fill(dlq, [f"bad {index}" for index in range(2_000)])
-    look = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+    look = subprocess.Popen(
         [sys.executable, "-m", "transcoder_status.cli", "dlq", "show", "--json"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
