@@ -12,7 +12,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Annotated
+from typing import Annotated, Any
 
 import botocore.session
 import typer
@@ -111,7 +111,7 @@ def _reconciler(
             table_with_ttl.stored_order("transcoder-status-probe")  # a missing table is found before any job
     except StatusTableError as error:
         raise fail(str(error)) from None
-    options = {"region_name": region, "endpoint_url": mediaconvert_endpoint_url}
+    options: dict[str, Any] = {"region_name": region, "endpoint_url": mediaconvert_endpoint_url}
     return Reconciler(
         table_with_ttl,
         mediaconvert_client(**options),
