@@ -375,3 +375,40 @@ def test_the_scheduled_check_writes_a_row_for_a_running_job_the_table_lacks(
     # The client now knows the job.
     shown = runner.invoke(cli.app, ["status", "--json", "1700000000000-nofrst"])
     assert json.loads(shown.stdout)[0]["known"] is True and json.loads(shown.stdout)[0]["discoveredAt"]
+
+
+def test_list_tells_when_a_repaired_job_finished(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: `list --status ERROR --since 1d` listed a job that failed five days ago and was
+    backfilled today, with no finish time and no mark that it was repaired."""
+    five_days_ago = -5 * 86_400_000 + 3_600_000  # RECENT_MS is an hour ago
+    stand_in.put(truth("1700000000000-fail5d", "ERROR", created_ms=five_days_ago - 60_000, finished_ms=five_days_ago))
+    event(writer, "1700000000000-failnw", "ERROR", 0)  # an event's job, failed at T0
+    reconciler(writer).backfill(at(five_days_ago) - timedelta(days=1))
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    monkeypatch.setattr(cli.output, "console", Console(width=250))
+
+    def listed(*options: str) -> dict[str, dict[str, Any]]:
+        result = runner.invoke(cli.app, ["list", "--status", "ERROR", "--json", *options])
+        assert result.exit_code == 0, result.output
+        return {row["jobId"]: row for row in json.loads(result.stdout)}
+
+    written_today = listed("--since", "1d")  # last written today: both rows
+    repaired = written_today["1700000000000-fail5d"]
+    assert repaired["finishedAt"].startswith(at(five_days_ago).strftime("%Y-%m-%dT%H:%M")) and repaired["repairedAt"]
+    assert written_today["1700000000000-failnw"]["repairedAt"] is None
+    assert "1700000000000-fail5d" not in listed("--finished-since", "1d")
+    six_days_ago = (datetime.now(UTC) - timedelta(days=6)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    assert "1700000000000-fail5d" in listed("--finished-since", six_days_ago, "--finished-until", "4d")
+    shown = runner.invoke(cli.app, ["list", "--status", "ERROR", "--since", "1d"])
+    line = next(line for line in shown.stdout.splitlines() if "1700000000000-fail5d" in line)
+    assert "(repaired)" in line and at(five_days_ago).strftime("%Y-%m-%dT%H:%M") in line
+
+    for bad in (
+        ["--finished-since", "1d", "--status", "RUNNING"],
+        ["--since", "2026-13-01"],
+        ["--finished-since", "1d", "--finished-until", "2d"],
+    ):
+        refused = runner.invoke(cli.app, ["list", *bad])
+        assert refused.exit_code == 2, (bad, refused.output)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -12,12 +13,15 @@ from rich.table import Table
 
 from ..client import JobWaitTimeout, StatusTableError, explained_errors, watch_jobs
 from ..display import JobProgress, styled
-from ..listing import list_jobs, status_choice
+from ..listing import Moment, list_jobs, parse_moment, status_choice
 from ..status import JobStatus
 from ..table import (
     ALL_ATTRIBUTES,
+    DISCOVERED_AT,
+    FINISHED_AT,
     LISTING_ATTRIBUTES,
     PROGRESS_ATTRIBUTES,
+    REPAIRED_AT,
     JobRow,
     TableNotConfiguredError,
     row_to_json,
@@ -66,25 +70,40 @@ def _rows_view(rows: Iterable[tuple[str, JobRow | None]]) -> Table:
     view = Table()
     for column in ("Job ID", "Status", "State", "Progress"):
         view.add_column(column, no_wrap=True)
-    for column in ("Source", "Updated", "Details"):
+    for column in ("Source", "Updated", "Finished", "Details"):
         view.add_column(column)
     for job_id, row in rows:
         if row is None:
-            view.add_row(job_id, styled(JobStatus.RUNNING), "[dim]no notification yet[/dim]", "", "", "", "")
+            view.add_row(job_id, styled(JobStatus.RUNNING), "[dim]no notification yet[/dim]", "", "", "", "", "")
             continue
+        mark = " [yellow](repaired)[/yellow]" if row.repaired_at else ""
+        mark += " [yellow](discovered)[/yellow]" if row.discovered_at else ""
         detail = row.error_message or (f"{len(row.warnings)} warning(s)" if row.warnings else "")
         if row.error_code:
             detail = f"{row.error_code}: {detail}"
         view.add_row(  # what the transcoder wrote is text, not markup ("Video codec [indeo4] ...")
             escape(job_id),
             styled(row.status),
-            escape(row.state or ""),
+            escape(row.state or "") + mark,
             "" if row.progress is None else f"{row.progress}%",
             escape(row.source or ""),
             row.updated_at or "",
+            row.finished_at or "",
             escape(detail),
         )
     return view
+
+
+def _moment(text: str | None, option: str) -> Moment | None:
+    if text is None:
+        return None
+    try:
+        return parse_moment(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+
+
+MOMENT = "a duration before now (90s, 15m, 2h, 7d) or an ISO 8601 time (2026-12-06T17:00:00Z)"
 
 
 def list_jobs_command(
@@ -93,8 +112,12 @@ def list_jobs_command(
         list[str] | None,
         typer.Option("--status", "-s", help="RUNNING, SUCCESS, ERROR or CANCELED; repeat for several (default: all)."),
     ] = None,
-    since: Annotated[str | None, typer.Option(help="Updated within this long: 90s, 15m, 2h, 7d.")] = None,
-    until: Annotated[str | None, typer.Option(help="Updated at least this long ago: 90s, 15m, 2h, 7d.")] = None,
+    since: Annotated[str | None, typer.Option(help=f"Row last written at or after this: {MOMENT}.")] = None,
+    until: Annotated[str | None, typer.Option(help=f"Row last written at or before this: {MOMENT}.")] = None,
+    finished_since: Annotated[
+        str | None, typer.Option(help=f"Job finished at or after this (which jobs failed today): {MOMENT}.")
+    ] = None,
+    finished_until: Annotated[str | None, typer.Option(help=f"Job finished at or before this: {MOMENT}.")] = None,
     stuck: Annotated[
         str | None, typer.Option(help="Running jobs not updated for this long (a lost notification, a hung transcode).")
     ] = None,
@@ -104,12 +127,18 @@ def list_jobs_command(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """List jobs by status and last update, newest first (a Query of the status index, no Scan)."""
-    since_ago, until_ago, stuck_for = (
-        duration(since, "--since"),
-        duration(until, "--until"),
-        duration(stuck, "--stuck"),
+    """List jobs by status and last write, newest first (a Query of the status index, no Scan).
+
+    A row is written by every notification and every repair, so --since/--until select by the last
+    write: a job that failed days ago and was repaired today is "since 1d". --finished-since and
+    --finished-until select by when the job finished. A repaired row is marked (repaired), a row the
+    stuck check found in MediaConvert's list before any event (discovered)."""
+    since_at, until_at = _moment(since, "--since"), _moment(until, "--until")
+    finished_since_at, finished_until_at = (
+        _moment(finished_since, "--finished-since"),
+        _moment(finished_until, "--finished-until"),
     )
+    stuck_for = duration(stuck, "--stuck")
     try:
         chosen = status_choice(statuses)
     except ValueError as error:
@@ -120,18 +149,31 @@ def list_jobs_command(
                 "stuck jobs are running jobs: drop --status or make it RUNNING", param_hint="--stuck"
             )
         chosen = (JobStatus.RUNNING,)
-        until_ago = stuck_for if until_ago is None else max(until_ago, stuck_for)
+        until_at = stuck_for if until_at is None else _earliest(until_at, stuck_for)
     try:
         # One row more than shown, to tell whether there are more.
         rows = list(
-            list_jobs(chosen, since_ago, until_ago, limit + 1, table, region_name=region, endpoint_url=endpoint_url)
+            list_jobs(
+                chosen,
+                since_at,
+                until_at,
+                limit + 1,
+                table,
+                region_name=region,
+                endpoint_url=endpoint_url,
+                finished_since=finished_since_at,
+                finished_until=finished_until_at,
+                times=True,
+            )
         )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     except (TableNotConfiguredError, StatusTableError) as error:
         raise fail(str(error)) from None
     more = len(rows) > limit
     rows = rows[:limit]
     if as_json:
-        print(json.dumps([row_to_json(row, LISTING_ATTRIBUTES) for row in rows], indent=2))
+        print(json.dumps([row_to_json(row, LISTED_ATTRIBUTES) for row in rows], indent=2))
     else:
         output.console.print(_rows_view((row.job_id, row) for row in rows))
     if more:
@@ -140,6 +182,16 @@ def list_jobs_command(
         )
     elif not as_json:
         output.errors.print(f"{len(rows)} job(s).")
+
+
+LISTED_ATTRIBUTES = (*LISTING_ATTRIBUTES, FINISHED_AT, REPAIRED_AT, DISCOVERED_AT)
+
+
+def _earliest(until: Moment, stuck_for: timedelta) -> Moment:
+    """The earlier of an --until and a --stuck (a duration before now is the earlier the longer it is)."""
+    if isinstance(until, timedelta):
+        return max(until, stuck_for)
+    return min(until, datetime.now(UTC) - stuck_for)
 
 
 def watch(
