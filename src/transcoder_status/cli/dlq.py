@@ -238,7 +238,7 @@ def _redrive_report(result: RedriveResult, as_json: bool) -> None:
         output.errors.print(f"[red]not moved (the destination refused it): {escape(message_id)}[/red]")
     for message_id in result.possibly_duplicated:
         output.errors.print(
-            f"[red]possibly duplicated: {escape(message_id)} was sent, and SQS did not confirm its removal from the DLQ[/red]"
+            f"[red]possibly duplicated: {escape(message_id)} was sent; SQS did not confirm its removal[/red]"
         )
     if result.interrupted:
         output.errors.print("[red]Interrupted: what was read and not moved is visible again in the DLQ.[/red]")
