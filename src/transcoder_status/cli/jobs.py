@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..client import JobWaitTimeout, StatusTableError, explained_errors, watch_jobs
 from ..display import JobProgress, styled
-from ..listing import Moment, list_jobs, parse_moment, status_choice
+from ..listing import Moment, list_jobs, status_choice
 from ..status import JobStatus
 from ..table import (
     ALL_ATTRIBUTES,
@@ -35,6 +35,7 @@ from .output import (
     TableOption,
     duration,
     fail,
+    moment,
     status_table,
 )
 
@@ -94,15 +95,6 @@ def _rows_view(rows: Iterable[tuple[str, JobRow | None]]) -> Table:
     return view
 
 
-def _moment(text: str | None, option: str) -> Moment | None:
-    if text is None:
-        return None
-    try:
-        return parse_moment(text)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint=option) from None
-
-
 MOMENT = "a duration before now (90s, 15m, 2h, 7d) or an ISO 8601 time (2026-12-06T17:00:00Z)"
 
 
@@ -133,10 +125,10 @@ def list_jobs_command(
     write: a job that failed days ago and was repaired today is "since 1d". --finished-since and
     --finished-until select by when the job finished. A repaired row is marked (repaired), a row the
     stuck check found in MediaConvert's list before any event (discovered)."""
-    since_at, until_at = _moment(since, "--since"), _moment(until, "--until")
+    since_at, until_at = moment(since, "--since"), moment(until, "--until")
     finished_since_at, finished_until_at = (
-        _moment(finished_since, "--finished-since"),
-        _moment(finished_until, "--finished-until"),
+        moment(finished_since, "--finished-since"),
+        moment(finished_until, "--finished-until"),
     )
     stuck_for = duration(stuck, "--stuck")
     try:
