@@ -523,6 +523,15 @@ class DeadLetterQueue:
         handle = self.client.start_message_move_task(SourceArn=source_arn, DestinationArn=self._arn(destination))[
             "TaskHandle"
         ]
+        try:
+            return self._follow(handle, source_arn, destination)
+        except KeyboardInterrupt as stop:
+            note = f"the move task {handle} goes on in SQS: follow it with `aws sqs list-message-move-tasks`"
+            raise RedriveInterrupted(
+                RedriveResult(0, destination, "StartMessageMoveTask", note, interrupted=True)
+            ) from stop
+
+    def _follow(self, handle: str, source_arn: str, destination: str) -> RedriveResult:
         deadline = time.monotonic() + MOVE_TASK_WAIT_S
         while True:
             tasks = self.client.list_message_move_tasks(SourceArn=source_arn, MaxResults=10).get("Results", [])

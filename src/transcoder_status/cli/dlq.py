@@ -217,6 +217,9 @@ def redrive(
     except RedriveInterrupted as interrupted:
         result = interrupted.result
         stopped = interrupted.__cause__ if isinstance(interrupted.__cause__, KeyboardInterrupt) else None
+    except KeyboardInterrupt as stop:  # while it looked, before anything moved
+        output.errors.print("[yellow]Interrupted before anything moved: every message read is visible again.[/yellow]")
+        raise typer.Exit(exit_code(stop)) from None
     _redrive_report(result, as_json)
     if stopped is not None:
         raise typer.Exit(exit_code(stopped))
