@@ -4,6 +4,7 @@ stand-in over HTTP, the real handler writing rows in the emulator."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -412,3 +413,21 @@ def test_list_tells_when_a_repaired_job_finished(
     ):
         refused = runner.invoke(cli.app, ["list", *bad])
         assert refused.exit_code == 2, (bad, refused.output)
+
+
+def test_mediaconvert_has_its_own_endpoint_option_and_backfill_checks_statuses(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: reconcile's --endpoint-url sent table calls there but GetJob to the real MediaConvert."""
+    endpoint = os.environ["AWS_ENDPOINT_URL_MEDIACONVERT"]
+    monkeypatch.delenv("AWS_ENDPOINT_URL_MEDIACONVERT")
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    event(writer, "1700000000000-ownend", "PROGRESSING", 1_000)
+    stand_in.put(truth("1700000000000-ownend", "COMPLETE"))
+    options = ["--stuck", "0s", "--json", "--mediaconvert-endpoint-url", endpoint]
+    result = runner.invoke(cli.app, ["reconcile", *options, "--endpoint-url", os.environ["AWS_ENDPOINT_URL"]])
+    assert result.exit_code == 0, result.output
+    assert [c["verdict"] for c in json.loads(result.stdout)["checked"]] == ["repaired"]
+    wrong = runner.invoke(cli.app, ["backfill", "--status", "COMPLETED", "--mediaconvert-endpoint-url", endpoint])
+    assert wrong.exit_code == 2 and "not a MediaConvert job status" in wrong.output
+    assert stand_in.requests == 1  # the GetJob; the refused backfill asked nothing
