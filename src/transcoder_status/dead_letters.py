@@ -18,10 +18,10 @@ queue at all.
 
 Redrive: SQS's own StartMessageMoveTask when it can do the whole job; a move by receive, send and
 delete where it cannot: where the endpoint lacks the action (the local emulator does: moto has no
-StartMessageMoveTask), with ``max_messages``, or when some messages must stay behind: by default
-only what can apply moves (it parses now, or was undelivered and parses); malformed and SNS control
-messages would only come back after MaxReceiveCount and fire the alarm again. Those are the messages older than the
-stack's RetentionDays less a day: a row expires RetentionDays after its last update, and a move
+StartMessageMoveTask), with ``max_messages``, or when some messages must stay behind. By default
+only what can apply moves (it parses now, or was undelivered and parses): malformed and SNS control
+messages would only come back after MaxReceiveCount and fire the alarm again (``everything`` moves
+them too). Never moved: the messages older than the stack's RetentionDays less a day: a row expires RetentionDays after its last update, and a move
 makes the message new again (SQS's retention restarts), so such a notification could recreate a
 finished job whose row expired as RUNNING. The redrive leaves them in the DLQ (where they expire)
 and says so. A message moved by hand keeps its first time in a ``FirstSentTimestamp`` attribute,
