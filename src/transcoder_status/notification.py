@@ -61,6 +61,8 @@ class Notification(JobDetails):
     event_id: str
     # Built from MediaConvert's own answer (GetJob, ListJobs) because the job's events were lost.
     repaired: bool = False
+    # Found by the stuck check in MediaConvert's job list, with no row yet (MediaConvert sends no SUBMITTED event).
+    discovered: bool = False
     # Optional details the parser found unusable and left out, for the log; not part of the job.
     dropped: tuple[str, ...] = field(default=(), compare=False)
 

@@ -45,6 +45,7 @@ CREATED_AT = "createdAt"
 UPDATED_AT = "updatedAt"
 NOTIFIED_AT = "notifiedAt"
 REPAIRED_AT = "repairedAt"  # set while the row's state comes from MediaConvert's answer, not an event
+DISCOVERED_AT = "discoveredAt"  # the stuck check found the job in MediaConvert's list before any event; kept
 ORDER_KEY = "orderKey"
 EXPIRES_AT = "expiresAt"  # the table's TTL attribute
 STATUS_SHARD = "statusShard"  # the status index's partition key: "RUNNING#5"
@@ -180,6 +181,7 @@ class JobRow(JobDetails):
     notified_at: str | None = None
     repaired_at: str | None = None
     finished_at: str | None = None  # the terminal notification's own time; None while running
+    discovered_at: str | None = None  # when the stuck check wrote its first row (no event had come)
 
     @property
     def output_files(self) -> tuple[str, ...]:
@@ -527,6 +529,8 @@ def _state_update(
     put(ORDER_KEY, {"S": key})
     put(NOTIFIED_AT, event_at)
     put(REPAIRED_AT, written_at if n.repaired else None)
+    if n.discovered:
+        put(DISCOVERED_AT, written_at, if_not_exists=True)
     put(UPDATED_AT, written_at)
     put(CREATED_AT, written_at, if_not_exists=True)
     put(EXPIRES_AT, {"N": str(int(now) + retention_days * 86400)})
@@ -655,6 +659,7 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
         notified_at=_string(item, NOTIFIED_AT),
         repaired_at=_string(item, REPAIRED_AT),
         finished_at=_string(item, FINISHED_AT),
+        discovered_at=_string(item, DISCOVERED_AT),
     )
 
 
@@ -691,5 +696,6 @@ def row_to_json(row: JobRow, attributes: Sequence[str] | None = None) -> dict[st
         NOTIFIED_AT: row.notified_at,
         REPAIRED_AT: row.repaired_at,
         FINISHED_AT: row.finished_at,
+        DISCOVERED_AT: row.discovered_at,
     }
     return whole if attributes is None else {name: value for name, value in whole.items() if name in attributes}

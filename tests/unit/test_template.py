@@ -240,11 +240,18 @@ def test_the_stuck_check_role_may_only_query_the_index_and_write_its_logs(transl
     assert extra.keys() - granted.keys() == {
         "RepairMediaConvertRows",
         "AskMediaConvertAboutTheAccountsJobs",
+        "ListRunningMediaConvertJobs",
         "SendTraces",
         "UseTheStackKey",
     }
-    assert extra["RepairMediaConvertRows"] == ["dynamodb:UpdateItem"]
+    assert extra["RepairMediaConvertRows"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert extra["AskMediaConvertAboutTheAccountsJobs"] == ["mediaconvert:GetJob"]
+    # Discovery (issue 19): ListJobs takes no resource but "*" (it has no resource type in IAM).
+    (listing,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("List")]
+    assert (listing["Action"], listing["Resource"]) == ("mediaconvert:ListJobs", "*")
+    environment = function["Environment"]["Variables"]
+    assert environment["MEDIACONVERT_QUEUE_ARN"] == {"Ref": "MediaConvertQueueArn"}
+    assert environment["MEDIACONVERT_USER_METADATA"]["Fn::If"][0] == "FilterMediaConvertMetadata"
     assert extra["UseTheStackKey"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     (ask,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("Ask")]
     assert ask["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:mediaconvert:${AWS::Region}:${AWS::AccountId}:jobs/*"}
@@ -698,6 +705,10 @@ def longest_value(template: dict[str, Any], value: Any) -> int:
         return int(spec["MaxLength"])
     if "Fn::If" in value:
         return max(longest_value(template, branch) for branch in value["Fn::If"][1:])
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):  # each ${Parameter} at its longest
+        text = value["Fn::Sub"]
+        names = re.findall(r"\$\{(\w+)\}", text)
+        return len(re.sub(r"\$\{\w+\}", "", text)) + sum(longest_value(template, {"Ref": name}) for name in names)
     raise AssertionError(f"no bound known for {value}")
 
 
