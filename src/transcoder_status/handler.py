@@ -31,7 +31,6 @@ from botocore.config import Config
 
 from .notification import Notification
 from .sources import Delivery, ParseError, SnsControlMessage, parse_body, safe_text
-from .status import JobStatus
 from .table import (
     DEFAULT_RETENTION_DAYS,
     MAX_EVENT_ID,
@@ -64,13 +63,6 @@ READ_TIMEOUT_S = 5
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE)
-
-_JOB_OUTCOME_METRICS = {
-    JobStatus.SUCCESS: "JobsSucceeded",
-    JobStatus.ERROR: "JobsFailed",
-    JobStatus.CANCELED: "JobsCanceled",
-}
-
 
 class WriteFailedError(RuntimeError):
     """The job's row could not be written; SQS redelivers the record after its visibility timeout."""
@@ -245,9 +237,9 @@ class StatusWriter:
         superseded = update.records
         if result.outcome is WriteOutcome.APPLIED:
             superseded -= 1
+            # Finished jobs are counted by the publisher, which sees each job's finish once: a
+            # write redelivered after a partial failure comes back DUPLICATE and cannot tell.
             counts["Applied"] += 1
-            if update.winner.finished:
-                counts[_JOB_OUTCOME_METRICS[update.winner.status]] += 1
         if superseded:
             counts["StaleOrDuplicate"] += superseded
 
