@@ -64,6 +64,7 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE)
 
+
 class WriteFailedError(RuntimeError):
     """The job's row could not be written; SQS redelivers the record after its visibility timeout."""
 

@@ -57,8 +57,8 @@ def drain_queue(url: str) -> list[dict[str, Any]]:
         )
 
 
-def emf_totals(log_path: Path) -> dict[str, float]:
-    """Each metric's sum over the EMF lines of a function's log (a missing log: none)."""
+def emf_totals(log_path: Path) -> dict[str, int]:
+    """Each count metric's sum over the EMF lines of a function's log (a missing log: none)."""
     totals: Counter[str] = Counter()
     if not log_path.exists():
         return {}
@@ -72,5 +72,5 @@ def emf_totals(log_path: Path) -> dict[str, float]:
         for directive in entry.get("_aws", {}).get("CloudWatchMetrics", []):
             for metric in directive.get("Metrics", []):
                 value = entry.get(metric["Name"])
-                totals[metric["Name"]] += sum(value) if isinstance(value, list) else float(value or 0)
+                totals[metric["Name"]] += int(sum(value) if isinstance(value, list) else float(value or 0))
     return dict(totals)

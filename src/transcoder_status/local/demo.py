@@ -260,7 +260,7 @@ def _summary(
     events: list[dict[str, Any]],
     settled: bool,
     publisher_stats: StreamStats,
-    publisher_metrics: dict[str, float],
+    publisher_metrics: dict[str, int],
     publisher_errors: list[BaseException],
     log_path: Path,
     started: float,

@@ -80,7 +80,7 @@ def _epoch_seconds(value: Any) -> Any:
 
 def passes(patterns: list[EventPattern], record: Mapping[str, Any]) -> bool:
     """Lambda's filtering: no filter passes every record, else a record must match one."""
-    return not patterns or any(pattern.matches_event(dict(record)) for pattern in patterns)
+    return not patterns or any(pattern.matches_event(dict(record)) for pattern in patterns)  # type: ignore[arg-type]
 
 
 class StreamMapping:
