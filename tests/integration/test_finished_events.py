@@ -11,7 +11,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -411,7 +411,7 @@ class FlakyEvents:
         self.calls = 0
         self.refused_job = refused_job
 
-    def put_events(self, Entries: list[dict[str, Any]]) -> Mapping[str, Any]:  # noqa: N803 - boto3's name
+    def put_events(self, Entries: list[dict[str, Any]]) -> Mapping[str, Any]:
         self.calls += 1
         kept = [e for e in Entries if self.refused_job is None or self.refused_job not in e["Detail"]]
         answer = dict(self.client.put_events(Entries=kept)) if kept else {"Entries": []}  # type: ignore[arg-type]

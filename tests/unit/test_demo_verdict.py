@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from transcoder_status.local.pipe import PipeStats
 
 from transcoder_status.local.demo import _summary
-from transcoder_status.local.pipe import PipeStats
 from transcoder_status.local.simulator import MALFORMED_MESSAGE, SimulatedJob
 from transcoder_status.status import JobStatus
 from transcoder_status.table import JobRow
