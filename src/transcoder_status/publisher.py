@@ -123,4 +123,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, bus: EventBus 
         metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=len(failures))
     for name, value in count_finished(records, failures).items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context))
+    return dict(
+        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    )

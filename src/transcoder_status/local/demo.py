@@ -30,9 +30,9 @@ from ..client import Backoff, JobWaitTimeout, connect, watch_jobs
 from ..display import JobProgress, styled
 from ..status import JobStatus
 from ..table import PROGRESS_ATTRIBUTES, JobRow
+from .consumer import drain_queue, emf_totals, subscribe_queue
 from .emulator import Emulator, running_emulator
 from .mediaconvert import MediaConvertStandIn
-from .consumer import drain_queue, emf_totals, subscribe_queue
 from .provision import Stack, provision
 from .runtime import Runtime, start_runtime
 from .scheduler import LocalScheduler

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from moto.events.models import EventPattern
 
 from .emulator import ACCOUNT, REGION
-from moto.events.models import EventPattern
 from .template import load_template, translate
 
 Resolved = dict[str, Any]

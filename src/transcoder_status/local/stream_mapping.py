@@ -123,7 +123,8 @@ class StreamMapping:
         self._idle_pass = 0
 
     def _invoke_environment(self, event: dict[str, Any]) -> Any:
-        assert self.environments is not None  # noqa: S101 - set whenever this is the invoker
+        if self.environments is None:
+            raise RuntimeError("the stream mapping invokes a function given to it, not an environment")
         return self.environments.invoke(event)
 
     def start(self) -> StreamMapping:
