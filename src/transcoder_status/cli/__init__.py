@@ -1,5 +1,5 @@
 """The ``transcoder-status`` command: read job status, watch jobs, list jobs, explain and redrive the
-dead-letter queue, repair rows from MediaConvert, replay events, run the local stack.
+dead-letter queue, repair rows from MediaConvert, republish finished events, replay events, run the local stack.
 
 A thin face: the library does the work. One module per group of commands; this one builds the app."""
 
@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from . import dlq, jobs, local, repair
+from . import dlq, events, jobs, local, repair
 from .output import EXIT_FAILED, EXIT_TIMEOUT, EXIT_UNREADABLE, errors
 
 __all__ = ["EXIT_FAILED", "EXIT_TIMEOUT", "EXIT_UNREADABLE", "app", "main"]
@@ -25,6 +25,7 @@ app.command()(jobs.watch)
 app.command()(repair.reconcile)
 app.command()(repair.backfill)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(events.app, name="events")
 app.command()(local.replay)
 app.command()(local.demo)
 app.command()(local.soak)

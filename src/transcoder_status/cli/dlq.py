@@ -12,6 +12,7 @@ from rich.table import Table
 from ..dead_letters import SNS_CONTROL, UNDELIVERED, WRITE_FAILED, DeadLetterQueue, DeadLetterQueueError
 from ..table import DEFAULT_RETENTION_DAYS
 from . import output
+from .events import show_failed_batches
 from .output import EndpointOption, RegionOption, fail
 
 app = typer.Typer(
@@ -34,6 +35,18 @@ UndeliveredUrlOption = Annotated[
     str | None,
     typer.Option(
         "--undelivered-url", envvar="UNDELIVERED_URL", help="The undelivered queue (the UndeliveredQueueUrl output)."
+    ),
+]
+EventsOption = Annotated[
+    bool,
+    typer.Option(
+        "--events", help="The finished-event publisher's on-failure queue instead: stream batches it gave up on."
+    ),
+]
+EventsUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--events-url", envvar="EVENTS_FAILED_URL", help="That queue (the FinishedEventsFailedQueueUrl output)."
     ),
 ]
 MaxOption = Annotated[int | None, typer.Option("--max", min=1, help="At most this many messages (default: all).")]
@@ -71,10 +84,15 @@ def show(
     undelivered: UndeliveredOption = False,
     dlq_url: DlqOption = None,
     undelivered_url: UndeliveredUrlOption = None,
+    events: EventsOption = False,
+    events_url: EventsUrlOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Show each message in the DLQ and why it is there (the parser, run on it again); takes none."""
+    if events:
+        show_failed_batches(events_url, region, endpoint_url, max_messages)
+        return
     queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url)
     try:
         letters = queue.peek(max_messages, retention_days=retention_days)
