@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .batching import sized_batches
+
 if TYPE_CHECKING:
     from mypy_boto3_events.client import EventBridgeClient
 
@@ -60,17 +62,9 @@ class EventBus:
 def _chunks(pending: dict[int, dict[str, Any]]) -> Iterator[list[int]]:
     """Up to ten entries a call, and no more than 256 KB of them (PutEvents counts the request's
     entries together): https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html"""
-    chunk: list[int] = []
-    size = 0
-    for index, entry in pending.items():
-        entry_size = entry_bytes(entry)
-        if chunk and (len(chunk) == MAX_ENTRIES or size + entry_size > MAX_REQUEST_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(index)
-        size += entry_size
-    if chunk:
-        yield chunk
+    return sized_batches(
+        ((index, entry_bytes(entry)) for index, entry in pending.items()), MAX_ENTRIES, MAX_REQUEST_BYTES
+    )
 
 
 def entry_bytes(entry: dict[str, Any]) -> int:

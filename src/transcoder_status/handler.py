@@ -29,6 +29,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
+from .batching import sized_batches
 from .notification import Notification
 from .sources import Delivery, ParseError, SnsControlMessage, parse_body, safe_text
 from .table import (
@@ -264,16 +265,7 @@ def _written(update: JobUpdate, result: WriteResult, message_ids: list[str], eve
 
 def _log_lines(written: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """The entries in lines of at most JOBS_PER_LOG_LINE jobs and about LOG_LINE_BYTES."""
-    line: list[dict[str, Any]] = []
-    size = 0
-    for part, part_size in _parts(written):
-        if line and (len(line) == JOBS_PER_LOG_LINE or size + part_size > LOG_LINE_BYTES):
-            yield line
-            line, size = [], 0
-        line.append(part)
-        size += part_size
-    if line:
-        yield line
+    return sized_batches(_parts(written), JOBS_PER_LOG_LINE, LOG_LINE_BYTES)
 
 
 def _parts(written: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], int]]:

@@ -12,11 +12,11 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .notification import JobDetails, Notification, OutputSummary
 from .status import JobStatus
@@ -24,6 +24,8 @@ from .transitions import JobUpdate, StoredState, order_key, progress_to_merge
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+T = TypeVar("T")
 
 # Attribute names: the item layout.
 JOB_ID = "jobId"
@@ -461,22 +463,23 @@ def bounded_outputs(
 ) -> tuple[tuple[OutputSummary, ...], tuple[str, ...]]:
     """The playlists, then the outputs, in order, as many as fit ``budget`` bytes of JSON: whole
     paths, never cut ones. Playlists come first: a consumer reads a manifest before its parts."""
-    kept_playlists: list[str] = []
-    for playlist in playlists:
-        size = _json_size(playlist)
+    kept_playlists, budget = _within(playlists, _json_size, budget)
+    if len(kept_playlists) < len(playlists):
+        return (), kept_playlists
+    kept_outputs, _ = _within(outputs, _output_size, budget)
+    return kept_outputs, kept_playlists
+
+
+def _within(items: Sequence[T], size_of: Callable[[T], int], budget: int) -> tuple[tuple[T, ...], int]:
+    """The first items that fit ``budget``, and what is left of it."""
+    kept: list[T] = []
+    for item in items:
+        size = size_of(item)
         if size > budget:
             break
-        kept_playlists.append(playlist)
+        kept.append(item)
         budget -= size
-    kept_outputs: list[OutputSummary] = []
-    if len(kept_playlists) == len(playlists):
-        for output in outputs:
-            size = _output_size(output)
-            if size > budget:
-                break
-            kept_outputs.append(output)
-            budget -= size
-    return tuple(kept_outputs), tuple(kept_playlists)
+    return tuple(kept), budget
 
 
 def _outputs_bytes(outputs: Sequence[OutputSummary], playlists: Sequence[str]) -> int:
