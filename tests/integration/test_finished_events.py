@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from jsonschema import Draft202012Validator
 
 from tests.integration.conftest import T0, failed_ids, invoke
@@ -28,6 +29,7 @@ from transcoder_status.handler import StatusWriter
 from transcoder_status.local.consumer import drain_queue, subscribe_queue
 from transcoder_status.local.context import LocalContext
 from transcoder_status.local.emulator import Emulator
+from transcoder_status.local.faults import AwsError, Call, FaultProxy
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope, sqs_record
 from transcoder_status.local.provision import Stack, provision
 from transcoder_status.local.stream_mapping import StreamMapping
@@ -484,3 +486,48 @@ def test_the_mapping_stopped_and_started_again_resumes_where_it_stopped(finished
     finished_events.deliver([record(et_body("1755000000001-second", "ERROR", 1_000))])
     mapping.start()
     assert [e["detail"]["jobId"] for e in finished_events.received()] == ["1755000000001-second"]
+
+
+def publisher_metrics(output: str) -> Counter[str]:
+    """The publisher's EMF metrics among what was printed (its service dimension tells them apart)."""
+    totals: Counter[str] = Counter()
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            if document.get("service") == "transcoder-status-events":
+                for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                    value = document[metric["Name"]]
+                    totals[metric["Name"]] += int(sum(value) if isinstance(value, list) else value)
+    return totals
+
+
+def test_a_job_finished_by_a_redelivery_is_counted_once(
+    finished_events: FinishedEvents, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 20: the state write lands, the warnings merge after it fails; SQS redelivers the record,
+    whose state write now comes back DUPLICATE. The writer counted such a job nowhere; the publisher,
+    which sees the row turn finished once, counts it once."""
+    failing = {"on": True}
+
+    def merge_fails(call: Call) -> AwsError | None:
+        merging = call.operation == "UpdateItem" and "ADD" in str(call.body.get("UpdateExpression"))
+        return AwsError(500, "InternalServerError", "merge lost") if merging and failing["on"] else None
+
+    job = "1755000000000-partial"
+    complete = mediaconvert_event(job, "COMPLETE", T0)
+    complete["detail"]["warnings"] = [{"code": 230001, "count": 1}]
+    delivery = [sqs_record(json.dumps(complete), sent_ms=T0)]
+    proxy = FaultProxy(boto3.client("dynamodb").meta.endpoint_url, merge_fails)
+    with proxy.running() as endpoint:
+        one_try = Config(retries={"mode": "standard", "total_max_attempts": 1})
+        table = StatusTable(finished_events.table.name, boto3.client("dynamodb", endpoint_url=endpoint, config=one_try))
+        faulty = StatusWriter(table)
+        assert failed_ids(invoke(faulty, {"Records": delivery})) == {delivery[0]["messageId"]}  # SQS will redeliver
+        assert finished_events.row(job).finished  # the state write landed all the same
+        failing["on"] = False
+        assert failed_ids(invoke(faulty, {"Records": delivery})) == set()  # DUPLICATE, warnings merged
+    finished_events.start()
+    (event,) = finished_events.received()
+    assert event["detail"]["jobId"] == job
+    metrics = publisher_metrics(capsys.readouterr().out)
+    assert (metrics["JobsSucceeded"], metrics["EventsPublished"]) == (1, 1)

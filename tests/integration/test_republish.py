@@ -11,6 +11,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.integration.conftest import Notify
+from tests.integration.test_finished_events import VALIDATOR
 from transcoder_status import cli
 from transcoder_status.cli import EXIT_FAILED, app
 from transcoder_status.finished_event import finished_detail
@@ -51,6 +52,7 @@ def test_republish_puts_each_finished_jobs_event_again_from_its_row(
     for job_id, event in events.items():
         row = writer.table.get(job_id, attributes=None)
         assert row is not None and event["detail"] == finished_detail(row)  # what the publisher puts
+        VALIDATOR.validate(event["detail"])
 
 
 def test_republish_since_puts_every_job_finished_in_that_time(bus: tuple[str, str], notify: Notify) -> None:
