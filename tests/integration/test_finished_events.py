@@ -26,7 +26,7 @@ from tests.integration.conftest import T0, failed_ids, invoke
 from tests.integration.test_corpus import SAMPLES
 from transcoder_status.event_bus import EventBus
 from transcoder_status.handler import StatusWriter
-from transcoder_status.local.consumer import drain_queue, subscribe_queue
+from transcoder_status.local.consumer import FINISHED_PATTERN, drain_queue, subscribe_queue
 from transcoder_status.local.context import LocalContext
 from transcoder_status.local.emulator import Emulator
 from transcoder_status.local.faults import AwsError, Call, FaultProxy
@@ -116,6 +116,10 @@ def finished_events(emulator: Emulator) -> Iterator[FinishedEvents]:
     yield setup
     if setup.mapping is not None:
         setup.mapping.stop()
+
+
+def test_the_docs_consumer_rule_is_the_one_the_demo_subscribes() -> None:
+    assert CONSUMER_PATTERN == FINISHED_PATTERN
 
 
 def expected_detail(row: JobRow) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from typing import Any
 
 import boto3
 
-from ..finished_event import DETAIL_TYPE, EVENT_SOURCE
+from ..finished_event import DETAIL_TYPE, DETAIL_VERSION, EVENT_SOURCE
 
-# The consumer rule docs/finished-events.md shows, as written there.
-FINISHED_PATTERN = {"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE]}
+# The consumer rule docs/finished-events.md shows (a test holds the two together).
+FINISHED_PATTERN = {"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE], "detail": {"version": [DETAIL_VERSION]}}
 
 
 def subscribe_queue(bus_name: str, name: str, pattern: Mapping[str, Any] = FINISHED_PATTERN) -> str:
