@@ -164,6 +164,9 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
         "StuckJobsAlarm",
         "StuckCheckNotInvokedAlarm",
         "StuckCheckNearTimeoutAlarm",
+        "FinishedEventPublisherErrorsAlarm",
+        "FinishedEventsLateAlarm",
+        "FinishedEventsFailedQueueGrowingAlarm",
     }
     growth = by_name["DeadLetterQueueGrowingAlarm"]
     assert [q.get("Expression") for q in growth["Metrics"] if q.get("ReturnData")] == [
@@ -175,7 +178,7 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
 def test_a_customer_managed_key_reaches_every_store(emulator: Emulator) -> None:
     key = boto3.client("kms").create_key(Description="transcoder-status test")["KeyMetadata"]["Arn"]
     stack = new_stack(KmsKeyArn=key)
-    for output in ("NotificationQueueUrl", "DeadLetterQueueUrl"):
+    for output in ("NotificationQueueUrl", "DeadLetterQueueUrl", "FinishedEventsFailedQueueUrl"):
         attributes = queue_attributes(stack.outputs[output])
         assert attributes["KmsMasterKeyId"] == key
         assert attributes.get("SqsManagedSseEnabled", "false") == "false"
@@ -185,6 +188,7 @@ def test_a_customer_managed_key_reaches_every_store(emulator: Emulator) -> None:
     assert table["SSEDescription"]["KMSMasterKeyArn"] == key
     groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{stack.name}")["logGroups"]
     assert sorted(group["logGroupName"].rsplit("-", 2)[-2:] for group in groups) == [
+        ["event", "publisher"],
         ["status", "writer"],
         ["stuck", "check"],
     ]

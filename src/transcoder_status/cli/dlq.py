@@ -30,6 +30,7 @@ from ..dead_letters import (
 from ..display import Column, fitted
 from ..table import DEFAULT_RETENTION_DAYS
 from . import output
+from .events import show_failed_batches
 from .output import EXIT_FAILED, EndpointOption, RegionOption, fail
 from .signals import exit_code, interruptible
 
@@ -65,6 +66,18 @@ ForceOption = Annotated[
     typer.Option(
         "--force",
         help="Read the queue even if it is no dead-letter queue (a live queue's messages would count the receive).",
+    ),
+]
+EventsOption = Annotated[
+    bool,
+    typer.Option(
+        "--events", help="The finished-event publisher's on-failure queue instead: stream batches it gave up on."
+    ),
+]
+EventsUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--events-url", envvar="EVENTS_FAILED_URL", help="That queue (the FinishedEventsFailedQueueUrl output)."
     ),
 ]
 MaxOption = Annotated[int | None, typer.Option("--max", min=1, help="At most this many messages (default: all).")]
@@ -111,6 +124,8 @@ def show(
     force: ForceOption = False,
     dlq_url: DlqOption = None,
     undelivered_url: UndeliveredUrlOption = None,
+    events: EventsOption = False,
+    events_url: EventsUrlOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
@@ -118,6 +133,9 @@ def show(
 
     Each message is hidden for seconds while it is read, and visible again as soon as the look ends
     (also when it is interrupted)."""
+    if events:
+        show_failed_batches(events_url, region, endpoint_url, max_messages)
+        return
     queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url, force=force)
     try:
         with interruptible():

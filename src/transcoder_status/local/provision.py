@@ -4,10 +4,10 @@ There is no second list of resources here. The SAM template is translated (``tem
 its intrinsic functions resolved (Ref, GetAtt, Sub, If, Join, Select, conditions) and each resource
 created from its own properties in dependency order. moto cannot run Lambda code without Docker and
 its CloudFormation lacks some of these types, so the functions and their SQS trigger are not created:
-they are returned as ``LocalFunction``s and a ``LocalTrigger`` for the event-source poller. A
-scheduled rule is created in EventBridge and recorded as a ``LocalSchedule``, for ``local.scheduler``
-to run on a timer (moto runs no function). moto stores a Pipe but does
-not run it: each is also returned as a ``LocalPipe`` for ``local.pipe``.
+they are returned as ``LocalFunction``s, a ``LocalTrigger`` for the event-source poller (SQS) and
+a ``LocalStreamTrigger`` for ``local.stream_mapping`` (a DynamoDB stream). A scheduled rule is
+created in EventBridge and recorded as a ``LocalSchedule``, for ``local.scheduler`` to run on a
+timer (moto runs no function).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from moto.events.models import EventPattern
 
 from .emulator import ACCOUNT, REGION
-from .pipe import MAX_BUS_BATCH, MAX_FILTERS, InputTemplate, LocalPipe, PatternError, TemplateError, compile_pattern
 from .template import load_template, translate
 
 Resolved = dict[str, Any]
@@ -55,6 +55,23 @@ class LocalTrigger:
 
 
 @dataclass(frozen=True)
+class LocalStreamTrigger:
+    """A DynamoDB stream event source mapping, as the template configures it."""
+
+    function: LocalFunction
+    function_arn: str
+    stream_arn: str
+    starting_position: str
+    batch_size: int
+    batching_window_s: float
+    report_batch_item_failures: bool
+    bisect_on_error: bool
+    maximum_retry_attempts: int  # -1: until the record leaves the stream
+    on_failure_queue_url: str | None
+    filters: tuple[str, ...]  # the FilterCriteria patterns, as written
+
+
+@dataclass(frozen=True)
 class LocalSchedule:
     """An EventBridge schedule rule and the function it invokes."""
 
@@ -75,7 +92,7 @@ class Stack:
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     triggers: list[LocalTrigger] = field(default_factory=list)
     schedules: list[LocalSchedule] = field(default_factory=list)
-    pipes: list[LocalPipe] = field(default_factory=list)
+    stream_triggers: list[LocalStreamTrigger] = field(default_factory=list)
 
 
 def provision(
@@ -127,7 +144,6 @@ class _Builder:
             "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
             "AWS::Lambda::Permission": self._permission,
             "AWS::Events::EventBus": self._event_bus,
-            "AWS::Pipes::Pipe": self._pipe,
         }
 
     # -- what CloudFormation checks before it creates anything ---------------------------------
@@ -464,6 +480,9 @@ class _Builder:
 
     def _event_source_mapping(self, logical: str, props: Resolved) -> None:
         function = next(f for f in self.stack.functions.values() if f.name == props["FunctionName"])
+        if ":dynamodb:" in props["EventSourceArn"]:
+            self._stream_mapping(logical, function, props)
+            return
         queue_arn = props["EventSourceArn"]
         queue = next(a for a in self.stack.attributes.values() if a.get("Arn") == queue_arn)
         scaling = props.get("ScalingConfig", {})
@@ -489,84 +508,62 @@ class _Builder:
         self.stack.refs[logical] = props["Name"]
         self.stack.attributes[logical] = {"Arn": arn, "Name": props["Name"]}
 
-    def _pipe(self, logical: str, props: Resolved) -> None:
-        """Stored in the emulator, and returned as a LocalPipe for ``local.pipe`` to run: from a
-        DynamoDB stream of this stack to an event bus, with only the settings the runner applies.
-        Anything else is refused here rather than ignored there."""
-        name = props.get("Name", self._physical_name(logical))
-        unknown = set(props) - {"Name", "Description", "DesiredState", "RoleArn", "Source", "SourceParameters"}
-        unknown -= {"Target", "TargetParameters"}
-        if unknown:
-            raise ProvisioningError(f"{logical}: the local Pipe does not run {sorted(unknown)}")
-        if props.get("DesiredState", "RUNNING") != "RUNNING":
-            raise ProvisioningError(f"{logical}: the local Pipe runs only a RUNNING pipe")
+    def _stream_mapping(self, logical: str, function: LocalFunction, props: Resolved) -> None:
+        """A DynamoDB stream's mapping, for ``local.stream_mapping`` to run, with only the settings it
+        applies; anything else is refused here rather than ignored there."""
+        applied = {
+            "FunctionName",
+            "EventSourceArn",
+            "StartingPosition",
+            "BatchSize",
+            "MaximumBatchingWindowInSeconds",
+            "FunctionResponseTypes",
+            "BisectBatchOnFunctionError",
+            "MaximumRetryAttempts",
+            "DestinationConfig",
+            "FilterCriteria",
+        }
+        # Accepted, as they change nothing here: the age limit (moto keeps every record) and a
+        # ParallelizationFactor of 1 (one batch of a shard at a time).
+        unknown = set(props) - applied - {"MaximumRecordAgeInSeconds", "ParallelizationFactor"}
+        if unknown or int(props.get("ParallelizationFactor", 1)) != 1:
+            raise ProvisioningError(f"{logical}: the local stream mapping does not run {sorted(unknown)}")
         streams = {a["StreamArn"] for a in self.stack.attributes.values() if "StreamArn" in a}
-        if props["Source"] not in streams:
-            raise ProvisioningError(f"{logical}: the local Pipe reads only a DynamoDB stream of this stack")
-        if ":event-bus/" not in props["Target"]:
-            raise ProvisioningError(f"{logical}: the local Pipe puts only on an event bus")
-
-        source = dict(props.get("SourceParameters", {}))
-        stream = dict(source.pop("DynamoDBStreamParameters", {}))
-        filters = [str(f["Pattern"]) for f in source.pop("FilterCriteria", {}).get("Filters", [])]
-        # Applied: position, batching, retries. Accepted, as they change nothing here: the age limit
-        # (moto keeps every record) and a ParallelizationFactor of 1 (one batch of a shard at a time).
-        applied = {"StartingPosition", "BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts"}
-        unknown = set(source) | (set(stream) - applied - {"MaximumRecordAgeInSeconds", "ParallelizationFactor"})
-        if unknown:
-            raise ProvisioningError(f"{logical}: the local Pipe does not run SourceParameters {sorted(unknown)}")
-        if int(stream.get("ParallelizationFactor", 1)) != 1:
-            raise ProvisioningError(f"{logical}: the local Pipe reads a shard one batch at a time")
-        position = stream.get("StartingPosition", "TRIM_HORIZON")
+        if props["EventSourceArn"] not in streams:
+            raise ProvisioningError(f"{logical}: the local stream mapping reads only a DynamoDB stream of this stack")
+        position = props.get("StartingPosition", "TRIM_HORIZON")
         if position not in ("TRIM_HORIZON", "LATEST"):
             raise ProvisioningError(f"{logical}: a DynamoDB stream starts at TRIM_HORIZON or LATEST, not {position}")
-
-        target = dict(props.get("TargetParameters", {}))
-        bus = dict(target.pop("EventBridgeEventBusParameters", {}))
-        template = target.pop("InputTemplate", None)
-        unknown = set(target) | (set(bus) - {"Source", "DetailType", "Resources"})
-        if unknown:
-            raise ProvisioningError(f"{logical}: the local Pipe does not run TargetParameters {sorted(unknown)}")
-        batch_size = int(stream.get("BatchSize", MAX_BUS_BATCH))
-        if not 1 <= batch_size <= MAX_BUS_BATCH:
-            raise ProvisioningError(f"{logical}: BatchSize is 1 to {MAX_BUS_BATCH} for an event bus target")
-        if len(filters) > MAX_FILTERS:
-            raise ProvisioningError(f"{logical}: a Pipe takes at most {MAX_FILTERS} filters")
-        try:
-            for pattern in filters:
-                compile_pattern(pattern)
-            if template is not None:
-                InputTemplate(str(template))
-        except (PatternError, TemplateError) as error:
-            raise ProvisioningError(f"{logical}: {error}") from None
-
-        request: dict[str, Any] = {
-            key: props[key] for key in ("RoleArn", "Source", "Target", "Description") if key in props
-        }
-        for key in ("SourceParameters", "TargetParameters"):
-            if key in props:
-                request[key] = props[key]
-        arn = boto3.client("pipes").create_pipe(Name=name, **request)["Arn"]
-        self.stack.pipes.append(
-            LocalPipe(
-                name=name,
-                arn=arn,
-                stream_arn=props["Source"],
-                target_arn=props["Target"],
-                # What a Pipe puts when its target parameters name no source or detail type.
-                event_source=bus.get("Source", f"Pipe {name}"),
-                detail_type=bus.get("DetailType", "Event from aws:dynamodb"),
+        filters = tuple(str(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", []))
+        for pattern in filters:
+            try:
+                EventPattern.load(pattern)  # moto's parser: what EventBridge refuses, it refuses
+            except Exception as error:
+                raise ProvisioningError(f"{logical}: filter {pattern!r}: {error}") from None
+        on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        queue_url = None
+        if on_failure is not None:
+            queues = [a for a in self.stack.attributes.values() if a.get("Arn") == on_failure and "QueueUrl" in a]
+            if not queues:
+                raise ProvisioningError(f"{logical}: the local stream mapping's on-failure destination must be a queue")
+            queue_url = queues[0]["QueueUrl"]
+        logical_function = next(k for k, f in self.stack.functions.items() if f is function)
+        self.stack.stream_triggers.append(
+            LocalStreamTrigger(
+                function=function,
+                function_arn=self.stack.attributes[logical_function]["Arn"],
+                stream_arn=props["EventSourceArn"],
                 starting_position=position,
-                batch_size=batch_size,
-                batching_window_s=float(stream.get("MaximumBatchingWindowInSeconds", 0)),
-                maximum_retry_attempts=int(stream.get("MaximumRetryAttempts", -1)),
-                filters=tuple(filters),
-                input_template=None if template is None else str(template),
-                resources=tuple(bus.get("Resources", ())),
+                batch_size=int(props.get("BatchSize", 100)),
+                batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                on_failure_queue_url=queue_url,
+                filters=filters,
             )
         )
-        self.stack.refs[logical] = name
-        self.stack.attributes[logical] = {"Arn": arn}
+        self.stack.refs[logical] = f"{self.stack.name}-{logical}"
 
 
 def _numbers(value: Any) -> Any:
