@@ -34,7 +34,8 @@ DEPLOY_TABLE = {"kms:CreateGrant", "kms:DescribeKey"}
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html
 DEPLOY_FUNCTION_ENVIRONMENT = {"kms:CreateGrant", "kms:Encrypt"}
 
-KEY_PROPERTIES = ("KmsMasterKeyId", "KmsKeyId", "KmsKeyArn")
+# Resources that name the key to grant it, not to store data with it.
+IAM_TYPES = {"AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}
 
 
 def read_policy(name: str) -> dict[str, Any]:
@@ -43,20 +44,18 @@ def read_policy(name: str) -> dict[str, Any]:
 
 
 def uses_the_key(value: Any) -> bool:
-    return value == {"Ref": "KmsKeyArn"} or (
-        isinstance(value, dict) and "Fn::If" in value and {"Ref": "KmsKeyArn"} in value["Fn::If"][1:]
-    )
+    """Whether the key is named anywhere in the value, whatever the property is called."""
+    if isinstance(value, list):
+        return any(uses_the_key(item) for item in value)
+    return isinstance(value, dict) and (value == {"Ref": "KmsKeyArn"} or any(map(uses_the_key, value.values())))
 
 
 def encrypted_resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found = {}
-    for name, spec in template["Resources"].items():
-        properties = spec.get("Properties", {})
-        keys = [properties.get(key) for key in KEY_PROPERTIES]
-        keys.append(properties.get("SSESpecification", {}).get("KMSMasterKeyId"))
-        if any(uses_the_key(key) for key in keys):
-            found[name] = spec
-    return found
+    return {
+        name: spec
+        for name, spec in template["Resources"].items()
+        if spec["Type"] not in IAM_TYPES and uses_the_key(spec.get("Properties", {}))
+    }
 
 
 def points_at(value: Any, resource: str) -> bool:
@@ -191,9 +190,25 @@ def test_a_new_encrypted_resource_without_its_writer_fails(translated: dict[str,
     }
     # A Kinesis stream: a kind of resource whose writers nobody has named.
     changed["Resources"]["Stream"] = {"Type": "AWS::Kinesis::Stream", "Properties": {"KmsKeyId": key}}
+    # The finished events' bus encrypted with the key: a property name of its own (KmsKeyIdentifier),
+    # and a key given by Ref, not by Fn::If, inside a nested property.
+    changed["Resources"]["JobEventBus"]["Properties"]["KmsKeyIdentifier"] = key
+    changed["Resources"]["Archive"] = {
+        "Type": "AWS::Kinesis::Stream",
+        "Properties": {"StreamEncryption": {"EncryptionType": "KMS", "KeyId": {"Ref": "KmsKeyArn"}}},
+    }
     problems = missing(changed, key_policy, deployer)
     assert any(p.startswith("UploadsQueue: s3.amazonaws.com lacks") for p in problems), problems
     assert any(p.startswith("Stream: a AWS::Kinesis::Stream") for p in problems), problems
+    assert any(p.startswith("JobEventBus: a AWS::Events::EventBus") for p in problems), problems
+    assert any(p.startswith("Archive: a AWS::Kinesis::Stream") for p in problems), problems
+
+
+def test_roles_and_policies_that_name_the_key_are_not_encrypted_resources(translated: dict[str, Any]) -> None:
+    """An IAM statement's Resource is the key: it grants the key, it stores nothing with it."""
+    encrypted = encrypted_resources(translated)
+    assert "StatusWriterRole" not in encrypted and "JobStatusReadPolicy" not in encrypted
+    assert {"JobStatusTable", "NotificationQueue", "StatusWriterFunction", "StatusWriterLogGroup"} <= set(encrypted)
 
 
 @pytest.mark.parametrize(
