@@ -218,7 +218,7 @@ def test_roles_and_policies_that_name_the_key_are_not_encrypted_resources(transl
         ("kms-key-policy.json", "LambdaConsumesAndFillsTheEncryptedQueues", "kms:Decrypt"),
         ("kms-key-policy.json", "DynamoDBDescribesTheKey", "kms:Describe*"),
         ("deployer-kms-policy.json", "DynamoDBEncryptsTheTableWithTheKey", "kms:DescribeKey"),
-        ("deployer-kms-policy.json", "LambdaEncryptsTheFunctionsEnvironmentWithTheKey", "kms:CreateGrant"),
+        ("deployer-kms-policy.json", "LambdaGrantsItselfTheKeyForTheFunctions", "kms:CreateGrant"),
         ("deployer-kms-policy.json", "LambdaEncryptsTheFunctionsEnvironmentWithTheKey", "kms:Encrypt"),
     ],
 )
@@ -227,3 +227,18 @@ def test_a_policy_short_of_one_action_fails(translated: dict[str, Any], policy: 
     (statement,) = [s for s in policies[policy]["Statement"] if s["Sid"] == sid]
     statement["Action"] = [a for a in statement["Action"] if a != action]
     assert missing(translated, policies["kms-key-policy.json"], policies["deployer-kms-policy.json"])
+
+
+def test_the_deployer_creates_grants_only_through_the_services() -> None:
+    """A grant is a key policy of its own: a CreateGrant the deployer may call directly lets it grant
+    itself (or anyone) Decrypt on every queue, the table and the logs. Each CreateGrant is limited to
+    the requests an integrated service (DynamoDB, Lambda) makes for a resource:
+    https://docs.aws.amazon.com/kms/latest/developerguide/grant-authorization.html"""
+    for statement in read_policy("deployer-kms-policy.json")["Statement"]:
+        listed = statement["Action"]
+        if "kms:CreateGrant" not in (listed if isinstance(listed, list) else [listed]):
+            continue
+        condition = statement.get("Condition", {})
+        through_a_service = "kms:ViaService" in condition.get("StringEquals", {})
+        for_a_resource = condition.get("Bool", {}).get("kms:GrantIsForAWSResource") == "true"
+        assert through_a_service or for_a_resource, statement["Sid"]
