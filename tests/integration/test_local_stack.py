@@ -229,3 +229,31 @@ def test_a_partition_without_the_layers_publisher_is_refused_before_anything_is_
     with pytest.raises(ProvisioningError, match=r"mapping PowertoolsLayer has no aws\.Account"):
         provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
     assert boto3.client("dynamodb").list_tables()["TableNames"] == tables
+
+
+# Rule functions work only in Rules, and a rule takes only them (and Ref to a parameter):
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html
+CONTAINS_ONE = {"Fn::Contains": [["1"], {"Ref": "BatchSize"}]}
+LAYER_ACCOUNT = {"Fn::FindInMap": ["PowertoolsLayer", "aws", "Account"]}
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "refusal"),
+    [
+        ("Conditions", CONTAINS_ONE, "Conditions: Fn::Contains works only in Rules"),
+        ("Rules", {"Assertions": [{"Assert": {"Fn::Equals": [LAYER_ACCOUNT, "017000801446"]}}]}, "Fn::FindInMap"),
+        ("Rules", {"RuleCondition": {"Condition": "HasKmsKey"}, "Assertions": [{"Assert": CONTAINS_ONE}]}, "Condition"),
+        # One the local stack does not evaluate is refused, never taken as true (this one is false).
+        ("Rules", {"Assertions": [{"Assert": {"Fn::EachMemberIn": [["a"], ["b"]]}}]}, "does not evaluate"),
+    ],
+)
+def test_rule_functions_only_in_rules_and_only_rule_functions_there(
+    emulator: Emulator, section: str, value: dict[str, Any], refusal: str
+) -> None:
+    """Issue 18: the local stack refuses what CloudFormation refuses, before anything is created."""
+    from transcoder_status.local.template import load_template
+
+    template = load_template()
+    template[section]["Odd"] = value
+    with pytest.raises(ProvisioningError, match=refusal):
+        provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
