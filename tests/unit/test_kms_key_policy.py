@@ -242,3 +242,24 @@ def test_the_deployer_creates_grants_only_through_the_services() -> None:
         through_a_service = "kms:ViaService" in condition.get("StringEquals", {})
         for_a_resource = condition.get("Bool", {}).get("kms:GrantIsForAWSResource") == "true"
         assert through_a_service or for_a_resource, statement["Sid"]
+
+
+# Each file's step in docs/deploy.md, and the example values it must tell the deployer to replace.
+PLACEHOLDERS = {"account": "111122223333", "region": REGION, "stack name": "transcoder-status"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "step", "next_step"),
+    [("kms-key-policy.json", "1. **The key policy.**", "\n2. "), ("deployer-kms-policy.json", "2. **", "\n3. ")],
+)
+def test_the_deploy_guide_names_every_example_value_of_each_file(policy: str, step: str, next_step: str) -> None:
+    """A deployer in eu-west-1 who replaced only the key's ARN in the deployer's policy kept
+    kms:ViaService dynamodb.us-east-1: DynamoDB's CreateGrant was refused halfway through the deploy."""
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    start = guide.index(step)
+    text = guide[start : guide.index(next_step, start)]
+    assert f"`deploy/{policy}`" in text
+    content = (ROOT / "deploy" / policy).read_text()
+    for what, example in PLACEHOLDERS.items():
+        if example in content:
+            assert f"`{example}`" in text, f"docs/deploy.md's step for {policy} does not say to replace the {what}"
