@@ -220,13 +220,25 @@ def test_what_sns_or_eventbridge_cannot_deliver_waits_in_the_undelivered_queue(e
 
 
 def test_a_partition_without_the_layers_publisher_is_refused_before_anything_is_created(emulator: Emulator) -> None:
-    """Issue 18: the layer's account publishes only in the aws partition; Fn::FindInMap refuses the rest."""
+    """Issue 18: the mapping names the layer's publisher for the aws partition only; Fn::FindInMap refuses the rest."""
     from transcoder_status.local.template import load_template
 
     template = load_template()
     template["Mappings"]["PowertoolsLayer"] = {"aws-us-gov": {"Account": "123456789012"}}
     tables = boto3.client("dynamodb").list_tables()["TableNames"]
     with pytest.raises(ProvisioningError, match=r"mapping PowertoolsLayer has no aws\.Account"):
+        provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == tables
+
+
+def test_a_lookup_in_an_output_is_refused_before_anything_is_created(emulator: Emulator) -> None:
+    """The template's lookups are checked up front wherever they are, not only in Resources."""
+    from transcoder_status.local.template import load_template
+
+    template = load_template()
+    template["Outputs"]["LayerPublisher"] = {"Value": {"Fn::FindInMap": ["PowertoolsLayer", "aws", "Missing"]}}
+    tables = boto3.client("dynamodb").list_tables()["TableNames"]
+    with pytest.raises(ProvisioningError, match=r"mapping PowertoolsLayer has no aws\.Missing"):
         provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
     assert boto3.client("dynamodb").list_tables()["TableNames"] == tables
 

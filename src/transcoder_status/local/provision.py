@@ -111,7 +111,7 @@ class _Builder:
         for name in template.get("Conditions", {}):
             self._condition(name)
         self._check_rules(template.get("Rules", {}))
-        self._check_mappings(template.get("Resources", {}))
+        self._check_mappings([template.get("Resources", {}), template.get("Outputs", {})])
         self.creators: dict[str, Callable[[str, Resolved], None]] = {
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
