@@ -254,7 +254,7 @@ LAYER_ACCOUNT = {"Fn::FindInMap": ["PowertoolsLayer", "aws", "Account"]}
     [
         ("Conditions", CONTAINS_ONE, "Conditions: Fn::Contains works only in Rules"),
         ("Rules", {"Assertions": [{"Assert": {"Fn::Equals": [LAYER_ACCOUNT, "017000801446"]}}]}, "Fn::FindInMap"),
-        ("Rules", {"RuleCondition": {"Condition": "HasKmsKey"}, "Assertions": [{"Assert": CONTAINS_ONE}]}, "Condition"),
+        ("Rules", {"Assertions": [{"Assert": {"Fn::Equals": [{"Fn::Sub": "${BatchSize}"}, "10"]}}]}, "Fn::Sub"),
         # One the local stack does not evaluate is refused, never taken as true (this one is false).
         ("Rules", {"Assertions": [{"Assert": {"Fn::EachMemberIn": [["a"], ["b"]]}}]}, "does not evaluate"),
     ],
@@ -269,3 +269,14 @@ def test_rule_functions_only_in_rules_and_only_rule_functions_there(
     template[section]["Odd"] = value
     with pytest.raises(ProvisioningError, match=refusal):
         provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
+
+
+def test_a_rule_may_choose_by_a_condition(emulator: Emulator) -> None:
+    """Fn::If is one of the rule functions: evaluated, here to false, not refused as foreign."""
+    from transcoder_status.local.template import load_template
+
+    template = load_template()
+    template["Rules"]["Odd"] = {"Assertions": [{"Assert": {"Fn::If": ["HasKmsKey", {"Fn::Equals": ["a", "b"]}, True]}}]}
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    with pytest.raises(ProvisioningError, match="Rule Odd: assertion failed"):
+        provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template, parameters={"KmsKeyArn": key})

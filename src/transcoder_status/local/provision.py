@@ -608,10 +608,11 @@ def _find_in_map(builder: _Builder, argument: list[Any]) -> Any:
 # CloudFormation's rule functions: only they (and Ref to a parameter) may be used in Rules, and those
 # of them that are not condition functions work nowhere else. It refuses the template otherwise:
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html
 _RULES_ONLY = frozenset(
     {"Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll"}
 )
-_RULE_FUNCTIONS = _RULES_ONLY | {"Ref", "Fn::And", "Fn::Equals", "Fn::Not", "Fn::Or"}
+_RULE_FUNCTIONS = _RULES_ONLY | {"Ref", "Fn::And", "Fn::Equals", "Fn::If", "Fn::Not", "Fn::Or"}
 
 
 def _functions(value: Any) -> set[str]:
