@@ -123,11 +123,12 @@ class _Builder:
             }
         )
         self._check_parameters(template.get("Parameters", {}))
+        _check_rule_functions(template)
         self.conditions: dict[str, bool] = {}
         for name in template.get("Conditions", {}):
             self._condition(name)
         self._check_rules(template.get("Rules", {}))
-        self._check_mappings(template.get("Resources", {}))
+        self._check_mappings([template.get("Resources", {}), template.get("Outputs", {})])
         self.creators: dict[str, Callable[[str, Resolved], None]] = {
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
@@ -601,13 +602,59 @@ def _find_in_map(builder: _Builder, argument: list[Any]) -> Any:
         raise ProvisioningError(f"Fn::FindInMap: mapping {name} has no {top}.{second}") from None
 
 
+# CloudFormation's rule functions: only they (and Ref to a parameter) may be used in Rules, and those
+# of them that are not condition functions work nowhere else. It refuses the template otherwise:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html
+_RULES_ONLY = frozenset(
+    {"Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll"}
+)
+_RULE_FUNCTIONS = _RULES_ONLY | {"Ref", "Fn::And", "Fn::Equals", "Fn::If", "Fn::Not", "Fn::Or"}
+
+
+def _functions(value: Any) -> set[str]:
+    """The intrinsic functions (and Condition references) a template value calls."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= _functions(item)
+    elif isinstance(value, dict):
+        if len(value) == 1:
+            (key,) = value
+            if key in ("Ref", "Condition") or key.startswith("Fn::"):
+                found.add(key)
+        for item in value.values():
+            found |= _functions(item)
+    return found
+
+
+def _check_rule_functions(template: dict[str, Any]) -> None:
+    """Rule functions in Rules only, only rule functions there, and each one evaluated here: a rule
+    function this stand-in does not know would otherwise resolve to a dict, taken as true."""
+    for name, rule in template.get("Rules", {}).items():
+        used = _functions(rule)
+        if used - _RULE_FUNCTIONS:
+            raise ProvisioningError(
+                f"Rule {name}: {', '.join(sorted(used - _RULE_FUNCTIONS))} cannot be used in a rule"
+            )
+        if used - set(_INTRINSICS):
+            unknown = ", ".join(sorted(used - set(_INTRINSICS)))
+            raise ProvisioningError(
+                f"Rule {name}: the local stack does not evaluate {unknown}: add it to transcoder_status.local.provision"
+            )
+    for section in ("Conditions", "Resources", "Outputs"):
+        misplaced = _functions(template.get(section, {})) & _RULES_ONLY
+        if misplaced:
+            raise ProvisioningError(f"{section}: {', '.join(sorted(misplaced))} works only in Rules")
+
+
 _INTRINSICS: dict[str, Callable[[_Builder, Any], Any]] = {
     "Ref": lambda b, a: b._ref(a),
     "Fn::GetAtt": lambda b, a: b._get_att(a),
     "Fn::Sub": lambda b, a: b._sub(a),
     "Fn::If": _fn_if,
     "Fn::Equals": lambda b, a: _text(b._resolve(a[0])) == _text(b._resolve(a[1])),
-    # Rules only: whether the list holds the value.
+    # Rules only (_check_rule_functions): whether the list holds the value.
     "Fn::Contains": lambda b, a: _text(b._resolve(a[1])) in [_text(item) for item in b._resolve(a[0])],
     "Fn::FindInMap": _find_in_map,
     "Fn::And": lambda b, a: all(b._resolve(x) for x in a),
