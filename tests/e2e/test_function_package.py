@@ -109,6 +109,29 @@ def test_the_artifact_holds_what_the_function_imports_and_nothing_else(
         assert loaded in modules and file.startswith(str(artifacts)), line
 
 
+# What Lambda gives a function beside its artifact: the runtime's boto3 (and botocore), and the
+# Powertools layer (requirements.txt is empty: nothing else is installed).
+PROVIDED = {"boto3", "botocore", "aws_lambda_powertools"}
+
+
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_the_function_imports_no_package_lambda_lacks(name: str) -> None:
+    """The artifact holds the project's modules alone: what they import from outside must be the
+    standard library or what Lambda provides (the test environment has the CLI's and the local
+    stack's packages installed, so importing the handler here would not tell)."""
+    graph = grimp.build_graph(
+        "transcoder_status", include_external_packages=True, exclude_type_checking_imports=True, cache_dir=None
+    )
+    handler = functions()[name]["Properties"]["Handler"].rsplit(".", 1)[0]
+    external = {
+        imported
+        for module in imported_by(handler)
+        for imported in graph.find_modules_directly_imported_by(module)
+        if graph.is_module_squashed(imported)
+    }
+    assert external - set(sys.stdlib_module_names) - PROVIDED == set()
+
+
 @pytest.mark.parametrize("name", sorted(functions()))
 def test_the_package_ships_compiled_for_the_runtimes_python(name: str, tmp_path: Path) -> None:
     artifacts = tmp_path / "artifacts"
