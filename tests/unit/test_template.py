@@ -797,3 +797,21 @@ def test_sam_commands_share_one_region_and_sync_has_its_own_stack() -> None:
     development = config["dev"]
     assert "sync" in development
     assert development["global"]["parameters"]["stack_name"] != deployed
+
+
+def test_reading_the_template_leaves_yaml_safe_load_as_it_was() -> None:
+    """CloudFormation's short forms are known to the template's reader alone: afterwards a plain
+    ``yaml.safe_load`` in the same process still refuses an unknown tag (a fresh interpreter, since
+    this one has read the template already)."""
+    check = (
+        "import yaml\n"
+        "from transcoder_status.local.template import load_template\n"
+        "assert load_template()['Resources']['StatusWriterFunction']['Properties']['Role'] == "
+        "{'Fn::GetAtt': ['StatusWriterRole', 'Arn']}\n"
+        "try:\n"
+        "    print(yaml.safe_load('key: !Ref Other'))\n"
+        "except yaml.constructor.ConstructorError:\n"
+        "    print('refused')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "refused"
