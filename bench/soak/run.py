@@ -69,6 +69,7 @@ FAULTY_MAX_RECEIVE_COUNT = 10
 DYNAMODB_CALLS = (("dynamodb", "UpdateItem"),)
 SQS_CALLS = (("sqs", "ReceiveMessage"), ("sqs", "DeleteMessageBatch"), ("sqs", "ChangeMessageVisibilityBatch"))
 SETTLED_POLL_S = 0.25
+EMPTY_FOR_S = 3.0  # well past the poller's retry delay (1 s) before a failed record is visible
 # The poller (the runtime process) retries its SQS calls as the function retries its writes
 # (the template's AWS_RETRY_MODE and AWS_MAX_ATTEMPTS): an injected error is seen after three.
 POLLER_RETRIES = {"AWS_RETRY_MODE": "standard", "AWS_MAX_ATTEMPTS": "3"}
@@ -386,10 +387,18 @@ def _drained(stack: Stack, supervisor: Supervisor, result: SoakResult, deadline:
         "ApproximateNumberOfMessagesNotVisible",
         "ApproximateNumberOfMessagesDelayed",
     ]
+    empty_since: float | None = None
     while time.monotonic() < deadline:
         response = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)  # type: ignore[arg-type]
         if all(response["Attributes"].get(name) == "0" for name in names):  # type: ignore[call-overload]
-            return time.monotonic()
+            # The counts are approximate: one empty reading is not proof. Empty for a while is,
+            # as SQS advises (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/confirm-queue-is-empty.html);
+            # a released record comes back within the poller's retry delay.
+            empty_since = time.monotonic() if empty_since is None else empty_since
+            if time.monotonic() - empty_since >= EMPTY_FOR_S:
+                return empty_since
+        else:
+            empty_since = None
         exit_code = supervisor.exited()
         if exit_code is not None:
             result.problems.append(f"the function's runtime exited with code {exit_code}")
