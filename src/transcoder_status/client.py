@@ -137,7 +137,7 @@ class Deadline:
         left to its daemon thread (the client's timeouts end it) and seen as a read that failed.
         """
         remaining = self.remaining()
-        if remaining is None:
+        if remaining is None or remaining >= threading.TIMEOUT_MAX:  # none, or too far to wait for (math.inf)
             return call()
         answered = threading.Event()
         results: list[_T] = []

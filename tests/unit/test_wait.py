@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -279,3 +281,25 @@ def test_a_round_that_starts_at_the_deadline_still_reads(clock: FakeClock) -> No
         list(watch_jobs(jobs, table, timeout=1, backoff=Backoff(2, 2), sleep=clock.sleep))  # type: ignore[arg-type]
     # Two chunks from 0 s; a pause of 1-2 s cut to the 0.8 s left; at 1 s, the first chunk only.
     assert [len(request) for request in table.requests] == [100, 50, 100]
+
+
+class UnhurriedTable(FlakyTable):
+    """Every job finished; each call takes a moment of real time, as a call over the network does."""
+
+    def get(self, job_id: str, **_: Any) -> JobRow | None:
+        time.sleep(0.01)
+        return self.rows.get(job_id)
+
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
+        time.sleep(0.01)
+        return super().get_many(job_ids)
+
+
+@pytest.mark.parametrize("timeout", [math.inf, 1e12])
+def test_a_timeout_too_far_to_wait_for_means_no_deadline(timeout: float) -> None:
+    """wait(timeout=math.inf) raised OverflowError: a read was waited for with the whole timeout left."""
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    monitor._table = UnhurriedTable({"a": done("a")}, unprocessed_rounds=0)  # type: ignore[assignment]
+    assert monitor.wait(timeout=timeout) is JobStatus.SUCCESS
+    table = UnhurriedTable({"a": done("a")}, unprocessed_rounds=0)
+    assert _statuses(list(watch_jobs(["a"], table, timeout=timeout))[-1]) == {"a": JobStatus.SUCCESS}  # type: ignore[arg-type]
