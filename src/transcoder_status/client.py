@@ -189,14 +189,26 @@ class _Waiting:
         self.job_id, self.timeout = job_id, timeout
         self.deadline = Deadline(timeout)
         self._pauses = self.deadline.pauses(backoff)
+        self._failing = False
 
     def after(self, status: JobStatus, failure: TransientReadError | None) -> float | None:
+        self._failing = _say_retrying(failure, self._failing, self.deadline)
         if status is not JobStatus.RUNNING:
             return None
         pause = next(self._pauses, None)
         if pause is None:
             raise JobWaitTimeout({self.job_id: status}, self.timeout or 0, failure) from failure
         return pause
+
+
+def _say_retrying(failure: TransientReadError | None, failing: bool, deadline: Deadline) -> bool:
+    """Log the first failed read of an outage, once: a wait retries quietly after that, until its
+    deadline or, with none, until the table answers (a wrong endpoint looks like an outage, so
+    this line is all a user sees of it). Returns whether reads are failing now."""
+    if failure is not None and not failing:
+        until = "until the table answers (no timeout)" if deadline.timeout is None else "until the wait's deadline"
+        logger.warning("A read failed, retrying %s: %s", until, failure)
+    return failure is not None
 
 
 def connect(
@@ -489,7 +501,7 @@ class _Poll:
 
     def rounds(self, job_ids: Sequence[str]) -> Iterator[dict[str, JobRow | None]]:
         rows: dict[str, JobRow | None] = dict.fromkeys(job_ids)
-        pauses = self.deadline.pauses(self.backoff)
+        pauses, failing = self.deadline.pauses(self.backoff), False
         while True:
             pending = [job for job, row in rows.items() if row is None or not row.finished]
             failure: TransientReadError | None = None
@@ -502,6 +514,7 @@ class _Poll:
                     rows.update(self._batch_get(pending[start : start + BATCH_GET_LIMIT]))
                 except TransientReadError as error:  # these jobs are not read this round
                     failure = error
+            failing = _say_retrying(failure, failing, self.deadline)
             yield dict(rows)
             if all(row is not None and row.finished for row in rows.values()):
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -303,3 +304,17 @@ def test_a_timeout_too_far_to_wait_for_means_no_deadline(timeout: float) -> None
     assert monitor.wait(timeout=timeout) is JobStatus.SUCCESS
     table = UnhurriedTable({"a": done("a")}, unprocessed_rounds=0)
     assert _statuses(list(watch_jobs(["a"], table, timeout=timeout))[-1]) == {"a": JobStatus.SUCCESS}  # type: ignore[arg-type]
+
+
+def test_a_wait_says_once_per_outage_that_it_is_retrying(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    """A wrong endpoint is retried like an outage: with no timeout, for ever. It was retried without a
+    word (``transcoder-status watch JOB`` with a mistyped --endpoint-url hung, printing nothing)."""
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    monitor._table = OutageTable({"a": done("a")}, outage=5)  # type: ignore[assignment]
+    table = OutageTable({"a": done("a")}, outage=5)
+    with caplog.at_level(logging.WARNING, logger=client.__name__):
+        assert monitor.wait() is JobStatus.SUCCESS
+        assert len(list(watch_jobs(["a"], table, sleep=clock.sleep))) == 6  # type: ignore[arg-type]
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 2, said  # one line per outage (five failed reads each), not per read
+    assert all("Cannot reach DynamoDB" in line and "retrying" in line for line in said), said
