@@ -8,6 +8,7 @@ consumes the queue: any number of monitors, on any number of machines, can watch
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import threading
@@ -151,7 +152,8 @@ class Deadline:
             finally:
                 answered.set()
 
-        threading.Thread(target=run, name="status-read", daemon=True).start()
+        # In the caller's context, as a call made in place is (a tracer's current span lives there).
+        threading.Thread(target=contextvars.copy_context().run, args=(run,), name="status-read", daemon=True).start()
         if not answered.wait(max(remaining, LAST_READ_S)):
             raise _Late
         if errors:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import math
 import time
@@ -15,6 +17,7 @@ from botocore.stub import Stubber
 
 from transcoder_status import client
 from transcoder_status.client import (
+    AsyncJobMonitor,
     Backoff,
     JobMonitor,
     JobWaitTimeout,
@@ -318,3 +321,42 @@ def test_a_wait_says_once_per_outage_that_it_is_retrying(clock: FakeClock, caplo
     said = [record.getMessage() for record in caplog.records]
     assert len(said) == 2, said  # one line per outage (five failed reads each), not per read
     assert all("Cannot reach DynamoDB" in line and "retrying" in line for line in said), said
+
+
+TRACE = contextvars.ContextVar[str]("TRACE")
+
+
+class TracedTable(UnhurriedTable):
+    """Records the caller's context each call runs in (a tracer's current span lives in one)."""
+
+    def __init__(self, rows: dict[str, JobRow]):
+        super().__init__(rows, unprocessed_rounds=0)
+        self.seen: list[str | None] = []
+
+    def get(self, job_id: str, **options: Any) -> JobRow | None:
+        self.seen.append(TRACE.get(None))
+        return super().get(job_id, **options)
+
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
+        self.seen.append(TRACE.get(None))
+        return super().get_many(job_ids)
+
+
+def test_a_waits_reads_run_in_the_callers_context() -> None:
+    """A read bounded by a deadline runs in a thread of its own: it lost the caller's context
+    variables, so a tracer's DynamoDB spans (OpenTelemetry keeps the current span in one) lost
+    their parent."""
+    table = TracedTable({"a": done("a")})
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    monitor._table = table  # type: ignore[assignment]
+    asyncer = AsyncJobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    asyncer._monitor._table = table  # type: ignore[assignment]
+
+    def waits() -> None:
+        TRACE.set("span-1")
+        monitor.wait(timeout=60)
+        asyncio.run(asyncer.wait(timeout=60))
+        list(watch_jobs(["a"], table, timeout=60))  # type: ignore[arg-type]
+
+    contextvars.copy_context().run(waits)  # the variable is set for this test only
+    assert table.seen == ["span-1"] * 3
