@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from transcoder_status import cli, client, handler, table
+from transcoder_status.sources._fields import MAX_JOB_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +37,14 @@ QUOTES = [
     ("keys per BatchGetItem", rf"{NUMBER} jobs per BatchGetItem", (client.BATCH_GET_LIMIT,)),
     ("keys per BatchGetItem (migration table)", rf"`BatchGetItem` per {NUMBER} jobs", (client.BATCH_GET_LIMIT,)),
     ("the warnings cap", rf"a string set of at most\s+{NUMBER}", (table.MAX_WARNINGS,)),
+    (
+        "the warnings caps (item size)",
+        rf"capped \({NUMBER} warnings per notification,\s+{NUMBER} per row",
+        (table.MAX_WARNINGS_PER_NOTIFICATION, table.MAX_WARNINGS),
+    ),
+    ("a job ID's length", rf"a printable string of\s+at most {NUMBER} characters", (MAX_JOB_ID,)),
+    ("a bad body's excerpt", rf"the first {NUMBER} characters of the body", (handler.BODY_EXCERPT,)),
+    ("a log line's size", rf"A line\s+ends before about {NUMBER} KB", (handler.LOG_LINE_BYTES / 1000,)),
     ("tries of a warnings merge", rf"gave up after {NUMBER} refusals", (table.MERGE_ATTEMPTS,)),
     (
         "the function's timeouts",
