@@ -194,12 +194,12 @@ class _Waiting:
         self._failing = False
 
     def after(self, status: JobStatus, failure: TransientReadError | None) -> float | None:
-        self._failing = _say_retrying(failure, self._failing, self.deadline)
         if status is not JobStatus.RUNNING:
             return None
         pause = next(self._pauses, None)
         if pause is None:
             raise JobWaitTimeout({self.job_id: status}, self.timeout or 0, failure) from failure
+        self._failing = _say_retrying(failure, self._failing, self.deadline)
         return pause
 
 
@@ -516,13 +516,13 @@ class _Poll:
                     rows.update(self._batch_get(pending[start : start + BATCH_GET_LIMIT]))
                 except TransientReadError as error:  # these jobs are not read this round
                     failure = error
-            failing = _say_retrying(failure, failing, self.deadline)
             yield dict(rows)
             if all(row is not None and row.finished for row in rows.values()):
                 return
             pause = next(pauses, None)
             if pause is None:
                 raise JobWaitTimeout(_statuses(rows), self.deadline.timeout or 0, failure) from failure
+            failing = _say_retrying(failure, failing, self.deadline)
             self.sleep(pause)
 
     def _batch_get(self, job_ids: list[str]) -> dict[str, JobRow]:

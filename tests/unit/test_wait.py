@@ -360,3 +360,12 @@ def test_a_waits_reads_run_in_the_callers_context() -> None:
 
     contextvars.copy_context().run(waits)  # the variable is set for this test only
     assert table.seen == ["span-1"] * 3
+
+
+def test_a_wait_that_times_out_logs_no_retry_it_will_not_make(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    table = OutageTable({}, outage=1_000)
+    with caplog.at_level(logging.WARNING, logger=client.__name__), pytest.raises(JobWaitTimeout):
+        list(watch_jobs(["a"], table, timeout=0, sleep=clock.sleep))  # type: ignore[arg-type]
+    assert caplog.records == []  # the last read failed, and nothing is retried
