@@ -31,6 +31,7 @@ import io
 import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -248,8 +249,16 @@ def _noted(section: str, note: str) -> str:
     return section if "(Kept from an earlier run: " in section else f"{section.rstrip()}\n\n{note}\n"
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM ends the run as Ctrl-C does, through every ``finally``: the stand-ins stop and the
+    CPU quota groups are removed (the default action left both behind)."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     from transcoder_status.client import Backoff
+
+    signal.signal(signal.SIGTERM, _terminated)
 
     from . import artifact, client_wait, cold_start, cost, handler_batches
 

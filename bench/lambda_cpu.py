@@ -19,6 +19,7 @@ usually; ``quota_groups()`` says why not otherwise, and the section is skipped w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -56,6 +57,15 @@ class QuotaGroups:
     def __init__(self, root: Path, version: int):
         self.root, self.version = root, version
 
+    def sweep(self) -> None:
+        """Removes the empty groups of runs that ended without removing them (killed outright): their
+        names hold the creating process's id, and that process is gone."""
+        for group in self.root.glob("bench-lambda-*-*"):
+            creator = int(group.name.split("-")[2])
+            if not Path(f"/proc/{creator}").exists():
+                with contextlib.suppress(OSError):  # a process still in it: the next sweep's
+                    group.rmdir()
+
     @contextmanager
     def limited(self, share: float) -> Iterator[Callable[[], object]]:
         """A new cgroup allowed ``share`` of one CPU, and what joins a child to it: a ``preexec_fn``, so
@@ -88,7 +98,9 @@ def quota_groups() -> QuotaGroups | str:
         groups = QuotaGroups(root, version)
         try:
             with groups.limited(0.5):
-                return groups
+                pass
+            groups.sweep()
+            return groups
         except OSError as error:
             reasons.append(f"{root}: {error.strerror or error}")
     return "no writable cgroup CPU quota (" + ("; ".join(reasons) or "no cpu controller mounted") + ")"

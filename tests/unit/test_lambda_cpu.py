@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,20 @@ def test_without_a_writable_cpu_controller_the_reason_is_given(monkeypatch: pyte
     reason = lambda_cpu.quota_groups()
     assert isinstance(reason, str)
     assert reason.startswith("no writable cgroup CPU quota") and "without the cpu controller" in reason
+
+
+def test_the_groups_of_runs_killed_outright_are_swept(tmp_path: Path) -> None:
+    """A bench killed with SIGKILL cannot remove its group: the next run does, once it is empty."""
+    dead = tmp_path / f"bench-lambda-{_reaped_pid()}-0a1b2c3d"
+    dead.mkdir()
+    live = tmp_path / f"bench-lambda-{os.getpid()}-0a1b2c3d"
+    live.mkdir()
+    lambda_cpu.QuotaGroups(tmp_path, 1).sweep()
+    assert not dead.exists() and live.exists()
+
+
+def _reaped_pid() -> int:
+    """A process id that no process has any more."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
