@@ -122,7 +122,10 @@ def test_a_terminated_bench_leaves_no_cgroup_and_no_process_behind(tmp_path: Pat
 
 def test_the_stand_in_ends_with_a_bench_killed_outright() -> None:
     """SIGKILL runs no ``finally``: the DynamoDB stand-in served on, its parent gone (a timed-out test's run)."""
-    script = "import time\nfrom bench.stub_dynamodb import running_stub\nwith running_stub(5):\n    print(flush=True)\n    time.sleep(60)"
+    script = (
+        "import time\nfrom bench.stub_dynamodb import running_stub\n"
+        "with running_stub(5):\n    print(flush=True)\n    time.sleep(60)"
+    )
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
     parent.stdout.readline()  # the stand-in answers
