@@ -20,10 +20,12 @@ usually; ``quota_groups()`` says why not otherwise, and the section is skipped w
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -82,7 +84,24 @@ class QuotaGroups:
                 (group / "cpu.max").write_text(f"{quota} {PERIOD_US}")
             yield lambda: (group / "cgroup.procs").write_text(str(os.getpid()))
         finally:
+            _remove(group)
+
+
+def _remove(group: Path) -> None:
+    """Removes a group of this run, first ending what is left in it: a child whose start a signal
+    interrupted (Popen raised before it could kill it), or one the kernel has not yet let go of."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
             group.rmdir()
+            return
+        except OSError as error:
+            if error.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise
+        for pid in (group / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        time.sleep(0.01)
 
 
 def quota_groups() -> QuotaGroups | str:
