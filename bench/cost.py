@@ -42,7 +42,7 @@ class Invocation:
 
     memory_mb: int  # the template's MemorySize, chosen from bench.lambda_cpu's table
     vcpu_share: float  # of one vCPU, memory / 1,769 (1.0: a whole core, where no CPU quota could be set)
-    ms: float
+    ms: float  # billed: the mean of the invocations' durations, each rounded up to 1 ms
     dynamodb_latency_ms: float  # the stand-in's, per call
 
 
@@ -129,7 +129,8 @@ def markdown(m: Measured) -> list[str]:
         f"DynamoDB write units and {m.log_bytes_per_notification:.0f} log bytes per notification (the soak: "
         "its duplicates, late arrivals and a saturated queue included; writes at the final row's and index "
         "entry's size); "
-        f"{m.invocation.ms:.0f} ms per invocation (a batch of 10 jobs at {m.invocation.dynamodb_latency_ms:g} ms per "
+        f"{m.invocation.ms:.0f} ms billed per invocation (the mean, each rounded up to 1 ms; a batch of 10 jobs "
+        f"at {m.invocation.dynamodb_latency_ms:g} ms per "
         f"DynamoDB call, at {m.invocation.memory_mb:,} MB, measured with {m.invocation.vcpu_share:.3f} of a vCPU: "
         "a cgroup CPU quota of its share, bench.lambda_cpu, or a whole core where none could be set); "
         f"{m.reads_per_waiting_minute:.0f} reads per waiting minute (the client's defaults); the old worker's "
