@@ -40,6 +40,12 @@ def _window_max() -> int:
     return int(re.fullmatch(r"must be a whole number from 0 to (\d+)", window["ConstraintDescription"])[1])  # type: ignore[index]
 
 
+def _alarms() -> str:
+    resources = _template()["Resources"].values()  # type: ignore[attr-defined]
+    count = sum(1 for resource in resources if resource["Type"] == "AWS::CloudWatch::Alarm")
+    return {10: "ten", 11: "eleven", 12: "twelve"}.get(count, str(count))
+
+
 def _figures(*numbers: float) -> Callable[[], tuple[str, ...]]:
     return lambda: tuple(f"{number:g}" for number in numbers)
 
@@ -104,6 +110,12 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
     ("the handler's margin", r"stops waiting (\d+) s before", _figures(handler.DEADLINE_MARGIN_S)),
     ("rows `list` prints", r"`list` prints the newest (\d+) by default", _figures(LIST_LIMIT)),
     ("rows `list` prints (operations)", r"`--limit` \((\d+) by default\)", _figures(LIST_LIMIT)),
+    (
+        "FunctionMemorySize's default",
+        r"\| `FunctionMemorySize` \| `(\d+)` \|",
+        lambda: (_default("FunctionMemorySize"),),
+    ),
+    ("the stack's alarms", r"; (\w+) alarms \(see", lambda: (_alarms(),)),
     ("MaxReceiveCount's default", r"\| `MaxReceiveCount` \| `(\d+)` \|", lambda: (_default("MaxReceiveCount"),)),
     (
         "RetentionDays' default",
