@@ -14,7 +14,7 @@ from tests.docs_blocks import text
 from transcoder_status import client, handler, table
 from transcoder_status.cli.jobs import list_jobs_command
 from transcoder_status.client import BATCH_GET_LIMIT, CLIENT_CONFIG, Backoff
-from transcoder_status.local import demo
+from transcoder_status.local import demo, stream_mapping
 from transcoder_status.local.template import load_template
 from transcoder_status.table import DEFAULT_RETENTION_DAYS
 
@@ -114,6 +114,11 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
         "FunctionMemorySize's default",
         r"\| `FunctionMemorySize` \| `(\d+)` \|",
         lambda: (_default("FunctionMemorySize"),),
+    ),
+    (
+        "the local stream mapping's retry pause",
+        r"a failed batch is retried after ([\d.]+) s, not with Lambda's backoff",
+        _figures(stream_mapping.RETRY_PAUSE_S),
     ),
     ("the stack's alarms", r"; (\w+) alarms \(see", lambda: (_alarms(),)),
     ("MaxReceiveCount's default", r"\| `MaxReceiveCount` \| `(\d+)` \|", lambda: (_default("MaxReceiveCount"),)),
