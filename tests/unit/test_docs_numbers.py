@@ -101,6 +101,12 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
     ("a wait's last call past its deadline", r"given (\d+) s more at most", _figures(client.LAST_READ_S)),
     ("keys per BatchGetItem (migration table)", r"`BatchGetItem` per (\d+) jobs", _figures(BATCH_GET_LIMIT)),
     ("the warnings cap", r"a string set of at most (\d+)", _figures(table.MAX_WARNINGS)),
+    (
+        "the warnings caps",
+        r"\((\d+) warnings per notification, (\d+) per row",
+        _figures(table.MAX_WARNINGS_PER_NOTIFICATION, table.MAX_WARNINGS),
+    ),
+    ("the outputs' bytes in a row", r"to about (\d+) KB of them", _figures(table.MAX_OUTPUTS_BYTES / 1000)),
     ("tries of a warnings merge", r"gave up after (\d+) refusals", _figures(table.MERGE_ATTEMPTS)),
     (
         "the function's timeouts",
