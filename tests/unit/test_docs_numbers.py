@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,24 @@ def _alarms() -> str:
     resources = _template()["Resources"].values()  # type: ignore[attr-defined]
     count = sum(1 for resource in resources if resource["Type"] == "AWS::CloudWatch::Alarm")
     return {10: "ten", 11: "eleven", 12: "twelve"}.get(count, str(count))
+
+
+def _finished_events_cost() -> str:
+    """The cost table's finished-events line: bench/cost.py's model, at the template's memory size,
+    for the notifications per job bench/results.md measured."""
+    from bench import cost
+
+    results = (Path(__file__).resolve().parents[2] / "bench" / "results.md").read_text()
+    per_job = float(re.search(r"Measured in this run: ([\d.]+) notifications per job", results)[1])  # type: ignore[index]
+    memory_gb = int(_default("FunctionMemorySize")) / 1024
+    invocation = cost.LAMBDA_REQUEST + memory_gb * cost.PUBLISHER_INVOCATION_MS / 1000 * cost.LAMBDA_ARM_GB_SECOND
+    return f"{1e6 / per_job * (invocation + cost.EVENTBRIDGE_EVENT):.2f}"
+
+
+def _cost_assumptions() -> tuple[str, ...]:
+    from bench import cost
+
+    return (str(cost.PUBLISHER_INVOCATION_MS), f"{cost.EVENTBRIDGE_EVENT * 1e6:.2f}")
 
 
 def _figures(*numbers: float) -> Callable[[], tuple[str, ...]]:
@@ -125,6 +144,17 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
         "the local stream mapping's retry pause",
         r"a failed batch is retried after ([\d.]+) s, not with Lambda's backoff",
         _figures(stream_mapping.RETRY_PAUSE_S),
+    ),
+    (
+        "the publisher in the cost model",
+        r"at most one (\d+) ms invocation per finished job, at `FunctionMemorySize` .*? each event put on the bus "
+        r"\$([\d.]+) per million",
+        lambda: _cost_assumptions(),
+    ),
+    (
+        "the finished events' cost",
+        r"\| finished events \(the publisher and the bus\) \| - \| \$([\d.]+) \|",
+        lambda: (_finished_events_cost(),),
     ),
     ("the stack's alarms", r"; (\w+) alarms \(see", lambda: (_alarms(),)),
     ("MaxReceiveCount's default", r"\| `MaxReceiveCount` \| `(\d+)` \|", lambda: (_default("MaxReceiveCount"),)),
