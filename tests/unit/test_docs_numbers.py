@@ -65,6 +65,12 @@ def _cost_assumptions() -> tuple[str, ...]:
     return (str(cost.PUBLISHER_INVOCATION_MS), f"{cost.EVENTBRIDGE_EVENT * 1e6:.2f}")
 
 
+def _publisher_mapping() -> dict[str, int]:
+    events = _resource("FinishedEventPublisherFunction")["Events"]
+    (mapping,) = (event["Properties"] for event in events.values() if event["Type"] == "DynamoDB")  # type: ignore[attr-defined]
+    return mapping  # type: ignore[no-any-return]
+
+
 def _figures(*numbers: float) -> Callable[[], tuple[str, ...]]:
     return lambda: tuple(f"{number:g}" for number in numbers)
 
@@ -155,6 +161,11 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
         "the finished events' cost",
         r"\| finished events \(the publisher and the bus\) \| - \| \$([\d.]+) \|",
         lambda: (_finished_events_cost(),),
+    ),
+    (
+        "the publisher's record age",
+        r"records older than (\d+) hours \(`MaximumRecordAgeInSeconds`\)",
+        lambda: (str(_publisher_mapping()["MaximumRecordAgeInSeconds"] // 3600),),
     ),
     ("the stack's alarms", r"; (\w+) alarms \(see", lambda: (_alarms(),)),
     ("MaxReceiveCount's default", r"\| `MaxReceiveCount` \| `(\d+)` \|", lambda: (_default("MaxReceiveCount"),)),
