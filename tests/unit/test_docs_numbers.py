@@ -71,6 +71,22 @@ def _publisher_mapping() -> dict[str, int]:
     return mapping  # type: ignore[no-any-return]
 
 
+def _shipped_modules() -> tuple[str, ...]:
+    """How many of the project's modules each function's artifact holds (src/function_modules.py)."""
+    import importlib.util
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    spec = importlib.util.spec_from_file_location("function_modules", src / "function_modules.py")
+    assert spec is not None and spec.loader is not None
+    modules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(modules)
+    functions = ("StatusWriterFunction", "StuckCheckFunction", "FinishedEventPublisherFunction")
+    template = src.parent / "template.yaml"
+    return tuple(
+        str(len(modules.closure(src, modules.handler_modules(template, function, src)))) for function in functions
+    )
+
+
 def _figures(*numbers: float) -> Callable[[], tuple[str, ...]]:
     return lambda: tuple(f"{number:g}" for number in numbers)
 
@@ -166,6 +182,11 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
         "the publisher's record age",
         r"records older than (\d+) hours \(`MaximumRecordAgeInSeconds`\)",
         lambda: (str(_publisher_mapping()["MaximumRecordAgeInSeconds"] // 3600),),
+    ),
+    (
+        "the modules each function ships",
+        r"The writer ships (\d+) modules, the stuck check (\d+) \(it repairs, so it reads\), the publisher (\d+);",
+        _shipped_modules,
     ),
     ("the stack's alarms", r"; (\w+) alarms \(see", lambda: (_alarms(),)),
     ("MaxReceiveCount's default", r"\| `MaxReceiveCount` \| `(\d+)` \|", lambda: (_default("MaxReceiveCount"),)),
