@@ -171,7 +171,7 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
         "the publisher in the cost model",
         r"at most one (\d+) ms invocation per finished job, at `FunctionMemorySize` .*? each event put on the bus "
         r"\$([\d.]+) per million",
-        lambda: _cost_assumptions(),
+        _cost_assumptions,
     ),
     (
         "the finished events' cost",
