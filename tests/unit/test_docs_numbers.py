@@ -188,6 +188,14 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
         r"The writer ships (\d+) modules, the stuck check (\d+) \(it repairs, so it reads\), the publisher (\d+);",
         _shipped_modules,
     ),
+    (
+        "the publisher's retries",
+        r"up to (\d+) times and for at most (\d+) hours",
+        lambda: (
+            str(_publisher_mapping()["MaximumRetryAttempts"]),
+            str(_publisher_mapping()["MaximumRecordAgeInSeconds"] // 3600),
+        ),
+    ),
     ("the stack's alarms", r"; (\w+) alarms \(see", lambda: (_alarms(),)),
     ("MaxReceiveCount's default", r"\| `MaxReceiveCount` \| `(\d+)` \|", lambda: (_default("MaxReceiveCount"),)),
     (
