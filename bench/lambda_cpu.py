@@ -10,8 +10,9 @@ several warm rounds: a quota of a fraction of a period makes durations bimodal (
 one period, or waits for the next), so each figure is a median with its range.
 
 The chosen size (``choice``) is the cheapest in GB-seconds whose batch of 10 stays within 1.5x of
-the whole-CPU size's on average (the mean, both modes counted, as billed); it is written to bench/lambda-memory.json, which template.yaml's
-default is held to (tests/unit/test_template_memory.py).
+the whole-CPU size's on average (the mean, both modes counted, as billed); it is written to
+bench/lambda-memory.json, which template.yaml's default is held to
+(tests/unit/test_template_memory.py).
 
 Needs a writable cgroup with the cpu controller (v1: cpu.cfs_quota_us; v2: cpu.max), as root
 usually; ``quota_groups()`` says why not otherwise, and the section is skipped with that reason.
