@@ -184,6 +184,8 @@ BAD_FILES = {
     "no-message-id.json": json.dumps({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}),
     "not-sqs.json": json.dumps({"Records": [{"eventSource": "aws:s3", "messageId": "1", "body": "{}"}]}),
     "no-records.json": json.dumps({"Records": []}),
+    "too-deep.json": "[" * 100_000,  # json's RecursionError
+    "huge-number.json": '{"Records": ' + "1" * 5000 + "}",  # past Python's digits limit: a ValueError
 }
 
 
