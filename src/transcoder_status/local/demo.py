@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,15 @@ def local_stack(
     """Emulator, stack, function runtime, Pipes, MediaConvert's stand-in and the stuck check on a
     timer; all stopped on exit, Ctrl-C included."""
     mediaconvert = MediaConvertStandIn()
-    with running_emulator() as emulator, mediaconvert.running() as mediaconvert_url:
+    # Each part is stopped from the moment it starts: an interrupt while the rest start (Ctrl-C, or
+    # SIGTERM) leaves no runtime process running, orphaned.
+    with running_emulator() as emulator, mediaconvert.running() as mediaconvert_url, ExitStack() as stops:
         console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}", soft_wrap=True)
         stack = provision()
         console.print(f"[bold]Stack[/bold] {stack.name} provisioned from template.yaml: {len(stack.refs)} resources")
         (trigger,) = stack.triggers
         runtime = start_runtime(trigger, emulator, log_dir / "function.log")
+        stops.callback(runtime.stop)
         console.print(
             f"[bold]Function[/bold] {trigger.function.handler} polling its queue "
             f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); "
@@ -92,6 +95,7 @@ def local_stack(
                 console.print(f"[red]pipe: {type(error).__name__}: {escape(str(error))}[/red]")
 
         pipes = PipeRunners.of(stack.pipes, on_error=pipe_error).start()
+        stops.callback(pipes.stop)
         console.print(
             f"[bold]Pipes[/bold] {', '.join(p.name.removeprefix(stack.name + '-') for p in stack.pipes)} reading "
             f"the table's stream, putting on event bus {stack.outputs['FinishedEventBusName']}",
@@ -102,6 +106,7 @@ def local_stack(
         if stuck_after_minutes is not None:
             overrides["STUCK_AFTER_MINUTES"] = str(stuck_after_minutes)
         stuck_check = LocalScheduler(schedule, check_every_s, log_dir / "stuck-check.log", overrides).start()
+        stops.callback(stuck_check.stop)
         threshold = float(stuck_check.function.environment["STUCK_AFTER_MINUTES"]) * 60
         console.print(
             f"[bold]Stuck check[/bold] run here every {check_every_s:g} s (on AWS: {schedule.expression}) for rows "
@@ -109,12 +114,7 @@ def local_stack(
             f"ones; log: {escape(str(stuck_check.log_path))}",
             soft_wrap=True,
         )
-        try:
-            yield LocalStack(emulator, stack, runtime, pipes, pipe_errors, mediaconvert, mediaconvert_url, stuck_check)
-        finally:
-            stuck_check.stop()
-            pipes.stop()
-            runtime.stop()
+        yield LocalStack(emulator, stack, runtime, pipes, pipe_errors, mediaconvert, mediaconvert_url, stuck_check)
 
 
 def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Console | None = None) -> int:
