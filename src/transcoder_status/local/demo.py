@@ -343,8 +343,8 @@ _EVENT_COLUMNS = (
     Column("Outputs / error", whole=False),
 )
 _DLQ_COLUMNS = (
-    Column("Message ID", whole=False),
-    Column("Why (from the function's log)", whole=False),
+    Column("Message ID"),  # whole, as `dlq show` has it: the ID to search the function's log for
+    Column("Why (from the log)", whole=False),
     Column("Body", whole=False),
 )
 
