@@ -14,10 +14,15 @@ BANDIT_VERSION := 1.9.4
 TOOLS_STAMP := $(TOOLS)/.installed-checkov-$(CHECKOV_VERSION)-bandit-$(BANDIT_VERSION)
 
 # Each bootstrap holds a lock on its virtualenv, so that two makes at once on a fresh clone (two
-# `make demo`, a test beside a demo) build it once: the second waits, then finds the stamp.
+# `make demo`, a test beside a demo) build it once: the second waits, then finds the stamp. The lock
+# is Python's flock, not flock(1), which macOS lacks; the command runs holding it (inherited).
+LOCKED = $(PYTHON) -c 'import fcntl, os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); \
+    lock = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR); fcntl.flock(lock, fcntl.LOCK_EX); \
+    os.set_inheritable(lock, True); os.execvp(sys.argv[2], sys.argv[2:])'
+
 $(STAMP): pyproject.toml
 	mkdir -p $(VENV)
-	flock $(VENV)/.bootstrap.lock sh -ec '\
+	$(LOCKED) $(VENV)/.bootstrap.lock sh -ec '\
 	    test -f $@ && exit 0; \
 	    test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
 	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip; \
@@ -27,7 +32,7 @@ $(STAMP): pyproject.toml
 
 $(TOOLS_STAMP):
 	mkdir -p $(TOOLS)
-	flock $(TOOLS)/.bootstrap.lock sh -ec '\
+	$(LOCKED) $(TOOLS)/.bootstrap.lock sh -ec '\
 	    test -f $@ && exit 0; \
 	    test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS); \
 	    $(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check \

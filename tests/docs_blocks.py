@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #   <!-- docs-example: not run: it needs a real AWS account -->
 NOT_RUN = re.compile(r"<!--\s*docs-example:\s*not run:?(?P<reason>.*?)-->")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)\s*(?P<lang>[\w-]*)")
+# The names Pygments (MkDocs' highlighter) takes for Python: a block under any of them is Python.
+LANGUAGES = {"py": "python", "python3": "python", "py3": "python"}
 
 
 def pages() -> list[Path]:
@@ -36,9 +38,10 @@ class Block:
         return f"{self.page.relative_to(ROOT)}:{self.line}"
 
 
-def blocks(lang: str = "python") -> list[Block]:
+def blocks(lang: str = "python", among: list[Path] | None = None) -> list[Block]:
+    """The code blocks in ``lang`` of ``among`` (default: every page)."""
     found: list[Block] = []
-    for page in pages():
+    for page in pages() if among is None else among:
         lines = page.read_text().splitlines()
         index = 0
         while index < len(lines):
@@ -51,7 +54,7 @@ def blocks(lang: str = "python") -> list[Block]:
                 end += 1
             previous = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
             marker = NOT_RUN.search(previous)
-            if opening["lang"] == lang:
+            if LANGUAGES.get(opening["lang"].lower(), opening["lang"].lower()) == lang:
                 code = textwrap.dedent("\n".join(lines[index + 1 : end]))
                 found.append(Block(page, index + 1, lang, code, marker["reason"].strip() if marker else None))
             index = end + 1

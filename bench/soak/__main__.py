@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from transcoder_status.cli.local import KeepOption, log_directory
 
@@ -81,7 +82,7 @@ def soak(
         print_report(console, result)
         if report is not None:
             record(report, result)
-            console.print(f"Figures kept in {report}", soft_wrap=True)
+            console.print(f"Figures kept in {escape(str(report))}", soft_wrap=True)
     raise typer.Exit(0 if result.passed else 1)
 
 

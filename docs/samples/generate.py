@@ -9,10 +9,12 @@ fixed values of the same width, so that a table's layout is exactly what the cod
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,13 +26,16 @@ WIDTH = "80"
 _DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")  # a table may fold a time onto the next line: each part alone
 _TIME = re.compile(r"\b\d\d:\d\d:\d\d(\.\d{3})?Z")
 _URL = re.compile(r"http://127\.0\.0\.1:\d+")
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")  # SQS message IDs
 
 
 def steady(text: str) -> str:
     """Times and ports replaced by fixed values of the same width."""
     text = _DATE.sub("2025-08-12", text)
     text = _TIME.sub(lambda m: "12:00:00" + (".000" if m.group(1) else "") + "Z", text)
-    return _URL.sub(lambda m: "http://127.0.0.1:" + "4" * (len(m.group(0)) - len("http://127.0.0.1:")), text)
+    text = _URL.sub(lambda m: "http://127.0.0.1:" + "4" * (len(m.group(0)) - len("http://127.0.0.1:")), text)
+    ids: dict[str, str] = {}  # each message ID by a fixed one, the same wherever it appears
+    return _UUID.sub(lambda m: ids.setdefault(m.group(0), f"{len(ids) + 1:08x}-0000-4000-8000-000000000000"), text)
 
 
 def run(environment: dict[str, str], *arguments: str) -> str:
@@ -58,11 +63,33 @@ def stack() -> Iterator[dict[str, str]]:
 
     with running_emulator() as emulator:
         built = provision()
-        yield {**emulator.environment(), "TABLE_NAME": built.outputs["TableName"]}
+        yield {
+            **emulator.environment(),
+            "TABLE_NAME": built.outputs["TableName"],
+            "DLQ_URL": built.outputs["DeadLetterQueueUrl"],
+        }
+
+
+def dead_letters(environment: dict[str, str]) -> None:
+    """What a bad day leaves in the DLQ: a message the parser refuses, and a notification that parses
+    but could not be written (an outage), both as SNS delivered them."""
+    import boto3
+
+    from transcoder_status.local.messages import elastic_transcoder_message, sns_envelope
+
+    sqs = boto3.Session(
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+        region_name=environment["AWS_REGION"],
+    ).client("sqs", endpoint_url=environment["AWS_ENDPOINT_URL"])
+    now_ms = int(time.time() * 1000)
+    outage = elastic_transcoder_message("1755000000002-outage", "COMPLETED")
+    for body in (sns_envelope({}, now_ms) | {"Message": "{ not a notification"}, sns_envelope(outage, now_ms)):
+        sqs.send_message(QueueUrl=environment["DLQ_URL"], MessageBody=json.dumps(body))
 
 
 def deterministic() -> dict[str, str]:
-    """The samples a test compares with the files: status, list, replay's refusals."""
+    """The samples a test compares with the files: status, list, replay's refusals, a bad day's list and DLQ."""
     samples: dict[str, str] = {}
     with stack() as environment:
         for event in ("elastic-transcoder-error", "mediaconvert-status-update"):
@@ -74,6 +101,10 @@ def deterministic() -> dict[str, str]:
         samples["replay-refused.txt"] = run(environment, "replay", "events/env.json") + run(
             environment, "replay", "events"
         )
+        run(environment, "replay", "events/mediaconvert-error.json")  # after status and list: the same job fails
+        samples["list-errors.txt"] = run(environment, "list", "--status", "ERROR", "--since", "1d")
+        dead_letters(environment)
+        samples["dlq-show.txt"] = run(environment, "dlq", "show")
     return {name: steady(text) for name, text in samples.items()}
 
 

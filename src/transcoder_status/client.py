@@ -30,10 +30,11 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ProfileNotFound,
     ReadTimeoutError,
 )
 
-from .aws_errors import NO_CREDENTIALS, NO_REGION
+from .aws_errors import NO_CREDENTIALS, NO_REGION, no_profile
 from .status import JobStatus, ProcessStatus
 from .table import (
     ALL_ATTRIBUTES,
@@ -237,6 +238,8 @@ def connect(
             )
         except NoRegionError:
             raise StatusTableError(NO_REGION) from None
+        except ProfileNotFound as error:  # boto3.Session() reads AWS_PROFILE's profile at once
+            raise StatusTableError(no_profile(error.kwargs["profile"])) from None
     return StatusTable(name, client)
 
 

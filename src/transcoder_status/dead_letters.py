@@ -49,9 +49,16 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
 
-from .aws_errors import NO_CREDENTIALS, NO_REGION
+from .aws_errors import NO_CREDENTIALS, NO_REGION, no_profile
 from .sources import Delivery, ParseError, SnsControlMessage, parse_body
 from .table import DEFAULT_RETENTION_DAYS
 
@@ -351,6 +358,8 @@ class DeadLetterQueue:
             )
         except NoRegionError:
             raise DeadLetterQueueError(NO_REGION) from None
+        except ProfileNotFound as error:
+            raise DeadLetterQueueError(no_profile(error.kwargs["profile"])) from None
         return cls(url, client, kind=kind)
 
     # -- is it one? ------------------------------------------------------------------------------

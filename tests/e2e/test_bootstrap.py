@@ -5,19 +5,21 @@ that records each step and takes its time, so that two unlocked bootstraps would
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("flock") is None, reason="the Makefile's lock is flock(1)")
-
 ROOT = Path(__file__).resolve().parents[2]
 
-# `python -m venv DIR` makes DIR/bin/python (each pip install logged, slowly) and DIR/bin/transcoder-status.
-FAKE_PYTHON = """#!/bin/sh
+# `python -m venv DIR` makes DIR/bin/python (each pip install logged, slowly) and DIR/bin/transcoder-status;
+# `python -c CODE` is the real Python's.
+FAKE_PYTHON = f"""#!/bin/sh
 set -e
+if [ "$1" = "-c" ]; then
+    exec {sys.executable} "$@"
+fi
 if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
     echo "venv $$" >> "$3.log"
     mkdir -p "$3/bin"
@@ -30,13 +32,20 @@ exit 3
 """
 
 
-def test_two_demos_at_once_on_a_fresh_clone_bootstrap_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flock", ["flock(1)", "no flock(1)"])
+def test_two_demos_at_once_on_a_fresh_clone_bootstrap_once(tmp_path: Path, flock: str) -> None:
+    """Also where there is no flock(1): macOS has none (it is Linux's util-linux)."""
     python = tmp_path / "python"
     python.write_text(FAKE_PYTHON)
     python.chmod(0o755)
     venv = tmp_path / "venv"
     command = ["make", "--no-print-directory", "-C", str(ROOT), "demo", f"VENV={venv}", f"PYTHON={python}"]
     env = {**os.environ, "MAKEFLAGS": ""}
+    if flock == "no flock(1)":
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin/flock").write_text("#!/bin/sh\necho 'flock: command not found' >&2\nexit 127\n")
+        (tmp_path / "bin/flock").chmod(0o755)
+        env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"
     runs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         for _ in range(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -92,3 +93,48 @@ def test_local_keeps_the_stack_running_until_interrupted(tmp_path: Path) -> None
     (kept,) = tmp_path.iterdir()  # --keep: the logs stay, and it says where
     assert f"Logs kept in {kept}" in process.stdout.read()
     assert (kept / "function.log").exists()
+
+
+def _children(pid: int) -> list[int]:
+    return [
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc")
+def test_sigterm_stops_local_as_ctrl_c_does(tmp_path: Path) -> None:
+    """`kill PID` (a service manager, a CI runner's timeout) stops the stack as Ctrl-C does: the function
+    runtime goes with it and the logs' directory is removed; nothing is left running."""
+    process = subprocess.Popen(
+        [COMMAND, "local"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**CLEAN_ENV, "TMPDIR": str(tmp_path)},
+    )
+    children: list[int] = []
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("export ") for line in lines):
+            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
+            lines.append(process.stdout.readline())
+        children = _children(process.pid)
+        assert children  # the function's runtime, at least
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        assert [pid for pid in children if _alive(pid)] == []
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        for pid in [process.pid, *children]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait()

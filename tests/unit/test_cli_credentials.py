@@ -9,7 +9,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from transcoder_status.aws_errors import NO_CREDENTIALS
+from transcoder_status.aws_errors import NO_CREDENTIALS, no_profile
 from transcoder_status.cli import EXIT_UNREADABLE, app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,4 +44,16 @@ def test_missing_credentials_explained_alike(command: str, no_credentials: None)
     result = CliRunner().invoke(app, COMMANDS[command])
     assert result.exit_code == EXIT_UNREADABLE, result.output
     assert NO_CREDENTIALS in " ".join(result.output.split()), result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=list(COMMANDS))
+def test_a_profile_that_does_not_exist_explained_alike(
+    command: str, no_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS_PROFILE with a typo (what the credentials message itself suggests setting): one line, exit 3."""
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    result = CliRunner().invoke(app, COMMANDS[command])
+    assert result.exit_code == EXIT_UNREADABLE, result.output
+    assert no_profile("no-such-profile") in " ".join(result.output.split()), result.output
     assert "Traceback" not in result.output

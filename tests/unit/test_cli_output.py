@@ -118,10 +118,11 @@ def test_demo_tables_fit_80_columns() -> None:
 
 def test_the_demo_dlq_table_fits_80_columns(tmp_path: Path) -> None:
     log = tmp_path / "function.log"
-    log.write_text(json.dumps({"level": "ERROR", "reason": LONG_ERROR, "messageId": "m-1"}) + "\n")
+    message_id = "0cff236e-6427-41a4-aa4b-b1f77798326b"  # an SQS message ID: whole, to search the log for
+    log.write_text(json.dumps({"level": "ERROR", "reason": LONG_ERROR, "messageId": message_id}) + "\n")
     body = json.dumps({"Type": "Notification", "Message": "{ this is not a transcoder notification"})
-    view, _ = _dlq_table(80, [{"MessageId": "m-1", "Body": body}], log)
-    assert_fits(rendered(view), ["m-1", "[indeo4]"])
+    view, _ = _dlq_table(80, [{"MessageId": message_id, "Body": body}], log)
+    assert_fits(rendered(view), [message_id, "[indeo4]"])
 
 
 def test_dlq_show_fits_80_columns() -> None:
@@ -184,6 +185,8 @@ BAD_FILES = {
     "no-message-id.json": json.dumps({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}),
     "not-sqs.json": json.dumps({"Records": [{"eventSource": "aws:s3", "messageId": "1", "body": "{}"}]}),
     "no-records.json": json.dumps({"Records": []}),
+    "too-deep.json": "[" * 100_000,  # json's RecursionError
+    "huge-number.json": '{"Records": ' + "1" * 5000 + "}",  # past Python's digits limit: a ValueError
 }
 
 

@@ -7,10 +7,12 @@ import contextlib
 import json
 import logging
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -79,6 +81,22 @@ def log_directory(prefix: str, keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (`kill`, a service manager, a CI timeout) stops the stack as Ctrl-C does. Python's default
+    for it ends the process at once: no finally runs, so the function's runtime is left running,
+    orphaned, and the logs' directory stays."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def demo(
     jobs: Annotated[int, typer.Option("--jobs", min=1, max=200, help="Jobs to simulate.")] = 12,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the simulation, to repeat a run.")] = None,
@@ -87,7 +105,7 @@ def demo(
     """Run the whole pipeline on an embedded AWS emulator, end to end (what `make demo` runs)."""
     from ..local.demo import run_demo
 
-    with log_directory("transcoder-status-demo-", keep) as log_dir:
+    with _sigterm_as_ctrl_c(), log_directory("transcoder-status-demo-", keep) as log_dir:
         code = run_demo(log_dir, jobs=jobs, seed=seed, console=output.console)
     raise typer.Exit(code)
 
@@ -96,6 +114,6 @@ def local(keep: KeepOption = False) -> None:
     """Keep the embedded stack (emulator, queue, table, poller) running for your own code; Ctrl-C stops it."""
     from ..local.demo import run_local
 
-    with log_directory("transcoder-status-local-", keep) as log_dir:
+    with _sigterm_as_ctrl_c(), log_directory("transcoder-status-local-", keep) as log_dir:
         code = run_local(log_dir, console=output.console)
     raise typer.Exit(code)

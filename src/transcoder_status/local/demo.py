@@ -15,7 +15,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,15 +72,18 @@ def local_stack(
     check_every_s: float = LOCAL_CHECK_EVERY_S,
     stuck_after_minutes: float | None = None,
 ) -> Iterator[LocalStack]:
-    """Emulator, stack, function runtime, the finished-event publisher, MediaConvert's stand-in and the stuck check on a
-    timer; all stopped on exit, Ctrl-C included."""
+    """Emulator, stack, function runtime, the finished-event publisher, MediaConvert's stand-in and the
+    stuck check on a timer; all stopped on exit, Ctrl-C included."""
     mediaconvert = MediaConvertStandIn()
-    with running_emulator() as emulator, mediaconvert.running() as mediaconvert_url:
+    # Each part is stopped from the moment it starts: an interrupt while the rest start (Ctrl-C, or
+    # SIGTERM) leaves no runtime process running, orphaned.
+    with running_emulator() as emulator, mediaconvert.running() as mediaconvert_url, ExitStack() as stops:
         console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}", soft_wrap=True)
         stack = provision()
         console.print(f"[bold]Stack[/bold] {stack.name} provisioned from template.yaml: {len(stack.refs)} resources")
         (trigger,) = stack.triggers
         runtime = start_runtime(trigger, emulator, log_dir / "function.log")
+        stops.callback(runtime.stop)
         console.print(
             f"[bold]Function[/bold] {trigger.function.handler} polling its queue "
             f"(batch {trigger.batch_size}, window {trigger.batching_window_s:g} s); "
@@ -96,6 +99,7 @@ def local_stack(
 
         (stream_trigger,) = stack.stream_triggers
         publisher = StreamMapping(stream_trigger, log_path=log_dir / "publisher.log", on_error=publisher_error).start()
+        stops.callback(publisher.stop)
         console.print(
             f"[bold]Publisher[/bold] {stream_trigger.function.handler} on the table's stream (batch "
             f"{stream_trigger.batch_size}), putting on event bus {stack.outputs['FinishedEventBusName']}; "
@@ -107,6 +111,7 @@ def local_stack(
         if stuck_after_minutes is not None:
             overrides["STUCK_AFTER_MINUTES"] = str(stuck_after_minutes)
         stuck_check = LocalScheduler(schedule, check_every_s, log_dir / "stuck-check.log", overrides).start()
+        stops.callback(stuck_check.stop)
         threshold = float(stuck_check.function.environment["STUCK_AFTER_MINUTES"]) * 60
         console.print(
             f"[bold]Stuck check[/bold] run here every {check_every_s:g} s (on AWS: {schedule.expression}) for rows "
@@ -114,14 +119,9 @@ def local_stack(
             f"ones; log: {escape(str(stuck_check.log_path))}",
             soft_wrap=True,
         )
-        try:
-            yield LocalStack(
-                emulator, stack, runtime, publisher, publisher_errors, mediaconvert, mediaconvert_url, stuck_check
-            )
-        finally:
-            stuck_check.stop()
-            publisher.stop()
-            runtime.stop()
+        yield LocalStack(
+            emulator, stack, runtime, publisher, publisher_errors, mediaconvert, mediaconvert_url, stuck_check
+        )
 
 
 def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Console | None = None) -> int:
@@ -360,8 +360,8 @@ _EVENT_COLUMNS = (
     Column("Outputs / error", whole=False),
 )
 _DLQ_COLUMNS = (
-    Column("Message ID", whole=False),
-    Column("Why (from the function's log)", whole=False),
+    Column("Message ID"),  # whole, as `dlq show` has it: the ID to search the function's log for
+    Column("Why (from the log)", whole=False),
     Column("Body", whole=False),
 )
 

@@ -37,6 +37,8 @@ def read_sqs_event(path: Path) -> dict[str, Any]:
         event = json.loads(text)
     except json.JSONDecodeError as error:
         raise refused(f"is not JSON ({error.msg}, line {error.lineno} column {error.colno})") from None
+    except (RecursionError, ValueError) as error:  # nested too deep; a number past Python's digits limit
+        raise refused(f"is not JSON this program can read ({error})") from None
     if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
         raise refused(f"is not a Lambda SQS event: expected an object with a Records list, found {_shape(event)}")
     records: list[Any] = event["Records"]
