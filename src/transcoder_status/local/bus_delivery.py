@@ -28,7 +28,11 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from moto.events.models import Rule
+    from moto.events.utils import EventMessageType
 
 logger = logging.getLogger(__name__)
 
@@ -101,28 +105,23 @@ def organization_of(account: str) -> str | None:
     return backend.org.id if backend.org is not None else None
 
 
-def deliver(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
+def deliver(rule: Rule, target: dict[str, Any], event: EventMessageType) -> None:
     """Put ``event``, matched by ``rule`` (a moto Rule), on the bus that ``target`` names."""
     from moto.events.models import events_backends
     from moto.utilities.arns import parse_arn
 
     arn = parse_arn(target["Arn"])
-    source = f"{rule.account_id}/{rule.region_name}"
     bus = events_backends[arn.account][arn.region].event_buses.get(arn.resource_id)
-    problem = None
     if bus is None:
-        problem = ("ResourceNotFoundException", f"Event bus {target['Arn']} does not exist.")
-    elif arn.region != rule.region_name and "RoleArn" not in target:
-        problem = ("NoRole", "A target event bus in another Region needs the rule's RoleArn.")
-    elif not may_put_events(
-        json.loads(bus.policy) if bus.policy else None, bus.arn, rule.account_id, organization_of(rule.account_id)
-    ):
-        problem = ("NotAuthorized", f"Account {rule.account_id} may not put events on {bus.arn} (its policy).")
-    if problem is not None:
-        with _count:
-            DELIVERIES.refused += 1
-        logger.warning("refused %s event %s -> %s: %s", source, event.get("id"), target["Arn"], problem[1])
-        _dead_letter(rule, target, event, *problem)
+        _refuse(rule, target, event, "ResourceNotFoundException", f"Event bus {target['Arn']} does not exist.")
+        return
+    if arn.region != rule.region_name and "RoleArn" not in target:
+        _refuse(rule, target, event, "NoRole", "A target event bus in another Region needs the rule's RoleArn.")
+        return
+    policy = json.loads(bus.policy) if bus.policy else None
+    if not may_put_events(policy, bus.arn, rule.account_id, organization_of(rule.account_id)):
+        message = f"Account {rule.account_id} may not put events on {bus.arn} (its policy)."
+        _refuse(rule, target, event, "NotAuthorized", message)
         return
     with _count:
         DELIVERIES.delivered += 1
@@ -130,17 +129,21 @@ def deliver(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
         receiver.send_to_targets(copy.deepcopy(event))
 
 
-def _dead_letter(rule: Any, target: dict[str, Any], event: dict[str, Any], code: str, message: str) -> None:
-    """The event in the target's dead-letter queue, with the attributes EventBridge sets."""
+def _refuse(rule: Rule, target: dict[str, Any], event: EventMessageType, code: str, message: str) -> None:
+    """Counted, logged, and put in the target's dead-letter queue with the attributes EventBridge sets."""
     from moto.sqs.models import sqs_backends
     from moto.utilities.arns import parse_arn
 
+    with _count:
+        DELIVERIES.refused += 1
+    source = f"{rule.account_id}/{rule.region_name}"
+    logger.warning("refused %s event %s -> %s: %s", source, event.get("id"), target["Arn"], message)
     queue = target.get("DeadLetterConfig", {}).get("Arn")
     if not queue:
         return
     arn = parse_arn(queue)
     attributes = {"ERROR_CODE": code, "ERROR_MESSAGE": message, "RULE_ARN": rule.arn, "TARGET_ARN": target["Arn"]}
-    body = copy.deepcopy(event)
+    body: dict[str, Any] = dict(copy.deepcopy(event))
     body["time"] = _iso(body.get("time"))
     sqs_backends[arn.account][arn.region].send_message(
         queue_name=arn.resource_id,
@@ -153,10 +156,10 @@ def _iso(time: Any) -> Any:
     """moto keeps an event's time as epoch seconds until it sends it; EventBridge sends ISO 8601."""
     from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
 
-    return iso_8601_datetime_without_milliseconds(utcfromtimestamp(float(time))) if time is not None else None
+    return iso_8601_datetime_without_milliseconds(utcfromtimestamp(int(float(time)))) if time is not None else None
 
 
-def _elsewhere(rule: Any, targets: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _elsewhere(rule: Rule, targets: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The targets that are an event bus in another account or Region than the rule's."""
     from moto.utilities.arns import parse_arn
 
@@ -180,7 +183,7 @@ def deliver_between_buses() -> None:
     if getattr(original, "_bus_delivery", False):
         return
 
-    def send_to_targets(self: Any, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    def send_to_targets(self: Rule, original_event: EventMessageType, transform_input: bool = True) -> None:
         elsewhere = _elsewhere(self, self.targets)
         if not elsewhere:
             return original(self, original_event, transform_input)
@@ -192,4 +195,4 @@ def deliver_between_buses() -> None:
                 deliver(self, target, copy.deepcopy(original_event))
 
     send_to_targets._bus_delivery = True  # type: ignore[attr-defined]
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]  # moto's, replaced

@@ -193,7 +193,7 @@ def _let_long_polls_wait_unlocked() -> None:
 
 def _events_keep_their_account() -> None:
     """moto's rules deliver an event without its "account" field (its default input template leaves
-    it out); EventBridge delivers it whole: 
+    it out); EventBridge delivers it whole:
     https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html"""
     from moto.events.utils import EventTemplateParser
 

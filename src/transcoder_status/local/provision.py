@@ -83,6 +83,7 @@ def provision(
     parameters: Mapping[str, Any] | None = None,
     region: str = REGION,
     template: dict[str, Any] | None = None,
+    *,
     session: boto3.Session | None = None,
     account: str = ACCOUNT,
 ) -> Stack:
@@ -94,7 +95,7 @@ def provision(
     """
     source = template or load_template()
     translated = translate(source, dict(parameters or {}), region) if "Transform" in source else source
-    return _Builder(stack_name, region, translated, dict(parameters or {}), session, account).build()
+    return _Builder(stack_name, region, translated, dict(parameters or {}), session=session, account=account).build()
 
 
 class _Builder:
@@ -104,6 +105,7 @@ class _Builder:
         region: str,
         template: dict[str, Any],
         overrides: dict[str, Any],
+        *,
         session: boto3.Session | None = None,
         account: str = ACCOUNT,
     ):
@@ -325,7 +327,7 @@ class _Builder:
             )
         }
         sqs = self._client("sqs")
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.stack.refs[logical] = url
         self.stack.attributes[logical] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
