@@ -197,13 +197,13 @@ def test_a_single_account_stack_has_no_ingest_bus(emulator: Emulator) -> None:
     ("parameters", "refusal"),
     [
         ({"SourceAccountIds": "12345"}, "must be 12-digit AWS account IDs"),
-        ({"SourceAccountIds": "210987654321,abc"}, "must be 12-digit AWS account IDs"),
+        ({"SourceAccountIds": "444455556666,abc"}, "must be 12-digit AWS account IDs"),
         ({"SourceOrganizationId": "org-1"}, "must be an organization ID"),
         (
-            {"SourceAccountIds": "210987654321", "SourceOrganizationId": "o-a1b2c3d4e5"},
+            {"SourceAccountIds": "444455556666", "SourceOrganizationId": "o-a1b2c3d4e5"},
             "Set SourceAccountIds or SourceOrganizationId, not both",
         ),
-        ({"SourceAccountIds": "210987654321", "EnableMediaConvert": "false"}, "EnableMediaConvert must be true"),
+        ({"SourceAccountIds": "444455556666", "EnableMediaConvert": "false"}, "EnableMediaConvert must be true"),
     ],
 )
 def test_source_parameters_are_checked_as_cloudformation_checks_them(

@@ -19,7 +19,7 @@ from transcoder_status.local.template import load_template, translate
 PARAMETERS = {"SourceAccountIds", "SourceOrganizationId", "ReaderRoleName"}
 RULES = {"AccountsOrOrganization", "SourcesNeedMediaConvert"}
 CONDITIONS = {"HasSourceAccounts", "HasSourceOrganization", "CreateIngestBus"}
-LISTED = ["111111111111", "222222222222"]
+LISTED = ["111122223333", "444455556666"]
 BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/central-ingest"
 
 
@@ -272,12 +272,12 @@ def test_no_forwarder_policy_has_a_wildcard_on_data(forwarder: dict[str, Any]) -
 
 
 def test_a_deny_wins_and_an_unknown_condition_refuses() -> None:
-    allow = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "events:PutEvents"}
-    assert may_put_events({"Statement": [allow]}, BUS_ARN, "111111111111", None)
+    allow = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "events:PutEvents"}
+    assert may_put_events({"Statement": [allow]}, BUS_ARN, "111122223333", None)
     deny = {**allow, "Effect": "Deny"}
-    assert not may_put_events({"Statement": [allow, deny]}, BUS_ARN, "111111111111", None)
+    assert not may_put_events({"Statement": [allow, deny]}, BUS_ARN, "111122223333", None)
     unknown = {**allow, "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1"}}}
-    assert not may_put_events({"Statement": [unknown]}, BUS_ARN, "111111111111", None)
+    assert not may_put_events({"Statement": [unknown]}, BUS_ARN, "111122223333", None)
     other_bus = {**allow, "Resource": BUS_ARN.replace("central", "other")}
-    assert not may_put_events({"Statement": [other_bus]}, BUS_ARN, "111111111111", None)
-    assert not may_put_events(None, BUS_ARN, "111111111111", None)
+    assert not may_put_events({"Statement": [other_bus]}, BUS_ARN, "111122223333", None)
+    assert not may_put_events(None, BUS_ARN, "111122223333", None)

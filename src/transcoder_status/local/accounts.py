@@ -20,7 +20,7 @@ from .template import load_template
 # The forwarder template, shipped as package data (a symlink here), as template.yaml is.
 FORWARDER_TEMPLATE = Path(__file__).with_name("forwarder.yaml")
 # A second account and Region for the local stack (the central stack runs in emulator.ACCOUNT and REGION).
-SOURCE_ACCOUNT = "210987654321"
+SOURCE_ACCOUNT = "444455556666"
 SOURCE_REGION = "eu-west-1"
 # The role StackSets' service-managed permissions deploy through in each member account.
 DEPLOYER_ROLE = "stacksets-exec-transcoder-status"
