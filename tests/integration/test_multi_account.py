@@ -85,7 +85,9 @@ def forwarder(central: Stack, account: str, **parameters: str) -> Stack:
 def test_a_second_accounts_event_reaches_the_central_queue_as_that_accounts(
     central: Stack, source: boto3.Session, account: str
 ) -> None:
-    forwarder(central, account)
+    forwarding = forwarder(central, account)
+    # The reader role the central stack may assume there: its name is the central stack's parameter.
+    assert forwarding.outputs["ReaderRoleArn"] == f"arn:aws:iam::{account}:role/transcoder-status-reader"
     job = job_id()
     run_job_in(source, job)
     (message,) = messages(central.outputs["NotificationQueueUrl"])

@@ -158,7 +158,8 @@ class _Builder:
 
     def _check_parameters(self, specs: dict[str, Any]) -> None:
         for name, spec in specs.items():
-            value = str(self.parameters[name])
+            given = self.parameters[name]
+            value = ",".join(given) if isinstance(given, list) else str(given)
             problem = None
             if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
                 problem = f"must be one of {spec['AllowedValues']}"
@@ -427,7 +428,7 @@ class _Builder:
 
     def _role(self, logical: str, props: Resolved) -> None:
         # The local poller runs with the caller's credentials; the role is named, not enforced.
-        name = self._physical_name(logical)
+        name = props.get("RoleName", self._physical_name(logical))
         self.stack.refs[logical] = name
         self.stack.attributes[logical] = {"Arn": self._arn("iam", f"role/{name}", region="")}
 
