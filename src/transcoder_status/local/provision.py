@@ -111,7 +111,8 @@ class _Builder:
     ):
         self.stack = Stack(stack_name, region)
         self.template = template
-        self.session = session
+        # The account and Region the stack is deployed in: the environment's, or the session's.
+        self.aws = session or boto3.Session()
         self.account = account
         self.parameters: dict[str, Any] = {
             name: overrides.get(name, spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
@@ -272,10 +273,6 @@ class _Builder:
                 self.stack.outputs[name] = str(self._resolve(output["Value"]))
         return self.stack
 
-    def _client(self, service: Any) -> Any:
-        """A client of the account and Region the stack is deployed in."""
-        return boto3.client(service) if self.session is None else self.session.client(service)
-
     def _physical_name(self, logical: str) -> str:
         return f"{self.stack.name}-{logical}"
 
@@ -284,7 +281,7 @@ class _Builder:
 
     def _topic(self, logical: str, props: Resolved) -> None:
         attributes: dict[str, str] = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
-        arn = self._client("sns").create_topic(
+        arn = self.aws.client("sns").create_topic(
             Name=props.get("TopicName", self._physical_name(logical)), Attributes=attributes
         )["TopicArn"]
         self.stack.refs[logical] = arn
@@ -296,7 +293,7 @@ class _Builder:
             for key, value in props.items()
             if key in ("RawMessageDelivery", "FilterPolicy", "RedrivePolicy")
         }
-        arn = self._client("sns").subscribe(
+        arn = self.aws.client("sns").subscribe(
             TopicArn=props["TopicArn"],
             Protocol=props["Protocol"],
             Endpoint=props["Endpoint"],
@@ -327,21 +324,21 @@ class _Builder:
                 "MaximumMessageSize",
             )
         }
-        sqs = self._client("sqs")
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        sqs = self.aws.client("sqs")
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.stack.refs[logical] = url
         self.stack.attributes[logical] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
 
     def _queue_policy(self, logical: str, props: Resolved) -> None:
         for url in props["Queues"]:
-            self._client("sqs").set_queue_attributes(
+            self.aws.client("sqs").set_queue_attributes(
                 QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
             )
         self.stack.refs[logical] = self._physical_name(logical)
 
     def _rule(self, logical: str, props: Resolved) -> None:
-        events = self._client("events")
+        events = self.aws.client("events")
         name = props.get("Name", self._physical_name(logical))
         request: dict[str, Any] = {
             "Name": name,
@@ -375,12 +372,12 @@ class _Builder:
             )
             targets = [target for target in targets if target["Arn"] not in functions]
         if targets:
-            events.put_targets(Rule=name, Targets=targets, **bus)
+            events.put_targets(Rule=name, Targets=targets, **bus)  # type: ignore[arg-type]
         self.stack.refs[logical] = name
         self.stack.attributes[logical] = {"Arn": arn}
 
     def _table(self, logical: str, props: Resolved) -> None:
-        dynamodb = self._client("dynamodb")
+        dynamodb = self.aws.client("dynamodb")
         name = props.get("TableName", self._physical_name(logical))
         request: dict[str, Any] = {
             "TableName": name,
@@ -419,7 +416,7 @@ class _Builder:
             self.stack.attributes[logical]["StreamArn"] = description["LatestStreamArn"]
 
     def _managed_policy(self, logical: str, props: Resolved) -> None:
-        arn = self._client("iam").create_policy(
+        arn = self.aws.client("iam").create_policy(
             PolicyName=props.get("ManagedPolicyName", self._physical_name(logical)),
             PolicyDocument=json.dumps(props["PolicyDocument"]),
             Description=props.get("Description", ""),
@@ -434,12 +431,13 @@ class _Builder:
 
     def _log_group(self, logical: str, props: Resolved) -> None:
         name = props["LogGroupName"]
+        logs = self.aws.client("logs")
         if "KmsKeyId" in props:
-            self._client("logs").create_log_group(logGroupName=name, kmsKeyId=props["KmsKeyId"])
+            logs.create_log_group(logGroupName=name, kmsKeyId=props["KmsKeyId"])
         else:
-            self._client("logs").create_log_group(logGroupName=name)
+            logs.create_log_group(logGroupName=name)
         if "RetentionInDays" in props:
-            self._client("logs").put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
         self.stack.refs[logical] = name
 
     def _alarm(self, logical: str, props: Resolved) -> None:
@@ -470,13 +468,13 @@ class _Builder:
                 Statistic=props["Statistic"],
                 Period=int(props["Period"]),
             )
-        self._client("cloudwatch").put_metric_alarm(**request)
+        self.aws.client("cloudwatch").put_metric_alarm(**request)
         self.stack.refs[logical] = name
 
     def _dashboard(self, logical: str, props: Resolved) -> None:
         name = props.get("DashboardName", self._physical_name(logical))
         body = props["DashboardBody"]
-        self._client("cloudwatch").put_dashboard(
+        self.aws.client("cloudwatch").put_dashboard(
             DashboardName=name, DashboardBody=body if isinstance(body, str) else json.dumps(body)
         )
         self.stack.refs[logical] = name
@@ -520,7 +518,7 @@ class _Builder:
         if unknown:
             raise ProvisioningError(f"{logical}: the local stack cannot create an event bus with {sorted(unknown)}")
         request = {key: props[key] for key in ("Name", "Description") if key in props}
-        events = self._client("events")
+        events = self.aws.client("events")
         arn = events.create_event_bus(**request)["EventBusArn"]
         if "Policy" in props:  # moto stores it; local.bus_delivery enforces it
             events.put_permission(EventBusName=props["Name"], Policy=json.dumps(props["Policy"]))
@@ -584,7 +582,7 @@ class _Builder:
         for key in ("SourceParameters", "TargetParameters"):
             if key in props:
                 request[key] = props[key]
-        arn = self._client("pipes").create_pipe(Name=name, **request)["Arn"]
+        arn = self.aws.client("pipes").create_pipe(Name=name, **request)["Arn"]
         self.stack.pipes.append(
             LocalPipe(
                 name=name,
