@@ -19,8 +19,9 @@ some; all by default; a run of some keeps the other sections of bench/results.md
   UpdateItems against the emulator (bench.throughput; ``BENCH_THROUGHPUT=500`` scales it);
 - lambda: both functions under Lambda's CPU share for each memory size, the memory chosen, the
   import at that size (bench.lambda_cpu; skipped, with the reason, where cgroups cannot be written;
-  ``BENCH_LAMBDA_MEMORY=256,1769`` picks sizes, ``BENCH_LAMBDA_COLD`` and ``BENCH_LAMBDA_RUNS`` the
-  cold environments per size and the warm rounds in each);
+  ``BENCH_LAMBDA_MEMORY=256,512`` picks sizes, 1769 always among them, ``BENCH_LAMBDA_COLD`` and
+  ``BENCH_LAMBDA_RUNS`` the cold environments per size and the warm rounds in each; only a run of
+  every size chooses the template's memory);
 - cost: dollars per million notifications, from the figures above (bench.cost).
 """
 
@@ -29,8 +30,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
@@ -59,7 +62,7 @@ OLD_JOBS = [int(n) for n in os.environ.get("BENCH_OLD_JOBS", "1,5,20,50").split(
 THROUGHPUT_NOTIFICATIONS = int(os.environ.get("BENCH_THROUGHPUT", "10000"))
 ALL_SECTIONS = "cold,artifact,handler,client,coalescing,old,throughput,lambda,cost"
 SECTIONS = set(os.environ.get("BENCH_SECTIONS", ALL_SECTIONS).split(","))
-LAMBDA_MEMORY = tuple(int(mb) for mb in os.environ.get("BENCH_LAMBDA_MEMORY", "128,256,512,1024,1769").split(","))
+LAMBDA_MEMORY = os.environ.get("BENCH_LAMBDA_MEMORY", "128,256,512,1024,1769")  # and 1769 always
 LAMBDA_COLD = int(os.environ.get("BENCH_LAMBDA_COLD", "3"))
 LAMBDA_RUNS = int(os.environ.get("BENCH_LAMBDA_RUNS", "4"))
 T0 = 1_755_000_000_000  # notification times must be believable (2000-2100)
@@ -194,10 +197,10 @@ def cost_inputs(
     if cpu is None:  # the template's memory, billed for a whole core's duration: an understatement
         whole_core = next(b for b in handler.batches if b.jobs == 10).handler_ms
         memory = json.loads(CHOICE.read_text())[TEMPLATE_FUNCTIONS["writer"]]
-        invocation = Invocation(memory, 1.0, whole_core, LATENCY_MS)
-    else:
+        invocation = Invocation(memory, 1.0, math.ceil(whole_core), LATENCY_MS)
+    else:  # what Lambda bills: every invocation, each rounded up to 1 ms (the mean, not the median)
         chosen = next(f for f in cpu.functions if f.function == "writer").choice()
-        invocation = Invocation(chosen.memory_mb, chosen.share, chosen.batches[10].median, QUOTA_LATENCY_MS)
+        invocation = Invocation(chosen.memory_mb, chosen.share, chosen.batches[10].billed, QUOTA_LATENCY_MS)
     return Measured(
         notifications_per_job=largest.new.published / largest.jobs,
         sns_share=1.0,  # the comparison's notifications are Elastic Transcoder's, through SNS
@@ -221,7 +224,7 @@ def lambda_section() -> tuple[list[str], LambdaCpu | None]:
     groups = lambda_cpu.quota_groups()
     if isinstance(groups, str):
         return [f"## {lambda_cpu.HEADING}", "", f"Skipped: {groups}."], None
-    figures = lambda_cpu.measure(groups, LAMBDA_MEMORY, LAMBDA_COLD, LAMBDA_RUNS)
+    figures = lambda_cpu.measure(groups, lambda_cpu.memory_sizes(LAMBDA_MEMORY), LAMBDA_COLD, LAMBDA_RUNS)
     plot = RESULTS.with_name("lambda-cpu.png")
     lambda_cpu.plot(figures, plot)
     if RESULTS == DEFAULT_RESULTS:  # a scaled-down run elsewhere (the tests') chooses nothing
@@ -248,8 +251,16 @@ def _noted(section: str, note: str) -> str:
     return section if "(Kept from an earlier run: " in section else f"{section.rstrip()}\n\n{note}\n"
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM ends the run as Ctrl-C does, through every ``finally``: the stand-ins stop and the
+    CPU quota groups are removed (the default action left both behind)."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     from transcoder_status.client import Backoff
+
+    signal.signal(signal.SIGTERM, _terminated)
 
     from . import artifact, client_wait, cold_start, cost, handler_batches
 

@@ -24,14 +24,16 @@ SQS_REQUEST = 0.40 / 1e6  # standard queue, per 64 KB chunk
 DYNAMODB_WRITE_UNIT = 0.625 / 1e6  # on-demand, per write request unit (1 KB of item)
 DYNAMODB_READ_UNIT = 0.125 / 1e6  # on-demand, per read request unit (strongly consistent, up to 4 KB)
 LOGS_INGESTED_GB = 0.50  # CloudWatch Logs, standard class
-PIPES_REQUEST = 0.40 / 1e6  # EventBridge Pipes, counted after filtering: one per finished job
-EVENTBRIDGE_EVENT = 1.00 / 1e6  # a custom event put on a bus (the Pipe's target)
+EVENTBRIDGE_EVENT = 1.00 / 1e6  # a custom event put on a bus (the publisher's PutEvents)
 EC2_T4G_SMALL_HOUR = 0.0168  # 2 vCPU (burstable), 2 GiB: where the old worker's processes would run
 
 SQS_BATCH_LIMIT = 10  # messages per ReceiveMessage and per DeleteMessageBatch
 LAMBDA_REPORT_LINE_BYTES = 250  # Lambda's REPORT line per invocation (the local runtime writes START and END)
 OLD_WORKERS_PER_INSTANCE = 40  # one process per job, about 40 MiB each, in 2 GiB
 OLD_IDLE_POLLS_PER_MINUTE = 12  # the sample long-polls with WaitTimeSeconds=5
+# The finished-event publisher, at most: one invocation per finished job (its stream mapping batches
+# finishes; filtered-out records cost nothing), of an assumed 50 ms (one PutEvents call).
+PUBLISHER_INVOCATION_MS = 50
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Invocation:
 
     memory_mb: int  # the template's MemorySize, chosen from bench.lambda_cpu's table
     vcpu_share: float  # of one vCPU, memory / 1,769 (1.0: a whole core, where no CPU quota could be set)
-    ms: float
+    ms: float  # billed: the mean of the invocations' durations, each rounded up to 1 ms
     dynamodb_latency_ms: float  # the stand-in's, per call
 
 
@@ -83,7 +85,8 @@ def per_million(m: Measured) -> list[Line]:
     log_bytes = 1e6 * m.log_bytes_per_notification + invocations * LAMBDA_REPORT_LINE_BYTES
     logs = log_bytes / 1e9 * LOGS_INGESTED_GB
     reads = jobs * m.job_minutes * m.reads_per_waiting_minute * DYNAMODB_READ_UNIT
-    finished_events = jobs * (PIPES_REQUEST + EVENTBRIDGE_EVENT)
+    publisher = LAMBDA_REQUEST + m.invocation.memory_mb / 1024 * PUBLISHER_INVOCATION_MS / 1000 * LAMBDA_ARM_GB_SECOND
+    finished_events = jobs * (publisher + EVENTBRIDGE_EVENT)
     # The old design: every message is sent once, then received by every worker, whose long polls
     # (5 s) also run on while nothing arrives; its compute is one process per job for the job's length.
     old_calls_per_job = max(m.old_calls_per_job, OLD_IDLE_POLLS_PER_MINUTE * m.job_minutes)
@@ -96,7 +99,7 @@ def per_million(m: Measured) -> list[Line]:
         Line("DynamoDB writes (table and status index)", writes, writes, 0.0),
         Line("CloudWatch Logs (the function's log and metrics)", logs, logs, 0.0),
         Line("client reads while waiting", reads, 0.0, 0.0),
-        Line("finished events (Pipes and the bus)", 0.0, finished_events, 0.0),
+        Line("finished events (the publisher and the bus)", 0.0, finished_events, 0.0),
         Line("EC2 time of the old worker's processes", 0.0, 0.0, old_compute),
     ]
 
@@ -126,15 +129,17 @@ def markdown(m: Measured) -> list[str]:
         f"DynamoDB write units and {m.log_bytes_per_notification:.0f} log bytes per notification (the soak: "
         "its duplicates, late arrivals and a saturated queue included; writes at the final row's and index "
         "entry's size); "
-        f"{m.invocation.ms:.0f} ms per invocation (a batch of 10 jobs at {m.invocation.dynamodb_latency_ms:g} ms per "
+        f"{m.invocation.ms:.0f} ms billed per invocation (the mean, each rounded up to 1 ms; a batch of 10 jobs "
+        f"at {m.invocation.dynamodb_latency_ms:g} ms per "
         f"DynamoDB call, at {m.invocation.memory_mb:,} MB, measured with {m.invocation.vcpu_share:.3f} of a vCPU: "
         "a cgroup CPU quota of its share, bench.lambda_cpu, or a whole core where none could be set); "
         f"{m.reads_per_waiting_minute:.0f} reads per waiting minute (the client's defaults); the old worker's "
         f"{m.old_calls_per_job:.0f} SQS calls per job at {m.old_concurrent_jobs} concurrent jobs. Assumed: a "
         f"client waits {m.job_minutes:g} min per job; the old worker's processes share t4g.small instances, "
-        f"{OLD_WORKERS_PER_INSTANCE} each; Lambda's REPORT line, {LAMBDA_REPORT_LINE_BYTES} bytes an invocation. "
+        f"{OLD_WORKERS_PER_INSTANCE} each; Lambda's REPORT line, {LAMBDA_REPORT_LINE_BYTES} bytes an invocation; "
+        f"the finished-event publisher, one {PUBLISHER_INVOCATION_MS} ms invocation per finished job at most. "
         "'Take the event': consumers of the job-finished event instead of "
-        "polling clients. Not per notification, so not here: the trigger's and the Pipes' idle polling, "
+        "polling clients. Not per notification, so not here: the triggers' idle polling, "
         "storage, alarms and the dashboard.",
         "",
         f"The duration was measured on this machine's {platform.machine()} cores ({_cpu_model()}) under the "

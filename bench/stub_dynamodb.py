@@ -13,10 +13,12 @@ but for what the stuck check asks (bench.lambda_cpu), on the same port and after
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,7 +102,15 @@ def _completed_job(job_id: str) -> bytes:
     return json.dumps({"job": to_wire(job, _job_shape())}).encode()
 
 
+def _exit_with_parent() -> None:
+    """Ends this process when its stdin, a pipe from the parent, closes: the parent ended, even
+    killed outright, and no one else would stop the server."""
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+
 def serve(port: int, latency_ms: float) -> None:
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     _Handler.latency_s = latency_ms / 1000
     server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
     server.daemon_threads = True
@@ -114,7 +124,8 @@ def running_stub(latency_ms: float) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    process = subprocess.Popen([sys.executable, "-m", "bench.stub_dynamodb", str(port), str(latency_ms)])
+    command = [sys.executable, "-m", "bench.stub_dynamodb", str(port), str(latency_ms)]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE)  # its end is the stand-in's lifeline
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -127,6 +138,8 @@ def running_stub(latency_ms: float) -> Iterator[str]:
                 time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
+        assert process.stdin is not None
+        process.stdin.close()
         process.terminate()
         process.wait(10)
 

@@ -1,72 +1,44 @@
 """Which of the project's modules a Lambda function imports: the import closure of its handler.
 
 src/Makefile runs this for each function `sam build` builds, so that the artifact holds what the
-function imports and nothing else (not the CLI, the display or the local stack). The handler is
-the function's ``Handler`` property in template.yaml; a function added there is built the same way.
-Where the template cannot be seen, the artifact holds what every ``lambda_handler`` under SOURCE imports.
+function imports and nothing else (not the CLI, the display or the local stack). Each build target
+names its function's Handler: `sam build --use-container` mounts the CodeUri (src/) alone, so
+template.yaml is not there to read (tests/e2e/test_function_package.py holds the two equal).
 
 Build tooling, not part of the package: standard library only, since `sam build --use-container`
 runs it with the build image's bare Python.
 
-    python3 function_modules.py TEMPLATE FUNCTION SOURCE [ARTIFACTS]
+    python3 function_modules.py HANDLER SOURCE [ARTIFACTS]
 
-prints the files of FUNCTION's closure under SOURCE, one a line, or copies them into ARTIFACTS.
+HANDLER is as template.yaml gives it (``package.module.function``); prints the files of its
+module's closure under SOURCE, one a line, or copies them into ARTIFACTS.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
-import re
 import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-
-# template.yaml is read line by line: a YAML parser would need PyYAML (not in the build image) and
-# CloudFormation's tags (!Ref, !Sub). A resource is a two-space-indented key under Resources:.
-RESOURCE = re.compile(r"^  ([A-Za-z0-9]+):\s*$")
-HANDLER = re.compile(r"^\s+Handler:\s*[\"']?([\w.]+)[\"']?\s*(#.*)?$")
 
 
 class BuildError(Exception):
     """The function cannot be built as asked; the message says what to fix."""
 
 
-def handler_modules(template: Path, function: str, source: Path) -> list[str]:
-    """The module of ``function``'s Handler; without the template, every module under ``source``
-    that defines a ``lambda_handler``."""
-    if template.is_file():
-        return [handler_module(template, function)]
-    # `sam build --use-container` may mount the function's CodeUri (src/) alone: the artifact then
-    # holds what every function imports, still nothing of the faces.
-    print(f"function_modules: no {template} here: shipping what every lambda_handler imports", file=sys.stderr)
-    found = sorted(
-        ".".join(path.relative_to(source).with_suffix("").parts)
-        for path in source.rglob("*.py")
-        if any(
-            isinstance(node, ast.FunctionDef) and node.name == "lambda_handler"
-            for node in ast.parse(path.read_text(), str(path)).body
-        )
-    )
-    if not found:
-        raise BuildError(f"no {template} and no lambda_handler under {source}: pass TEMPLATE=path/to/template.yaml")
-    return found
-
-
-def handler_module(template: Path, function: str) -> str:
-    """The module of ``function``'s Handler (``package.module.lambda_handler`` -> ``package.module``)."""
-    current = None
-    in_resources = False
-    for line in template.read_text().splitlines():
-        if line and not line[0].isspace():
-            in_resources = line.startswith("Resources:")
-            current = None
-        elif in_resources and (resource := RESOURCE.match(line)):
-            current = resource[1]
-        elif current == function and (handler := HANDLER.match(line)):
-            return handler[1].rpartition(".")[0]
-    raise BuildError(f"{template}: no resource {function} with a Handler property")
+def handler_module(handler: str, source: Path) -> str:
+    """The module of ``handler`` (``package.module.function`` -> ``package.module``), which must
+    define the function: a wrong name fails the build, not the first invocation."""
+    module, _, function = handler.rpartition(".")
+    path = module_file(source, module) if module else None
+    if path is None:
+        raise BuildError(f"{handler}: no module {module or handler!r} under {source}: fix HANDLER in src/Makefile")
+    defined = {node.name for node in ast.parse(path.read_text(), str(path)).body if isinstance(node, ast.FunctionDef)}
+    if function not in defined:
+        raise BuildError(f"{handler}: {path} defines no function {function}: fix HANDLER in src/Makefile")
+    return module
 
 
 def module_file(source: Path, module: str) -> Path | None:
@@ -130,21 +102,19 @@ def closure(source: Path, roots: list[str]) -> dict[str, Path]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (3, 4):
+    if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2
-    template, function, source = Path(argv[0]), argv[1], Path(argv[2])
+    handler, source = argv[0], Path(argv[1])
     try:
-        files = sorted(
-            path.relative_to(source) for path in closure(source, handler_modules(template, function, source)).values()
-        )
+        files = sorted(path.relative_to(source) for path in closure(source, [handler_module(handler, source)]).values())
     except BuildError as error:
         print(f"function_modules: {error}", file=sys.stderr)
         return 1
-    if len(argv) == 3:
+    if len(argv) == 2:
         print("\n".join(map(str, files)))
         return 0
-    artifacts = Path(argv[3])
+    artifacts = Path(argv[2])
     for file in files:
         (artifacts / file).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / file, artifacts / file)

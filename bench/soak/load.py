@@ -35,7 +35,7 @@ from transcoder_status.local.messages import elastic_transcoder_message, iso_ms,
 from transcoder_status.notification import JobDetails, Notification, Source
 from transcoder_status.sources import Delivery, parse_body
 from transcoder_status.status import JobStatus
-from transcoder_status.table import EXPIRES_AT, OUTPUT_FILES, STATUS_SHARD, output_files, row_from_item, status_shard
+from transcoder_status.table import EXPIRES_AT, PLAYLISTS, STATUS_SHARD, row_from_item, status_shard
 
 MIN_NOTIFICATIONS_PER_JOB = 4  # a job's own (2 or 3), and room for duplicates and malformed ones
 STEP_MS = 1000  # between a MediaConvert job's events: their order is unambiguous
@@ -96,14 +96,14 @@ class RowFacts:
     source: str
     status_shard: str  # the status index's key: what listings and the stuck check find the row by
     details: tuple[Any, ...]  # pipeline or queue, outputs, error, metadata: the terminal notification's
-    output_files: frozenset[str]  # what the finished event lists
+    playlists: tuple[str, ...]  # the manifests the finished event lists
     warnings: tuple[str, ...]
     progress: int | None
     phase: str | None
 
 
 # The item's names of the facts named otherwise here.
-_ATTRIBUTE_NAMES = {"status_shard": STATUS_SHARD, "output_files": OUTPUT_FILES}
+_ATTRIBUTE_NAMES = {"status_shard": STATUS_SHARD, "playlists": PLAYLISTS}
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class Stored:
             row.source or "",
             str(item.get(STATUS_SHARD, {}).get("S", "")),
             _details(row),
-            frozenset(item.get(OUTPUT_FILES, {}).get("SS", ())),
+            row.playlists,
             tuple(sorted(row.warnings)),
             row.progress,
             row.phase,
@@ -212,7 +212,7 @@ class Load:
             terminal.source,
             status_shard(terminal.status, job.job_id),
             _details(terminal),
-            frozenset(output_files(terminal.outputs)),
+            terminal.playlists,
             tuple(sorted({w for n in parsed for w in n.warnings})),
             None if report is None else report.progress,
             None if report is None else report.phase,

@@ -95,6 +95,16 @@ def print_report(console: Console, result: SoakResult) -> None:
     if unseen := result.unseen:
         seen = f"[red]{len(unseen):,} job(s) the client never saw finished: {', '.join(unseen[:5])}[/red]; {seen}"
     summary.add_row("Client", seen)
+    counted, expected = result.counted_job_metrics, result.expected_job_metrics
+    jobs = ", ".join(f"{name} {value:,}" for name, value in counted.items())
+    summary.add_row(
+        "Jobs counted",
+        f"{jobs} by the publisher (its EMF log): each job once"
+        if counted == expected
+        else f"[red]{jobs} by the publisher (its EMF log), expected "
+        + ", ".join(f"{name} {value:,}" for name, value in expected.items())
+        + "[/red]",
+    )
     poller = [f"{name.replace('_', ' ')} {value:,}" for name, value in result.log.poller.items()]
     summary.add_row("Poller", ", ".join([*poller, f"invocations {result.log.started:,}"]))
     for name, text in fault_lines(result):

@@ -12,7 +12,9 @@ client saw every job finished, or at its time bound. Then it checks:
 - nothing was lost, by identity: every notification sent is matched to the SQS message that carried
   it, handled by the function or in the DLQ (see ``SoakResult.account``), and no message carried
   anything else;
-- the client saw every job finished.
+- the client saw every job finished;
+- the publisher (run on the table's stream as ``make demo`` runs it) counted each job finished once
+  (JobsSucceeded, JobsFailed, JobsCanceled in its EMF log), as many as the load finished, faults or not.
 
 Faults (``--faults``): ``dynamodb`` (throttling and 500s on a share of the function's writes),
 ``sqs`` (errors on a share of the poller's receives, deletes and releases), both through the fault
@@ -35,9 +37,12 @@ from typing import Any
 import boto3
 
 from transcoder_status.client import BATCH_GET_LIMIT, Backoff, JobWaitTimeout, StatusTableError, connect, watch_jobs
+from transcoder_status.local.consumer import emf_totals
 from transcoder_status.local.emulator import Emulator, exported, running_emulator
 from transcoder_status.local.provision import Stack, provision
 from transcoder_status.local.runtime import start_runtime
+from transcoder_status.local.stream_mapping import StreamMapping
+from transcoder_status.publisher import JOB_OUTCOME_METRICS
 from transcoder_status.table import JOB_ID, StatusTable
 
 from .chaos import ChaosLog, Milestones, Supervisor, kill_workers, restart_runtime
@@ -64,6 +69,7 @@ FAULTY_MAX_RECEIVE_COUNT = 10
 DYNAMODB_CALLS = (("dynamodb", "UpdateItem"),)
 SQS_CALLS = (("sqs", "ReceiveMessage"), ("sqs", "DeleteMessageBatch"), ("sqs", "ChangeMessageVisibilityBatch"))
 SETTLED_POLL_S = 0.25
+EMPTY_FOR_S = 3.0  # well past the poller's retry delay (1 s) before a failed record is visible
 # The poller (the runtime process) retries its SQS calls as the function retries its writes
 # (the template's AWS_RETRY_MODE and AWS_MAX_ATTEMPTS): an injected error is seen after three.
 POLLER_RETRIES = {"AWS_RETRY_MODE": "standard", "AWS_MAX_ATTEMPTS": "3"}
@@ -155,6 +161,19 @@ class SoakResult:
     log: FunctionLog = field(default_factory=FunctionLog)
     proxy: FaultProxy | None = None
     chaos: ChaosLog = field(default_factory=ChaosLog)
+    job_metrics: dict[str, int] = field(default_factory=dict)  # the publisher's JobsSucceeded ... totals
+
+    @property
+    def expected_job_metrics(self) -> dict[str, int]:
+        """Each outcome metric's total if every job is counted once: what the load finished."""
+        counted = dict.fromkeys(JOB_OUTCOME_METRICS.values(), 0)
+        for job in self.load.jobs:
+            counted[JOB_OUTCOME_METRICS[job.outcome.value]] += 1
+        return counted
+
+    @property
+    def counted_job_metrics(self) -> dict[str, int]:
+        return {name: self.job_metrics.get(name, 0) for name in self.expected_job_metrics}
 
     @property
     def malformed_tokens(self) -> set[str]:
@@ -229,6 +248,7 @@ class SoakResult:
             and not self.unsent
             and not self.problems
             and self.drained_s is not None
+            and self.counted_job_metrics == self.expected_job_metrics
         )
 
 
@@ -252,6 +272,10 @@ def run_soak(
         milestones = Milestones()
         faults: list[threading.Thread] = []
         deadline = time.monotonic() + options.time_bound_s
+        (stream_trigger,) = built.stream_triggers
+        publisher_log = log_dir / "publisher.log"
+        publisher = StreamMapping(stream_trigger, log_path=publisher_log).start()
+        stack.callback(publisher.stop)
         try:
             if "kill" in options.faults:
                 faults.append(kill_workers(supervisor, milestones, options.kills, result.chaos))
@@ -266,12 +290,16 @@ def run_soak(
                     result.drained_s = drained - started
                     # The table is final: the client's next round sees what it has not seen yet.
                     watcher.join(min(CLIENT_GRACE_S, max(0.0, deadline - time.monotonic())))
+                    if not publisher.wait_caught_up(max(0.0, deadline - time.monotonic())):
+                        result.problems.append("the publisher did not read the table's stream to its end")
         finally:
             milestones.end()
             for thread in faults:
                 thread.join()
             supervisor.stop()
         _check(load, built, result)
+        publisher.stop()  # its environments end: every metric is in its log
+        result.job_metrics = emf_totals(publisher_log)
     result.log = FunctionLog.read(result.log_path)
     return result
 
@@ -359,10 +387,18 @@ def _drained(stack: Stack, supervisor: Supervisor, result: SoakResult, deadline:
         "ApproximateNumberOfMessagesNotVisible",
         "ApproximateNumberOfMessagesDelayed",
     ]
+    empty_since: float | None = None
     while time.monotonic() < deadline:
         response = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)  # type: ignore[arg-type]
         if all(response["Attributes"].get(name) == "0" for name in names):  # type: ignore[call-overload]
-            return time.monotonic()
+            # The counts are approximate: one empty reading is not proof. Empty for a while is,
+            # as SQS advises (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/confirm-queue-is-empty.html);
+            # a released record comes back within the poller's retry delay.
+            empty_since = time.monotonic() if empty_since is None else empty_since
+            if time.monotonic() - empty_since >= EMPTY_FOR_S:
+                return empty_since
+        else:
+            empty_since = None
         exit_code = supervisor.exited()
         if exit_code is not None:
             result.problems.append(f"the function's runtime exited with code {exit_code}")

@@ -8,6 +8,7 @@ consumes the queue: any number of monitors, on any number of machines, can watch
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import threading
@@ -138,7 +139,7 @@ class Deadline:
         left to its daemon thread (the client's timeouts end it) and seen as a read that failed.
         """
         remaining = self.remaining()
-        if remaining is None:
+        if remaining is None or remaining >= threading.TIMEOUT_MAX:  # none, or too far to wait for (math.inf)
             return call()
         answered = threading.Event()
         results: list[_T] = []
@@ -152,7 +153,8 @@ class Deadline:
             finally:
                 answered.set()
 
-        threading.Thread(target=run, name="status-read", daemon=True).start()
+        # In the caller's context, as a call made in place is (a tracer's current span lives there).
+        threading.Thread(target=contextvars.copy_context().run, args=(run,), name="status-read", daemon=True).start()
         if not answered.wait(max(remaining, LAST_READ_S)):
             raise _Late
         if errors:
@@ -190,6 +192,7 @@ class _Waiting:
         self.job_id, self.timeout = job_id, timeout
         self.deadline = Deadline(timeout)
         self._pauses = self.deadline.pauses(backoff)
+        self._failing = False
 
     def after(self, status: JobStatus, failure: TransientReadError | None) -> float | None:
         if status is not JobStatus.RUNNING:
@@ -197,7 +200,18 @@ class _Waiting:
         pause = next(self._pauses, None)
         if pause is None:
             raise JobWaitTimeout({self.job_id: status}, self.timeout or 0, failure) from failure
+        self._failing = _say_retrying(failure, self._failing, self.deadline)
         return pause
+
+
+def _say_retrying(failure: TransientReadError | None, failing: bool, deadline: Deadline) -> bool:
+    """Log the first failed read of an outage, once: a wait retries quietly after that, until its
+    deadline or, with none, until the table answers (a wrong endpoint looks like an outage, so
+    this line is all a user sees of it). Returns whether reads are failing now."""
+    if failure is not None and not failing:
+        until = "until the table answers (no timeout)" if deadline.timeout is None else "until the wait's deadline"
+        logger.warning("A read failed, retrying %s: %s", until, failure)
+    return failure is not None
 
 
 def connect(
@@ -485,7 +499,7 @@ class _Poll:
 
     def rounds(self, job_ids: Sequence[str]) -> Iterator[dict[str, JobRow | None]]:
         rows: dict[str, JobRow | None] = dict.fromkeys(job_ids)
-        pauses = self.deadline.pauses(self.backoff)
+        pauses, failing = self.deadline.pauses(self.backoff), False
         while True:
             pending = [job for job, row in rows.items() if row is None or not row.finished]
             failure: TransientReadError | None = None
@@ -504,6 +518,7 @@ class _Poll:
             pause = next(pauses, None)
             if pause is None:
                 raise JobWaitTimeout(_statuses(rows), self.deadline.timeout or 0, failure) from failure
+            failing = _say_retrying(failure, failing, self.deadline)
             self.sleep(pause)
 
     def _batch_get(self, job_ids: list[str]) -> dict[str, JobRow]:

@@ -7,24 +7,39 @@ was throttled, unreachable or missing for MaxReceiveCount deliveries) and is saf
 is the parser of the installed package: if the deployed function runs another version, the verdict
 is this version's.
 
-Looking never consumes: ``peek`` receives with a visibility timeout long enough to walk the queue
-without meeting a message twice, then makes every message it saw visible again at once (also when
-it fails half-way). Each look counts as a receive in ``ApproximateReceiveCount``.
+Looking never consumes: ``look`` receives with a visibility timeout of seconds (LOOK_HIDE_S, so a
+look killed with SIGKILL hides nothing for long), and makes every message it saw visible again as
+soon as its page is read, in a ``finally`` that also runs on an interrupt (the CLI turns SIGTERM and
+SIGHUP into one). It counts what it could not show: messages in flight (a consumer's, another
+look's) and, with a bound, those left unread, so it never claims to have shown everything without
+knowing it. Each look counts as a receive in ``ApproximateReceiveCount``; on a live queue that would
+push unprocessed messages towards its DLQ, so ``refusal`` says when a queue is not a dead-letter
+queue at all.
 
 Redrive: SQS's own StartMessageMoveTask when it can do the whole job; a move by receive, send and
-delete where it cannot: where the endpoint lacks the action (the local emulator does), with
-``max_messages``, or when some messages must stay behind. Those are the messages older than the
-stack's RetentionDays less a day: a row expires RetentionDays after its last update, and a move
-makes the message new again (SQS's retention restarts), so such a notification could recreate a
-finished job whose row expired as RUNNING. The redrive leaves them in the DLQ (where they expire)
-and says so. A message moved by hand keeps its first time in a ``FirstSentTimestamp`` attribute,
-so a second trip to the DLQ does not make it look young.
+delete where it cannot: where the endpoint lacks the action (the local emulator does: moto has no
+StartMessageMoveTask), with ``max_messages``, or when some messages must stay behind. By default
+only what can apply moves (it parses now, or was undelivered and parses): malformed and SNS control
+messages would only come back after MaxReceiveCount and fire the alarm again (``everything`` moves
+them too). Never moved: the messages older than the stack's RetentionDays less a day: a row expires
+RetentionDays after its last update, and a move makes the message new again (SQS's retention
+restarts), so such a notification could recreate a finished job whose row expired as RUNNING. The
+redrive leaves them in the DLQ (where they expire) and says so. A message moved by hand keeps its
+first time in a ``FirstSentTimestamp`` attribute, so a second trip to the DLQ does not make it look
+young. A move task's progress is read by its own TaskHandle only (ListMessageMoveTasks lists other
+tasks of the queue too).
+
+A move by hand sends, then deletes: interrupted between the two, it deletes what was sent before it
+stops; what it could not delete is reported as possibly duplicated (SQS delivers at least once, and
+the table's conditional write makes a duplicate harmless).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -44,7 +59,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
 FIRST_SENT_ATTRIBUTE = "FirstSentTimestamp"  # epoch milliseconds, kept across redrives
-HIDE_S = 300  # how long a look keeps a message out of sight while it walks the queue
+LOOK_HIDE_S = 30  # how long one receive hides its messages at most; shown again as soon as read
 REDRIVE_MARGIN_DAYS = 1  # a job's row may have been updated last a day before its latest notification
 BY_HAND_NOTE = "moved by receive, send, delete"
 MOVE_TASK_WAIT_S = 300  # how long a redrive follows SQS's move task before it reports progress so far
@@ -77,6 +92,36 @@ class DeadLetterQueueError(RuntimeError):
     """The dead-letter queue cannot be read or redriven; the message says what to check."""
 
 
+class NotADeadLetterQueue(DeadLetterQueueError):
+    """The queue is a live one (or nobody's DLQ): looking at it would raise its receive counts."""
+
+
+class RedriveInterrupted(Exception):
+    """A redrive stopped by an interrupt; ``result`` says what moved before it."""
+
+    def __init__(self, result: RedriveResult):
+        super().__init__(f"interrupted after moving {result.moved} message(s)")
+        self.result = result
+
+
+@dataclass(frozen=True)
+class QueueKind:
+    """A kind of queue the dlq commands read: where its URL comes from, and what it is."""
+
+    title: str
+    variable: str  # the environment variable with its URL
+    option: str  # the CLI option with its URL
+    output: str  # the stack's output naming it
+    undelivered: bool  # SNS or EventBridge's DLQ: its messages never reached the notification queue
+    sqs_dead_letter: bool  # a queue's RedrivePolicy names it (ListDeadLetterSourceQueues lists it)
+
+
+FUNCTION_DLQ = QueueKind("Dead-letter queue", "DLQ_URL", "--dlq-url", "DeadLetterQueueUrl", False, True)
+UNDELIVERED_QUEUE = QueueKind(
+    "Undelivered queue", "UNDELIVERED_URL", "--undelivered-url", "UndeliveredQueueUrl", True, False
+)
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """One message of the DLQ and why it is there."""
@@ -89,6 +134,11 @@ class DeadLetter:
     reason: str
     job_id: str | None = None
     too_old: bool = False  # older than a redrive may bring back (see the module's docstring)
+
+    def applies(self, everything: bool = False) -> bool:
+        """Whether a redrive moves it: what can make a row (it parses), or anything with ``everything``;
+        never what is too old."""
+        return not self.too_old and (everything or self.job_id is not None)
 
     @property
     def first_sent(self) -> str | None:
@@ -120,6 +170,20 @@ class DeadLetter:
 
 
 @dataclass
+class Look:
+    """What one look saw, and how many messages it could not show."""
+
+    letters: list[DeadLetter]
+    more: int  # visible messages left unread (--max), or shown again by another look meanwhile
+    in_flight: int  # hidden by someone else (the function, another look) while it looked: not shown
+
+    @property
+    def complete(self) -> bool:
+        """Every message of the queue was shown (as far as SQS's approximate counts tell)."""
+        return self.more == 0 and self.in_flight == 0
+
+
+@dataclass
 class RedriveResult:
     """What a redrive did: how many moved, how, to where, and what it left behind."""
 
@@ -127,7 +191,28 @@ class RedriveResult:
     destination: str
     method: str  # "StartMessageMoveTask" or "receive, send, delete"
     note: str | None = None  # why the move was done by hand, or the state of an unfinished task
-    left: list[DeadLetter] = field(default_factory=list)  # too old to redrive: still in the DLQ
+    left: list[DeadLetter] = field(default_factory=list)  # could not apply, or too old: still in the DLQ
+    failed: list[str] = field(default_factory=list)  # message IDs the destination refused: still in the DLQ
+    possibly_duplicated: list[str] = field(default_factory=list)  # sent, but their delete was not confirmed
+    interrupted: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Everything the redrive was asked to move moved, once."""
+        return not (self.left or self.failed or self.possibly_duplicated or self.interrupted)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "moved": self.moved,
+            "destination": self.destination,
+            "method": self.method,
+            "note": self.note,
+            "left": [letter.to_json() for letter in self.left],
+            "failed": self.failed,
+            "possiblyDuplicated": self.possibly_duplicated,
+            "interrupted": self.interrupted,
+            "complete": self.complete,
+        }
 
 
 def explain(
@@ -225,13 +310,17 @@ def _delivery_error(message: Mapping[str, Any]) -> str:
 class DeadLetterQueue:
     """One of the stack's dead-letter queues, through one SQS client: the function's DLQ (its
     DeadLetterQueueUrl output), or the undelivered queue (UndeliveredQueueUrl: what SNS or
-    EventBridge could not deliver to the notification queue; ``undelivered=True``)."""
+    EventBridge could not deliver to the notification queue; ``kind=UNDELIVERED_QUEUE``)."""
 
-    def __init__(self, url: str, client: SQSClient, *, wait_s: int = 1, undelivered: bool = False):
+    def __init__(self, url: str, client: SQSClient, *, wait_s: int = 1, kind: QueueKind = FUNCTION_DLQ):
         self.url = url
         self.client = client
         self.wait_s = wait_s  # the long poll that confirms the queue has nothing more to show
-        self.undelivered = undelivered
+        self.kind = kind
+
+    @property
+    def undelivered(self) -> bool:
+        return self.kind.undelivered
 
     @classmethod
     def connect(
@@ -241,19 +330,15 @@ class DeadLetterQueue:
         region_name: str | None = None,
         endpoint_url: str | None = None,
         session: boto3.Session | None = None,
-        undelivered: bool = False,
+        kind: QueueKind = FUNCTION_DLQ,
     ) -> DeadLetterQueue:
-        """``url`` defaults to DLQ_URL (UNDELIVERED_URL for the undelivered queue); region,
-        endpoint and credentials as boto3 finds them."""
-        variable, option, output = (
-            ("UNDELIVERED_URL", "--undelivered-url", "UndeliveredQueueUrl")
-            if undelivered
-            else ("DLQ_URL", "--dlq-url", "DeadLetterQueueUrl")
-        )
-        url = url or os.environ.get(variable)
+        """``url`` defaults to the kind's variable (DLQ_URL, UNDELIVERED_URL); region, endpoint and
+        credentials as boto3 finds them."""
+        url = url or os.environ.get(kind.variable)
         if not url:
             raise DeadLetterQueueError(
-                f"No dead-letter queue given: pass {option} or set {variable} to the stack's {output} output."
+                f"No {kind.title.lower()} given: pass {kind.option} or set {kind.variable} to the stack's "
+                f"{kind.output} output."
             )
         try:
             client = (session or boto3.Session()).client(
@@ -266,62 +351,94 @@ class DeadLetterQueue:
             )
         except NoRegionError:
             raise DeadLetterQueueError(NO_REGION) from None
-        return cls(url, client, undelivered=undelivered)
+        return cls(url, client, kind=kind)
+
+    # -- is it one? ------------------------------------------------------------------------------
+
+    def refusal(self) -> str | None:
+        """Why this queue is no dead-letter queue (None: it is one). A DLQ has no redrive policy of
+        its own (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html),
+        and the function's is listed by ListDeadLetterSourceQueues for its source queue."""
+        harm = (
+            "looking at a live queue raises each message's receive count and can push unprocessed "
+            "notifications into its DLQ; pass --force to look anyway"
+        )
+        with self._explained(self.url):
+            attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["RedrivePolicy"])
+            if attributes.get("Attributes", {}).get("RedrivePolicy"):
+                return f"{self.url} has a dead-letter queue of its own, so it is a live queue: {harm}."
+            if self.kind.sqs_dead_letter and not self.client.list_dead_letter_source_queues(QueueUrl=self.url).get(
+                "queueUrls"
+            ):
+                return f"No queue uses {self.url} as its dead-letter queue: {harm}."
+        return None
+
+    def check(self, force: bool = False) -> None:
+        """Raise NotADeadLetterQueue unless this is a dead-letter queue or ``force``."""
+        reason = None if force else self.refusal()
+        if reason:
+            raise NotADeadLetterQueue(reason)
 
     # -- looking ---------------------------------------------------------------------------------
 
-    def peek(
-        self, max_messages: int | None = None, *, retention_days: float = DEFAULT_RETENTION_DAYS
-    ) -> list[DeadLetter]:
-        """Every message (or the first ``max_messages``) with its reason; all stay in the queue."""
-        with self._explained():
-            messages, handles = self._walk(max_messages)
-            self._show_again(handles)
-        now_ms = int(time.time() * 1000)
-        return [
-            explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered) for m in messages
-        ]
-
-    def _walk(self, max_messages: int | None) -> tuple[list[dict[str, Any]], list[str]]:
-        """Receive until the queue has nothing more to show; the messages and every receipt handle."""
+    def look(self, max_messages: int | None = None, *, retention_days: float = DEFAULT_RETENTION_DAYS) -> Look:
+        """Every message (or the first ``max_messages``) with its reason, and how many were not shown;
+        all stay in the queue, visible again before this returns or raises."""
         seen: dict[str, dict[str, Any]] = {}
-        handles: list[str] = []
-        try:
-            for batch in self._receive_batches(max_messages):
-                fresh = [m for m in batch if m["MessageId"] not in seen]
-                handles.extend(m["ReceiptHandle"] for m in batch)
-                if not fresh:
-                    break
-                seen.update((m["MessageId"], m) for m in fresh)
-                if max_messages is not None and len(seen) >= max_messages:
-                    break
-        except BaseException:
-            self._show_again(handles)
-            raise
-        return list(seen.values())[:max_messages], handles
+        held: dict[str, str] = {}  # message ID -> its latest receipt handle
+        with self._explained(self.url):
+            try:
+                in_flight_before = self._counts()[1]
+                for batch in self._receive_batches(max_messages, held):
+                    fresh = [m for m in batch if m["MessageId"] not in seen]
+                    if not fresh:
+                        break
+                    seen.update((m["MessageId"], m) for m in fresh)
+                    if max_messages is not None and len(seen) >= max_messages:
+                        break
+                # Before showing them again: what is left visible was not read; what is hidden and
+                # not ours is someone else's.
+                visible, hidden = self._counts()
+            finally:
+                self._show_again(list(held.values()))
+        now_ms = int(time.time() * 1000)
+        letters = [
+            explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered)
+            for m in list(seen.values())[:max_messages]
+        ]
+        return Look(letters, more=visible, in_flight=max(in_flight_before, hidden - len(seen), 0))
 
-    def _receive_batches(self, max_messages: int | None, hide_s: int = HIDE_S) -> Iterator[list[dict[str, Any]]]:
-        """Batches of up to ten, each hidden for ``hide_s``, until the queue has no more to show.
+    def _receive_batches(
+        self, max_messages: int | None, held: dict[str, str], hide_s: int = LOOK_HIDE_S
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Batches of up to ten, each hidden for ``hide_s``, until the queue has no more to show; each
+        message's receipt handle is in ``held`` before an interrupt can land.
 
         Short polls while they bring messages. A short poll samples only some of SQS's servers, so
         when one comes back empty before as many messages as the queue counted were received, one
         long poll makes sure.
         """
-        expected = self._visible()
+        expected = self._counts()[0]
         count = 0
         while max_messages is None or count < max_messages:
             wanted = 10 if max_messages is None else min(10, max_messages - count)
-            batch = self._receive(wanted, hide_s, wait_s=0)
-            if not batch and count < expected:
-                batch = self._receive(wanted, hide_s, wait_s=self.wait_s)
+            with _whole():
+                batch = self._receive(wanted, hide_s, wait_s=0)
+                if not batch and count < expected:
+                    batch = self._receive(wanted, hide_s, wait_s=self.wait_s)
+                held.update((m["MessageId"], m["ReceiptHandle"]) for m in batch)
             if not batch:
                 return
             count += len(batch)
             yield batch
 
-    def _visible(self) -> int:
-        attributes = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])
-        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+    def _counts(self) -> tuple[int, int]:
+        """Visible and in-flight messages (SQS's approximate counts)."""
+        attributes = self.client.get_queue_attributes(
+            QueueUrl=self.url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     def _receive(self, wanted: int, hide_s: int, wait_s: int) -> list[dict[str, Any]]:
         response = self.client.receive_message(
@@ -335,20 +452,23 @@ class DeadLetterQueue:
         return [dict(m) for m in response.get("Messages", [])]
 
     def _show_again(self, handles: list[str]) -> None:
-        for start in range(0, len(handles), 10):
-            self.client.change_message_visibility_batch(
-                QueueUrl=self.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(handles[start : start + 10])
-                ],
-            )
+        with _whole():
+            for start in range(0, len(handles), 10):
+                self._show_page(handles[start : start + 10])
+
+    def _show_page(self, handles: list[str]) -> None:
+        self.client.change_message_visibility_batch(
+            QueueUrl=self.url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0} for i, handle in enumerate(handles)
+            ],
+        )
 
     # -- redriving -------------------------------------------------------------------------------
 
     def source_queue(self) -> str:
         """The queue whose redrive policy names this DLQ (the stack has one: NotificationQueue)."""
-        with self._explained():
+        with self._explained(self.url):
             urls = self.client.list_dead_letter_source_queues(QueueUrl=self.url).get("queueUrls", [])
         if len(urls) != 1:
             found = ", ".join(urls) if urls else "none"
@@ -364,9 +484,11 @@ class DeadLetterQueue:
         *,
         retention_days: float = DEFAULT_RETENTION_DAYS,
         destination: str | None = None,
+        everything: bool = False,
     ) -> RedriveResult:
-        """Move the DLQ's messages (or ``max_messages`` of them) back to the queue they came from (the
-        undelivered queue's: to ``destination``, the notification queue they never reached)."""
+        """Move the DLQ's messages that can apply (or all, ``everything``; at most ``max_messages``)
+        back to the queue they came from (the undelivered queue's: to ``destination``, the
+        notification queue they never reached). Raises RedriveInterrupted on an interrupt."""
         if self.undelivered:
             if not destination:
                 raise DeadLetterQueueError(
@@ -375,82 +497,127 @@ class DeadLetterQueue:
                 )
             # SQS's move task takes only a DLQ back to its source queue: these move by hand.
             note = f"from the undelivered queue to the notification queue: {BY_HAND_NOTE}"
-            with self._explained():
-                return self._move_by_hand(destination, max_messages, retention_days, note)
+            return self._move_by_hand(destination, max_messages, retention_days, everything, note)
         destination = destination or self.source_queue()
-        with self._explained():
-            if max_messages is not None:  # a move task takes the whole queue
-                note = f"a bounded redrive (--max): {BY_HAND_NOTE}"
-                return self._move_by_hand(destination, max_messages, retention_days, note)
-            letters = self.peek(retention_days=retention_days)
-            if not letters:
-                return RedriveResult(0, destination, "none", "the dead-letter queue is empty")
-            if any(letter.too_old for letter in letters):  # a move task would take them too
-                note = f"some messages are too old to redrive: the others {BY_HAND_NOTE}"
-                return self._move_by_hand(destination, None, retention_days, note)
-            try:
+        if max_messages is not None:  # a move task takes the whole queue
+            note = f"a bounded redrive (--max): {BY_HAND_NOTE}"
+            return self._move_by_hand(destination, max_messages, retention_days, everything, note)
+        letters = self.look(retention_days=retention_days).letters
+        if not letters:
+            self._arn(destination)  # a wrong --to is named even when there is nothing to move
+            return RedriveResult(0, destination, "none", "the dead-letter queue is empty")
+        if not all(letter.applies(everything) for letter in letters):  # a move task would take them too
+            note = f"some messages stay: the others {BY_HAND_NOTE}"
+            return self._move_by_hand(destination, None, retention_days, everything, note)
+        try:
+            with self._explained(self.url):
                 return self._move_task(destination)
-            except ClientError as error:
-                if not _unsupported(error):
-                    raise
-                note = f"this endpoint has no StartMessageMoveTask ({_code(error)}): {BY_HAND_NOTE}"
-            return self._move_by_hand(destination, None, retention_days, note)
+        except DeadLetterQueueError as error:
+            if not isinstance(error.__cause__, ClientError) or not _unsupported(error.__cause__):
+                raise
+            note = f"this endpoint has no StartMessageMoveTask ({_code(error.__cause__)}): {BY_HAND_NOTE}"
+        return self._move_by_hand(destination, None, retention_days, everything, note)
 
     def _move_task(self, destination: str) -> RedriveResult:
         source_arn = self._arn(self.url)
         handle = self.client.start_message_move_task(SourceArn=source_arn, DestinationArn=self._arn(destination))[
             "TaskHandle"
         ]
+        try:
+            return self._follow(handle, source_arn, destination)
+        except KeyboardInterrupt as stop:
+            note = f"the move task {handle} goes on in SQS: follow it with `aws sqs list-message-move-tasks`"
+            raise RedriveInterrupted(
+                RedriveResult(0, destination, "StartMessageMoveTask", note, interrupted=True)
+            ) from stop
+
+    def _follow(self, handle: str, source_arn: str, destination: str) -> RedriveResult:
         deadline = time.monotonic() + MOVE_TASK_WAIT_S
         while True:
             tasks = self.client.list_message_move_tasks(SourceArn=source_arn, MaxResults=10).get("Results", [])
-            task: Mapping[str, Any] = next(
-                (t for t in tasks if t.get("TaskHandle") == handle), tasks[0] if tasks else {}
-            )
+            # Only this task's own entry: another operator's task on the queue says nothing of this one.
+            task: Mapping[str, Any] | None = next((t for t in tasks if t.get("TaskHandle") == handle), None)
+            if task is None:
+                return RedriveResult(
+                    0, destination, "StartMessageMoveTask", f"task {handle} started, its progress not listed yet"
+                )
             moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
             status = str(task.get("Status", "RUNNING"))
             if status in _MOVE_DONE:
                 note = (
                     None if status == "COMPLETED" else f"the move task ended {status}: {task.get('FailureReason', '')}"
                 )
-                return RedriveResult(moved, destination, "StartMessageMoveTask", note)
+                result = RedriveResult(moved, destination, "StartMessageMoveTask", note)
+                result.interrupted = status != "COMPLETED"
+                return result
             if time.monotonic() >= deadline:
-                return RedriveResult(
+                result = RedriveResult(
                     moved,
                     destination,
                     "StartMessageMoveTask",
                     f"still moving after {MOVE_TASK_WAIT_S} s (task {handle})",
                 )
+                result.interrupted = True
+                return result
             time.sleep(1)  # SQS has no way to wait on a task: ask again
 
     def _move_by_hand(
-        self, destination: str, max_messages: int | None, retention_days: float, note: str
+        self, destination: str, max_messages: int | None, retention_days: float, everything: bool, note: str
     ) -> RedriveResult:
-        moved = 0
+        self._arn(destination)  # a wrong --to fails here, before anything is taken
+        result = RedriveResult(0, destination, "receive, send, delete", note)
         left: dict[str, DeadLetter] = {}
-        hidden: list[str] = []  # receipt handles of what stays: shown again at the end
+        held: dict[str, str] = {}  # message ID -> receipt handle, of what is hidden and not moved
+        pending: list[dict[str, Any]] = []  # sent, not yet deleted
         try:
-            for batch in self._receive_batches(max_messages):
-                now_ms = int(time.time() * 1000)
-                letters = [
-                    (m, explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered))
-                    for m in batch
-                ]
-                if all(letter.message_id in left for _, letter in letters):
-                    hidden.extend(m["ReceiptHandle"] for m, _ in letters)
-                    break  # only what stays behind comes back: nothing more to move
-                keep = [(m, letter) for m, letter in letters if letter.too_old]
-                send = [m for m, letter in letters if not letter.too_old]
-                left.update((letter.message_id, letter) for _, letter in keep)
-                hidden.extend(m["ReceiptHandle"] for m, _ in keep)
-                for chunk in _within_batch_size(send):
-                    sent, unsent = self._send(destination, chunk)
-                    hidden.extend(m["ReceiptHandle"] for m in unsent)
-                    self._delete(sent)
-                    moved += len(sent)
+            with self._explained(self.url):
+                for batch in self._receive_batches(max_messages, held):
+                    now_ms = int(time.time() * 1000)
+                    letters = [
+                        (m, explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered))
+                        for m in batch
+                    ]
+                    if all(letter.message_id in left for _, letter in letters):
+                        break  # only what stays behind comes back: nothing more to move
+                    left.update((letter.message_id, letter) for _, letter in letters if not letter.applies(everything))
+                    send = [m for m, letter in letters if letter.applies(everything)]
+                    for chunk in _within_batch_size(send):
+                        with self._explained(destination), _whole():
+                            pending, unsent = self._send(destination, chunk)
+                        result.failed.extend(m["MessageId"] for m in unsent)
+                        self._finish_move(pending, result, held)
+                        pending = []
+        except KeyboardInterrupt as stop:
+            result.interrupted = True
+            raise RedriveInterrupted(result) from stop
         finally:
-            self._show_again(hidden)
-        return RedriveResult(moved, destination, "receive, send, delete", note, list(left.values()))
+            # Sent before an interrupt or a failure: delete now, so the move is not a copy.
+            try:
+                self._finish_move(pending, result, held)
+            except (ClientError, BotoCoreError):
+                result.possibly_duplicated.extend(m["MessageId"] for m in pending if m["MessageId"] in held)
+            finally:
+                with self._explained(self.url):
+                    self._show_again(list(held.values()))
+            result.left = list(left.values())
+        return result
+
+    def _finish_move(self, sent: list[dict[str, Any]], result: RedriveResult, held: dict[str, str]) -> None:
+        """Delete what was sent from the DLQ; a delete SQS refuses leaves a possible duplicate."""
+        for start in range(0, len(sent), 10):
+            chunk = sent[start : start + 10]
+            response = self.client.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+            refused = {int(item["Id"]) for item in response.get("Failed", [])}
+            for index, message in enumerate(chunk):
+                held.pop(message["MessageId"], None)
+                if index in refused:
+                    result.possibly_duplicated.append(message["MessageId"])
+                else:
+                    result.moved += 1
+        sent.clear()
 
     def _send(
         self, destination: str, messages: list[dict[str, Any]]
@@ -473,23 +640,14 @@ class DeadLetterQueue:
         ok = {int(item["Id"]) for item in response.get("Successful", [])}
         return [m for i, m in enumerate(messages) if i in ok], [m for i, m in enumerate(messages) if i not in ok]
 
-    def _delete(self, messages: list[dict[str, Any]]) -> None:
-        for start in range(0, len(messages), 10):
-            self.client.delete_message_batch(
-                QueueUrl=self.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(messages[start : start + 10])
-                ],
-            )
-
     def _arn(self, url: str) -> str:
-        attributes = self.client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        with self._explained(url):
+            attributes = self.client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
         return str(attributes["QueueArn"])
 
     @contextmanager
-    def _explained(self) -> Iterator[None]:
-        """SQS failures as one line that says what to check."""
+    def _explained(self, url: str) -> Iterator[None]:
+        """SQS failures as one line that says what to check, naming the queue ``url``."""
         try:
             yield
         except DeadLetterQueueError:
@@ -497,10 +655,12 @@ class DeadLetterQueue:
         except ClientError as error:
             code, message = _code(error), error.response.get("Error", {}).get("Message", "")
             if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"):
-                raise DeadLetterQueueError(
-                    f"Queue {self.url} does not exist: check DLQ_URL (or --dlq-url) against the stack's "
-                    "DeadLetterQueueUrl output, and the region."
-                ) from error
+                check = (
+                    f"check {self.kind.variable} (or {self.kind.option}) against the stack's {self.kind.output} output"
+                    if url == self.url
+                    else "check --to (or NOTIFICATION_QUEUE_URL) against the stack's NotificationQueueUrl output"
+                )
+                raise DeadLetterQueueError(f"Queue {url} does not exist: {check}, and the region.") from error
             if code in ("AccessDenied", "AccessDeniedException"):
                 raise DeadLetterQueueError(
                     f"Not allowed ({code}: {message}): docs/operations.md (Permissions) says what these commands need."
@@ -514,7 +674,24 @@ class DeadLetterQueue:
                 "AWS_ENDPOINT_URL or --endpoint-url."
             ) from error
         except BotoCoreError as error:
-            raise DeadLetterQueueError(f"Cannot use queue {self.url}: {error}") from error
+            raise DeadLetterQueueError(f"Cannot use queue {url}: {error}") from error
+
+
+_STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextmanager
+def _whole() -> Iterator[None]:
+    """A call and its bookkeeping as one step: an interrupt waits until both are done (blocked, then
+    delivered), so a receive's handles are never lost and a restore never stops half-way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _code(error: ClientError) -> str:

@@ -29,9 +29,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
+from .batching import sized_batches
 from .notification import Notification
 from .sources import Delivery, ParseError, SnsControlMessage, parse_body, safe_text
-from .status import JobStatus
 from .table import (
     DEFAULT_RETENTION_DAYS,
     MAX_EVENT_ID,
@@ -64,12 +64,6 @@ READ_TIMEOUT_S = 5
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE)
-
-_JOB_OUTCOME_METRICS = {
-    JobStatus.SUCCESS: "JobsSucceeded",
-    JobStatus.ERROR: "JobsFailed",
-    JobStatus.CANCELED: "JobsCanceled",
-}
 
 
 class WriteFailedError(RuntimeError):
@@ -247,9 +241,9 @@ class StatusWriter:
         superseded = update.records
         if result.outcome is WriteOutcome.APPLIED:
             superseded -= 1
+            # Finished jobs are counted by the publisher, which sees each job's finish once: a
+            # write redelivered after a partial failure comes back DUPLICATE and cannot tell.
             counts["Applied"] += 1
-            if update.winner.finished:
-                counts[_JOB_OUTCOME_METRICS[update.winner.status]] += 1
         if superseded:
             counts["StaleOrDuplicate"] += superseded
 
@@ -287,16 +281,7 @@ def _written(update: JobUpdate, result: WriteResult, message_ids: list[str], eve
 
 def _log_lines(written: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """The entries in lines of at most JOBS_PER_LOG_LINE jobs and about LOG_LINE_BYTES."""
-    line: list[dict[str, Any]] = []
-    size = 0
-    for part, part_size in _parts(written):
-        if line and (len(line) == JOBS_PER_LOG_LINE or size + part_size > LOG_LINE_BYTES):
-            yield line
-            line, size = [], 0
-        line.append(part)
-        size += part_size
-    if line:
-        yield line
+    return sized_batches(_parts(written), JOBS_PER_LOG_LINE, LOG_LINE_BYTES)
 
 
 def _parts(written: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], int]]:

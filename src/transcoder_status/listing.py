@@ -8,6 +8,12 @@ when the merge reaches its end. The index's attribute names all come from table.
 
 The index is eventually consistent: a row written a moment ago may be missing, or listed under the
 status it had just before.
+
+``since`` and ``until`` bound when a row was last written (``updatedAt``, the index's range). "Which
+jobs failed today" is a question about ``finishedAt``, which the index does not project: since a
+row's finishedAt never exceeds its updatedAt, ``finished_since`` narrows the index's range, and each
+listed row's times are read with BatchGetItem (one per 100 rows) and filtered. The rows a listing
+shows carry their finishedAt, repairedAt and discoveredAt the same way (``with_times``).
 """
 
 from __future__ import annotations
@@ -18,16 +24,30 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
 from .status import TERMINAL_STATUSES, JobStatus
-from .table import LISTING_ATTRIBUTES, STATUS_SHARDS, JobRow, StatusTable, iso_time
+from .table import (
+    DISCOVERED_AT,
+    FINISHED_AT,
+    JOB_ID,
+    LISTING_ATTRIBUTES,
+    REPAIRED_AT,
+    STATUS_SHARDS,
+    JobRow,
+    StatusTable,
+    iso_time,
+    row_from_item,
+)
 
 # What a listing without a status lists: every status the table stores (UNKNOWN is a monitor's).
 LISTED_STATUSES = (JobStatus.RUNNING, *sorted(TERMINAL_STATUSES, key=lambda status: status.value))
 LISTING_PAGE = 100  # rows per Query of one shard
+TIMES = (JOB_ID, FINISHED_AT, REPAIRED_AT, DISCOVERED_AT)  # what ``with_times`` reads of each listed row
+UNPROCESSED_RETRIES = 5
 PARALLEL_QUERIES = STATUS_SHARDS  # the shards' first pages, this many at once (botocore pools 10 connections)
 
 # A time: a datetime (naive ones are taken as UTC, the table's zone), or a timedelta before now.
@@ -47,6 +67,22 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=sum(int(number) * _UNITS[unit] for number, unit in parts))
 
 
+def parse_moment(text: str) -> Moment:
+    """A duration before now (``2h``, ``7d``) or an ISO 8601 time (``2026-12-06T17:00:00Z``; no
+    zone: UTC)."""
+    try:
+        return parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a duration (90s, 15m, 2h, 7d) nor an ISO 8601 time (2026-12-06T17:00:00Z)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def list_jobs(
     status: StatusChoice = None,
     since: Moment | None = None,
@@ -55,27 +91,75 @@ def list_jobs(
     table_name: str | None = None,
     *,
     page_size: int = LISTING_PAGE,
+    finished_since: Moment | None = None,
+    finished_until: Moment | None = None,
+    times: bool = False,
     **connection: Any,
 ) -> Iterator[JobRow]:
-    """Jobs whose row was last updated in [``since``, ``until``], newest first, paging for you.
+    """Jobs whose row was last written in [``since``, ``until``], newest first, paging for you.
 
     ``status``: one status, several, or None for every status. ``since`` and ``until``: datetimes
     or timedeltas before now (``since=timedelta(days=1)``: updated in the last day). ``limit``: at
     most that many rows. ``connection`` takes region_name, endpoint_url, session or client, as
     JobMonitor does. Each row holds the listing's attributes (table.LISTING_ATTRIBUTES), not the
     outputs, warnings or user metadata: ``JobMonitor(job_id).details()`` reads a whole row.
-    Errors are the client's: StatusTableError (also for a table deployed without the index),
-    TableNotConfiguredError.
+    ``finished_since``, ``finished_until``: only jobs that finished in that window (by finishedAt);
+    ``times``: each row with its finishedAt, repairedAt and discoveredAt (one BatchGetItem per 100
+    rows: the index does not project them). Errors are the client's: StatusTableError (also for a
+    table deployed without the index), TableNotConfiguredError; ValueError for a window whose start
+    is after its end.
     """
     from .client import connect
 
     statuses = status_choice(status)  # a bad status fails here, before the first row is asked for
     now = time.time()
+    start, end = _at(since, now), _at(until, now)
+    finished_start, finished_end = _at(finished_since, now), _at(finished_until, now)
+    for low, high, what in ((start, end, "since"), (finished_start, finished_end, "finished_since")):
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"{what} ({low}) is later than {what.replace('since', 'until')} ({high})")
+    if finished_start is not None or finished_end is not None:
+        statuses = tuple(s for s in statuses if s.terminal)
+        if not statuses:
+            raise ValueError("running jobs have no finish time: list SUCCESS, ERROR or CANCELED jobs")
     table = connect(table_name, **connection)
-    return _explained(
-        table,
-        query_jobs(table, statuses, since=_at(since, now), until=_at(until, now), limit=limit, page_size=page_size),
+    if finished_start is None and finished_end is None:
+        rows = query_jobs(table, statuses, since=start, until=end, limit=limit, page_size=page_size)
+        return _explained(table, with_times(table, rows) if times else rows)
+    if finished_start is not None:
+        start = max(start or finished_start, finished_start)  # finishedAt <= updatedAt: the index's range
+    rows = query_jobs(table, statuses, since=start, until=end, page_size=page_size)
+    finished = (
+        row
+        for row in with_times(table, rows)
+        if row.finished_at is not None
+        and (finished_start is None or row.finished_at >= finished_start)
+        and (finished_end is None or row.finished_at <= finished_end)
     )
+    return _explained(table, islice(finished, limit))
+
+
+def with_times(table: StatusTable, rows: Iterable[JobRow], batch: int = 100) -> Iterator[JobRow]:
+    """``rows`` with their finishedAt, repairedAt and discoveredAt, read a BatchGetItem at a time."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, batch)):
+        pending = [row.job_id for row in chunk]
+        items: dict[str, JobRow] = {}
+        for attempt in range(UNPROCESSED_RETRIES + 1):
+            found, pending = table.get_many_items(pending, consistent=False, attributes=TIMES)
+            items.update((str(item[JOB_ID]["S"]), row_from_item(item)) for item in found)
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**attempt, 1.0))  # DynamoDB left keys unprocessed: it is busy
+        for row in chunk:
+            read = items.get(row.job_id)
+            yield (
+                row
+                if read is None
+                else replace(
+                    row, finished_at=read.finished_at, repaired_at=read.repaired_at, discovered_at=read.discovered_at
+                )
+            )
 
 
 def stuck_jobs(

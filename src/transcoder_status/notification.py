@@ -42,6 +42,12 @@ class JobDetails:
     progress: int | None = None
     phase: str | None = None
     user_metadata: dict[str, str] = field(default_factory=dict)
+    # Manifests: MediaConvert's playlistFilePaths (S3 URIs), Elastic Transcoder's playlists (keys).
+    playlists: tuple[str, ...] = ()
+    # Elastic Transcoder's outputKeyPrefix: an output's S3 key is this prefix followed by its key.
+    output_key_prefix: str | None = None
+    # Outputs or playlists left out to bound the row (table.fit_to_item); the event says so too.
+    outputs_truncated: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +67,8 @@ class Notification(JobDetails):
     event_id: str
     # Built from MediaConvert's own answer (GetJob, ListJobs) because the job's events were lost.
     repaired: bool = False
+    # Found by the stuck check in MediaConvert's job list, with no row yet (MediaConvert sends no SUBMITTED event).
+    discovered: bool = False
     # Optional details the parser found unusable and left out, for the log; not part of the job.
     dropped: tuple[str, ...] = field(default=(), compare=False)
 

@@ -6,9 +6,18 @@
 - ``Reconciler.backfill(since)``: ListJobs (paged, newest first, by queue and status), and the same
   write for each job, so that rows the table lacks or that are behind catch up.
 
+- ``Reconciler.discover(since)``: ListJobs of SUBMITTED and PROGRESSING jobs, and a row for each
+  the table lacks (MediaConvert sends no SUBMITTED event: a job whose first events were lost, or
+  that waits in a paused queue, would otherwise have none), marked discovered.
+
 Calls are paced well under MediaConvert's request quotas, and botocore's adaptive retries back off
-when it throttles anyway. The client is built the boto3 way, so ``AWS_ENDPOINT_URL_MEDIACONVERT``
-points it elsewhere (the local stand-in). Current SDKs call MediaConvert's regional endpoint
+when it throttles anyway. With a deadline, no call can outlast it: near the end each call goes
+through a client whose connect and read timeouts fit the time left, with one attempt; and a run of
+MAX_CONSECUTIVE_FAILURES failed calls stops the sweep (MediaConvert unreachable, throttling or
+hanging: the rest would fail the same way). A table that cannot be written (missing, not allowed)
+stops it at once: TableUnavailable. The client is built the boto3 way, so
+``AWS_ENDPOINT_URL_MEDIACONVERT`` points it elsewhere (the local stand-in), unless an endpoint is
+given. Current SDKs call MediaConvert's regional endpoint
 directly; no DescribeEndpoints call is needed. Elastic Transcoder rows are never reconciled: the
 service is closed.
 """
@@ -17,10 +26,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,7 +46,34 @@ if TYPE_CHECKING:
 # GetJob and ListJobs allow a few requests a second per account; a repair sweep stays well under.
 DEFAULT_RATE_PER_SECOND = 2.0
 TERMINAL_STATUSES = frozenset({"COMPLETE", "ERROR", "CANCELED"})
-CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+RUNNING_STATUSES = ("SUBMITTED", "PROGRESSING")  # what discovery lists
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S, ATTEMPTS = 3.0, 10.0, 3
+CLIENT_CONFIG = Config(
+    retries={"mode": "adaptive", "total_max_attempts": ATTEMPTS},
+    connect_timeout=CONNECT_TIMEOUT_S,
+    read_timeout=READ_TIMEOUT_S,
+)
+# The longest one call through CLIENT_CONFIG can take: every attempt times out, with botocore's
+# longest backoff (20 s) between them. With less time left, a call goes through a bounded client.
+WORST_CALL_S = ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (ATTEMPTS - 1) * 20
+MIN_CALL_S = 0.5  # no call starts with less time than this left
+MAX_CONSECUTIVE_FAILURES = 5
+# DynamoDB's answers that mean no write to the table can succeed: stop, say so.
+TABLE_UNAVAILABLE = frozenset(
+    {"ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException", "ExpiredTokenException"}
+)
+
+
+class TableUnavailable(RuntimeError):
+    """The status table cannot be written: no job's repair can land."""
+
+
+class _Stop(Exception):
+    """The sweep stops: ``reason`` says why (out of time, or calls failing in a row)."""
+
+    def __init__(self, reason: str, *, out_of_time: bool = False):
+        super().__init__(reason)
+        self.out_of_time = out_of_time
 
 
 class Verdict(Enum):
@@ -63,19 +99,47 @@ class Checked:
 class Report:
     checked: list[Checked] = field(default_factory=list)
     unasked: int = 0  # candidates left for the next run: out of time
+    stopped: str | None = None  # why the sweep ended before it was through
+    out_of_time: bool = False
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for item in self.checked if item.verdict is verdict)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checked": [
+                {"jobId": c.job_id, "verdict": c.verdict.value, "status": c.status, "reason": c.reason}
+                for c in self.checked
+            ],
+            "unasked": self.unasked,
+            "stopped": self.stopped,
+            "outOfTime": self.out_of_time,
+        }
 
-def mediaconvert_client(**options: Any) -> MediaConvertClient:
+
+def mediaconvert_client(*, timeout_s: float | None = None, **options: Any) -> MediaConvertClient:
+    """A MediaConvert client; with ``timeout_s``, one attempt whose connect and read fit in it."""
     import boto3
 
-    return boto3.client("mediaconvert", config=CLIENT_CONFIG, **options)
+    config = CLIENT_CONFIG
+    if timeout_s is not None:
+        seconds = max(timeout_s, 0.1)
+        config = CLIENT_CONFIG.merge(
+            Config(
+                connect_timeout=min(CONNECT_TIMEOUT_S, seconds / 2),
+                read_timeout=min(READ_TIMEOUT_S, seconds / 2),
+                retries={"mode": "standard", "total_max_attempts": 1},
+            )
+        )
+    return boto3.client("mediaconvert", config=config, **options)
 
 
 class Reconciler:
-    """Asks MediaConvert, writes through the status table; one call per ``1 / rate`` seconds at most."""
+    """Asks MediaConvert, writes through the status table; one call per ``1 / rate`` seconds at most.
+
+    ``bounded``: builds a client whose one call fits in the seconds given (``mediaconvert_client``
+    with ``timeout_s``); used for the calls made with less than WORST_CALL_S left before a deadline.
+    """
 
     def __init__(
         self,
@@ -86,30 +150,38 @@ class Reconciler:
         dry_run: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        bounded: Callable[[float], MediaConvertClient] | None = None,
     ):
         self.table, self.client, self.dry_run = table, client, dry_run
         self._interval = 1 / rate_per_second
         self._clock, self._sleep = clock, sleep
         self._next_call = 0.0
+        self._bounded = bounded
+        self._failures = 0  # calls failed in a row
 
     def reconcile(self, rows: Iterable[JobRow], deadline: float | None = None) -> Report:
         """GetJob for each running MediaConvert row (others are skipped); an answer that the job
         ended is written as its notification. A job MediaConvert says still runs is left as it is,
-        stuck: a hung transcode must stay visible. No call starts after ``deadline`` (monotonic)."""
+        stuck: a hung transcode must stay visible. No call starts after ``deadline`` (monotonic),
+        and none outlasts it."""
         report = Report()
         candidates = [row for row in rows if row.source == Source.MEDIACONVERT and not row.finished]
+        self._failures = 0
         for index, row in enumerate(candidates):
-            if deadline is not None and self._clock() + self._interval >= deadline:
-                report.unasked = len(candidates) - index
-                break
-            self._pace()
             try:
-                job = self.client.get_job(Id=row.job_id)["Job"]
-            except self.client.exceptions.NotFoundException:
+                job = self._call(deadline, "get_job", Id=row.job_id)["Job"]
+            except _Stop as stop:
+                report.unasked, report.stopped, report.out_of_time = (
+                    len(candidates) - index,
+                    str(stop),
+                    stop.out_of_time,
+                )
+                break
+            except _NotFound:
                 report.checked.append(Checked(row.job_id, Verdict.NOT_FOUND))
                 continue
-            except (ClientError, BotoCoreError) as error:
-                report.checked.append(Checked(row.job_id, Verdict.FAILED, reason=f"{type(error).__name__}: {error}"))
+            except _Failed as failed:
+                report.checked.append(Checked(row.job_id, Verdict.FAILED, reason=str(failed)))
                 continue
             if job.get("Status") not in TERMINAL_STATUSES:
                 report.checked.append(Checked(row.job_id, Verdict.UNCHANGED, str(job.get("Status")), "still running"))
@@ -123,6 +195,7 @@ class Reconciler:
         queue: str | None = None,
         statuses: Iterable[str] = (),
         user_metadata: tuple[str, str] | None = None,
+        deadline: float | None = None,
     ) -> Report:
         """Every job MediaConvert created since ``since``, written as a notification: rows missing
         or behind catch up. Only the jobs the stack records: of ``queue`` and with ``user_metadata``
@@ -130,31 +203,76 @@ class Reconciler:
         in ``statuses`` (all if none). A job that ended before the table keeps rows is skipped."""
         report = Report()
         horizon = time.time() - (self.table.retention_days - 1) * 86_400
-        for status in tuple(statuses) or (None,):
-            for job in self._jobs_since(since, queue, status):
+        self._failures = 0
+        try:
+            for job in self._listed(since, queue, statuses, user_metadata, deadline):
                 job_id = str(job["Id"])
-                if (
-                    user_metadata is not None
-                    and (job.get("UserMetadata") or {}).get(user_metadata[0]) != user_metadata[1]
-                ):
-                    continue
                 finished = (job.get("Timing") or {}).get("FinishTime")
                 if isinstance(finished, datetime) and finished.timestamp() < horizon:
                     reason = f"ended {finished:%Y-%m-%d}, before the {self.table.retention_days} days rows are kept"
                     report.checked.append(Checked(job_id, Verdict.TOO_OLD, str(job.get("Status")), reason))
                     continue
                 report.checked.append(self._write(job_id, job))
+        except _Stop as stop:
+            report.stopped, report.out_of_time = str(stop), stop.out_of_time
         return report
 
-    def _jobs_since(self, since: datetime, queue: str | None, status: str | None) -> Iterator[dict[str, Any]]:
+    def discover(
+        self,
+        since: datetime,
+        queue: str | None = None,
+        user_metadata: tuple[str, str] | None = None,
+        deadline: float | None = None,
+    ) -> Report:
+        """A row, marked discovered, for each SUBMITTED or PROGRESSING job created since ``since``
+        that the table lacks, through the same conditional write as an event (a row written
+        meanwhile wins). Only the jobs the stack records (``queue``, ``user_metadata``)."""
+        report = Report()
+        self._failures = 0
+        try:
+            for job in self._listed(since, queue, RUNNING_STATUSES, user_metadata, deadline):
+                job_id = str(job["Id"])
+                try:
+                    known = self.table.stored_order(job_id) is not None
+                except (ClientError, BotoCoreError) as error:
+                    report.checked.append(self._write_failed(job_id, None, error))
+                    continue
+                if not known:
+                    report.checked.append(self._write(job_id, job, discovered=True))
+        except _Stop as stop:
+            report.stopped, report.out_of_time = str(stop), stop.out_of_time
+        return report
+
+    def _listed(
+        self,
+        since: datetime,
+        queue: str | None,
+        statuses: Iterable[str],
+        user_metadata: tuple[str, str] | None,
+        deadline: float | None,
+    ) -> Iterator[dict[str, Any]]:
+        for status in tuple(statuses) or (None,):
+            for job in self._jobs_since(since, queue, status, deadline):
+                if (
+                    user_metadata is not None
+                    and (job.get("UserMetadata") or {}).get(user_metadata[0]) != user_metadata[1]
+                ):
+                    continue
+                yield job
+
+    def _jobs_since(
+        self, since: datetime, queue: str | None, status: str | None, deadline: float | None
+    ) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {"Order": "DESCENDING", "MaxResults": 20}
         if queue:
             request["Queue"] = queue
         if status:
             request["Status"] = status
         while True:
-            self._pace()
-            page = self.client.list_jobs(**request)
+            try:
+                page = self._call(deadline, "list_jobs", **request)
+            except (_NotFound, _Failed) as error:
+                raise _Stop(f"ListJobs failed: {error}") from error
             for job in page.get("Jobs", []):
                 created = job.get("CreatedAt")
                 if created is not None and created < since:
@@ -164,19 +282,63 @@ class Reconciler:
                 return
             request["NextToken"] = page["NextToken"]
 
-    def _write(self, job_id: str, job: dict[str, Any]) -> Checked:
+    def _call(self, deadline: float | None, operation: str, **request: Any) -> Any:
+        """One paced MediaConvert call within ``deadline``. Raises _Stop (out of time, or the
+        failures in a row reached their limit), _NotFound, or _Failed with the error."""
+        if deadline is not None and self._clock() + self._interval >= deadline:
+            raise _Stop("out of time: the rest are left for the next run", out_of_time=True)
+        self._pace()
+        client = self.client
+        if deadline is not None:
+            left = deadline - self._clock()
+            if left < MIN_CALL_S:
+                raise _Stop("out of time: the rest are left for the next run", out_of_time=True)
+            if left < WORST_CALL_S and self._bounded is not None:
+                client = self._bounded(left)
+        try:
+            answer = getattr(client, operation)(**request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NotFoundException":
+                self._failures = 0
+                raise _NotFound from error
+            self._failed(error)
+        except BotoCoreError as error:
+            self._failed(error)
+        self._failures = 0
+        return answer
+
+    def _failed(self, error: Exception) -> NoReturn:
+        self._failures += 1
+        reason = f"{type(error).__name__}: {error}"
+        if self._failures >= MAX_CONSECUTIVE_FAILURES:
+            raise _Stop(
+                f"stopped after {self._failures} MediaConvert calls failed in a row (the last: {reason}): "
+                "is it reachable, throttling or hanging? The rest are left for the next run"
+            )
+        raise _Failed(reason) from error
+
+    def _write(self, job_id: str, job: dict[str, Any], *, discovered: bool = False) -> Checked:
         try:
             notification = notification_from_job(job, round(time.time() * 1000))
         except ParseError as error:
             return Checked(job_id, Verdict.FAILED, reason=str(error))
+        if discovered:
+            notification = replace(notification, discovered=True)
         try:
             if self.dry_run:
                 return Checked(job_id, self._would_write(notification), notification.state)
             result = self.table.apply(notification)
         except (ClientError, BotoCoreError) as error:
-            return Checked(job_id, Verdict.FAILED, notification.state, f"{type(error).__name__}: {error}")
+            return self._write_failed(job_id, notification.state, error)
         verdict = Verdict.REPAIRED if result.outcome is WriteOutcome.APPLIED else Verdict.UNCHANGED
         return Checked(job_id, verdict, notification.state)
+
+    def _write_failed(self, job_id: str, state: str | None, error: Exception) -> Checked:
+        if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in TABLE_UNAVAILABLE:
+            raise TableUnavailable(
+                f"Cannot write table {self.table.name!r}: {error}. Check TABLE_NAME (or --table) and the region."
+            ) from error
+        return Checked(job_id, Verdict.FAILED, state, f"{type(error).__name__}: {error}")
 
     def _would_write(self, notification: Notification) -> Verdict:
         """A dry run reads what the state write's condition would: the row's order key and flag."""
@@ -189,3 +351,11 @@ class Reconciler:
         if wait > 0:
             self._sleep(wait)
         self._next_call = max(self._clock(), self._next_call) + self._interval
+
+
+class _NotFound(Exception):
+    """MediaConvert no longer knows the job."""
+
+
+class _Failed(Exception):
+    """One call failed; the message says how."""

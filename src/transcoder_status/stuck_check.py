@@ -10,6 +10,16 @@ metric (also when it is 0, so the alarm and the dashboard see the check run), an
 longest-stuck are logged. A stuck job is a lost notification or a hung transcode:
 ``transcoder-status list --stuck 2h`` lists them.
 
+Before counting, it discovers: MediaConvert sends no SUBMITTED event, so a job whose first events
+were lost, or that waits in a paused queue, has no row for the check to see. It lists the stack's
+SUBMITTED and PROGRESSING jobs (ListJobs, created within DISCOVERY_LOOKBACK_HOURS, in the stack's
+queue and userMetadata filters) and writes a row, marked discovered, for each the table lacks
+(metric ``Discovered``).
+
+Every call is bounded by the invocation's time left less DEADLINE_MARGIN_S (one DynamoDB write and
+the metrics' flush fit in it), so a hanging MediaConvert cannot get the function killed before its
+metrics go out: StuckJobs would go missing and its alarm drift to OK just when it matters.
+
 Its import path is as lean as the handler's: boto3, Powertools' Logger and Metrics, and the pure
 modules behind table.py and listing.py. ``lambda_handler(event, context, check=...)`` takes another
 check, as the status writer's handler takes another writer (the tests give it their table).
@@ -21,6 +31,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -49,8 +60,10 @@ from .table import (
 DEFAULT_STUCK_AFTER_MINUTES = 120
 LOGGED_JOB_IDS = 100  # the longest-stuck job IDs in the log line; the metric counts them all
 RECONCILE_LIMIT = 100  # GetJob calls a run makes at most (at 2 a second: under a minute)
-DEADLINE_MARGIN_S = 10  # no GetJob starts this close to the invocation's timeout: the metrics go out
+DEADLINE_MARGIN_S = 15  # no MediaConvert call outlasts this close to the timeout: a write and the metrics fit
+DEFAULT_DISCOVERY_LOOKBACK_HOURS = 24.0
 METRIC = "StuckJobs"
+DISCOVERED_METRIC = "Discovered"
 RECONCILE_METRICS = {
     Verdict.REPAIRED: "Reconciled",
     Verdict.NOT_FOUND: "ReconcileNotFound",
@@ -70,6 +83,8 @@ class StuckReport:
     job_ids: tuple[str, ...]
     updated_before: str
     reconciled: dict[Verdict, list[str]] | None = None  # job IDs by verdict; None: not asked
+    discovered: tuple[str, ...] | None = None  # rows written for jobs the table lacked; None: not asked
+    stopped: tuple[str, ...] = ()  # why discovery or repairs ended early
 
     def as_response(self) -> dict[str, Any]:
         response: dict[str, Any] = {
@@ -79,6 +94,10 @@ class StuckReport:
         }
         if self.reconciled is not None:
             response["reconciled"] = {verdict.value: ids for verdict, ids in self.reconciled.items()}
+        if self.discovered is not None:
+            response["discovered"] = list(self.discovered)
+        if self.stopped:
+            response["stopped"] = list(self.stopped)
         return response
 
 
@@ -86,7 +105,10 @@ class StuckReport:
 class StuckCheck:
     table: StatusTable
     stuck_after_minutes: float = DEFAULT_STUCK_AFTER_MINUTES
-    reconciler: Reconciler | None = None  # None: count only, repair nothing
+    reconciler: Reconciler | None = None  # None: count only, repair nothing, discover nothing
+    discovery_lookback_hours: float = DEFAULT_DISCOVERY_LOOKBACK_HOURS
+    queue: str | None = None  # the stack's MediaConvertQueueArn filter
+    user_metadata: tuple[str, str] | None = None  # the stack's userMetadata filter (key, value)
 
     @classmethod
     def from_environment(cls) -> StuckCheck:
@@ -94,18 +116,46 @@ class StuckCheck:
         if not name:
             raise TableNotConfiguredError("TABLE_NAME is not set: the stuck check has no table to query.")
         minutes = float(os.environ.get("STUCK_AFTER_MINUTES", DEFAULT_STUCK_AFTER_MINUTES))
-        # Retries come from AWS_RETRY_MODE / AWS_MAX_ATTEMPTS, as the template sets them.
-        config = Config(connect_timeout=2, read_timeout=5, max_pool_connections=16)
+        # Two attempts of at most 5 s each: a write started before the deadline ends within its margin.
+        config = Config(
+            connect_timeout=2,
+            read_timeout=3,
+            max_pool_connections=16,
+            retries={"mode": "standard", "total_max_attempts": 2},
+        )
         retention = int(float(os.environ.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))  # a repair's TTL
         table = StatusTable(name, boto3.client("dynamodb", config=config), retention)
         repairs = os.environ.get("RECONCILE_MEDIACONVERT", "true") == "true"
-        return cls(table, minutes, Reconciler(table, mediaconvert_client()) if repairs else None)
+        key, _, value = os.environ.get("MEDIACONVERT_USER_METADATA", "").partition("=")
+        reconciler = Reconciler(
+            table, mediaconvert_client(), bounded=lambda seconds: mediaconvert_client(timeout_s=seconds)
+        )
+        return cls(
+            table,
+            minutes,
+            reconciler if repairs else None,
+            float(os.environ.get("DISCOVERY_LOOKBACK_HOURS", DEFAULT_DISCOVERY_LOOKBACK_HOURS)),
+            os.environ.get("MEDIACONVERT_QUEUE_ARN") or None,
+            (key, value) if key else None,
+        )
 
     def run(self, now: float | None = None, deadline: float | None = None) -> StuckReport:
         """The running jobs whose row is older than the threshold, after repairing what MediaConvert
         says has ended (only IDs, times, source and status are read from the index). ``deadline``
         (monotonic): no GetJob starts after it."""
         now = time.time() if now is None else now
+        discovered: tuple[str, ...] | None = None
+        stopped: list[str] = []
+        if self.reconciler is not None:
+            found = self.reconciler.discover(
+                datetime.fromtimestamp(now - self.discovery_lookback_hours * 3600, UTC),
+                self.queue,
+                self.user_metadata,
+                deadline,
+            )
+            discovered = tuple(c.job_id for c in found.checked if c.verdict is Verdict.REPAIRED)
+            if found.stopped:
+                stopped.append(f"discovery: {found.stopped}")
         cutoff = iso_time(now - self.stuck_after_minutes * 60)
         rows = query_jobs(
             self.table,
@@ -122,13 +172,15 @@ class StuckCheck:
             askable = [row for row in stuck if row.source == Source.MEDIACONVERT]
             chosen = random.sample(askable, min(RECONCILE_LIMIT, len(askable)))  # nosec B311
             report = self.reconciler.reconcile(chosen, deadline)
+            if report.stopped:
+                stopped.append(f"repairs: {report.stopped}")
             reconciled = {verdict: [] for verdict in Verdict if verdict not in (Verdict.WOULD_REPAIR, Verdict.TOO_OLD)}
             for checked in report.checked:
                 reconciled[checked.verdict].append(checked.job_id)
             moved_on = set(reconciled[Verdict.REPAIRED])  # a repaired row is no longer stuck: it just changed
             stuck = [row for row in stuck if row.job_id not in moved_on]
         job_ids = tuple(row.job_id for row in stuck[:LOGGED_JOB_IDS])
-        return StuckReport(len(stuck), job_ids, cutoff, reconciled)
+        return StuckReport(len(stuck), job_ids, cutoff, reconciled, discovered, tuple(stopped))
 
 
 @cache
@@ -144,6 +196,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, check: StuckCh
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_S
     report = check.run(deadline=deadline)
     metrics.add_metric(name=METRIC, unit=MetricUnit.Count, value=report.count)
+    if report.discovered is not None:
+        metrics.add_metric(name=DISCOVERED_METRIC, unit=MetricUnit.Count, value=len(report.discovered))
+        if report.discovered:
+            logger.warning("MediaConvert jobs with no row: rows written", discovered=list(report.discovered))
+    if report.stopped:
+        logger.warning("the check ended early", stopped=list(report.stopped))
     if report.reconciled is not None:
         for verdict, name in RECONCILE_METRICS.items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=len(report.reconciled[verdict]))

@@ -12,11 +12,11 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .notification import JobDetails, Notification, OutputSummary
 from .status import JobStatus
@@ -24,6 +24,8 @@ from .transitions import JobUpdate, StoredState, order_key, progress_to_merge
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+T = TypeVar("T")
 
 # Attribute names: the item layout.
 JOB_ID = "jobId"
@@ -45,6 +47,7 @@ CREATED_AT = "createdAt"
 UPDATED_AT = "updatedAt"
 NOTIFIED_AT = "notifiedAt"
 REPAIRED_AT = "repairedAt"  # set while the row's state comes from MediaConvert's answer, not an event
+DISCOVERED_AT = "discoveredAt"  # the stuck check found the job in MediaConvert's list before any event; kept
 ORDER_KEY = "orderKey"
 EXPIRES_AT = "expiresAt"  # the table's TTL attribute
 STATUS_SHARD = "statusShard"  # the status index's partition key: "RUNNING#5"
@@ -87,33 +90,13 @@ LISTING_ATTRIBUTES = (
     UPDATED_AT,
     NOTIFIED_AT,
 )
-# Written by the state write that finishes a job (the only write that sets finished=true; no state
-# write follows it): what the "Transcoding Job Finished" event carries (see FINISHED_EVENT_ATTRIBUTES).
 FINISHED_AT = "finishedAt"  # the time the transcoder stamped on its terminal notification
-OUTPUT_FILES = "outputFiles"  # the outputs' keys or S3 URIs as a string set (a clean JSON array in the stream)
-
-# What the table's stream gives the "Transcoding Job Finished" Pipe (template.yaml): the attributes
-# its input template reads from the new image, and their types. Every one of them is on every finished
-# row, except OUTPUT_FILES, which is there when the job has an output (a string set cannot be empty;
-# the Pipe for jobs without outputs filters on its absence). An absent optional text is stored as ""
-# on a finished row (readers take "" for absent): an input template cannot leave a key out, and Pipes
-# documents no result for a JSON path that does not resolve.
-FINISHED_EVENT_ATTRIBUTES = {
-    JOB_ID: "S",
-    STATUS: "S",
-    SOURCE: "S",
-    STATE: "S",
-    FINISHED_AT: "S",
-    ERROR_CODE: "S",
-    ERROR_MESSAGE: "S",
-    PIPELINE_ID: "S",
-    QUEUE: "S",
-    OUTPUT_FILES: "SS",
-}
+PLAYLISTS = "playlists"  # manifests: MediaConvert's S3 URIs, Elastic Transcoder's keys (a list, in order)
+OUTPUT_KEY_PREFIX = "outputKeyPrefix"  # Elastic Transcoder's: an output's S3 key is this prefix + its key
+OUTPUTS_TRUNCATED = "outputsTruncated"  # true when outputs or playlists were left out to bound the item
 
 # Size caps: with these, the largest possible item stays far below DynamoDB's 400 KB.
 MAX_TEXT = 1024
-MAX_OUTPUTS = 100
 MAX_WARNING_TEXT = 256
 MAX_EVENT_ID = 256  # characters of a notification's own ID kept (SNS and EventBridge IDs are 36)
 MAX_WARNINGS_PER_NOTIFICATION = 10
@@ -121,10 +104,10 @@ MAX_WARNINGS = 100
 MERGE_ATTEMPTS = 3  # tries of a warnings merge that other writers keep outrunning
 MAX_METADATA_ENTRIES = 20
 MAX_METADATA_TEXT = 256
-# Bytes of output file names a finished row's OUTPUT_FILES (and so its event) holds, counted as the
-# event will carry them (UTF-8, JSON-escaped): an event stays near 20 KB, so that ten of them (a
-# Pipe's batch) fit one 256 KB PutEvents request.
-MAX_OUTPUT_FILES_BYTES = 16_000
+# Bytes of outputs and playlists an item holds, each counted as JSON (UTF-8, escaped): a path is
+# never cut (a cut S3 URI names a file that does not exist); the outputs past the budget are left
+# out and the row says so (outputsTruncated). With the other caps the item stays under 200 KB.
+MAX_OUTPUTS_BYTES = 150_000
 
 DEFAULT_RETENTION_DAYS = 30
 
@@ -180,11 +163,7 @@ class JobRow(JobDetails):
     notified_at: str | None = None
     repaired_at: str | None = None
     finished_at: str | None = None  # the terminal notification's own time; None while running
-
-    @property
-    def output_files(self) -> tuple[str, ...]:
-        """The outputs' keys or S3 URIs, each once: what the finished event lists as ``outputs``."""
-        return output_files(self.outputs)
+    discovered_at: str | None = None  # when the stuck check wrote its first row (no event had come)
 
 
 def status_shard(status: JobStatus, job_id: str) -> str:
@@ -363,7 +342,7 @@ class StatusTable:
         self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Sequence[str] | None = ALL_ATTRIBUTES
     ) -> tuple[list[Mapping[str, Any]], list[str]]:
         """``get_many``, the items as the table holds them: with the attributes a JobRow leaves out
-        (the status index's key, the output files the finished event lists, the expiry)."""
+        (the status index's key, the expiry)."""
         request: dict[str, Any] = {
             "Keys": [{JOB_ID: {"S": job_id}} for job_id in job_ids],
             "ConsistentRead": consistent,
@@ -435,12 +414,17 @@ def fit_to_item(notification: Notification) -> Notification:
     """Cap every unbounded part, so that no notification can push the item past 400 KB."""
     if _fits(notification):
         return notification  # the usual case: nothing to cut, no copy to make
+    outputs, playlists = bounded_outputs(
+        tuple(replace(output, status=_cut(output.status, 64)) for output in notification.outputs),
+        notification.playlists,
+    )
     return replace(
         notification,
-        outputs=tuple(
-            replace(output, key=output.key[:MAX_TEXT], status=_cut(output.status, 64))
-            for output in notification.outputs[:MAX_OUTPUTS]
-        ),
+        outputs=outputs,
+        playlists=playlists,
+        outputs_truncated=notification.outputs_truncated
+        or (len(outputs), len(playlists)) != (len(notification.outputs), len(notification.playlists)),
+        output_key_prefix=_cut(notification.output_key_prefix, MAX_TEXT),
         error_code=_cut(notification.error_code, 64),
         error_message=_cut(notification.error_message, MAX_TEXT),
         pipeline_id=_cut(notification.pipeline_id, MAX_TEXT),
@@ -472,14 +456,59 @@ def _fits(n: Notification) -> bool:
         all(text is None or len(text) <= limit for text, limit in capped)
         and len(n.state) <= 64
         and len(n.event_id) <= MAX_EVENT_ID
-        and len(n.outputs) <= MAX_OUTPUTS
-        and all(len(o.key) <= MAX_TEXT and (o.status is None or len(o.status) <= 64) for o in n.outputs)
+        and (n.output_key_prefix is None or len(n.output_key_prefix) <= MAX_TEXT)
+        and all(o.status is None or len(o.status) <= 64 for o in n.outputs)
+        and _outputs_bytes(n.outputs, n.playlists) <= MAX_OUTPUTS_BYTES
         and len(n.warnings) <= MAX_WARNINGS_PER_NOTIFICATION
         and len(set(n.warnings)) == len(n.warnings)
         and all(0 < len(w) <= MAX_WARNING_TEXT for w in n.warnings)
         and len(n.user_metadata) <= MAX_METADATA_ENTRIES
         and all(0 < len(k) <= MAX_METADATA_TEXT and len(v) <= MAX_METADATA_TEXT for k, v in n.user_metadata.items())
     )
+
+
+def bounded_outputs(
+    outputs: Sequence[OutputSummary], playlists: Sequence[str], budget: int = MAX_OUTPUTS_BYTES
+) -> tuple[tuple[OutputSummary, ...], tuple[str, ...]]:
+    """The playlists, then the outputs, in order, as many as fit ``budget`` bytes of JSON: whole
+    paths, never cut ones. Playlists come first: a consumer reads a manifest before its parts."""
+    kept_playlists, budget = _within(playlists, _json_size, budget)
+    if len(kept_playlists) < len(playlists):
+        return (), kept_playlists
+    kept_outputs, _ = _within(outputs, _output_size, budget)
+    return kept_outputs, kept_playlists
+
+
+def _within(items: Sequence[T], size_of: Callable[[T], int], budget: int) -> tuple[tuple[T, ...], int]:
+    """The first items that fit ``budget``, and what is left of it."""
+    kept: list[T] = []
+    for item in items:
+        size = size_of(item)
+        if size > budget:
+            break
+        kept.append(item)
+        budget -= size
+    return tuple(kept), budget
+
+
+def _outputs_bytes(outputs: Sequence[OutputSummary], playlists: Sequence[str]) -> int:
+    return sum(_output_size(o) for o in outputs) + sum(_json_size(p) for p in playlists)
+
+
+# An output's fields besides its key, at most: {"uri":"","durationMs":..,"widthPx":..,"heightPx":..}
+# with 15-digit numbers, and its status.
+_OUTPUT_OVERHEAD = 160
+
+
+def _output_size(output: OutputSummary) -> int:
+    return _json_size(output.key) + _OUTPUT_OVERHEAD
+
+
+def _json_size(text: str) -> int:
+    """The text's bytes as JSON carries it: UTF-8, quotes and escapes included (>= its DynamoDB size)."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return len(text) + 2
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
 
 
 def _cut(text: str | None, limit: int) -> str | None:
@@ -527,17 +556,24 @@ def _state_update(
     put(ORDER_KEY, {"S": key})
     put(NOTIFIED_AT, event_at)
     put(REPAIRED_AT, written_at if n.repaired else None)
+    if n.discovered:
+        put(DISCOVERED_AT, written_at, if_not_exists=True)
     put(UPDATED_AT, written_at)
     put(CREATED_AT, written_at, if_not_exists=True)
     put(EXPIRES_AT, {"N": str(int(now) + retention_days * 86400)})
-    texts = {PIPELINE_ID: n.pipeline_id, QUEUE: n.queue, ERROR_CODE: n.error_code, ERROR_MESSAGE: n.error_message}
+    texts = {
+        PIPELINE_ID: n.pipeline_id,
+        QUEUE: n.queue,
+        ERROR_CODE: n.error_code,
+        ERROR_MESSAGE: n.error_message,
+        OUTPUT_KEY_PREFIX: n.output_key_prefix,
+    }
     for attribute, text in texts.items():
-        # A finished row holds every text its finished event carries, "" for none (see FINISHED_EVENT_ATTRIBUTES).
-        put(attribute, _text(text) or ({"S": ""} if finished else None))
+        put(attribute, _text(text))
     put(OUTPUTS, {"L": [_output_value(o) for o in n.outputs]} if n.outputs else None)
+    put(PLAYLISTS, {"L": [{"S": p} for p in n.playlists]} if n.playlists else None)
+    put(OUTPUTS_TRUNCATED, {"BOOL": True} if n.outputs_truncated else None)
     put(FINISHED_AT, event_at if finished else None)
-    files = output_files(n.outputs) if finished else ()
-    put(OUTPUT_FILES, {"SS": list(files)} if files else None)
     put(USER_METADATA, {"M": {k: {"S": v} for k, v in n.user_metadata.items()}} if n.user_metadata else None)
     if n.progress is not None:
         progress_names, progress_values, progress_sets, progress_removes = _progress_assignments(n)
@@ -572,20 +608,6 @@ def _progress_assignments(report: Notification) -> tuple[dict[str, str], dict[st
     return names, values, sets, removes
 
 
-def output_files(outputs: Iterable[OutputSummary]) -> tuple[str, ...]:
-    """The outputs' keys as a string set holds them: no empty string, no duplicate (order kept here;
-    DynamoDB keeps none), and as many as fit MAX_OUTPUT_FILES_BYTES as the event carries them."""
-    files: list[str] = []
-    room = MAX_OUTPUT_FILES_BYTES
-    for key in dict.fromkeys(output.key for output in outputs if output.key):
-        size = len(json.dumps(key, ensure_ascii=False).encode("utf-8"))  # escaped quotes and all
-        if size > room:
-            break
-        files.append(key)
-        room -= size
-    return tuple(files)
-
-
 def _text(value: str | None) -> dict[str, Any] | None:
     return None if not value else {"S": value}
 
@@ -617,7 +639,8 @@ def _number(value: Mapping[str, Any] | None) -> int | None:
 
 
 def _string(item: Mapping[str, Any], attribute: str) -> str | None:
-    """A text attribute; "" (how a finished row stores an absent optional text) reads as absent."""
+    """A text attribute; "" (how rows written before version 1 of the finished event stored an absent
+    optional text on a finished row) reads as absent."""
     value = item.get(attribute)
     return None if value is None else str(value.get("S")) or None
 
@@ -655,6 +678,10 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
         notified_at=_string(item, NOTIFIED_AT),
         repaired_at=_string(item, REPAIRED_AT),
         finished_at=_string(item, FINISHED_AT),
+        discovered_at=_string(item, DISCOVERED_AT),
+        playlists=tuple(str(entry["S"]) for entry in item.get(PLAYLISTS, {}).get("L", [])),
+        output_key_prefix=_string(item, OUTPUT_KEY_PREFIX),
+        outputs_truncated=bool(item.get(OUTPUTS_TRUNCATED, {}).get("BOOL", False)),
     )
 
 
@@ -679,7 +706,9 @@ def row_to_json(row: JobRow, attributes: Sequence[str] | None = None) -> dict[st
             }
             for output in row.outputs
         ],
-        OUTPUT_FILES: list(row.output_files) if row.finished else [],  # what its finished event lists
+        PLAYLISTS: list(row.playlists),
+        OUTPUT_KEY_PREFIX: row.output_key_prefix,
+        OUTPUTS_TRUNCATED: row.outputs_truncated,
         ERROR_CODE: row.error_code,
         ERROR_MESSAGE: row.error_message,
         WARNINGS: list(row.warnings),
@@ -691,5 +720,6 @@ def row_to_json(row: JobRow, attributes: Sequence[str] | None = None) -> dict[st
         NOTIFIED_AT: row.notified_at,
         REPAIRED_AT: row.repaired_at,
         FINISHED_AT: row.finished_at,
+        DISCOVERED_AT: row.discovered_at,
     }
     return whole if attributes is None else {name: value for name, value in whole.items() if name in attributes}

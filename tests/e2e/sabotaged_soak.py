@@ -42,7 +42,7 @@ def main() -> None:
 
         rewrite(et[0], "statusShard", "SET {} = :v", {"S": "RUNNING#0"})
         rewrite(et[1], "finishedAt", "SET {} = :v", NEVER)
-        rewrite(et[2], "outputFiles", "REMOVE {}")
+        rewrite(et[2], "playlists", "SET {} = :v", {"L": [{"S": "extra.m3u8"}]})
         rewrite(mc[0], "notifiedAt", "SET {} = :v", NEVER)
         item = dynamodb.get_item(TableName=stack.outputs["TableName"], Key={"jobId": {"S": mc[1]}})["Item"]
         rewrite(mc[1], "expiresAt", "SET {} = :v", {"N": str(int(item["expiresAt"]["N"]) - 86400)})  # a day short

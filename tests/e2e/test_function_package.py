@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,17 +26,32 @@ def functions() -> dict[str, Any]:
     return {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
 
 
-def build(function: str, artifacts: Path, python: str = sys.executable, version: str = VERSION) -> str:
-    """Run the target `sam build` runs for ``function``, with ``python`` as the runtime's Python."""
+def build(
+    function: str, artifacts: Path, python: str = sys.executable, version: str = VERSION, source: Path = SRC
+) -> str:
+    """Run the target `sam build` runs for ``function``, with ``python`` as the runtime's Python, as
+    aws-lambda-builders' CustomMake workflow runs it: ``make --makefile <source>/Makefile`` in a scratch
+    copy of the function's CodeUri (``source``)."""
     artifacts.mkdir()
+    scratch = artifacts.with_name(f"{artifacts.name}-scratch")
+    shutil.copytree(source, scratch)
     variables = [f"ARTIFACTS_DIR={artifacts}", f"RUNTIME_PYTHON={python}", f"RUNTIME_VERSION={version}"]
     run = subprocess.run(
-        ["make", "-s", "-C", str(SRC), f"build-{function}", *variables],
+        ["make", "-s", "--makefile", str(source / "Makefile"), f"build-{function}", *variables],
         check=True,
         capture_output=True,
         text=True,
+        cwd=scratch,
     )
     return run.stdout
+
+
+def container_source(tmp_path: Path) -> Path:
+    """What `sam build --use-container` mounts: the CodeUri (src/) alone, at /tmp/samcli/source, with no
+    template.yaml beside it (samcli/local/docker/lambda_build_container.py)."""
+    source = tmp_path / "samcli" / "source"
+    shutil.copytree(SRC, source, ignore=shutil.ignore_patterns("__pycache__"))
+    return source
 
 
 def test_every_function_is_built_by_the_makefile_for_its_runtime() -> None:
@@ -63,10 +80,14 @@ def imported_by(module: str) -> set[str]:
     return found
 
 
+@pytest.mark.parametrize("container", [False, True], ids=["sam build", "sam build --use-container"])
 @pytest.mark.parametrize("name", sorted(functions()))
-def test_the_artifact_holds_what_the_function_imports_and_nothing_else(name: str, tmp_path: Path) -> None:
+def test_the_artifact_holds_what_the_function_imports_and_nothing_else(
+    name: str, container: bool, tmp_path: Path
+) -> None:
     artifacts = tmp_path / "artifacts"
-    build(name, artifacts, version="2.7")  # as source: the listing is of modules
+    source = container_source(tmp_path) if container else SRC
+    build(name, artifacts, version="2.7", source=source)  # as source: the listing is of modules
     shipped = sorted(str(path.relative_to(artifacts)) for path in artifacts.rglob("*") if path.is_file())
     print(f"{name}: {len(shipped)} files, {sum((artifacts / f).stat().st_size for f in shipped):,} bytes")
     print("\n".join(shipped))
@@ -88,6 +109,29 @@ def test_the_artifact_holds_what_the_function_imports_and_nothing_else(name: str
         assert loaded in modules and file.startswith(str(artifacts)), line
 
 
+# What Lambda gives a function beside its artifact: the runtime's boto3 (and botocore), and the
+# Powertools layer (requirements.txt is empty: nothing else is installed).
+PROVIDED = {"boto3", "botocore", "aws_lambda_powertools"}
+
+
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_the_function_imports_no_package_lambda_lacks(name: str) -> None:
+    """The artifact holds the project's modules alone: what they import from outside must be the
+    standard library or what Lambda provides (the test environment has the CLI's and the local
+    stack's packages installed, so importing the handler here would not tell)."""
+    graph = grimp.build_graph(
+        "transcoder_status", include_external_packages=True, exclude_type_checking_imports=True, cache_dir=None
+    )
+    handler = functions()[name]["Properties"]["Handler"].rsplit(".", 1)[0]
+    external = {
+        imported
+        for module in imported_by(handler)
+        for imported in graph.find_modules_directly_imported_by(module)
+        if graph.is_module_squashed(imported)
+    }
+    assert external - set(sys.stdlib_module_names) - PROVIDED == set()
+
+
 @pytest.mark.parametrize("name", sorted(functions()))
 def test_the_package_ships_compiled_for_the_runtimes_python(name: str, tmp_path: Path) -> None:
     artifacts = tmp_path / "artifacts"
@@ -104,23 +148,39 @@ def test_the_package_ships_compiled_for_the_runtimes_python(name: str, tmp_path:
     assert run.stdout.strip() == str(package / "__pycache__" / f"{module}.{tag}.pyc")
 
 
-def test_without_the_template_the_artifact_holds_what_every_function_imports(tmp_path: Path) -> None:
-    """A build that cannot see template.yaml (a container given src/ alone) still ships no face."""
-    artifacts = tmp_path / "artifacts"
-    artifacts.mkdir()
-    run = subprocess.run(
-        ["make", "-s", "-C", str(SRC), "build-AnyFunction", f"ARTIFACTS_DIR={artifacts}", "TEMPLATE=/nowhere.yaml"],
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_each_build_target_names_its_functions_handler(name: str, tmp_path: Path) -> None:
+    """src/Makefile names each function's handler (a container build cannot read template.yaml): the
+    name is template.yaml's."""
+    dry_run = subprocess.run(
+        ["make", "-n", "-s", "-C", str(SRC), f"build-{name}", f"ARTIFACTS_DIR={tmp_path}"],
         check=True,
         capture_output=True,
         text=True,
     )
-    assert "no /nowhere.yaml here" in run.stderr
-    shipped = {
-        ".".join(path.relative_to(artifacts).with_suffix("").parts).removesuffix(".__init__")
-        for path in artifacts.rglob("*.py")
-    }
-    handlers = [function["Properties"]["Handler"].rsplit(".", 1)[0] for function in functions().values()]
-    assert shipped == set().union(*(imported_by(handler) for handler in handlers))
+    (command,) = [shlex.split(line) for line in dry_run.stdout.splitlines() if "function_modules.py" in line]
+    script = next(index for index, word in enumerate(command) if word.endswith("function_modules.py"))
+    assert command[script + 1] == functions()[name]["Properties"]["Handler"]
+
+
+def test_a_handler_its_module_does_not_define_fails_the_build(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(SRC),
+            "build-StatusWriterFunction",
+            f"ARTIFACTS_DIR={tmp_path}",
+            "HANDLER=transcoder_status.handler.handler",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "defines no function handler: fix HANDLER in src/Makefile" in run.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_without_the_runtimes_python_the_package_ships_as_source(tmp_path: Path) -> None:

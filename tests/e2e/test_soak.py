@@ -48,6 +48,10 @@ def assert_every_check_passed(output: str) -> None:
     assert "50 right, 0 wrong, 0 stray" in output
     assert re.search(r"DLQ +5 message\(s\): 5 of the 5 malformed \(.*\), 0 other", output)
     assert re.search(r"Lost +0 ", output)
+    # Issue 20: outcome metrics count jobs, not writes, whichever delivery finished the job.
+    assert re.search(
+        r"Jobs counted +JobsSucceeded \d+, JobsFailed \d+, JobsCanceled \d+ by the publisher .*each job once", output
+    )
     assert "PASS" in output
 
 

@@ -4,6 +4,9 @@ putting the messages in the DLQ (MaxReceiveCount 1) and applying them once redri
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -17,6 +20,7 @@ from tests.conftest import SNS_SUBSCRIPTION_CONFIRMATION
 from tests.integration.conftest import failed_ids, invoke
 from transcoder_status import cli
 from transcoder_status.cli import EXIT_UNREADABLE, app
+from transcoder_status.cli.signals import Interrupted
 from transcoder_status.dead_letters import (
     FIRST_SENT_ATTRIBUTE,
     MALFORMED,
@@ -84,10 +88,12 @@ def counts(url: str) -> tuple[int, int]:
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def show() -> dict[str, dict[str, Any]]:
-    result = runner.invoke(app, ["dlq", "show", "--json"])
+def show(*options: str) -> dict[str, dict[str, Any]]:
+    result = runner.invoke(app, ["dlq", "show", "--json", *options])
     assert result.exit_code == 0, result.output
-    return {letter["messageId"]: letter for letter in json.loads(result.stdout)}
+    look = json.loads(result.stdout)
+    assert look["complete"] and (look["more"], look["inFlight"]) == (0, 0)
+    return {letter["messageId"]: letter for letter in look["messages"]}
 
 
 def test_dlq_show_says_why_without_taking_and_redrive_brings_back_what_parses(stack: Stack) -> None:
@@ -125,20 +131,26 @@ def test_dlq_show_says_why_without_taking_and_redrive_brings_back_what_parses(st
     # Nothing was taken: every message is visible again at once, and a second look sees them all.
     assert counts(dlq) == (5, 0)
     assert set(show()) == set(sent.values())
-    assert len(json.loads(runner.invoke(app, ["dlq", "show", "--json", "--max", "2"]).stdout)) == 2
+    bounded = runner.invoke(app, ["dlq", "show", "--json", "--max", "2"])
+    assert bounded.exit_code == 1  # not everything was shown
+    assert (len(json.loads(bounded.stdout)["messages"]), json.loads(bounded.stdout)["more"]) == (2, 3)
     assert counts(dlq) == (5, 0)
+    bounded_table = runner.invoke(app, ["dlq", "show", "--max", "2"])
+    assert "2 message(s), not all" in bounded_table.stdout and "3 more not read" in bounded_table.stderr
     table = runner.invoke(app, ["dlq", "show"])
     assert table.exit_code == 0, table.output
     assert "5 message(s), all still there" in table.stdout and "safe to redrive" in table.stdout
     assert 'SNS: { "state" : "COMPLETED"' in table.stdout  # an envelope shows the notification it carries
     assert counts(dlq) == (5, 0)
 
-    # The outage is over: redrive, and the function applies what parses.
+    # The outage is over: redrive, and the function applies what parses; the rest stays, listed, exit 1.
     moved = runner.invoke(app, ["dlq", "redrive"])
-    assert moved.exit_code == 0, moved.output
-    assert f"Moved 5 message(s) to {queue}" in moved.stdout
-    assert "no StartMessageMoveTask (InvalidAction): moved by receive, send, delete" in moved.stderr
-    assert counts(dlq) == (0, 0) and counts(queue) == (5, 0)
+    assert moved.exit_code == 1, moved.output
+    assert f"Moved 2 message(s) to {queue}" in moved.stdout
+    assert "some messages stay: the others moved by receive, send, delete" in moved.stderr
+    for kind in ("malformed", "unknown", "control"):
+        assert f"stayed in the queue: {sent[kind]}" in moved.stderr
+    assert counts(dlq) == (3, 0) and counts(queue) == (2, 0)
     table_writer = StatusWriter(StatusTable(stack.outputs["TableName"], boto3.client("dynamodb")))
     drain(queue, table_writer)
     elastic, mediaconvert = (table_writer.table.get(job) for job in ("6000000000000-etjob1", "6000000000000-mcjob1"))
@@ -179,11 +191,10 @@ def test_redrive_leaves_what_could_bring_an_expired_job_back(stack: Stack) -> No
     assert not letters[twice_id]["redrive"]
     assert letters[young_id]["redrive"]
     # With a longer retention, the 29.5-day-old one may go back (the margin is a day).
-    longer = runner.invoke(app, ["dlq", "show", "--json", "--retention-days", "35"])
-    assert {m["messageId"]: m["redrive"] for m in json.loads(longer.stdout)}[twice_id] is True
+    assert show("--retention-days", "35")[twice_id]["redrive"] is True
 
     moved = runner.invoke(app, ["dlq", "redrive"])
-    assert moved.exit_code == 0, moved.output
+    assert moved.exit_code == 1, moved.output  # some stayed
     assert "Moved 1 message(s)" in moved.stdout
     assert "too old to redrive" in moved.stderr and old_id in moved.stderr and twice_id in moved.stderr
     assert set(show()) == {old_id, twice_id}  # left in the DLQ, visible
@@ -198,15 +209,15 @@ def test_bounded_redrive_and_the_errors_an_operator_meets(stack: Stack, monkeypa
     sqs = boto3.client("sqs")
     for index in range(3):
         sqs.send_message(QueueUrl=dlq, MessageBody=f"bad {index}")
-    moved = runner.invoke(app, ["dlq", "redrive", "--max", "2"])
+    moved = runner.invoke(app, ["dlq", "redrive", "--max", "2", "--all"])
     assert moved.exit_code == 0, moved.output
     assert "Moved 2 message(s)" in moved.stdout and "bounded redrive" in moved.stderr
     assert counts(dlq) == (1, 0) and counts(stack.outputs["NotificationQueueUrl"]) == (2, 0)
 
     missing = runner.invoke(app, ["dlq", "show", "--dlq-url", f"{dlq}-gone"])
     assert missing.exit_code == EXIT_UNREADABLE and "does not exist" in missing.output
-    # The source queue is not the DLQ of any queue: there is nowhere to redrive it to without --to.
-    nowhere = runner.invoke(app, ["dlq", "redrive", "--dlq-url", stack.outputs["NotificationQueueUrl"]])
+    # The source queue is not the DLQ of any queue: forced, there is nowhere to redrive it to without --to.
+    nowhere = runner.invoke(app, ["dlq", "redrive", "--force", "--dlq-url", stack.outputs["NotificationQueueUrl"]])
     assert nowhere.exit_code == EXIT_UNREADABLE and "pass --to" in nowhere.output
     monkeypatch.delenv("DLQ_URL")
     unset = runner.invoke(app, ["dlq", "show"])
@@ -242,7 +253,7 @@ def test_peek_restores_visibility_when_it_fails_half_way(stack: Stack, monkeypat
 
     monkeypatch.setattr(queue.client, "receive_message", failing_second_receive)
     with pytest.raises(ConnectionResetError):
-        queue.peek()
+        queue.look()
     assert counts(dlq_url) == (12, 0)
 
 
@@ -268,9 +279,7 @@ def test_the_undelivered_queue_is_explained_and_delivered_to_the_notification_qu
     envelope = sns_envelope(elastic_transcoder_message("6100000000000-etlost", "COMPLETED"), now_ms)
     sns_id = sqs.send_message(QueueUrl=undelivered, MessageBody=json.dumps(envelope))["MessageId"]
 
-    result = runner.invoke(app, ["dlq", "show", "--undelivered", "--json"])
-    assert result.exit_code == 0, result.output
-    letters = {letter["messageId"]: letter for letter in json.loads(result.stdout)}
+    letters = show("--undelivered")
     assert {letter["kind"] for letter in letters.values()} == {"undelivered"}
     assert letters[event_id]["reason"].startswith(
         "never reached the notification queue (EventBridge: SDK_CLIENT_ERROR: Access to the queue was denied (KMS))"
@@ -289,3 +298,129 @@ def test_the_undelivered_queue_is_explained_and_delivered_to_the_notification_qu
     for job, status in (("6100000000000-mclost", JobStatus.SUCCESS), ("6100000000000-etlost", JobStatus.SUCCESS)):
         row = writer.table.get(job)
         assert row is not None and row.status is status
+
+
+def fill(url: str, bodies: list[str]) -> None:
+    sqs = boto3.client("sqs")
+    for start in range(0, len(bodies), 10):
+        entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])]
+        assert not sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed")
+
+
+def applicable(count: int, prefix: str = "6200000000000-job") -> list[str]:
+    now_ms = int(time.time() * 1000)
+    return [json.dumps(mediaconvert_event(f"{prefix}{index:03d}", "COMPLETE", now_ms)) for index in range(count)]
+
+
+def test_a_look_stopped_by_sigterm_leaves_nothing_hidden(stack: Stack) -> None:
+    """Issue 19: a `dlq show` killed by SIGTERM left every message it had read hidden for 300 s."""
+    dlq = stack.outputs["DeadLetterQueueUrl"]
+    fill(dlq, [f"bad {index}" for index in range(2_000)])
+    look = subprocess.Popen(
+        [sys.executable, "-m", "transcoder_status.cli", "dlq", "show", "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while counts(dlq)[1] == 0 and look.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the look has hidden its first page
+        look.send_signal(signal.SIGTERM)
+        assert look.wait(timeout=60) == 128 + signal.SIGTERM, look.stderr.read() if look.stderr else ""
+    finally:
+        look.kill()
+        look.wait()
+    assert counts(dlq) == (2_000, 0)  # visible again at once, not in 5 minutes
+    assert len(show()) == 2_000
+
+
+def test_two_looks_at_once_each_say_what_they_did_not_show(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: two operators looking at once each saw part of the queue, titled "all still there"."""
+    dlq = stack.outputs["DeadLetterQueueUrl"]
+    fill(dlq, [f"bad {index}" for index in range(30)])
+    first, second = DeadLetterQueue.connect(dlq), DeadLetterQueue.connect(dlq)
+    receive = first.client.receive_message
+    looks: list[Any] = []
+
+    def receive_then_let_the_other_look(**request: Any) -> Any:
+        page = receive(**request)
+        if not looks:
+            looks.append(second.look())  # the second operator looks while the first holds a page
+        return page
+
+    monkeypatch.setattr(first.client, "receive_message", receive_then_let_the_other_look)
+    whole = first.look()
+    (part,) = looks
+    assert (len(part.letters), part.in_flight, part.complete) == (20, 10, False)
+    assert (len(whole.letters), whole.complete) == (30, True)
+    assert counts(dlq) == (30, 0)
+
+
+def test_a_live_queue_is_refused_unless_forced(stack: Stack) -> None:
+    """Issue 19: looking at the notification queue raised receive counts until messages moved to the DLQ."""
+    queue = stack.outputs["NotificationQueueUrl"]
+    fill(queue, ["a notification the function has not processed yet"])
+    refused = runner.invoke(app, ["dlq", "show", "--dlq-url", queue])
+    assert refused.exit_code == EXIT_UNREADABLE
+    assert "has a dead-letter queue of its own, so it is a live queue" in refused.stderr
+    assert "raises each message's receive count" in refused.stderr and "--force" in refused.stderr
+    lone = boto3.client("sqs").create_queue(QueueName=f"{stack.name}-lone")["QueueUrl"]
+    nobodys = runner.invoke(app, ["dlq", "redrive", "--dlq-url", lone, "--to", queue])
+    assert nobodys.exit_code == EXIT_UNREADABLE and f"No queue uses {lone}" in nobodys.stderr
+    (message,) = boto3.client("sqs").receive_message(QueueUrl=queue, MessageSystemAttributeNames=["All"])["Messages"]
+    assert message["Attributes"]["ApproximateReceiveCount"] == "1"  # only this receive: the refusal read nothing
+    forced = runner.invoke(app, ["dlq", "show", "--json", "--force", "--dlq-url", queue])
+    assert forced.exit_code == 1  # the message this test holds is in flight: not all shown
+    assert json.loads(forced.stdout)["inFlight"] == 1
+
+
+def test_a_wrong_destination_is_named_and_nothing_stays_hidden(stack: Stack) -> None:
+    dlq, queue = stack.outputs["DeadLetterQueueUrl"], stack.outputs["NotificationQueueUrl"]
+    fill(dlq, [*applicable(12), "not json"])
+    wrong = runner.invoke(app, ["dlq", "redrive", "--to", f"{queue}-typo"])
+    assert wrong.exit_code == EXIT_UNREADABLE
+    assert f"Queue {queue}-typo does not exist: check --to" in wrong.stderr
+    assert counts(dlq) == (13, 0)
+
+
+def test_an_interrupted_redrive_says_what_moved_and_duplicates_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: interrupted, a redrive said nothing of what it moved, and a SIGTERM between send
+    and delete duplicated a batch."""
+    dlq, queue = stack.outputs["DeadLetterQueueUrl"], stack.outputs["NotificationQueueUrl"]
+    fill(dlq, applicable(25))
+    finish = DeadLetterQueue._finish_move
+    calls = 0
+
+    def stopped_between_send_and_delete(self: DeadLetterQueue, *args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the second batch was sent, not yet deleted
+            raise Interrupted(signal.SIGTERM)
+        finish(self, *args)
+
+    monkeypatch.setattr(DeadLetterQueue, "_finish_move", stopped_between_send_and_delete)
+    result = runner.invoke(app, ["dlq", "redrive", "--json"])
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    report = json.loads(result.stdout)
+    assert (report["moved"], report["interrupted"], report["possiblyDuplicated"]) == (20, True, [])
+    assert counts(queue) == (20, 0) and counts(dlq) == (5, 0)  # each message once, the rest visible
+
+
+def test_a_redrive_that_could_not_delete_reports_possible_duplicates(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dlq = stack.outputs["DeadLetterQueueUrl"]
+    fill(dlq, applicable(3))
+    queue = DeadLetterQueue.connect(dlq)
+
+    def refused(**request: Any) -> Any:
+        return {
+            "Successful": [],
+            "Failed": [{"Id": e["Id"], "Code": "ReceiptHandleIsInvalid"} for e in request["Entries"]],
+        }
+
+    monkeypatch.setattr(queue.client, "delete_message_batch", refused)
+    result = queue.redrive()
+    assert (result.moved, len(result.possibly_duplicated), result.complete) == (0, 3, False)

@@ -154,12 +154,9 @@ def test_batch_with_malformed_record_fails_only_that_record(
     assert "not JSON" in log.reason
     assert log.body == '{"state" : "COMPLETED", "jobId" : '
     metrics = emitted_metrics(capsys.readouterr().out)
-    assert (metrics["Malformed"], metrics["Applied"], metrics["JobsSucceeded"], metrics["JobsFailed"]) == (
-        1,
-        2,
-        1,
-        1,
-    )
+    assert (metrics["Malformed"], metrics["Applied"]) == (1, 2)
+    # Finished jobs are the publisher's to count (it sees each finish once), not the writer's.
+    assert not {"JobsSucceeded", "JobsFailed", "JobsCanceled"} & set(metrics)
     # Three of the four good records were folded into the two winning writes.
     assert metrics["StaleOrDuplicate"] == 2
 

@@ -164,6 +164,9 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
         "StuckJobsAlarm",
         "StuckCheckNotInvokedAlarm",
         "StuckCheckNearTimeoutAlarm",
+        "FinishedEventPublisherErrorsAlarm",
+        "FinishedEventsLateAlarm",
+        "FinishedEventsFailedQueueGrowingAlarm",
     }
     growth = by_name["DeadLetterQueueGrowingAlarm"]
     assert [q.get("Expression") for q in growth["Metrics"] if q.get("ReturnData")] == [
@@ -175,7 +178,7 @@ def test_alarms_are_created_as_the_template_defines_them(emulator: Emulator) -> 
 def test_a_customer_managed_key_reaches_every_store(emulator: Emulator) -> None:
     key = boto3.client("kms").create_key(Description="transcoder-status test")["KeyMetadata"]["Arn"]
     stack = new_stack(KmsKeyArn=key)
-    for output in ("NotificationQueueUrl", "DeadLetterQueueUrl"):
+    for output in ("NotificationQueueUrl", "DeadLetterQueueUrl", "FinishedEventsFailedQueueUrl"):
         attributes = queue_attributes(stack.outputs[output])
         assert attributes["KmsMasterKeyId"] == key
         assert attributes.get("SqsManagedSseEnabled", "false") == "false"
@@ -185,6 +188,7 @@ def test_a_customer_managed_key_reaches_every_store(emulator: Emulator) -> None:
     assert table["SSEDescription"]["KMSMasterKeyArn"] == key
     groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{stack.name}")["logGroups"]
     assert sorted(group["logGroupName"].rsplit("-", 2)[-2:] for group in groups) == [
+        ["event", "publisher"],
         ["status", "writer"],
         ["stuck", "check"],
     ]
@@ -220,7 +224,7 @@ def test_what_sns_or_eventbridge_cannot_deliver_waits_in_the_undelivered_queue(e
 
 
 def test_a_partition_without_the_layers_publisher_is_refused_before_anything_is_created(emulator: Emulator) -> None:
-    """Issue 18: the layer's account publishes only in the aws partition; Fn::FindInMap refuses the rest."""
+    """Issue 18: the mapping names the layer's publisher for the aws partition only; Fn::FindInMap refuses the rest."""
     from transcoder_status.local.template import load_template
 
     template = load_template()
@@ -229,3 +233,54 @@ def test_a_partition_without_the_layers_publisher_is_refused_before_anything_is_
     with pytest.raises(ProvisioningError, match=r"mapping PowertoolsLayer has no aws\.Account"):
         provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
     assert boto3.client("dynamodb").list_tables()["TableNames"] == tables
+
+
+def test_a_lookup_in_an_output_is_refused_before_anything_is_created(emulator: Emulator) -> None:
+    """The template's lookups are checked up front wherever they are, not only in Resources."""
+    from transcoder_status.local.template import load_template
+
+    template = load_template()
+    template["Outputs"]["LayerPublisher"] = {"Value": {"Fn::FindInMap": ["PowertoolsLayer", "aws", "Missing"]}}
+    tables = boto3.client("dynamodb").list_tables()["TableNames"]
+    with pytest.raises(ProvisioningError, match=r"mapping PowertoolsLayer has no aws\.Missing"):
+        provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == tables
+
+
+# Rule functions work only in Rules, and a rule takes only them (and Ref to a parameter):
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html
+CONTAINS_ONE = {"Fn::Contains": [["1"], {"Ref": "BatchSize"}]}
+LAYER_ACCOUNT = {"Fn::FindInMap": ["PowertoolsLayer", "aws", "Account"]}
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "refusal"),
+    [
+        ("Conditions", CONTAINS_ONE, "Conditions: Fn::Contains works only in Rules"),
+        ("Rules", {"Assertions": [{"Assert": {"Fn::Equals": [LAYER_ACCOUNT, "017000801446"]}}]}, "Fn::FindInMap"),
+        ("Rules", {"Assertions": [{"Assert": {"Fn::Equals": [{"Fn::Sub": "${BatchSize}"}, "10"]}}]}, "Fn::Sub"),
+        # One the local stack does not evaluate is refused, never taken as true (this one is false).
+        ("Rules", {"Assertions": [{"Assert": {"Fn::EachMemberIn": [["a"], ["b"]]}}]}, "does not evaluate"),
+    ],
+)
+def test_rule_functions_only_in_rules_and_only_rule_functions_there(
+    emulator: Emulator, section: str, value: dict[str, Any], refusal: str
+) -> None:
+    """Issue 18: the local stack refuses what CloudFormation refuses, before anything is created."""
+    from transcoder_status.local.template import load_template
+
+    template = load_template()
+    template[section]["Odd"] = value
+    with pytest.raises(ProvisioningError, match=refusal):
+        provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template)
+
+
+def test_a_rule_may_choose_by_a_condition(emulator: Emulator) -> None:
+    """Fn::If is one of the rule functions: evaluated, here to false, not refused as foreign."""
+    from transcoder_status.local.template import load_template
+
+    template = load_template()
+    template["Rules"]["Odd"] = {"Assertions": [{"Assert": {"Fn::If": ["HasKmsKey", {"Fn::Equals": ["a", "b"]}, True]}}]}
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    with pytest.raises(ProvisioningError, match="Rule Odd: assertion failed"):
+        provision(stack_name=f"ts-{uuid.uuid4().hex[:8]}", template=template, parameters={"KmsKeyArn": key})

@@ -4,8 +4,10 @@ stand-in over HTTP, the real handler writing rows in the emulator."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import patch
@@ -18,7 +20,7 @@ from tests.integration.conftest import T0, Notify, invoke
 from transcoder_status import cli, stuck_check
 from transcoder_status.handler import StatusWriter
 from transcoder_status.local.context import LocalContext
-from transcoder_status.local.mediaconvert import MediaConvertStandIn
+from transcoder_status.local.mediaconvert import MediaConvertStandIn, hanging, unreachable
 from transcoder_status.local.messages import mediaconvert_event, sqs_record
 from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client
 from transcoder_status.status import JobStatus
@@ -280,3 +282,152 @@ def test_the_check_stops_asking_before_its_deadline(writer: StatusWriter, stand_
     )
     report = paced.reconcile([row for row in rows if row is not None], deadline=2.5)
     assert (len(report.checked), report.unasked) == (3, 2)  # at 1 a second: calls at 0, 1 and 2 s, not at 3
+
+
+def stuck_rows(writer: StatusWriter, count: int) -> None:
+    for index in range(count):
+        event(writer, f"1700000000000-bad{index:03d}", "PROGRESSING", 1_000)
+
+
+def test_backfill_into_a_missing_table_exits_3_before_asking_mediaconvert(
+    stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: into a missing table, backfill printed a table of "failed" jobs and exited 0."""
+    stand_in.put(truth("1700000000000-nowher", "COMPLETE"))
+    monkeypatch.setenv("TABLE_NAME", "status-not-deployed")
+    result = runner.invoke(cli.app, ["backfill", "--since", "1d"])
+    assert result.exit_code == cli.EXIT_UNREADABLE, result.output
+    assert "'status-not-deployed' does not exist" in result.stderr
+    assert stand_in.requests == 0
+
+
+@pytest.mark.parametrize("fault", ["unreachable", "throttling", "hanging"])
+def test_reconcile_on_a_bad_mediaconvert_stops_within_its_deadline_and_fails(
+    fault: str, writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: unreachable, throttled (60 s for 3 jobs) or hanging (184 s), reconcile exited 0."""
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    stuck_rows(writer, 8)
+    with ExitStack() as stack:
+        if fault == "unreachable":
+            monkeypatch.setenv("AWS_ENDPOINT_URL_MEDIACONVERT", unreachable())
+        elif fault == "hanging":
+            monkeypatch.setenv("AWS_ENDPOINT_URL_MEDIACONVERT", stack.enter_context(hanging()))
+        else:
+            stand_in.throttled = True
+        started = time.monotonic()
+        result = runner.invoke(cli.app, ["reconcile", "--stuck", "0s", "--timeout", "5", "--json"])
+        elapsed = time.monotonic() - started
+    assert elapsed < 5 + 1, elapsed  # the deadline, and a moment to print
+    report = json.loads(result.stdout)
+    assert not any(checked["verdict"] == "repaired" for checked in report["checked"])
+    if fault == "hanging":
+        assert result.exit_code == cli.EXIT_TIMEOUT and report["outOfTime"], result.output
+    else:
+        assert result.exit_code == cli.EXIT_FAILED, result.output
+        assert [checked["verdict"] for checked in report["checked"]] == ["failed"] * 4
+        assert report["unasked"] == 4 and "failed in a row" in report["stopped"]
+
+
+def test_the_stuck_check_returns_before_its_timeout_when_getjob_hangs(
+    writer: StatusWriter, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19: the check ran 123 s against its 120 s timeout: Lambda killed it before its metrics."""
+    stuck_rows(writer, 5)
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    monkeypatch.setenv("STUCK_AFTER_MINUTES", "0")
+    with hanging() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_MEDIACONVERT", endpoint)
+        check = stuck_check.StuckCheck.from_environment()
+        context = LocalContext("stuck-check-test", stuck_check.DEADLINE_MARGIN_S + 5)
+        capsys.readouterr()
+        response = stuck_check.lambda_handler({}, context, check)
+    assert context.get_remaining_time_in_millis() > 0
+    assert response["stuckJobs"] == 5 and response["stopped"]
+    assert emitted(capsys.readouterr().out)["StuckJobs"] == 5  # flushed
+
+
+def test_the_scheduled_check_writes_a_row_for_a_running_job_the_table_lacks(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: MediaConvert sends no SUBMITTED event; a job whose first events were lost had no row."""
+    now_ms = int(time.time() * 1000) - RECENT_MS
+    stand_in.put(truth("1700000000000-nofrst", "PROGRESSING", finished_ms=None, created_ms=now_ms - 60_000))
+    stand_in.put(truth("1700000000000-paused", "SUBMITTED", finished_ms=None, created_ms=now_ms - 60_000))
+    stand_in.put(truth("1700000000000-ended0", "COMPLETE", created_ms=now_ms - 60_000))  # the backfill's, not this
+    other = truth("1700000000000-others", "PROGRESSING", finished_ms=None, created_ms=now_ms - 60_000)
+    stand_in.put({**other, "Queue": QUEUE.replace("Default", "Theirs")})
+    stand_in.put(truth("1700000000000-old001", "PROGRESSING", finished_ms=None, created_ms=now_ms - 3 * 86_400_000))
+    event(writer, "1700000000000-known1", "STATUS_UPDATE", 1_000, percent=30)
+    stand_in.put(truth("1700000000000-known1", "PROGRESSING", finished_ms=None, created_ms=now_ms - 60_000))
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    monkeypatch.setenv("MEDIACONVERT_QUEUE_ARN", QUEUE)
+    check = stuck_check.StuckCheck.from_environment()
+    response = stuck_check.lambda_handler({}, LocalContext("stuck-check-test", 60), check)
+    assert sorted(response["discovered"]) == ["1700000000000-nofrst", "1700000000000-paused"]
+    for job, state in (("1700000000000-nofrst", "PROGRESSING"), ("1700000000000-paused", "SUBMITTED")):
+        row = writer.table.get(job, attributes=None)
+        assert row is not None and (row.status, row.state) == (JobStatus.RUNNING, state)
+        assert row.discovered_at is not None
+    for job in ("1700000000000-ended0", "1700000000000-others", "1700000000000-old001"):
+        assert writer.table.get(job) is None
+    known = writer.table.get("1700000000000-known1", attributes=None)
+    assert known is not None and (known.state, known.discovered_at) == ("STATUS_UPDATE", None)
+    # The client now knows the job.
+    shown = runner.invoke(cli.app, ["status", "--json", "1700000000000-nofrst"])
+    assert json.loads(shown.stdout)[0]["known"] is True and json.loads(shown.stdout)[0]["discoveredAt"]
+
+
+def test_list_tells_when_a_repaired_job_finished(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: `list --status ERROR --since 1d` listed a job that failed five days ago and was
+    backfilled today, with no finish time and no mark that it was repaired."""
+    five_days_ago = -5 * 86_400_000 + 3_600_000  # RECENT_MS is an hour ago
+    stand_in.put(truth("1700000000000-fail5d", "ERROR", created_ms=five_days_ago - 60_000, finished_ms=five_days_ago))
+    event(writer, "1700000000000-failnw", "ERROR", 0)  # an event's job, failed at T0
+    reconciler(writer).backfill(at(five_days_ago) - timedelta(days=1))
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    monkeypatch.setattr(cli.output, "console", Console(width=250))
+
+    def listed(*options: str) -> dict[str, dict[str, Any]]:
+        result = runner.invoke(cli.app, ["list", "--status", "ERROR", "--json", *options])
+        assert result.exit_code == 0, result.output
+        return {row["jobId"]: row for row in json.loads(result.stdout)}
+
+    written_today = listed("--since", "1d")  # last written today: both rows
+    repaired = written_today["1700000000000-fail5d"]
+    assert repaired["finishedAt"].startswith(at(five_days_ago).strftime("%Y-%m-%dT%H:%M")) and repaired["repairedAt"]
+    assert written_today["1700000000000-failnw"]["repairedAt"] is None
+    assert "1700000000000-fail5d" not in listed("--finished-since", "1d")
+    six_days_ago = (datetime.now(UTC) - timedelta(days=6)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    assert "1700000000000-fail5d" in listed("--finished-since", six_days_ago, "--finished-until", "4d")
+    shown = runner.invoke(cli.app, ["list", "--status", "ERROR", "--since", "1d"])
+    line = next(line for line in shown.stdout.splitlines() if "1700000000000-fail5d" in line)
+    assert "(repaired)" in line and at(five_days_ago).strftime("%Y-%m-%d %H:%M") in line
+
+    for bad in (
+        ["--finished-since", "1d", "--status", "RUNNING"],
+        ["--since", "2026-13-01"],
+        ["--finished-since", "1d", "--finished-until", "2d"],
+    ):
+        refused = runner.invoke(cli.app, ["list", *bad])
+        assert refused.exit_code == 2, (bad, refused.output)
+
+
+def test_mediaconvert_has_its_own_endpoint_option_and_backfill_checks_statuses(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: reconcile's --endpoint-url sent table calls there but GetJob to the real MediaConvert."""
+    endpoint = os.environ["AWS_ENDPOINT_URL_MEDIACONVERT"]
+    monkeypatch.delenv("AWS_ENDPOINT_URL_MEDIACONVERT")
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    event(writer, "1700000000000-ownend", "PROGRESSING", 1_000)
+    stand_in.put(truth("1700000000000-ownend", "COMPLETE"))
+    options = ["--stuck", "0s", "--json", "--mediaconvert-endpoint-url", endpoint]
+    result = runner.invoke(cli.app, ["reconcile", *options, "--endpoint-url", os.environ["AWS_ENDPOINT_URL"]])
+    assert result.exit_code == 0, result.output
+    assert [c["verdict"] for c in json.loads(result.stdout)["checked"]] == ["repaired"]
+    wrong = runner.invoke(cli.app, ["backfill", "--status", "COMPLETED", "--mediaconvert-endpoint-url", endpoint])
+    assert wrong.exit_code == 2 and "not a MediaConvert job status" in wrong.output
+    assert stand_in.requests == 1  # the GetJob; the refused backfill asked nothing

@@ -26,17 +26,17 @@ from transcoder_status.status import JobStatus
 from transcoder_status.table import (
     ERROR_CODE,
     FINISHED_AT,
-    FINISHED_EVENT_ATTRIBUTES,
-    MAX_OUTPUT_FILES_BYTES,
+    MAX_OUTPUTS_BYTES,
     MAX_WARNINGS,
-    OUTPUT_FILES,
+    OUTPUT_KEY_PREFIX,
+    OUTPUTS_TRUNCATED,
+    PLAYLISTS,
     QUEUE,
     JobRow,
     StatusTable,
     WriteDeadlineError,
     WriteOutcome,
     fit_to_item,
-    output_files,
 )
 from transcoder_status.transitions import JobUpdate, coalesce
 
@@ -242,7 +242,7 @@ def test_fitting_leaves_a_notification_that_fits_as_it_is_and_cuts_one_that_does
         replace(fits, warnings=("a", "a")),
         replace(fits, warnings=("",)),
         replace(fits, user_metadata={"": "v"}),
-        replace(fits, outputs=(OutputSummary("k" * 2000),)),
+        replace(fits, outputs=tuple(OutputSummary(f"{i}" + "k" * 2000) for i in range(100))),
     ):
         fitted = fit_to_item(oversized)
         assert fitted is not oversized and fit_to_item(fitted) is fitted
@@ -252,44 +252,42 @@ def raw_item(table: StatusTable, job_id: str = "job") -> dict[str, Any]:
     return dict(table.client.get_item(TableName=table.name, Key={"jobId": {"S": job_id}})["Item"])
 
 
-@pytest.mark.parametrize(
-    ("state", "details", "files"),
-    [
-        ("COMPLETED", {"outputs": (OutputSummary("a.mp4"), OutputSummary(""), OutputSummary("a.mp4"))}, ["a.mp4"]),
-        ("ERROR", {"error_code": "3001", "error_message": "input missing"}, None),
-    ],
-)
-def test_a_finished_row_holds_every_attribute_its_event_reads(
-    table: StatusTable, state: str, details: dict[str, Any], files: list[str] | None
-) -> None:
-    """The Pipes' input templates read these; Pipes documents nothing for a path that does not resolve."""
+def test_a_finished_row_holds_what_its_event_needs_and_no_placeholders(table: StatusTable) -> None:
+    """Rows no longer carry "" for absent texts nor an outputFiles set: the publisher builds the
+    event with json, and leaves out what is absent."""
     table.apply(make("PROGRESSING", 5, "a", pipeline_id="p-1"))
-    running = raw_item(table)
-    assert not {FINISHED_AT, OUTPUT_FILES, ERROR_CODE, QUEUE} & set(running)
-    table.apply(make(state, 9, "b", pipeline_id="p-1", **details))
+    assert not {FINISHED_AT, ERROR_CODE, QUEUE, PLAYLISTS} & set(raw_item(table))
+    long_key = "/" + "k" * 1_500  # longer than any text cap: kept whole
+    details = {
+        "outputs": (OutputSummary(long_key, "Complete", 6000, 400, 228),),
+        "playlists": ("/master.m3u8",),
+        "output_key_prefix": "HLS/97f0fc90",
+    }
+    table.apply(make("COMPLETED", 9, "b", pipeline_id="p-1", **details))
     item = raw_item(table)
-    for attribute, kind in FINISHED_EVENT_ATTRIBUTES.items():
-        if attribute == OUTPUT_FILES and files is None:
-            assert attribute not in item  # a string set cannot be empty: the other Pipe publishes it
-        else:
-            assert kind in item[attribute], attribute
+    assert "outputFiles" not in item and not [name for name, value in item.items() if value == {"S": ""}]
     assert item[FINISHED_AT] == item["notifiedAt"] == {"S": "1970-01-01T00:00:00.009Z"}
-    assert item[QUEUE] == {"S": ""}  # absent, stored empty; readers take it for absent
-    if files:
-        assert item[OUTPUT_FILES] == {"SS": files}
+    assert (item[PLAYLISTS], item[OUTPUT_KEY_PREFIX]) == ({"L": [{"S": "/master.m3u8"}]}, {"S": "HLS/97f0fc90"})
+    assert OUTPUTS_TRUNCATED not in item
     row = table.get("job", attributes=None)
-    assert row is not None and row.queue is None and row.finished_at == "1970-01-01T00:00:00.009Z"
-    assert row.output_files == tuple(files or ())
+    assert row is not None and row.queue is None and row.error_code is None
+    assert (row.outputs[0].key, row.playlists, row.output_key_prefix) == (long_key, ("/master.m3u8",), "HLS/97f0fc90")
 
 
 @pytest.mark.parametrize("filler", ["x", "映", '"'])  # one byte; three in UTF-8; two once JSON-escaped
-def test_output_files_fit_an_event_in_bytes(filler: str) -> None:
-    """Review of issue 13: characters were counted, so keys in CJK or with quotes overflowed a batch."""
-    many = [OutputSummary(f"{i:04d}" + filler * 996) for i in range(100)]
-    files = output_files(many)
-    carried = sum(len(json.dumps(key, ensure_ascii=False).encode()) for key in files)
-    assert MAX_OUTPUT_FILES_BYTES - 4_000 < carried <= MAX_OUTPUT_FILES_BYTES
-    assert files == tuple(o.key for o in many[: len(files)])
+def test_outputs_are_bounded_by_bytes_and_never_cut(table: StatusTable, filler: str) -> None:
+    """Review of issue 17: a key was cut at 1,024 characters (naming a file that does not exist) and
+    the outputs at 100; now whole paths, as many as fit the item's budget, and the row says so."""
+    many = tuple(OutputSummary(f"s3://b/{i:05d}/" + filler * 1_100) for i in range(5_000))
+    note = make("COMPLETED", 9, "b", outputs=many, playlists=("s3://b/main.m3u8",))
+    fitted = fit_to_item(note)
+    assert fitted.outputs_truncated and fitted.playlists == ("s3://b/main.m3u8",)
+    assert 10 < len(fitted.outputs) < 5_000 and fitted.outputs == many[: len(fitted.outputs)]  # whole, in order
+    carried = sum(len(json.dumps(o.key, ensure_ascii=False).encode()) for o in fitted.outputs)
+    assert MAX_OUTPUTS_BYTES // 2 < carried <= MAX_OUTPUTS_BYTES  # each output also counts its numbers
+    assert table.apply(note).outcome is WriteOutcome.APPLIED  # the item fits DynamoDB's 400 KB
+    row = table.get("job", attributes=None)
+    assert row is not None and row.outputs_truncated and row.outputs == fitted.outputs
 
 
 def test_a_row_full_of_long_warnings_still_takes_the_largest_notification_a_body_can_carry(

@@ -106,7 +106,7 @@ def test_demo_tables_fit_80_columns() -> None:
                 "status": "ERROR",
                 "state": "ERROR",
                 "finishedAt": "2026-11-27T01:56:21.940Z",
-                "outputs": ["s3://example-output-bucket/a/very/long/path/file.mp4"],
+                "outputs": [{"uri": "s3://example-output-bucket/a/very/long/path/file.mp4"}],
                 "errorCode": "1030",
                 "errorMessage": LONG_ERROR,
             }

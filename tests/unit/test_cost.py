@@ -34,7 +34,8 @@ BY_HAND = {
     # (1M x 500 bytes + 125,000 REPORT lines x 250 bytes) = 0.53125 GB at $0.50
     "CloudWatch Logs": (0.265625, 0.265625, 0.0),
     "client reads": (6.25, 0.0, 0.0),  # 250,000 jobs x 5 min x 40 reads at $0.125/M
-    "finished events": (0.0, 0.35, 0.0),  # 250,000 x ($0.40/M Pipes + $1/M events)
+    # 250,000 x ($0.20/M + 0.25 GB x 0.05 s x $0.0000133334 for the publisher, + $1/M events)
+    "finished events": (0.0, 0.3416667, 0.0),
     "EC2 time": (0.0, 0.0, 8.75),  # 250,000 x 5 min = 20,833 h of a process, 40 to a $0.0168/h instance
 }
 

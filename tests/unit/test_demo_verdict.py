@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 
 from transcoder_status.local.demo import _summary
-from transcoder_status.local.pipe import PipeStats
 from transcoder_status.local.simulator import MALFORMED_MESSAGE, SimulatedJob
+from transcoder_status.local.stream_mapping import StreamStats
 from transcoder_status.status import JobStatus
 from transcoder_status.table import JobRow
 
@@ -43,6 +43,7 @@ def verdict(
     settled: bool = True,
     jobs: list[SimulatedJob] = JOBS,
     repaired: frozenset[str] = frozenset(),
+    metrics: dict[str, int] | None = None,
 ) -> tuple[int, str]:
     log = tmp_path / "function.log"
     log.write_text(
@@ -64,8 +65,11 @@ def verdict(
         dead_letters=dead_letters,
         events=events,
         settled=settled,
-        pipe_stats=PipeStats(records=20, matched=2, batches=2, events_put=2),
-        pipe_errors=[],
+        publisher_stats=StreamStats(records=20, matched=2, invocations=2),
+        publisher_metrics=metrics
+        if metrics is not None
+        else {"EventsPublished": len(events), "JobsSucceeded": 1, "JobsCanceled": 1},
+        publisher_errors=[],
         log_path=log,
         started=0.0,
     )
@@ -143,3 +147,16 @@ def test_a_job_whose_terminal_event_was_lost_must_have_been_repaired(tmp_path: P
     code, text = verdict(tmp_path, finals, [DEAD_LETTER], jobs=lost)
     assert code == 1
     assert "1 job(s) whose terminal event was lost were not repaired: 1700000000001-bbbbbb" in text
+
+
+@pytest.mark.parametrize(
+    ("metrics", "problem"),
+    [
+        ({"EventsPublished": 1, "JobsSucceeded": 1, "JobsCanceled": 1}, "metrics count 1 events published"),
+        ({"EventsPublished": 2, "JobsSucceeded": 2, "JobsCanceled": 1}, "counted 3 jobs finished, not 2"),
+        ({"EventsPublished": 2}, "counted 0 jobs finished"),
+    ],
+)
+def test_fail_when_the_publishers_metrics_disagree(tmp_path: Path, metrics: dict[str, int], problem: str) -> None:
+    code, text = verdict(tmp_path, [JobStatus.SUCCESS, JobStatus.CANCELED], [DEAD_LETTER], metrics=metrics)
+    assert code == 1 and problem in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,9 @@ from tests.docs_blocks import text
 from transcoder_status import client, handler, table
 from transcoder_status.cli.jobs import list_jobs_command
 from transcoder_status.client import BATCH_GET_LIMIT, CLIENT_CONFIG, Backoff
-from transcoder_status.local import demo
+from transcoder_status.local import demo, stream_mapping
 from transcoder_status.local.template import load_template
+from transcoder_status.sources._fields import MAX_JOB_ID
 from transcoder_status.table import DEFAULT_RETENTION_DAYS
 
 
@@ -38,6 +40,50 @@ def _writer_timeout() -> int:
 def _window_max() -> int:
     window = _template()["Parameters"]["MaximumBatchingWindowInSeconds"]  # type: ignore[index]
     return int(re.fullmatch(r"must be a whole number from 0 to (\d+)", window["ConstraintDescription"])[1])  # type: ignore[index]
+
+
+def _alarms() -> str:
+    resources = _template()["Resources"].values()  # type: ignore[attr-defined]
+    count = sum(1 for resource in resources if resource["Type"] == "AWS::CloudWatch::Alarm")
+    return {10: "ten", 11: "eleven", 12: "twelve"}.get(count, str(count))
+
+
+def _finished_events_cost() -> str:
+    """The cost table's finished-events line: bench/cost.py's model, at the template's memory size,
+    for the notifications per job bench/results.md measured."""
+    from bench import cost
+
+    results = (Path(__file__).resolve().parents[2] / "bench" / "results.md").read_text()
+    per_job = float(re.search(r"Measured in this run: ([\d.]+) notifications per job", results)[1])  # type: ignore[index]
+    memory_gb = int(_default("FunctionMemorySize")) / 1024
+    invocation = cost.LAMBDA_REQUEST + memory_gb * cost.PUBLISHER_INVOCATION_MS / 1000 * cost.LAMBDA_ARM_GB_SECOND
+    return f"{1e6 / per_job * (invocation + cost.EVENTBRIDGE_EVENT):.2f}"
+
+
+def _cost_assumptions() -> tuple[str, ...]:
+    from bench import cost
+
+    return (str(cost.PUBLISHER_INVOCATION_MS), f"{cost.EVENTBRIDGE_EVENT * 1e6:.2f}")
+
+
+def _publisher_mapping() -> dict[str, int]:
+    events = _resource("FinishedEventPublisherFunction")["Events"]
+    (mapping,) = (event["Properties"] for event in events.values() if event["Type"] == "DynamoDB")  # type: ignore[attr-defined]
+    return mapping  # type: ignore[no-any-return]
+
+
+def _shipped_modules() -> tuple[str, ...]:
+    """How many of the project's modules each function's artifact holds (src/function_modules.py)."""
+    import importlib.util
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    spec = importlib.util.spec_from_file_location("function_modules", src / "function_modules.py")
+    assert spec is not None and spec.loader is not None
+    modules = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(modules)
+    functions = ("StatusWriterFunction", "StuckCheckFunction", "FinishedEventPublisherFunction")
+    handlers = [str(_resource(function)["Handler"]) for function in functions]
+    return tuple(str(len(modules.closure(src, [modules.handler_module(handler, src)]))) for handler in handlers)
 
 
 def _figures(*numbers: float) -> Callable[[], tuple[str, ...]]:
@@ -95,6 +141,12 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
     ("a wait's last call past its deadline", r"given (\d+) s more at most", _figures(client.LAST_READ_S)),
     ("keys per BatchGetItem (migration table)", r"`BatchGetItem` per (\d+) jobs", _figures(BATCH_GET_LIMIT)),
     ("the warnings cap", r"a string set of at most (\d+)", _figures(table.MAX_WARNINGS)),
+    (
+        "the warnings caps",
+        r"\((\d+) warnings per notification, (\d+) per row",
+        _figures(table.MAX_WARNINGS_PER_NOTIFICATION, table.MAX_WARNINGS),
+    ),
+    ("the outputs' bytes in a row", r"to about (\d+) KB of them", _figures(table.MAX_OUTPUTS_BYTES / 1000)),
     ("tries of a warnings merge", r"gave up after (\d+) refusals", _figures(table.MERGE_ATTEMPTS)),
     (
         "the function's timeouts",
@@ -104,6 +156,54 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
     ("the handler's margin", r"stops waiting (\d+) s before", _figures(handler.DEADLINE_MARGIN_S)),
     ("rows `list` prints", r"`list` prints the newest (\d+) by default", _figures(LIST_LIMIT)),
     ("rows `list` prints (operations)", r"`--limit` \((\d+) by default\)", _figures(LIST_LIMIT)),
+    (
+        "the warnings caps (item size)",
+        r"capped \((\d+) warnings per notification, (\d+) per row",
+        _figures(table.MAX_WARNINGS_PER_NOTIFICATION, table.MAX_WARNINGS),
+    ),
+    ("a job ID's length", r"a printable string of at most (\d+) characters", _figures(MAX_JOB_ID)),
+    ("a bad body's excerpt", r"the first (\d+) characters of the body", _figures(handler.BODY_EXCERPT)),
+    ("a log line's size", r"A line ends before about (\d+) KB", _figures(handler.LOG_LINE_BYTES / 1000)),
+    (
+        "FunctionMemorySize's default",
+        r"\| `FunctionMemorySize` \| `(\d+)` \|",
+        lambda: (_default("FunctionMemorySize"),),
+    ),
+    (
+        "the local stream mapping's retry pause",
+        r"a failed batch is retried after ([\d.]+) s, not with Lambda's backoff",
+        _figures(stream_mapping.RETRY_PAUSE_S),
+    ),
+    (
+        "the publisher in the cost model",
+        r"at most one (\d+) ms invocation per finished job, at `FunctionMemorySize` .*? each event put on the bus "
+        r"\$([\d.]+) per million",
+        _cost_assumptions,
+    ),
+    (
+        "the finished events' cost",
+        r"\| finished events \(the publisher and the bus\) \| - \| \$([\d.]+) \|",
+        lambda: (_finished_events_cost(),),
+    ),
+    (
+        "the publisher's record age",
+        r"records older than (\d+) hours \(`MaximumRecordAgeInSeconds`\)",
+        lambda: (str(_publisher_mapping()["MaximumRecordAgeInSeconds"] // 3600),),
+    ),
+    (
+        "the modules each function ships",
+        r"The writer ships (\d+) modules, the stuck check (\d+) \(it repairs, so it reads\), the publisher (\d+);",
+        _shipped_modules,
+    ),
+    (
+        "the publisher's retries",
+        r"up to (\d+) times and for at most (\d+) hours",
+        lambda: (
+            str(_publisher_mapping()["MaximumRetryAttempts"]),
+            str(_publisher_mapping()["MaximumRecordAgeInSeconds"] // 3600),
+        ),
+    ),
+    ("the stack's alarms", r"; (\w+) alarms \(see", lambda: (_alarms(),)),
     ("MaxReceiveCount's default", r"\| `MaxReceiveCount` \| `(\d+)` \|", lambda: (_default("MaxReceiveCount"),)),
     (
         "RetentionDays' default",

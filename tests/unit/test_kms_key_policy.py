@@ -34,7 +34,8 @@ DEPLOY_TABLE = {"kms:CreateGrant", "kms:DescribeKey"}
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html
 DEPLOY_FUNCTION_ENVIRONMENT = {"kms:CreateGrant", "kms:Encrypt"}
 
-KEY_PROPERTIES = ("KmsMasterKeyId", "KmsKeyId", "KmsKeyArn")
+# Resources that name the key to grant it, not to store data with it.
+IAM_TYPES = {"AWS::IAM::Role", "AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"}
 
 
 def read_policy(name: str) -> dict[str, Any]:
@@ -43,20 +44,18 @@ def read_policy(name: str) -> dict[str, Any]:
 
 
 def uses_the_key(value: Any) -> bool:
-    return value == {"Ref": "KmsKeyArn"} or (
-        isinstance(value, dict) and "Fn::If" in value and {"Ref": "KmsKeyArn"} in value["Fn::If"][1:]
-    )
+    """Whether the key is named anywhere in the value, whatever the property is called."""
+    if isinstance(value, list):
+        return any(uses_the_key(item) for item in value)
+    return isinstance(value, dict) and (value == {"Ref": "KmsKeyArn"} or any(map(uses_the_key, value.values())))
 
 
 def encrypted_resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found = {}
-    for name, spec in template["Resources"].items():
-        properties = spec.get("Properties", {})
-        keys = [properties.get(key) for key in KEY_PROPERTIES]
-        keys.append(properties.get("SSESpecification", {}).get("KMSMasterKeyId"))
-        if any(uses_the_key(key) for key in keys):
-            found[name] = spec
-    return found
+    return {
+        name: spec
+        for name, spec in template["Resources"].items()
+        if spec["Type"] not in IAM_TYPES and uses_the_key(spec.get("Properties", {}))
+    }
 
 
 def points_at(value: Any, resource: str) -> bool:
@@ -191,9 +190,25 @@ def test_a_new_encrypted_resource_without_its_writer_fails(translated: dict[str,
     }
     # A Kinesis stream: a kind of resource whose writers nobody has named.
     changed["Resources"]["Stream"] = {"Type": "AWS::Kinesis::Stream", "Properties": {"KmsKeyId": key}}
+    # The finished events' bus encrypted with the key: a property name of its own (KmsKeyIdentifier),
+    # and a key given by Ref, not by Fn::If, inside a nested property.
+    changed["Resources"]["JobEventBus"]["Properties"]["KmsKeyIdentifier"] = key
+    changed["Resources"]["Archive"] = {
+        "Type": "AWS::Kinesis::Stream",
+        "Properties": {"StreamEncryption": {"EncryptionType": "KMS", "KeyId": {"Ref": "KmsKeyArn"}}},
+    }
     problems = missing(changed, key_policy, deployer)
     assert any(p.startswith("UploadsQueue: s3.amazonaws.com lacks") for p in problems), problems
     assert any(p.startswith("Stream: a AWS::Kinesis::Stream") for p in problems), problems
+    assert any(p.startswith("JobEventBus: a AWS::Events::EventBus") for p in problems), problems
+    assert any(p.startswith("Archive: a AWS::Kinesis::Stream") for p in problems), problems
+
+
+def test_roles_and_policies_that_name_the_key_are_not_encrypted_resources(translated: dict[str, Any]) -> None:
+    """An IAM statement's Resource is the key: it grants the key, it stores nothing with it."""
+    encrypted = encrypted_resources(translated)
+    assert "StatusWriterRole" not in encrypted and "JobStatusReadPolicy" not in encrypted
+    assert {"JobStatusTable", "NotificationQueue", "StatusWriterFunction", "StatusWriterLogGroup"} <= set(encrypted)
 
 
 @pytest.mark.parametrize(
@@ -203,7 +218,7 @@ def test_a_new_encrypted_resource_without_its_writer_fails(translated: dict[str,
         ("kms-key-policy.json", "LambdaConsumesAndFillsTheEncryptedQueues", "kms:Decrypt"),
         ("kms-key-policy.json", "DynamoDBDescribesTheKey", "kms:Describe*"),
         ("deployer-kms-policy.json", "DynamoDBEncryptsTheTableWithTheKey", "kms:DescribeKey"),
-        ("deployer-kms-policy.json", "LambdaEncryptsTheFunctionsEnvironmentWithTheKey", "kms:CreateGrant"),
+        ("deployer-kms-policy.json", "LambdaGrantsItselfTheKeyForTheFunctions", "kms:CreateGrant"),
         ("deployer-kms-policy.json", "LambdaEncryptsTheFunctionsEnvironmentWithTheKey", "kms:Encrypt"),
     ],
 )
@@ -212,3 +227,39 @@ def test_a_policy_short_of_one_action_fails(translated: dict[str, Any], policy: 
     (statement,) = [s for s in policies[policy]["Statement"] if s["Sid"] == sid]
     statement["Action"] = [a for a in statement["Action"] if a != action]
     assert missing(translated, policies["kms-key-policy.json"], policies["deployer-kms-policy.json"])
+
+
+def test_the_deployer_creates_grants_only_through_the_services() -> None:
+    """A grant is a key policy of its own: a CreateGrant the deployer may call directly lets it grant
+    itself (or anyone) Decrypt on every queue, the table and the logs. Each CreateGrant is limited to
+    the requests an integrated service (DynamoDB, Lambda) makes for a resource:
+    https://docs.aws.amazon.com/kms/latest/developerguide/grant-authorization.html"""
+    for statement in read_policy("deployer-kms-policy.json")["Statement"]:
+        listed = statement["Action"]
+        if "kms:CreateGrant" not in (listed if isinstance(listed, list) else [listed]):
+            continue
+        condition = statement.get("Condition", {})
+        through_a_service = "kms:ViaService" in condition.get("StringEquals", {})
+        for_a_resource = condition.get("Bool", {}).get("kms:GrantIsForAWSResource") == "true"
+        assert through_a_service or for_a_resource, statement["Sid"]
+
+
+# Each file's step in docs/deploy.md, and the example values it must tell the deployer to replace.
+PLACEHOLDERS = {"account": "111122223333", "region": REGION, "stack name": "transcoder-status"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "step", "next_step"),
+    [("kms-key-policy.json", "1. **The key policy.**", "\n2. "), ("deployer-kms-policy.json", "2. **", "\n3. ")],
+)
+def test_the_deploy_guide_names_every_example_value_of_each_file(policy: str, step: str, next_step: str) -> None:
+    """A deployer in eu-west-1 who replaced only the key's ARN in the deployer's policy kept
+    kms:ViaService dynamodb.us-east-1: DynamoDB's CreateGrant was refused halfway through the deploy."""
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    start = guide.index(step)
+    text = guide[start : guide.index(next_step, start)]
+    assert f"`deploy/{policy}`" in text
+    content = (ROOT / "deploy" / policy).read_text()
+    for what, example in PLACEHOLDERS.items():
+        if example in content:
+            assert f"`{example}`" in text, f"docs/deploy.md's step for {policy} does not say to replace the {what}"

@@ -125,15 +125,15 @@ def test_expected_rows_follow_the_terminal_notification_warnings_and_latest_prog
         if job.source == Source.ELASTIC_TRANSCODER:
             assert facts.progress is None
             assert len(facts.warnings) == sum(message["state"] == "WARNING" for message in documents)
-            assert facts.output_files == {"HLS/400k"}  # an error's output too: the writer lists what it was told
+            assert [o.key for o in facts.details[2]] == ["HLS/400k"]  # an error's output too: as it was told
         elif job.outcome is JobStatus.SUCCESS:
             assert (facts.progress, facts.phase) == (100, None)
-            assert facts.output_files == {f"s3://example-output-bucket/{job.job_id}/file.mp4"}
+            assert [o.key for o in facts.details[2]] == [f"s3://example-output-bucket/{job.job_id}/file.mp4"]
         else:
             reports = [event["detail"] for event in documents if event["detail"]["status"] == "STATUS_UPDATE"]
             latest = max(reports, key=lambda detail: detail["timestamp"], default=None)
             assert facts.progress == (None if latest is None else latest["jobProgress"]["jobPercentComplete"])
-            assert facts.output_files == frozenset()
+            assert facts.details[2] == ()
 
 
 def test_a_mediaconvert_jobs_finish_is_its_terminal_events_own_time(sent: Load) -> None:
@@ -184,7 +184,7 @@ def test_a_row_compares_with_its_expectation_on_every_attribute(sent: Load) -> N
             "progress": replace(row, facts=replace(row.facts, progress=(row.facts.progress or 0) + 1)),
             "warnings": replace(row, facts=replace(row.facts, warnings=(*row.facts.warnings, "one more"))),
             "statusShard": replace(row, facts=replace(row.facts, status_shard=status_shard(JobStatus.RUNNING, "x"))),
-            "outputFiles": replace(row, facts=replace(row.facts, output_files=row.facts.output_files | {"extra"})),
+            "playlists": replace(row, facts=replace(row.facts, playlists=(*row.facts.playlists, "extra.m3u8"))),
             "finishedAt": replace(row, finished_at=never),
             "notifiedAt": replace(row, notified_at=None),
             "expiresAt": replace(row, expires_at=wanted.expires_at.start - DAY_S),

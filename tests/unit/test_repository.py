@@ -54,3 +54,16 @@ def test_text_quoting_the_clients_default_backoff_quotes_backoffs_own() -> None:
         if (float(match[1]), float(match[2])) != (default.initial, default.maximum)
     ]
     assert not wrong, wrong
+
+
+def test_every_module_the_docs_name_by_path_exists() -> None:
+    """A module moved (the soak harness to bench/soak) leaves no page pointing at its old place. A path
+    is the repository's, src/'s or the package's (``local/pipe.py``)."""
+    bases = [ROOT, ROOT / "src", ROOT / "src" / "transcoder_status"]
+    missing = [
+        f"{page.relative_to(ROOT)}: {path}"
+        for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
+        for path in sorted(set(re.findall(r"(?<![\w./-])((?:[\w-]+/)+[\w-]+\.py)\b", page.read_text())))
+        if not any((base / path).is_file() for base in bases)
+    ]
+    assert missing == []

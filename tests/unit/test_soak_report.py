@@ -67,6 +67,7 @@ def result(tmp_path: Path, faults: frozenset[str] = frozenset(), wrong: bool = F
     for number, job in enumerate(load.jobs):
         made.terminal_sent[job.job_id] = 1000.0
         made.seen_finished[job.job_id] = 1000.0 + number / 10
+    made.job_metrics = dict(made.expected_job_metrics)  # the publisher counted each job once
     if wrong:
         job = load.jobs[0]
         made.wrong[job.job_id] = ["no row"]
@@ -88,6 +89,21 @@ def test_a_clean_run_passes_and_says_so(tmp_path: Path) -> None:
     assert "10 right, 0 wrong" in text and "Lost          0" in text and "PASS" in text
     assert "25 notifications/s" in text  # 100 sent, queue empty 4 s after the first send
     assert "p50 0.4 s, p90 0.8 s, p99 0.9 s, max 0.9 s" in text
+    assert "each job once" in text
+
+
+def test_outcome_metrics_that_do_not_count_each_job_once_fail_the_run(tmp_path: Path) -> None:
+    """Issue 20: a job finished by a redelivery (its write came back DUPLICATE) went uncounted."""
+    made = result(tmp_path)
+    expected = made.expected_job_metrics
+    assert sum(expected.values()) == len(made.load.jobs)
+    name = next(name for name, value in expected.items() if value)
+    made.job_metrics = {**expected, name: expected[name] - 1}
+    assert not made.passed
+    console = Console(record=True, width=300)
+    print_report(console, made)
+    text = console.export_text()
+    assert f"{name} {expected[name] - 1}" in text and "expected" in text
 
 
 def test_a_wrong_row_a_lost_message_or_a_good_one_in_the_dlq_fails_the_run(tmp_path: Path) -> None:

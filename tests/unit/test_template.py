@@ -10,20 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.events.models import EventPattern
 
 from transcoder_status.handler import DEADLINE_MARGIN_S, StatusWriter
-from transcoder_status.local.pipe import InputTemplate, compile_pattern, passes
+from transcoder_status.local.stream_mapping import passes
 from transcoder_status.local.template import load_template, translate
 from transcoder_status.stuck_check import METRIC as STUCK_METRIC
-from transcoder_status.table import (
-    FINISHED_EVENT_ATTRIBUTES,
-    JOB_ID,
-    LISTING_ATTRIBUTES,
-    OUTPUT_FILES,
-    STATUS_INDEX,
-    STATUS_SHARD,
-    UPDATED_AT,
-)
+from transcoder_status.table import JOB_ID, LISTING_ATTRIBUTES, STATUS_INDEX, STATUS_SHARD, UPDATED_AT
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +83,7 @@ def test_the_function_role_grants_only_what_the_function_uses(translated: dict[s
     function = translated["Resources"]["StatusWriterFunction"]["Properties"]
     assert function["Role"] == {"Fn::GetAtt": ["StatusWriterRole", "Arn"]}
     roles = resources_of(translated, "AWS::IAM::Role")
-    assert set(roles) == {"StatusWriterRole", "StuckCheckRole", "JobFinishedPipeRole"}  # SAM generated none
+    assert set(roles) == {"StatusWriterRole", "StuckCheckRole", "FinishedEventPublisherRole"}  # SAM generated none
     role = roles["StatusWriterRole"]["Properties"]
     assert "ManagedPolicyArns" not in role
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
@@ -144,7 +137,8 @@ def test_no_policy_in_the_stack_has_a_wildcard_resource_on_data(translated: dict
         for statement in document["Statement"]:
             if statement["Resource"] == "*":  # only actions that take no resource ARN
                 actions = always_list(statement["Action"])
-                assert all(a.startswith("xray:") or a == "mediaconvert:ListJobs" for a in actions), statement
+                no_resource = ("mediaconvert:ListJobs", "dynamodb:ListStreams")
+                assert all(a.startswith("xray:") or a in no_resource for a in actions), statement
             assert not any(action.endswith(":*") for action in always_list(statement["Action"])), statement
 
 
@@ -240,11 +234,18 @@ def test_the_stuck_check_role_may_only_query_the_index_and_write_its_logs(transl
     assert extra.keys() - granted.keys() == {
         "RepairMediaConvertRows",
         "AskMediaConvertAboutTheAccountsJobs",
+        "ListRunningMediaConvertJobs",
         "SendTraces",
         "UseTheStackKey",
     }
-    assert extra["RepairMediaConvertRows"] == ["dynamodb:UpdateItem"]
+    assert extra["RepairMediaConvertRows"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert extra["AskMediaConvertAboutTheAccountsJobs"] == ["mediaconvert:GetJob"]
+    # Discovery (issue 19): ListJobs takes no resource but "*" (it has no resource type in IAM).
+    (listing,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("List")]
+    assert (listing["Action"], listing["Resource"]) == ("mediaconvert:ListJobs", "*")
+    environment = function["Environment"]["Variables"]
+    assert environment["MEDIACONVERT_QUEUE_ARN"] == {"Ref": "MediaConvertQueueArn"}
+    assert environment["MEDIACONVERT_USER_METADATA"]["Fn::If"][0] == "FilterMediaConvertMetadata"
     assert extra["UseTheStackKey"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     (ask,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("Ask")]
     assert ask["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:mediaconvert:${AWS::Region}:${AWS::AccountId}:jobs/*"}
@@ -269,6 +270,7 @@ def test_alarms_watch_what_an_outage_changes(template: dict[str, Any]) -> None:
         "StuckJobs",  # the stuck check's
         "Duration",  # the stuck check's, near its timeout (issue 18)
         "FailedInvocations",  # its schedule could not invoke it (issue 18)
+        "IteratorAge",  # the publisher's delay on the table's stream
     }
     # The function's metric, under the namespace and service its environment sets.
     environment = template["Resources"]["StatusWriterFunction"]["Properties"]["Environment"]["Variables"]
@@ -343,7 +345,7 @@ def dashboard_metrics(template: dict[str, Any]) -> dict[str, set[str]]:
             namespace = names[0] if names[0] != "." else namespace
             assert namespace is not None
             found.setdefault(namespace, set()).add(names[1])
-    assert variables == {"Service": "transcoder-status"}
+    assert variables == {"Service": "transcoder-status", "EventsService": "transcoder-status-events"}
     return found
 
 
@@ -360,7 +362,7 @@ def test_the_dashboard_shows_a_bad_day_on_one_page(template: dict[str, Any]) -> 
         STUCK_METRIC,
     }
     assert metrics["AWS/SQS"] == {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
-    assert metrics["AWS/Lambda"] == {"Duration", "Errors", "Throttles"}
+    assert metrics["AWS/Lambda"] == {"Duration", "Errors", "Throttles", "IteratorAge"}
     text = template["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
     for queue in ("NotificationDeadLetterQueue", "NotificationQueue"):
         assert f"${{{queue}.QueueName}}" in text
@@ -370,7 +372,9 @@ def test_the_dashboard_shows_a_bad_day_on_one_page(template: dict[str, Any]) -> 
 
 def test_template_translates_as_sam_does(template: dict[str, Any]) -> None:
     translated = translate(template)
-    (mapping,) = resources_of(translated, "AWS::Lambda::EventSourceMapping").values()
+    mappings = resources_of(translated, "AWS::Lambda::EventSourceMapping")
+    assert set(mappings) == {"StatusWriterFunctionNotifications", "FinishedEventPublisherFunctionFinishedRows"}
+    mapping = mappings["StatusWriterFunctionNotifications"]
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert "ScalingConfig" in mapping["Properties"]
     assert not resources_of(translated, "AWS::Serverless::Function")
@@ -410,9 +414,10 @@ def test_the_stuck_checks_import_path_is_as_lean_as_the_handlers() -> None:
     assert {"boto3", "aws_lambda_powertools", "transcoder_status.listing", "transcoder_status.reconcile"} <= loaded
 
 
-def test_handler_import_path_loads_only_boto3_and_powertools() -> None:
-    """Cold start: importing the handler must not pull in the CLI, the local stack or their libraries."""
-    loaded = modules_loaded_by("transcoder_status.handler")
+@pytest.mark.parametrize("handler", ["transcoder_status.handler", "transcoder_status.publisher"])
+def test_handler_import_path_loads_only_boto3_and_powertools(handler: str) -> None:
+    """Cold start: importing a handler must not pull in the CLI, the local stack or their libraries."""
+    loaded = modules_loaded_by(handler)
     assert HEAVY.isdisjoint(loaded), HEAVY & loaded
     assert {"boto3", "aws_lambda_powertools"} <= loaded
 
@@ -455,13 +460,13 @@ def test_a_customer_managed_key_encrypts_everything_that_stores_data(template: d
     key = {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]}
     resources = template["Resources"]
     assert resources["TranscoderNotificationTopic"]["Properties"]["KmsMasterKeyId"] == key
-    for queue in ("NotificationQueue", "NotificationDeadLetterQueue"):
+    for queue in ("NotificationQueue", "NotificationDeadLetterQueue", "FinishedEventsFailedQueue"):
         properties = resources[queue]["Properties"]
         assert properties["KmsMasterKeyId"] == key
         # Without a key, SQS's own encryption: never unencrypted.
         assert properties["SqsManagedSseEnabled"] == {"Fn::If": ["HasKmsKey", False, True]}
     assert resources["JobStatusTable"]["Properties"]["SSESpecification"]["KMSMasterKeyId"] == key
-    for function in ("StatusWriter", "StuckCheck"):
+    for function in ("StatusWriter", "StuckCheck", "FinishedEventPublisher"):
         assert resources[f"{function}LogGroup"]["Properties"]["KmsKeyId"] == key
         assert resources[f"{function}Function"]["Properties"]["KmsKeyArn"] == key
 
@@ -492,7 +497,7 @@ BUS = {
 
 
 def stream_record(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
-    """A stream record as the Pipe sees it; images in DynamoDB's JSON."""
+    """A stream record as Lambda gives it to the function; images in DynamoDB's JSON."""
     dynamodb: dict[str, Any] = {"Keys": {"jobId": {"S": "j"}}, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     if old is not None:
         dynamodb["OldImage"] = old
@@ -502,18 +507,17 @@ def stream_record(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dic
     return {"eventName": name, "eventSource": "aws:dynamodb", "dynamodb": dynamodb}
 
 
-def image(finished: bool | None, files: list[str] | None = None) -> dict[str, Any]:
+def image(finished: bool | None) -> dict[str, Any]:
     item: dict[str, Any] = {"jobId": {"S": "j"}, "status": {"S": "SUCCESS" if finished else "RUNNING"}}
     if finished is not None:
         item["finished"] = {"BOOL": finished}
-    if files:
-        item["outputFiles"] = {"SS": files}
     return item
 
 
 @pytest.fixture(scope="module")
-def pipes(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: spec["Properties"] for name, spec in resources_of(translated, "AWS::Pipes::Pipe").items()}
+def publisher_mapping(translated: dict[str, Any]) -> dict[str, Any]:
+    mapping: dict[str, Any] = translated["Resources"]["FinishedEventPublisherFunctionFinishedRows"]["Properties"]
+    return mapping
 
 
 def test_the_table_streams_new_and_old_images(template: dict[str, Any]) -> None:
@@ -521,110 +525,114 @@ def test_the_table_streams_new_and_old_images(template: dict[str, Any]) -> None:
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
-def test_the_pipes_read_the_table_stream_and_put_on_the_chosen_bus(pipes: dict[str, dict[str, Any]]) -> None:
-    assert set(pipes) == {"JobFinishedPipe", "JobFinishedWithoutOutputsPipe"}
-    for pipe in pipes.values():
-        assert pipe["Source"] == {"Fn::GetAtt": ["JobStatusTable", "StreamArn"]}
-        assert pipe["RoleArn"] == {"Fn::GetAtt": ["JobFinishedPipeRole", "Arn"]}
-        assert pipe["Target"] == BUS
-        assert "Enrichment" not in pipe  # no function code
-        assert pipe["TargetParameters"]["EventBridgeEventBusParameters"] == {
-            "Source": "transcoder-status",
-            "DetailType": "Transcoding Job Finished",
-        }
-        stream = pipe["SourceParameters"]["DynamoDBStreamParameters"]
-        assert stream["StartingPosition"] == "TRIM_HORIZON"  # no finish missed before the Pipe starts
-        assert 1 <= stream["BatchSize"] <= 10  # an event bus target takes ten
-        assert stream["MaximumRetryAttempts"] == -1  # a finish is retried, never skipped
+def test_the_publisher_reads_the_stream_as_aws_stream_consumers_should(
+    translated: dict[str, Any], publisher_mapping: dict[str, Any]
+) -> None:
+    assert not resources_of(translated, "AWS::Pipes::Pipe")
+    function = translated["Resources"]["FinishedEventPublisherFunction"]["Properties"]
+    writer = translated["Resources"]["StatusWriterFunction"]["Properties"]
+    assert function["Handler"] == "transcoder_status.publisher.lambda_handler"
+    for same in ("Runtime", "Architectures", "Layers"):
+        assert function[same] == writer[same], same
+    assert function["Environment"]["Variables"]["EVENT_BUS_NAME"] == BUS
+    assert publisher_mapping["EventSourceArn"] == {"Fn::GetAtt": ["JobStatusTable", "StreamArn"]}
+    assert publisher_mapping["FunctionName"] == {"Ref": "FinishedEventPublisherFunction"}
+    assert publisher_mapping["StartingPosition"] == "TRIM_HORIZON"  # no finish missed before it starts
+    assert publisher_mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert publisher_mapping["BisectBatchOnFunctionError"] is True
+    # Finite: a record that keeps failing never holds the shard for the stream's 24 hours.
+    assert 0 <= publisher_mapping["MaximumRetryAttempts"] <= 100
+    assert 60 <= publisher_mapping["MaximumRecordAgeInSeconds"] < 86400
+    assert publisher_mapping["DestinationConfig"] == {
+        "OnFailure": {"Destination": {"Fn::GetAtt": ["FinishedEventsFailedQueue", "Arn"]}}
+    }
+    assert translated["Resources"]["FinishedEventsFailedQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 86400
 
 
-# Every kind of write the table sees, and which Pipe (if any) must publish it.
+# Every kind of write the table sees, and whether the publisher must be invoked for it.
 FILTER_CASES = [
-    ("a row written finished, with outputs", None, image(True, ["a.mp4"]), "JobFinishedPipe"),
-    ("a row written finished, without outputs", None, image(True), "JobFinishedWithoutOutputsPipe"),
-    ("running -> finished, with outputs", image(False), image(True, ["a.mp4", "b.mp4"]), "JobFinishedPipe"),
-    ("running -> finished, without outputs", image(False), image(True), "JobFinishedWithoutOutputsPipe"),
-    ("a row written running", None, image(False), None),
-    ("running -> running", image(False), image(False), None),
-    ("a merge into a finished row", image(True, ["a.mp4"]), image(True, ["a.mp4"]), None),
-    ("a merge into a finished row without outputs", image(True), image(True), None),
-    ("the TTL deleting a finished row", image(True, ["a.mp4"]), None, None),
-    ("the TTL deleting a running row", image(False), None, None),
-    ("a key-only image (moto's first INSERT)", None, image(None), None),
+    ("a row written finished", None, image(True), True),
+    ("running -> finished", image(False), image(True), True),
+    ("a row written running", None, image(False), False),
+    ("running -> running", image(False), image(False), False),
+    ("a merge into a finished row", image(True), image(True), False),
+    ("the TTL deleting a finished row", image(True), None, False),
+    ("the TTL deleting a running row", image(False), None, False),
+    ("a key-only image (moto's first INSERT)", None, image(None), False),
 ]
 
 
-@pytest.mark.parametrize(("case", "old", "new", "publisher"), FILTER_CASES, ids=[c[0] for c in FILTER_CASES])
-def test_exactly_the_transition_to_finished_passes_and_through_one_pipe(
-    pipes: dict[str, dict[str, Any]], case: str, old: Any, new: Any, publisher: str | None
+@pytest.mark.parametrize(("case", "old", "new", "invoked"), FILTER_CASES, ids=[c[0] for c in FILTER_CASES])
+def test_exactly_the_transition_to_finished_invokes_the_publisher(
+    publisher_mapping: dict[str, Any], case: str, old: Any, new: Any, invoked: bool
 ) -> None:
-    record = stream_record(old, new)
-    passing = {
-        name
-        for name, pipe in pipes.items()
-        if passes(
-            [compile_pattern(f["Pattern"]) for f in pipe["SourceParameters"]["FilterCriteria"]["Filters"]], record
-        )
-    }
-    assert passing == ({publisher} if publisher else set()), case
+    patterns = [EventPattern.load(f["Pattern"]) for f in publisher_mapping["FilterCriteria"]["Filters"]]
+    assert passes(patterns, stream_record(old, new)) is invoked, case
 
 
-def test_the_input_templates_read_what_every_finished_row_holds(pipes: dict[str, dict[str, Any]]) -> None:
-    """The item layout lives in table.py: the templates read only attributes it guarantees, by type."""
-    templates = {name: InputTemplate(pipe["TargetParameters"]["InputTemplate"]) for name, pipe in pipes.items()}
-    for template in templates.values():
-        for path in template.paths():
-            assert path[:2] == ("dynamodb", "NewImage") and len(path) == 4, path
-            assert FINISHED_EVENT_ATTRIBUTES.get(str(path[2])) == path[3], path
-        assert all(p.quoted for p in template.placeholders if p.steps[3] == "S")  # strings are escaped
-    with_outputs = templates["JobFinishedPipe"]
-    (files,) = [p for p in with_outputs.placeholders if p.steps[3] == "SS"]
-    assert not files.quoted and files.steps[2] == OUTPUT_FILES  # a JSON array
-    # The two templates are one, but for where the outputs come from.
-    assert templates["JobFinishedWithoutOutputsPipe"].text == with_outputs.text.replace(
-        "<$.dynamodb.NewImage.outputFiles.SS>", "[]"
-    )
-
-
-def test_the_detail_has_the_schemas_keys(pipes: dict[str, dict[str, Any]]) -> None:
-    new_image = {name: {kind: ["x"] if kind == "SS" else "x"} for name, kind in FINISHED_EVENT_ATTRIBUTES.items()}
-    for pipe in pipes.values():
-        rendered = json.loads(
-            InputTemplate(pipe["TargetParameters"]["InputTemplate"]).render({"dynamodb": {"NewImage": new_image}}, {})
-        )
-        assert list(rendered) == SCHEMA["required"]
-        assert set(rendered) == set(SCHEMA["properties"])
-
-
-def test_the_pipe_role_reads_only_that_stream_and_puts_only_on_that_bus(translated: dict[str, Any]) -> None:
-    role = translated["Resources"]["JobFinishedPipeRole"]["Properties"]
+def test_the_publisher_role_reads_only_that_stream_and_puts_only_on_that_bus(translated: dict[str, Any]) -> None:
+    role = translated["Resources"]["FinishedEventPublisherRole"]["Properties"]
     assert "ManagedPolicyArns" not in role
+    assert translated["Resources"]["FinishedEventPublisherFunction"]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["FinishedEventPublisherRole", "Arn"]
+    }
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "pipes.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-        }
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ]
-    for take in (True, False):  # every option on (a key, a bus of the stack's own), or none
+    log_group = {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+        "${FinishedEventPublisherLogGroup}:*"
+    }
+    for take in (True, False):  # every option on (a key, tracing, a bus of the stack's own), or none
         granted = {
             statement["Sid"]: (sorted(always_list(statement["Action"])), statement["Resource"])
-            for statement in role_statements(translated, "JobFinishedPipeRole", take)
+            for statement in role_statements(translated, "FinishedEventPublisherRole", take)
         }
         expected = {
             "ReadTheStatusTableStream": (
-                ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
                 {"Fn::GetAtt": ["JobStatusTable", "StreamArn"]},
             ),
-            # The bus the Pipes put on, whichever the parameter picks.
+            # IAM takes no resource for ListStreams: on its own, on "*".
+            "ListStreams": (["dynamodb:ListStreams"], "*"),
             "PutEventsOnTheJobEventBus": (["events:PutEvents"], branches(BUS, take)),
+            "DescribeFailedBatchesInTheOnFailureQueue": (
+                ["sqs:SendMessage"],
+                {"Fn::GetAtt": ["FinishedEventsFailedQueue", "Arn"]},
+            ),
+            "WriteItsOwnLogGroup": (["logs:CreateLogStream", "logs:PutLogEvents"], log_group),
         }
-        if take:  # the key only when one is given
-            expected["ReadTheStreamThroughTheStackKey"] = (["kms:Decrypt"], {"Ref": "KmsKeyArn"})
+        if take:
+            expected["SendTraces"] = (["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*")
+            expected["UseTheStackKey"] = (["kms:Decrypt", "kms:GenerateDataKey"], {"Ref": "KmsKeyArn"})
         assert granted == expected
-    for pipe in resources_of(translated, "AWS::Pipes::Pipe").values():
-        assert pipe["Properties"]["Target"] == BUS
+
+
+def test_the_publishers_alarms_and_dashboard(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    function = {"Ref": "FinishedEventPublisherFunction"}
+    errors = resources["FinishedEventPublisherErrorsAlarm"]["Properties"]
+    assert (errors["Namespace"], errors["MetricName"], errors["Dimensions"][0]["Value"]) == (
+        "AWS/Lambda",
+        "Errors",
+        function,
+    )
+    late = resources["FinishedEventsLateAlarm"]["Properties"]
+    assert (late["MetricName"], late["Statistic"], late["Dimensions"][0]["Value"]) == (
+        "IteratorAge",
+        "Maximum",
+        function,
+    )
+    growing = resources["FinishedEventsFailedQueueGrowingAlarm"]["Properties"]
+    (depth,) = [query for query in growing["Metrics"] if "MetricStat" in query]
+    assert depth["MetricStat"]["Metric"]["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": ["FinishedEventsFailedQueue", "QueueName"]
+    }
+    assert "DIFF" in next(q["Expression"] for q in growing["Metrics"] if "Expression" in q)  # growth, not depth
+    text = resources["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    assert "${FinishedEventPublisherFunction}" in text and "${FinishedEventsFailedQueue.QueueName}" in text
+    assert '"JobsSucceeded", "service", "${EventsService}"' in text  # the publisher counts finished jobs
+    assert "IteratorAge" in text
 
 
 def test_the_bus_is_the_accounts_default_or_the_stacks_own(template: dict[str, Any]) -> None:
@@ -698,6 +706,10 @@ def longest_value(template: dict[str, Any], value: Any) -> int:
         return int(spec["MaxLength"])
     if "Fn::If" in value:
         return max(longest_value(template, branch) for branch in value["Fn::If"][1:])
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):  # each ${Parameter} at its longest
+        text = value["Fn::Sub"]
+        names = re.findall(r"\$\{(\w+)\}", text)
+        return len(re.sub(r"\$\{\w+\}", "", text)) + sum(longest_value(template, {"Ref": name}) for name in names)
     raise AssertionError(f"no bound known for {value}")
 
 
@@ -750,7 +762,9 @@ def test_the_powertools_layer_is_well_formed_in_every_region_of_its_partition(te
 
     mapping = template["Mappings"]["PowertoolsLayer"]
     assert mapping == {"aws": {"Account": "017000801446"}}  # no other partition's account is documented
-    for name in ("StatusWriterFunction", "StuckCheckFunction"):
+    functions = [name for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == 3
+    for name in functions:
         (layer,) = template["Resources"][name]["Properties"]["Layers"]
         text, variables = layer["Fn::Sub"]
         assert variables == {"Publisher": {"Fn::FindInMap": ["PowertoolsLayer", {"Ref": "AWS::Partition"}, "Account"]}}
@@ -783,3 +797,21 @@ def test_sam_commands_share_one_region_and_sync_has_its_own_stack() -> None:
     development = config["dev"]
     assert "sync" in development
     assert development["global"]["parameters"]["stack_name"] != deployed
+
+
+def test_reading_the_template_leaves_yaml_safe_load_as_it_was() -> None:
+    """CloudFormation's short forms are known to the template's reader alone: afterwards a plain
+    ``yaml.safe_load`` in the same process still refuses an unknown tag (a fresh interpreter, since
+    this one has read the template already)."""
+    check = (
+        "import yaml\n"
+        "from transcoder_status.local.template import load_template\n"
+        "assert load_template()['Resources']['StatusWriterFunction']['Properties']['Role'] == "
+        "{'Fn::GetAtt': ['StatusWriterRole', 'Arn']}\n"
+        "try:\n"
+        "    print(yaml.safe_load('key: !Ref Other'))\n"
+        "except yaml.constructor.ConstructorError:\n"
+        "    print('refused')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "refused"

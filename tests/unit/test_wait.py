@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import logging
+import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +17,7 @@ from botocore.stub import Stubber
 
 from transcoder_status import client
 from transcoder_status.client import (
+    AsyncJobMonitor,
     Backoff,
     JobMonitor,
     JobWaitTimeout,
@@ -279,3 +285,87 @@ def test_a_round_that_starts_at_the_deadline_still_reads(clock: FakeClock) -> No
         list(watch_jobs(jobs, table, timeout=1, backoff=Backoff(2, 2), sleep=clock.sleep))  # type: ignore[arg-type]
     # Two chunks from 0 s; a pause of 1-2 s cut to the 0.8 s left; at 1 s, the first chunk only.
     assert [len(request) for request in table.requests] == [100, 50, 100]
+
+
+class UnhurriedTable(FlakyTable):
+    """Every job finished; each call takes a moment of real time, as a call over the network does."""
+
+    def get(self, job_id: str, **_: Any) -> JobRow | None:
+        time.sleep(0.01)
+        return self.rows.get(job_id)
+
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
+        time.sleep(0.01)
+        return super().get_many(job_ids)
+
+
+@pytest.mark.parametrize("timeout", [math.inf, 1e12])
+def test_a_timeout_too_far_to_wait_for_means_no_deadline(timeout: float) -> None:
+    """wait(timeout=math.inf) raised OverflowError: a read was waited for with the whole timeout left."""
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    monitor._table = UnhurriedTable({"a": done("a")}, unprocessed_rounds=0)  # type: ignore[assignment]
+    assert monitor.wait(timeout=timeout) is JobStatus.SUCCESS
+    table = UnhurriedTable({"a": done("a")}, unprocessed_rounds=0)
+    assert _statuses(list(watch_jobs(["a"], table, timeout=timeout))[-1]) == {"a": JobStatus.SUCCESS}  # type: ignore[arg-type]
+
+
+def test_a_wait_says_once_per_outage_that_it_is_retrying(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    """A wrong endpoint is retried like an outage: with no timeout, for ever. It was retried without a
+    word (``transcoder-status watch JOB`` with a mistyped --endpoint-url hung, printing nothing)."""
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    monitor._table = OutageTable({"a": done("a")}, outage=5)  # type: ignore[assignment]
+    table = OutageTable({"a": done("a")}, outage=5)
+    with caplog.at_level(logging.WARNING, logger=client.__name__):
+        assert monitor.wait() is JobStatus.SUCCESS
+        assert len(list(watch_jobs(["a"], table, sleep=clock.sleep))) == 6  # type: ignore[arg-type]
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 2, said  # one line per outage (five failed reads each), not per read
+    assert all("Cannot reach DynamoDB" in line and "retrying" in line for line in said), said
+
+
+TRACE = contextvars.ContextVar[str]("TRACE")
+
+
+class TracedTable(UnhurriedTable):
+    """Records the caller's context each call runs in (a tracer's current span lives in one)."""
+
+    def __init__(self, rows: dict[str, JobRow]):
+        super().__init__(rows, unprocessed_rounds=0)
+        self.seen: list[str | None] = []
+
+    def get(self, job_id: str, **options: Any) -> JobRow | None:
+        self.seen.append(TRACE.get(None))
+        return super().get(job_id, **options)
+
+    def get_many(self, job_ids: Sequence[str], *, consistent: bool = True, attributes: Any = None) -> Any:
+        self.seen.append(TRACE.get(None))
+        return super().get_many(job_ids)
+
+
+def test_a_waits_reads_run_in_the_callers_context() -> None:
+    """A read bounded by a deadline runs in a thread of its own: it lost the caller's context
+    variables, so a tracer's DynamoDB spans (OpenTelemetry keeps the current span in one) lost
+    their parent."""
+    table = TracedTable({"a": done("a")})
+    monitor = JobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    monitor._table = table  # type: ignore[assignment]
+    asyncer = AsyncJobMonitor("a", "t", client=object())  # type: ignore[arg-type]
+    asyncer._monitor._table = table  # type: ignore[assignment]
+
+    def waits() -> None:
+        TRACE.set("span-1")
+        monitor.wait(timeout=60)
+        asyncio.run(asyncer.wait(timeout=60))
+        list(watch_jobs(["a"], table, timeout=60))  # type: ignore[arg-type]
+
+    contextvars.copy_context().run(waits)  # the variable is set for this test only
+    assert table.seen == ["span-1"] * 3
+
+
+def test_a_wait_that_times_out_logs_no_retry_it_will_not_make(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    table = OutageTable({}, outage=1_000)
+    with caplog.at_level(logging.WARNING, logger=client.__name__), pytest.raises(JobWaitTimeout):
+        list(watch_jobs(["a"], table, timeout=0, sleep=clock.sleep))  # type: ignore[arg-type]
+    assert caplog.records == []  # the last read failed, and nothing is retried

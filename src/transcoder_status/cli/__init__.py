@@ -1,5 +1,5 @@
 """The ``transcoder-status`` command: read job status, watch jobs, list jobs, explain and redrive the
-dead-letter queue, repair rows from MediaConvert, replay events, run the local stack.
+dead-letter queue, repair rows from MediaConvert, republish finished events, replay events, run the local stack.
 
 A thin face: the library does the work. One module per group of commands; this one builds the app."""
 
@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from . import dlq, jobs, local, repair
+from . import dlq, events, jobs, local, repair
 from .output import EXIT_FAILED, EXIT_TIMEOUT, EXIT_UNREADABLE, errors
 
 __all__ = ["EXIT_FAILED", "EXIT_TIMEOUT", "EXIT_UNREADABLE", "app", "main"]
@@ -46,6 +46,7 @@ app.command()(jobs.watch)
 app.command()(repair.reconcile)
 app.command()(repair.backfill)
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(events.app, name="events")
 app.command()(local.replay)
 app.command()(local.demo)
 app.command("local")(local.local)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -12,12 +13,15 @@ from rich.table import Table
 
 from ..client import JobWaitTimeout, StatusTableError, explained_errors, watch_jobs
 from ..display import Column, JobProgress, fitted, styled
-from ..listing import list_jobs, status_choice
+from ..listing import Moment, list_jobs, status_choice
 from ..status import JobStatus
 from ..table import (
     ALL_ATTRIBUTES,
+    DISCOVERED_AT,
+    FINISHED_AT,
     LISTING_ATTRIBUTES,
     PROGRESS_ATTRIBUTES,
+    REPAIRED_AT,
     JobRow,
     TableNotConfiguredError,
     row_to_json,
@@ -31,6 +35,7 @@ from .output import (
     TableOption,
     duration,
     fail,
+    moment,
     status_table,
 )
 
@@ -62,6 +67,7 @@ def status(
     output.console.print(_rows_view(rows.items(), output.console.width))
 
 
+FINISHED = Column("Finished", whole=False)
 _ROW_COLUMNS = (
     Column("Job ID"),
     Column("Status"),
@@ -69,32 +75,47 @@ _ROW_COLUMNS = (
     Column("Progress", justify="right"),
     Column("Source"),
     Column("Updated", whole=False),
+    FINISHED,
     Column("Details", whole=False),
 )
 
 
 def _rows_view(rows: Iterable[tuple[str, JobRow | None]], width: int) -> Table:
-    """Job IDs and statuses always whole; Progress, Source, then State give way on a narrow terminal."""
+    """Job IDs and statuses (with a repaired or discovered mark) always whole; Progress, Source,
+    State, then Finished give way on a narrow terminal."""
     cells: list[list[str]] = []
     for job_id, row in rows:
         if row is None:
-            cells.append([escape(job_id), styled(JobStatus.RUNNING), "", "", "", "", "[dim]no notification yet[/dim]"])
+            cells.append(
+                [escape(job_id), styled(JobStatus.RUNNING), "", "", "", "", "", "[dim]no notification yet[/dim]"]
+            )
             continue
+        mark = " [yellow](repaired)[/yellow]" if row.repaired_at else ""
+        mark += " [yellow](discovered)[/yellow]" if row.discovered_at else ""
         detail = row.error_message or (f"{len(row.warnings)} warning(s)" if row.warnings else "")
         if row.error_code:
             detail = f"{row.error_code}: {detail}"
         cells.append(  # what the transcoder wrote is text, not markup ("Video codec [indeo4] ...")
             [
                 escape(job_id),
-                styled(row.status),
+                styled(row.status) + mark,
                 escape(row.state or ""),
                 "" if row.progress is None else f"{row.progress}%",
                 escape(row.source or ""),
                 (row.updated_at or "").replace("T", " "),  # a place to fold
+                (row.finished_at or "").replace("T", " "),
                 escape(detail),
             ]
         )
-    return fitted(_ROW_COLUMNS, cells, width, droppable=("Progress", "Source", "State"))
+    finished = _ROW_COLUMNS.index(FINISHED)
+    if not any(row[finished] for row in cells):  # no job finished: no empty column to take room
+        columns = tuple(column for column in _ROW_COLUMNS if column is not FINISHED)
+        cells = [row[:finished] + row[finished + 1 :] for row in cells]
+        return fitted(columns, cells, width, droppable=("Progress", "Source", "State"))
+    return fitted(_ROW_COLUMNS, cells, width, droppable=("Progress", "Source", "State", "Finished"))
+
+
+MOMENT = "a duration before now (90s, 15m, 2h, 7d) or an ISO 8601 time (2026-12-06T17:00:00Z)"
 
 
 def list_jobs_command(
@@ -103,8 +124,12 @@ def list_jobs_command(
         list[str] | None,
         typer.Option("--status", "-s", help="RUNNING, SUCCESS, ERROR or CANCELED; repeat for several (default: all)."),
     ] = None,
-    since: Annotated[str | None, typer.Option(help="Updated within this long: 90s, 15m, 2h, 7d.")] = None,
-    until: Annotated[str | None, typer.Option(help="Updated at least this long ago: 90s, 15m, 2h, 7d.")] = None,
+    since: Annotated[str | None, typer.Option(help=f"Row last written at or after this: {MOMENT}.")] = None,
+    until: Annotated[str | None, typer.Option(help=f"Row last written at or before this: {MOMENT}.")] = None,
+    finished_since: Annotated[
+        str | None, typer.Option(help=f"Job finished at or after this (which jobs failed today): {MOMENT}.")
+    ] = None,
+    finished_until: Annotated[str | None, typer.Option(help=f"Job finished at or before this: {MOMENT}.")] = None,
     stuck: Annotated[
         str | None, typer.Option(help="Running jobs not updated for this long (a lost notification, a hung transcode).")
     ] = None,
@@ -114,12 +139,18 @@ def list_jobs_command(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """List jobs by status and last update, newest first (a Query of the status index, no Scan)."""
-    since_ago, until_ago, stuck_for = (
-        duration(since, "--since"),
-        duration(until, "--until"),
-        duration(stuck, "--stuck"),
+    """List jobs by status and last write, newest first (a Query of the status index, no Scan).
+
+    A row is written by every notification and every repair, so --since/--until select by the last
+    write: a job that failed days ago and was repaired today is "since 1d". --finished-since and
+    --finished-until select by when the job finished. A repaired row is marked (repaired), a row the
+    stuck check found in MediaConvert's list before any event (discovered)."""
+    since_at, until_at = moment(since, "--since"), moment(until, "--until")
+    finished_since_at, finished_until_at = (
+        moment(finished_since, "--finished-since"),
+        moment(finished_until, "--finished-until"),
     )
+    stuck_for = duration(stuck, "--stuck")
     try:
         chosen = status_choice(statuses)
     except ValueError as error:
@@ -130,18 +161,31 @@ def list_jobs_command(
                 "stuck jobs are running jobs: drop --status or make it RUNNING", param_hint="--stuck"
             )
         chosen = (JobStatus.RUNNING,)
-        until_ago = stuck_for if until_ago is None else max(until_ago, stuck_for)
+        until_at = stuck_for if until_at is None else _earliest(until_at, stuck_for)
     try:
         # One row more than shown, to tell whether there are more.
         rows = list(
-            list_jobs(chosen, since_ago, until_ago, limit + 1, table, region_name=region, endpoint_url=endpoint_url)
+            list_jobs(
+                chosen,
+                since_at,
+                until_at,
+                limit + 1,
+                table,
+                region_name=region,
+                endpoint_url=endpoint_url,
+                finished_since=finished_since_at,
+                finished_until=finished_until_at,
+                times=True,
+            )
         )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
     except (TableNotConfiguredError, StatusTableError) as error:
         raise fail(str(error)) from None
     more = len(rows) > limit
     rows = rows[:limit]
     if as_json:
-        print(json.dumps([row_to_json(row, LISTING_ATTRIBUTES) for row in rows], indent=2))
+        print(json.dumps([row_to_json(row, LISTED_ATTRIBUTES) for row in rows], indent=2))
     else:
         output.console.print(_rows_view(((row.job_id, row) for row in rows), output.console.width))
     if more:
@@ -150,6 +194,16 @@ def list_jobs_command(
         )
     elif not as_json:
         output.errors.print(f"{len(rows)} job(s).")
+
+
+LISTED_ATTRIBUTES = (*LISTING_ATTRIBUTES, FINISHED_AT, REPAIRED_AT, DISCOVERED_AT)
+
+
+def _earliest(until: Moment, stuck_for: timedelta) -> Moment:
+    """The earlier of an --until and a --stuck (a duration before now is the earlier the longer it is)."""
+    if isinstance(until, timedelta):
+        return max(until, stuck_for)
+    return min(until, datetime.now(UTC) - stuck_for)
 
 
 def watch(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -11,8 +12,10 @@ from rich.markup import escape
 
 from ..client import StatusTableError, connect
 from ..display import PlainConsole
-from ..listing import parse_duration
+from ..listing import Moment, parse_duration, parse_moment
 from ..table import StatusTable, TableNotConfiguredError
+
+T = TypeVar("T")
 
 console = PlainConsole()  # a terminal's width; a pipe or a file gets every column whole
 errors = Console(stderr=True, soft_wrap=True)  # one line per error, for logs and scripts
@@ -49,9 +52,18 @@ def status_table(table: str | None, region: str | None, endpoint_url: str | None
 
 
 def duration(text: str | None, option: str) -> timedelta | None:
+    return _parsed(text, option, parse_duration)
+
+
+def moment(text: str | None, option: str) -> Moment | None:
+    """A duration before now or an ISO 8601 time."""
+    return _parsed(text, option, parse_moment)
+
+
+def _parsed(text: str | None, option: str, parse: Callable[[str], T]) -> T | None:
     if text is None:
         return None
     try:
-        return parse_duration(text)
+        return parse(text)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint=option) from None

@@ -1,40 +1,88 @@
-"""Repair commands: reconcile (stuck MediaConvert jobs) and backfill (jobs the table lacks)."""
+"""Repair commands: reconcile (stuck MediaConvert jobs) and backfill (jobs the table lacks).
+
+Exit codes (also in each command's help and docs/operations.md): 0 every job asked about is fine;
+1 a job failed, or the sweep stopped after MediaConvert calls failed in a row; 2 a wrong argument,
+or out of time (--timeout) with jobs left; 3 the table cannot be read or written (found before any
+job is asked about when it is missing).
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Annotated
+from typing import Annotated, Any
 
+import botocore.session
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 from rich.table import Table
 
 from ..aws_errors import explain
-from ..client import StatusTableError
+from ..client import StatusTableError, explained_errors
 from ..display import Column, fitted
 from ..listing import stuck_jobs
 from ..notification import Source
-from ..reconcile import Reconciler, Report, Verdict, mediaconvert_client
+from ..reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_client
 from ..table import DEFAULT_RETENTION_DAYS, StatusTable
 from . import output
-from .output import EndpointOption, RegionOption, TableOption, duration, fail, status_table
+from .output import (
+    EXIT_FAILED,
+    EXIT_TIMEOUT,
+    EndpointOption,
+    RegionOption,
+    TableOption,
+    duration,
+    fail,
+    status_table,
+)
+
+EXIT_CODES = (
+    "Exit codes: 0 all fine; 1 a job failed, or MediaConvert calls failed in a row; 2 a wrong argument, or out "
+    "of time with jobs left; 3 the table cannot be read or written."
+)
+# MediaConvert's job statuses, from the SDK's own model.
+JOB_STATUSES: tuple[str, ...] = tuple(
+    getattr(botocore.session.get_session().get_service_model("mediaconvert").shape_for("JobStatus"), "enum", ())
+)
 
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Say what would change; write nothing.")]
 RepairRetentionOption = Annotated[
     int,
     typer.Option(envvar="RETENTION_DAYS", min=15, help="The stack's RetentionDays: how long a repaired row is kept."),
 ]
+MediaConvertEndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mediaconvert-endpoint-url",
+        envvar="AWS_ENDPOINT_URL_MEDIACONVERT",
+        help="MediaConvert's endpoint (default: boto3's; --endpoint-url is the table's).",
+    ),
+]
+TimeoutOption = Annotated[
+    float, typer.Option(min=1, help="Stop asking after this many seconds; no call outlasts it (exit 2 if jobs remain).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON object, for scripts.")]
 
 
 _REPORT_COLUMNS = (Column("Job ID"), Column("MediaConvert says"), Column("Row"), Column("Why", whole=False))
 
 
-def _repair_report(report: Report, title: str, *, changes_only: bool = False) -> None:
-    output.console.print(_report_view(report, title, output.console.width, changes_only=changes_only))
-    summary = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v))
-    output.errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")
+def _repair_report(report: Report, title: str, *, changes_only: bool = False, as_json: bool = False) -> None:
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        output.console.print(_report_view(report, title, output.console.width, changes_only=changes_only))
+        summary = ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v))
+        output.errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")
+    if report.stopped:
+        output.errors.print(f"[red]{escape(report.stopped)}[/red]")
+    if report.out_of_time:
+        raise typer.Exit(EXIT_TIMEOUT)
+    if report.stopped or report.count(Verdict.FAILED):
+        raise typer.Exit(EXIT_FAILED)
 
 
 def _report_view(report: Report, title: str, width: int, *, changes_only: bool = False) -> Table:
@@ -57,12 +105,28 @@ def _report_view(report: Report, title: str, width: int, *, changes_only: bool =
 
 
 def _reconciler(
-    table: str | None, region: str | None, endpoint_url: str | None, dry_run: bool, retention_days: int
+    table: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    mediaconvert_endpoint_url: str | None,
+    *,
+    dry_run: bool,
+    retention_days: int,
 ) -> Reconciler:
     connected = status_table(table, region, endpoint_url)
     table_with_ttl = StatusTable(connected.name, connected.client, retention_days)
-    # MediaConvert is reached as boto3 reaches it (AWS_ENDPOINT_URL_MEDIACONVERT points elsewhere).
-    return Reconciler(table_with_ttl, mediaconvert_client(region_name=region), dry_run=dry_run)
+    try:
+        with explained_errors(table_with_ttl):
+            table_with_ttl.stored_order("transcoder-status-probe")  # a missing table is found before any job
+    except StatusTableError as error:
+        raise fail(str(error)) from None
+    options: dict[str, Any] = {"region_name": region, "endpoint_url": mediaconvert_endpoint_url}
+    return Reconciler(
+        table_with_ttl,
+        mediaconvert_client(**options),
+        dry_run=dry_run,
+        bounded=lambda seconds: mediaconvert_client(timeout_s=seconds, **options),
+    )
 
 
 def reconcile(
@@ -71,22 +135,32 @@ def reconcile(
     limit: Annotated[
         int, typer.Option(min=1, help="Ask about at most this many MediaConvert jobs, the newest first.")
     ] = 100,
+    timeout: TimeoutOption = 600,
     dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
     retention_days: RepairRetentionOption = DEFAULT_RETENTION_DAYS,
     table: TableOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    mediaconvert_endpoint_url: MediaConvertEndpointOption = None,
 ) -> None:
     """Repair stuck MediaConvert jobs from MediaConvert itself (GetJob), as the stuck check does."""
+    deadline = time.monotonic() + timeout
     older_than = duration(stuck, "--stuck") or timedelta(0)
-    reconciler = _reconciler(table, region, endpoint_url, dry_run, retention_days)
+    reconciler = _reconciler(
+        table, region, endpoint_url, mediaconvert_endpoint_url, dry_run=dry_run, retention_days=retention_days
+    )
     try:
         stuck_rows = stuck_jobs(older_than, table_name=reconciler.table.name, client=reconciler.table.client)
         rows = list(islice((row for row in stuck_rows if row.source == Source.MEDIACONVERT), limit))
-        report = reconciler.reconcile(rows)
-    except (StatusTableError, BotoCoreError, ClientError) as error:
+        report = reconciler.reconcile(rows, deadline)
+    except (StatusTableError, TableUnavailable, BotoCoreError, ClientError) as error:
         raise fail(explain(error)) from None
-    _repair_report(report, f"Running MediaConvert jobs not updated for {stuck}{' (dry run)' if dry_run else ''}")
+    title = f"Running MediaConvert jobs not updated for {stuck}{' (dry run)' if dry_run else ''}"
+    _repair_report(report, title, as_json=as_json)
+
+
+reconcile.__doc__ = f"{reconcile.__doc__}\n\n{EXIT_CODES}"
 
 
 def backfill(
@@ -107,18 +181,31 @@ def backfill(
     ] = None,
     statuses: Annotated[
         list[str] | None,
-        typer.Option("--status", help="Only jobs in this MediaConvert status (COMPLETE, ERROR, ...); repeatable."),
+        typer.Option(
+            "--status", help=f"Only jobs in this MediaConvert status ({', '.join(JOB_STATUSES)}); repeatable."
+        ),
     ] = None,
+    timeout: TimeoutOption = 600,
     dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
     retention_days: RepairRetentionOption = DEFAULT_RETENTION_DAYS,
     table: TableOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
+    mediaconvert_endpoint_url: MediaConvertEndpointOption = None,
 ) -> None:
     """Write the rows the table lacks or that are behind, from MediaConvert's job list (ListJobs).
 
     Pass the stack's own filters (--queue, --user-metadata) so that only the jobs it records are written."""
+    deadline = time.monotonic() + timeout
     ago = duration(since, "--since") or timedelta(0)
+    chosen = [status.strip().upper() for status in statuses or ()]
+    unknown = [status for status in chosen if status not in JOB_STATUSES]
+    if unknown:
+        raise typer.BadParameter(
+            f"{', '.join(unknown)}: not a MediaConvert job status (one of {', '.join(JOB_STATUSES)})",
+            param_hint="--status",
+        )
     metadata = None
     if user_metadata is not None:
         key, equals, value = user_metadata.partition("=")
@@ -127,10 +214,15 @@ def backfill(
                 "KEY=VALUE, as the stack's MediaConvertUserMetadataKey and ...Value", param_hint="--user-metadata"
             )
         metadata = (key, value)
-    reconciler = _reconciler(table, region, endpoint_url, dry_run, retention_days)
+    reconciler = _reconciler(
+        table, region, endpoint_url, mediaconvert_endpoint_url, dry_run=dry_run, retention_days=retention_days
+    )
     try:
-        report = reconciler.backfill(datetime.now(UTC) - ago, queue, statuses or (), metadata)
-    except (StatusTableError, BotoCoreError, ClientError) as error:
+        report = reconciler.backfill(datetime.now(UTC) - ago, queue, chosen, metadata, deadline)
+    except (StatusTableError, TableUnavailable, BotoCoreError, ClientError) as error:
         raise fail(explain(error)) from None
     title = f"MediaConvert jobs created in the last {since}: what changed{' (dry run)' if dry_run else ''}"
-    _repair_report(report, title, changes_only=True)
+    _repair_report(report, title, changes_only=True, as_json=as_json)
+
+
+backfill.__doc__ = f"{backfill.__doc__}\n\n{EXIT_CODES}"

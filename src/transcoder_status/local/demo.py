@@ -1,10 +1,12 @@
 """``make demo`` and ``transcoder-status local``: the whole pipeline on an embedded AWS emulator.
 
 demo: emulator -> stack provisioned from template.yaml -> the function's runtime (event-source
-poller + real handler, in its own process) and the template's Pipes (table stream -> event bus) ->
+poller + real handler, in its own process) and the finished-event publisher (the table's stream ->
+its event source mapping's stand-in -> the real handler -> event bus) ->
 a consumer's rule and queue on the bus -> simulated transcoder jobs -> every job watched with the
 client library -> a summary. Exit 0 only if every job ended as simulated, with exactly one
-"Transcoding Job Finished" event carrying its row's status, and the malformed message sits in the DLQ.
+"Transcoding Job Finished" event carrying its row's status, as many published as the publisher's
+metrics count (and as many jobs counted finished), and the malformed message sits in the DLQ.
 """
 
 from __future__ import annotations
@@ -27,18 +29,19 @@ from ..client import Backoff, JobWaitTimeout, connect, watch_jobs
 from ..display import Column, JobProgress, fitted, styled
 from ..status import JobStatus
 from ..table import PROGRESS_ATTRIBUTES, JobRow
+from .consumer import drain_queue, emf_totals, subscribe_queue
 from .emulator import Emulator, running_emulator
 from .mediaconvert import MediaConvertStandIn
-from .pipe import PipeRunners, PipeStats, drain_queue, subscribe_queue
 from .provision import Stack, provision
 from .runtime import Runtime, start_runtime
 from .scheduler import LocalScheduler
 from .simulator import MALFORMED_MESSAGE, SimulatedJob, TranscoderSimulator
+from .stream_mapping import StreamMapping, StreamStats
 
 JOBS_TIMEOUT_S = 60
 DLQ_TIMEOUT_S = 45
 BACKOFF = Backoff()  # the library's defaults: the latency shown is what a user of it gets
-SETTLE_TIMEOUT_S = 30  # the last notifications through the function, then the Pipes through the stream
+SETTLE_TIMEOUT_S = 30  # the last notifications through the function, then the publisher through the stream
 
 
 # The stuck check, as the demo runs it: every 2 s, for rows 3 s without news (on AWS: every 15
@@ -53,8 +56,8 @@ class LocalStack:
     emulator: Emulator
     stack: Stack
     runtime: Runtime
-    pipes: PipeRunners
-    pipe_errors: list[BaseException]
+    publisher: StreamMapping
+    publisher_errors: list[BaseException]
     mediaconvert: MediaConvertStandIn
     mediaconvert_url: str
     stuck_check: LocalScheduler
@@ -65,11 +68,11 @@ def local_stack(
     console: Console,
     log_dir: Path,
     *,
-    show_pipe_errors: bool = False,
+    show_publisher_errors: bool = False,
     check_every_s: float = LOCAL_CHECK_EVERY_S,
     stuck_after_minutes: float | None = None,
 ) -> Iterator[LocalStack]:
-    """Emulator, stack, function runtime, Pipes, MediaConvert's stand-in and the stuck check on a
+    """Emulator, stack, function runtime, the finished-event publisher, MediaConvert's stand-in and the stuck check on a
     timer; all stopped on exit, Ctrl-C included."""
     mediaconvert = MediaConvertStandIn()
     with running_emulator() as emulator, mediaconvert.running() as mediaconvert_url:
@@ -84,17 +87,19 @@ def local_stack(
             f"log: {escape(str(runtime.log_path))}",
             soft_wrap=True,  # a path or an ARN is never broken: the terminal wraps it, copy and paste joins it
         )
-        pipe_errors: list[BaseException] = []
+        publisher_errors: list[BaseException] = []
 
-        def pipe_error(error: BaseException) -> None:
-            pipe_errors.append(error)
-            if show_pipe_errors:
-                console.print(f"[red]pipe: {type(error).__name__}: {escape(str(error))}[/red]")
+        def publisher_error(error: BaseException) -> None:
+            publisher_errors.append(error)
+            if show_publisher_errors:
+                console.print(f"[red]publisher: {type(error).__name__}: {escape(str(error))}[/red]")
 
-        pipes = PipeRunners.of(stack.pipes, on_error=pipe_error).start()
+        (stream_trigger,) = stack.stream_triggers
+        publisher = StreamMapping(stream_trigger, log_path=log_dir / "publisher.log", on_error=publisher_error).start()
         console.print(
-            f"[bold]Pipes[/bold] {', '.join(p.name.removeprefix(stack.name + '-') for p in stack.pipes)} reading "
-            f"the table's stream, putting on event bus {stack.outputs['FinishedEventBusName']}",
+            f"[bold]Publisher[/bold] {stream_trigger.function.handler} on the table's stream (batch "
+            f"{stream_trigger.batch_size}), putting on event bus {stack.outputs['FinishedEventBusName']}; "
+            f"log: {escape(str(log_dir / 'publisher.log'))}",
             soft_wrap=True,
         )
         (schedule,) = stack.schedules
@@ -110,10 +115,12 @@ def local_stack(
             soft_wrap=True,
         )
         try:
-            yield LocalStack(emulator, stack, runtime, pipes, pipe_errors, mediaconvert, mediaconvert_url, stuck_check)
+            yield LocalStack(
+                emulator, stack, runtime, publisher, publisher_errors, mediaconvert, mediaconvert_url, stuck_check
+            )
         finally:
             stuck_check.stop()
-            pipes.stop()
+            publisher.stop()
             runtime.stop()
 
 
@@ -161,8 +168,9 @@ def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Co
                 dead_letters=dead_letters,
                 events=events,
                 settled=settled,
-                pipe_stats=local.pipes.stats,
-                pipe_errors=local.pipe_errors,
+                publisher_stats=local.publisher.stats,
+                publisher_metrics=emf_totals(log_dir / "publisher.log"),
+                publisher_errors=local.publisher_errors,
                 log_path=local.runtime.log_path,
                 started=started,
             )
@@ -218,7 +226,7 @@ def _await_dead_letters(stack: Stack, expected: int) -> list[dict[str, Any]]:
 
 def _settle(simulator: TranscoderSimulator, local: LocalStack) -> bool:
     """Let every late notification through before counting events: the simulator has sent all, the
-    function has taken every message off its queue, and the Pipes have read the stream to its end."""
+    function has taken every message off its queue, and the publisher has read the stream to its end."""
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     if not simulator.wait(max(0.0, deadline - time.monotonic())):
         return False
@@ -229,7 +237,7 @@ def _settle(simulator: TranscoderSimulator, local: LocalStack) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)
-    return local.pipes.wait_caught_up(max(0.0, deadline - time.monotonic()))
+    return local.publisher.wait_caught_up(max(0.0, deadline - time.monotonic()))
 
 
 def _reasons(log_path: Path) -> dict[str, str]:
@@ -257,8 +265,9 @@ def _summary(
     dead_letters: list[dict[str, Any]],
     events: list[dict[str, Any]],
     settled: bool,
-    pipe_stats: PipeStats,
-    pipe_errors: list[BaseException],
+    publisher_stats: StreamStats,
+    publisher_metrics: dict[str, int],
+    publisher_errors: list[BaseException],
     log_path: Path,
     started: float,
 ) -> int:
@@ -271,9 +280,12 @@ def _summary(
     console.print(view)
     strays = [event for stray in finished_events.values() for event in stray]
     console.print(_events_table(console.width, events))
+    published = int(publisher_metrics.get("EventsPublished", 0))
+    counted = {name: int(publisher_metrics.get(name, 0)) for name in ("JobsSucceeded", "JobsFailed", "JobsCanceled")}
     console.print(
-        f"Pipes: {pipe_stats.records} stream records read (each Pipe reads them all), {pipe_stats.matched} passed "
-        f"a filter, {pipe_stats.events_put} events put, {pipe_stats.retries} retries"
+        f"Publisher: {publisher_stats.records} stream records read, {publisher_stats.matched} passed its filter, "
+        f"{publisher_stats.invocations} invocations ({publisher_stats.retries} retries), {published} events "
+        "published; jobs counted finished: " + ", ".join(f"{name} {value}" for name, value in counted.items())
     )
 
     dlq, malformed_in_dlq = _dlq_table(console.width, dead_letters, log_path)
@@ -288,9 +300,9 @@ def _summary(
         )
     for error in simulator_errors:
         console.print(f"[red]simulator error: {escape(str(error))}[/red]")
-    for error in pipe_errors[-3:]:
+    for error in publisher_errors[-3:]:
         console.print(
-            f"[red]pipe error ({len(pipe_errors)} in all): {type(error).__name__}: {escape(str(error))}[/red]"
+            f"[red]publisher error ({len(publisher_errors)} in all): {type(error).__name__}: {escape(str(error))}[/red]"
         )
     elapsed = time.monotonic() - started
     problems = [f"{len(wrong)} job(s) ended wrong: {', '.join(wrong)}"] if wrong else []
@@ -301,8 +313,12 @@ def _summary(
         )
     if strays:
         problems.append(f"{len(strays)} finished event(s) of no simulated job")
+    if published != len(events):
+        problems.append(f"the publisher's metrics count {published} events published, the consumer got {len(events)}")
+    if sum(counted.values()) != len(jobs):
+        problems.append(f"the publisher counted {sum(counted.values())} jobs finished, not {len(jobs)}")
     if not settled:
-        problems.append("the stack did not settle (late notifications, the function's queue, the Pipes)")
+        problems.append("the stack did not settle (late notifications, the function's queue, the publisher)")
     if not malformed_in_dlq or len(dead_letters) != 1:
         problems.append(f"DLQ holds {len(dead_letters)} message(s), expected only the malformed one")
     unrepaired = [job.job_id for job in jobs if job.lost_terminal and job.job_id not in repaired]
@@ -319,7 +335,8 @@ def _summary(
         return 1
     console.print(
         f"[bold green]PASS[/bold green] in {elapsed:.1f} s: {len(jobs)}/{len(jobs)} jobs "
-        "reached their simulated state, each with one Transcoding Job Finished event of that status"
+        "reached their simulated state, each with one Transcoding Job Finished event of that status "
+        f"({published} published, {sum(counted.values())} jobs counted finished by the publisher)"
         + ("; the job whose terminal event was lost was repaired from MediaConvert" if repaired else "")
         + "; the malformed message is in the DLQ."
     )
@@ -408,7 +425,7 @@ def _events_table(width: int, events: list[dict[str, Any]]) -> Table:
     for event in sorted(events, key=lambda e: str(e.get("detail", {}).get("jobId"))):
         detail = event.get("detail", {})
         status = detail.get("status", "?")
-        outputs = detail.get("outputs") or []
+        outputs = [str(output.get("uri")) for output in detail.get("outputs") or [] if isinstance(output, dict)]
         error = ": ".join(part for part in (detail.get("errorCode"), detail.get("errorMessage")) if part)
         # S3 URIs by their file name, to keep the table narrow; the event has the whole URI.
         files = ", ".join("…/" + name.rsplit("/", 1)[-1] if name.startswith("s3://") else name for name in outputs)
@@ -430,13 +447,15 @@ def run_local(log_dir: Path, console: Console | None = None) -> int:
     """Keep the stack running for the CLI and your own code, its logs in ``log_dir``; Ctrl-C stops it."""
     console = console or Console()
     try:
-        with local_stack(console, log_dir, show_pipe_errors=True) as local:
+        with local_stack(console, log_dir, show_publisher_errors=True) as local:
             environment = {
                 **local.emulator.environment(),
                 "TABLE_NAME": local.stack.outputs["TableName"],
                 "AWS_ENDPOINT_URL_MEDIACONVERT": local.mediaconvert_url,
                 "DLQ_URL": local.stack.outputs["DeadLetterQueueUrl"],
                 "UNDELIVERED_URL": local.stack.outputs["UndeliveredQueueUrl"],
+                "EVENTS_FAILED_URL": local.stack.outputs["FinishedEventsFailedQueueUrl"],
+                "EVENT_BUS_NAME": local.stack.outputs["FinishedEventBusName"],
                 "NOTIFICATION_QUEUE_URL": local.stack.outputs["NotificationQueueUrl"],
             }
             console.print("\n[bold]Export these to use the CLI or your own code against it:[/bold]")

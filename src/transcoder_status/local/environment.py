@@ -92,8 +92,9 @@ class EnvironmentPool:
     Its size is bounded by its callers: each poller lane invokes at most once at a time.
     """
 
-    def __init__(self, function: LocalFunction):
+    def __init__(self, function: LocalFunction, log_path: Path | None = None):
         self.function = function
+        self.log_path = log_path  # where the environments' log goes; None: the parent's stdout
         self.started = 0  # cold starts, replacements included
         self._idle: list[ExecutionEnvironment] = []
         self._lock = threading.Lock()
@@ -121,7 +122,7 @@ class EnvironmentPool:
             if self._idle:
                 return self._idle.pop()  # the most recently used: the warmest
             self.started += 1
-        return ExecutionEnvironment(self.function)
+        return ExecutionEnvironment(self.function, self.log_path)
 
 
 def _serve(function: LocalFunction, connection: Connection, log_path: Path | None = None) -> None:

@@ -8,11 +8,16 @@ parses them exactly as it parses MediaConvert's; an unknown job is a 404 NotFoun
 
 Where it differs from MediaConvert: only these two operations; no authentication; ListJobs pages
 with an opaque token of its own and orders by creation time, as MediaConvert does.
+
+For a bad day: ``throttled`` answers every request as MediaConvert does over its quota (429
+TooManyRequestsException); ``hanging()`` is an endpoint that accepts connections and never answers;
+``unreachable()`` one where nothing listens.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +43,7 @@ class MediaConvertStandIn:
         self._jobs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self.requests = 0
+        self.throttled = False  # answer everything with 429 TooManyRequestsException
 
     def put(self, job: dict[str, Any]) -> None:
         """Record (or replace) what MediaConvert knows of a job."""
@@ -82,7 +88,10 @@ def _handler(stand_in: MediaConvertStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlparse(self.path)
-            if url.path.startswith(_API + "/"):
+            if stand_in.throttled:
+                stand_in.requests += 1
+                self._error(429, "TooManyRequestsException", "Too many requests.")
+            elif url.path.startswith(_API + "/"):
                 job = stand_in.get(url.path[len(_API) + 1 :])
                 if job is None:
                     self._error(404, "NotFoundException", "The job ID was not found.")
@@ -121,6 +130,26 @@ def _handler(stand_in: MediaConvertStandIn) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+@contextmanager
+def hanging() -> Iterator[str]:
+    """An endpoint that accepts connections and never answers (a hung service); its URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)  # the kernel completes the handshakes; nothing ever reads or answers
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def unreachable() -> str:
+    """An endpoint where nothing listens: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def to_wire(value: Any, shape: Any) -> Any:

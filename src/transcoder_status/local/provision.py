@@ -4,10 +4,10 @@ There is no second list of resources here. The SAM template is translated (``tem
 its intrinsic functions resolved (Ref, GetAtt, Sub, If, Join, Select, conditions) and each resource
 created from its own properties in dependency order. moto cannot run Lambda code without Docker and
 its CloudFormation lacks some of these types, so the functions and their SQS trigger are not created:
-they are returned as ``LocalFunction``s and a ``LocalTrigger`` for the event-source poller. A
-scheduled rule is created in EventBridge and recorded as a ``LocalSchedule``, for ``local.scheduler``
-to run on a timer (moto runs no function). moto stores a Pipe but does
-not run it: each is also returned as a ``LocalPipe`` for ``local.pipe``.
+they are returned as ``LocalFunction``s, a ``LocalTrigger`` for the event-source poller (SQS) and
+a ``LocalStreamTrigger`` for ``local.stream_mapping`` (a DynamoDB stream). A scheduled rule is
+created in EventBridge and recorded as a ``LocalSchedule``, for ``local.scheduler`` to run on a
+timer (moto runs no function).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from moto.events.models import EventPattern
 
 from .emulator import ACCOUNT, REGION
-from .pipe import MAX_BUS_BATCH, MAX_FILTERS, InputTemplate, LocalPipe, PatternError, TemplateError, compile_pattern
 from .template import load_template, translate
 
 Resolved = dict[str, Any]
@@ -55,6 +55,23 @@ class LocalTrigger:
 
 
 @dataclass(frozen=True)
+class LocalStreamTrigger:
+    """A DynamoDB stream event source mapping, as the template configures it."""
+
+    function: LocalFunction
+    function_arn: str
+    stream_arn: str
+    starting_position: str
+    batch_size: int
+    batching_window_s: float
+    report_batch_item_failures: bool
+    bisect_on_error: bool
+    maximum_retry_attempts: int  # -1: until the record leaves the stream
+    on_failure_queue_url: str | None
+    filters: tuple[str, ...]  # the FilterCriteria patterns, as written
+
+
+@dataclass(frozen=True)
 class LocalSchedule:
     """An EventBridge schedule rule and the function it invokes."""
 
@@ -75,7 +92,7 @@ class Stack:
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     triggers: list[LocalTrigger] = field(default_factory=list)
     schedules: list[LocalSchedule] = field(default_factory=list)
-    pipes: list[LocalPipe] = field(default_factory=list)
+    stream_triggers: list[LocalStreamTrigger] = field(default_factory=list)
 
 
 def provision(
@@ -127,6 +144,7 @@ class _Builder:
             }
         )
         self._check_parameters(template.get("Parameters", {}))
+        _check_rule_functions(template)
         # A list parameter's Ref is its list (CloudFormation trims each member's spaces).
         for name, spec in template.get("Parameters", {}).items():
             if spec.get("Type") == "CommaDelimitedList" and isinstance(self.parameters[name], str):
@@ -135,7 +153,7 @@ class _Builder:
         for name in template.get("Conditions", {}):
             self._condition(name)
         self._check_rules(template.get("Rules", {}))
-        self._check_mappings(template.get("Resources", {}))
+        self._check_mappings([template.get("Resources", {}), template.get("Outputs", {})])
         self.creators: dict[str, Callable[[str, Resolved], None]] = {
             "AWS::SNS::Topic": self._topic,
             "AWS::SNS::Subscription": self._subscription,
@@ -152,7 +170,6 @@ class _Builder:
             "AWS::Lambda::EventSourceMapping": self._event_source_mapping,
             "AWS::Lambda::Permission": self._permission,
             "AWS::Events::EventBus": self._event_bus,
-            "AWS::Pipes::Pipe": self._pipe,
         }
 
     # -- what CloudFormation checks before it creates anything ---------------------------------
@@ -497,6 +514,9 @@ class _Builder:
 
     def _event_source_mapping(self, logical: str, props: Resolved) -> None:
         function = next(f for f in self.stack.functions.values() if f.name == props["FunctionName"])
+        if ":dynamodb:" in props["EventSourceArn"]:
+            self._stream_mapping(logical, function, props)
+            return
         queue_arn = props["EventSourceArn"]
         queue = next(a for a in self.stack.attributes.values() if a.get("Arn") == queue_arn)
         scaling = props.get("ScalingConfig", {})
@@ -525,84 +545,62 @@ class _Builder:
         self.stack.refs[logical] = props["Name"]
         self.stack.attributes[logical] = {"Arn": arn, "Name": props["Name"]}
 
-    def _pipe(self, logical: str, props: Resolved) -> None:
-        """Stored in the emulator, and returned as a LocalPipe for ``local.pipe`` to run: from a
-        DynamoDB stream of this stack to an event bus, with only the settings the runner applies.
-        Anything else is refused here rather than ignored there."""
-        name = props.get("Name", self._physical_name(logical))
-        unknown = set(props) - {"Name", "Description", "DesiredState", "RoleArn", "Source", "SourceParameters"}
-        unknown -= {"Target", "TargetParameters"}
-        if unknown:
-            raise ProvisioningError(f"{logical}: the local Pipe does not run {sorted(unknown)}")
-        if props.get("DesiredState", "RUNNING") != "RUNNING":
-            raise ProvisioningError(f"{logical}: the local Pipe runs only a RUNNING pipe")
+    def _stream_mapping(self, logical: str, function: LocalFunction, props: Resolved) -> None:
+        """A DynamoDB stream's mapping, for ``local.stream_mapping`` to run, with only the settings it
+        applies; anything else is refused here rather than ignored there."""
+        applied = {
+            "FunctionName",
+            "EventSourceArn",
+            "StartingPosition",
+            "BatchSize",
+            "MaximumBatchingWindowInSeconds",
+            "FunctionResponseTypes",
+            "BisectBatchOnFunctionError",
+            "MaximumRetryAttempts",
+            "DestinationConfig",
+            "FilterCriteria",
+        }
+        # Accepted, as they change nothing here: the age limit (moto keeps every record) and a
+        # ParallelizationFactor of 1 (one batch of a shard at a time).
+        unknown = set(props) - applied - {"MaximumRecordAgeInSeconds", "ParallelizationFactor"}
+        if unknown or int(props.get("ParallelizationFactor", 1)) != 1:
+            raise ProvisioningError(f"{logical}: the local stream mapping does not run {sorted(unknown)}")
         streams = {a["StreamArn"] for a in self.stack.attributes.values() if "StreamArn" in a}
-        if props["Source"] not in streams:
-            raise ProvisioningError(f"{logical}: the local Pipe reads only a DynamoDB stream of this stack")
-        if ":event-bus/" not in props["Target"]:
-            raise ProvisioningError(f"{logical}: the local Pipe puts only on an event bus")
-
-        source = dict(props.get("SourceParameters", {}))
-        stream = dict(source.pop("DynamoDBStreamParameters", {}))
-        filters = [str(f["Pattern"]) for f in source.pop("FilterCriteria", {}).get("Filters", [])]
-        # Applied: position, batching, retries. Accepted, as they change nothing here: the age limit
-        # (moto keeps every record) and a ParallelizationFactor of 1 (one batch of a shard at a time).
-        applied = {"StartingPosition", "BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts"}
-        unknown = set(source) | (set(stream) - applied - {"MaximumRecordAgeInSeconds", "ParallelizationFactor"})
-        if unknown:
-            raise ProvisioningError(f"{logical}: the local Pipe does not run SourceParameters {sorted(unknown)}")
-        if int(stream.get("ParallelizationFactor", 1)) != 1:
-            raise ProvisioningError(f"{logical}: the local Pipe reads a shard one batch at a time")
-        position = stream.get("StartingPosition", "TRIM_HORIZON")
+        if props["EventSourceArn"] not in streams:
+            raise ProvisioningError(f"{logical}: the local stream mapping reads only a DynamoDB stream of this stack")
+        position = props.get("StartingPosition", "TRIM_HORIZON")
         if position not in ("TRIM_HORIZON", "LATEST"):
             raise ProvisioningError(f"{logical}: a DynamoDB stream starts at TRIM_HORIZON or LATEST, not {position}")
-
-        target = dict(props.get("TargetParameters", {}))
-        bus = dict(target.pop("EventBridgeEventBusParameters", {}))
-        template = target.pop("InputTemplate", None)
-        unknown = set(target) | (set(bus) - {"Source", "DetailType", "Resources"})
-        if unknown:
-            raise ProvisioningError(f"{logical}: the local Pipe does not run TargetParameters {sorted(unknown)}")
-        batch_size = int(stream.get("BatchSize", MAX_BUS_BATCH))
-        if not 1 <= batch_size <= MAX_BUS_BATCH:
-            raise ProvisioningError(f"{logical}: BatchSize is 1 to {MAX_BUS_BATCH} for an event bus target")
-        if len(filters) > MAX_FILTERS:
-            raise ProvisioningError(f"{logical}: a Pipe takes at most {MAX_FILTERS} filters")
-        try:
-            for pattern in filters:
-                compile_pattern(pattern)
-            if template is not None:
-                InputTemplate(str(template))
-        except (PatternError, TemplateError) as error:
-            raise ProvisioningError(f"{logical}: {error}") from None
-
-        request: dict[str, Any] = {
-            key: props[key] for key in ("RoleArn", "Source", "Target", "Description") if key in props
-        }
-        for key in ("SourceParameters", "TargetParameters"):
-            if key in props:
-                request[key] = props[key]
-        arn = self.aws.client("pipes").create_pipe(Name=name, **request)["Arn"]
-        self.stack.pipes.append(
-            LocalPipe(
-                name=name,
-                arn=arn,
-                stream_arn=props["Source"],
-                target_arn=props["Target"],
-                # What a Pipe puts when its target parameters name no source or detail type.
-                event_source=bus.get("Source", f"Pipe {name}"),
-                detail_type=bus.get("DetailType", "Event from aws:dynamodb"),
+        filters = tuple(str(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", []))
+        for pattern in filters:
+            try:
+                EventPattern.load(pattern)  # moto's parser: what EventBridge refuses, it refuses
+            except Exception as error:
+                raise ProvisioningError(f"{logical}: filter {pattern!r}: {error}") from None
+        on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        queue_url = None
+        if on_failure is not None:
+            queues = [a for a in self.stack.attributes.values() if a.get("Arn") == on_failure and "QueueUrl" in a]
+            if not queues:
+                raise ProvisioningError(f"{logical}: the local stream mapping's on-failure destination must be a queue")
+            queue_url = queues[0]["QueueUrl"]
+        logical_function = next(k for k, f in self.stack.functions.items() if f is function)
+        self.stack.stream_triggers.append(
+            LocalStreamTrigger(
+                function=function,
+                function_arn=self.stack.attributes[logical_function]["Arn"],
+                stream_arn=props["EventSourceArn"],
                 starting_position=position,
-                batch_size=batch_size,
-                batching_window_s=float(stream.get("MaximumBatchingWindowInSeconds", 0)),
-                maximum_retry_attempts=int(stream.get("MaximumRetryAttempts", -1)),
-                filters=tuple(filters),
-                input_template=None if template is None else str(template),
-                resources=tuple(bus.get("Resources", ())),
+                batch_size=int(props.get("BatchSize", 100)),
+                batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                on_failure_queue_url=queue_url,
+                filters=filters,
             )
         )
-        self.stack.refs[logical] = name
-        self.stack.attributes[logical] = {"Arn": arn}
+        self.stack.refs[logical] = f"{self.stack.name}-{logical}"
 
 
 def _numbers(value: Any) -> Any:
@@ -640,13 +638,59 @@ def _find_in_map(builder: _Builder, argument: list[Any]) -> Any:
         raise ProvisioningError(f"Fn::FindInMap: mapping {name} has no {top}.{second}") from None
 
 
+# CloudFormation's rule functions: only they (and Ref to a parameter) may be used in Rules, and those
+# of them that are not condition functions work nowhere else. It refuses the template otherwise:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-rules.html
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html
+_RULES_ONLY = frozenset(
+    {"Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll"}
+)
+_RULE_FUNCTIONS = _RULES_ONLY | {"Ref", "Fn::And", "Fn::Equals", "Fn::If", "Fn::Not", "Fn::Or"}
+
+
+def _functions(value: Any) -> set[str]:
+    """The intrinsic functions (and Condition references) a template value calls."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= _functions(item)
+    elif isinstance(value, dict):
+        if len(value) == 1:
+            (key,) = value
+            if key in ("Ref", "Condition") or key.startswith("Fn::"):
+                found.add(key)
+        for item in value.values():
+            found |= _functions(item)
+    return found
+
+
+def _check_rule_functions(template: dict[str, Any]) -> None:
+    """Rule functions in Rules only, only rule functions there, and each one evaluated here: a rule
+    function this stand-in does not know would otherwise resolve to a dict, taken as true."""
+    for name, rule in template.get("Rules", {}).items():
+        used = _functions(rule)
+        if used - _RULE_FUNCTIONS:
+            raise ProvisioningError(
+                f"Rule {name}: {', '.join(sorted(used - _RULE_FUNCTIONS))} cannot be used in a rule"
+            )
+        if used - set(_INTRINSICS):
+            unknown = ", ".join(sorted(used - set(_INTRINSICS)))
+            raise ProvisioningError(
+                f"Rule {name}: the local stack does not evaluate {unknown}: add it to transcoder_status.local.provision"
+            )
+    for section in ("Conditions", "Resources", "Outputs"):
+        misplaced = _functions(template.get(section, {})) & _RULES_ONLY
+        if misplaced:
+            raise ProvisioningError(f"{section}: {', '.join(sorted(misplaced))} works only in Rules")
+
+
 _INTRINSICS: dict[str, Callable[[_Builder, Any], Any]] = {
     "Ref": lambda b, a: b._ref(a),
     "Fn::GetAtt": lambda b, a: b._get_att(a),
     "Fn::Sub": lambda b, a: b._sub(a),
     "Fn::If": _fn_if,
     "Fn::Equals": lambda b, a: _text(b._resolve(a[0])) == _text(b._resolve(a[1])),
-    # Rules only: whether the list holds the value.
+    # Rules only (_check_rule_functions): whether the list holds the value.
     "Fn::Contains": lambda b, a: _text(b._resolve(a[1])) in [_text(item) for item in b._resolve(a[0])],
     "Fn::FindInMap": _find_in_map,
     "Fn::And": lambda b, a: all(b._resolve(x) for x in a),

@@ -10,7 +10,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from samtranslator.yaml_helper import yaml_parse
+import yaml
+from samtranslator.yaml_helper import intrinsics_multi_constructor
 
 from .emulator import REGION
 
@@ -19,10 +20,19 @@ from .emulator import REGION
 DEFAULT_TEMPLATE = Path(__file__).with_name("template.yaml")
 
 
+class _TemplateLoader(yaml.SafeLoader):
+    """A safe loader with aws-sam-translator's constructor of CloudFormation's short forms, the one
+    ``sam validate`` uses. Its ``yaml_parse`` registers that constructor on yaml.SafeLoader itself,
+    which would make every later ``yaml.safe_load`` in the process accept any ``!tag``."""
+
+
+_TemplateLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+
+
 def load_template(path: Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
-    """The template as ``sam validate`` reads it: aws-sam-translator's own YAML reader, which knows
-    CloudFormation's short forms (a safe load; it registers them on yaml.SafeLoader)."""
-    template: dict[str, Any] = yaml_parse(path.read_text())
+    """The template as ``sam validate`` reads it: CloudFormation's short forms become long forms."""
+    # A SafeLoader subclass (bandit cannot tell).
+    template: dict[str, Any] = yaml.load(path.read_text(), Loader=_TemplateLoader)  # nosec B506
     return template
 
 

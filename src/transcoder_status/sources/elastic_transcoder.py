@@ -50,6 +50,8 @@ def parse(doc: JsonObject, delivery: Delivery) -> Notification:
         event_id=delivery.message_id,
         pipeline_id=message.text("pipelineId"),
         outputs=tuple(_output(output) for output in outputs),
+        output_key_prefix=message.text("outputKeyPrefix"),
+        playlists=_playlists(message),
         error_code=message.code("errorCode") if failed else None,
         error_message=details if failed else None,
         warnings=_warnings(state, details, outputs),
@@ -68,6 +70,21 @@ def _output(output: Fields) -> OutputSummary:
         width=output.integer("width"),
         height=output.integer("height"),
     )
+
+
+# Elastic Transcoder names a master playlist without its extension and appends one by format:
+# https://docs.aws.amazon.com/elastictranscoder/latest/developerguide/create-job.html#create-job-playlists
+_PLAYLIST_EXTENSIONS = {"hlsv3": ".m3u8", "hlsv4": ".m3u8", "mpeg-dash": ".mpd", "smooth": ".ism"}
+
+
+def _playlists(message: Fields) -> tuple[str, ...]:
+    """The master playlists' keys (relative to outputKeyPrefix, as the outputs' keys are)."""
+    found: list[str] = []
+    for playlist in message.objects("playlists"):
+        name = playlist.text("name")
+        if name:
+            found.append(name + _PLAYLIST_EXTENSIONS.get((playlist.text("format") or "").lower(), ""))
+    return tuple(dict.fromkeys(found))
 
 
 def _warnings(state: str, details: str | None, outputs: list[Fields]) -> tuple[str, ...]:

@@ -47,6 +47,7 @@ def parse(doc: JsonObject, delivery: Delivery) -> Notification:
         event_id=event.text("id") or delivery.message_id,
         queue=detail.text("queue"),
         outputs=_outputs(detail),
+        playlists=_playlists(detail),
         error_code=detail.code("errorCode") if failed else None,
         error_message=detail.text("errorMessage") if failed else None,
         warnings=_warnings(detail, state),
@@ -91,6 +92,12 @@ def _outputs(detail: Fields) -> tuple[OutputSummary, ...]:
                 for path in output.strings("outputFilePaths")
             )
     return tuple(outputs)
+
+
+def _playlists(detail: Fields) -> tuple[str, ...]:
+    """Each output group's manifests (an HLS master .m3u8, a CMAF group's .mpd and .m3u8), each once."""
+    paths = (path for group in detail.objects("outputGroupDetails") for path in group.strings("playlistFilePaths"))
+    return tuple(dict.fromkeys(paths))
 
 
 def _warnings(detail: Fields, state: str) -> tuple[str, ...]:

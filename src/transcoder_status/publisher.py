@@ -1,0 +1,128 @@
+"""The Lambda entry point that publishes "Transcoding Job Finished": the table's stream -> the bus.
+
+Its event source mapping's FilterCriteria (template.yaml) passes only the transition to finished:
+a new row already finished, or an old image not finished and a new one finished. The state write
+that finishes a job is the only write that turns ``finished`` true, so each finished job's row
+reaches this function in one stream record, and each stream record appears in the stream exactly
+once: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
+
+Per batch: build every record's event (``finished_event``) from its new image, put them ten at a
+time (``event_bus``), and report the records not put with ReportBatchItemFailures (Powertools'
+BatchProcessor); Lambda retries the batch from the lowest failed one, and after
+MaximumRetryAttempts sends the batch's description to the on-failure queue.
+
+It also counts finished jobs (JobsSucceeded, JobsFailed, JobsCanceled): the writer cannot, as a
+write redelivered after a partial failure cannot tell whether it was the one that finished the job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from botocore.config import Config
+
+from .event_bus import EventBus
+from .finished_event import finished_detail, put_events_entry
+from .status import JobStatus
+from .table import row_from_item
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status-events")
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+JOB_OUTCOME_METRICS = {
+    JobStatus.SUCCESS.value: "JobsSucceeded",
+    JobStatus.ERROR.value: "JobsFailed",
+    JobStatus.CANCELED.value: "JobsCanceled",
+}
+
+
+class NotPublishedError(RuntimeError):
+    """The record's event is not on the bus; Lambda retries the batch from this record."""
+
+
+def publish_records(bus: EventBus, records: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Put one event per stream record; returns why each record not published failed, by its
+    sequence number. A record whose event cannot be built (no new image, not finished) fails too."""
+    failures: dict[str, str] = {}
+    entries: list[dict[str, Any]] = []
+    numbers: list[str] = []
+    for record in records:
+        number = str(record["dynamodb"]["SequenceNumber"])
+        try:
+            entries.append(put_events_entry(finished_detail(row_from_item(record["dynamodb"]["NewImage"])), bus.name))
+            numbers.append(number)
+        except Exception as error:
+            failures[number] = f"{type(error).__name__}: {error}"
+    for index, reason in bus.put(entries).items():
+        failures[numbers[index]] = reason
+    return failures
+
+
+def count_finished(records: Sequence[dict[str, Any]], failures: dict[str, str]) -> Counter[str]:
+    """The finished jobs of the records that will not come again: those before the first failure.
+
+    With ReportBatchItemFailures, Lambda retries a stream batch from the lowest sequence number
+    reported failed, so the records after it come again, published or not, and are counted then:
+    https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html
+    """
+    counts: Counter[str] = Counter()
+    for record in records:
+        if str(record["dynamodb"]["SequenceNumber"]) in failures:
+            break
+        name = JOB_OUTCOME_METRICS.get(record["dynamodb"]["NewImage"].get("status", {}).get("S"))
+        if name is not None:
+            counts[name] += 1
+    return counts
+
+
+@cache
+def default_bus() -> EventBus:
+    """The bus the environment names (EVENT_BUS_NAME), built once per environment."""
+    name = os.environ.get("EVENT_BUS_NAME")
+    if not name:
+        raise RuntimeError("EVENT_BUS_NAME is not set: the function has no event bus to put on.")
+    config = Config(connect_timeout=2, read_timeout=5)  # retries: AWS_RETRY_MODE / AWS_MAX_ATTEMPTS
+    return EventBus(name, boto3.client("events", config=config))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext, bus: EventBus | None = None) -> dict[str, Any]:
+    records: list[dict[str, Any]] = event.get("Records", [])
+    failures = publish_records(bus or default_bus(), records)
+
+    def record_handler(record: DynamoDBRecord) -> None:
+        reason = failures.get(str(record.dynamodb.sequence_number if record.dynamodb else ""))
+        if reason is not None:
+            raise NotPublishedError(reason)
+
+    for record in records:
+        number = str(record["dynamodb"]["SequenceNumber"])
+        job_id = record["dynamodb"].get("Keys", {}).get("jobId", {}).get("S")
+        if number in failures:
+            logger.warning("finished event not published", jobId=job_id, sequenceNumber=number, reason=failures[number])
+    published = len(records) - len(failures)
+    if published:
+        logger.info("finished events published", count=published)
+        metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published)
+    if failures:
+        metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=len(failures))
+    for name, value in count_finished(records, failures).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    return dict(
+        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    )
