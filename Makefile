@@ -55,8 +55,10 @@ lint: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	$(BIN)/cfn-lint forwarder/template.yaml
 	$(BIN)/python -m transcoder_status.local.template template.yaml
 	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	$(TOOLS)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f forwarder/template.yaml
 	$(TOOLS)/bin/bandit --quiet --recursive src
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(SITE)
 

@@ -40,6 +40,8 @@ def test_the_installed_wheel_runs_the_demo(tmp_path: Path) -> None:
     # What users run, not the soak harness, the benchmarks or the build's tooling.
     shipped = zipfile.ZipFile(wheel).namelist()
     assert "transcoder_status/local/demo.py" in shipped
+    # Both templates, as the local stack provisions them (the forwarder in a second account).
+    assert {"transcoder_status/local/template.yaml", "transcoder_status/local/forwarder.yaml"} <= set(shipped)
     for harness in ("soak", "load", "faults", "chaos", "soak_report"):
         assert f"transcoder_status/local/{harness}.py" not in shipped
     assert not [name for name in shipped if name.startswith(("bench/", "tests/", "function_modules"))]

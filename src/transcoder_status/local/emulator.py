@@ -18,7 +18,8 @@ carries a soak's load.
 
 An action moto has not implemented (SQS's StartMessageMoveTask, say) is answered as AWS answers an
 action it does not know: a 400 ``InvalidAction``, which clients can tell apart and botocore does not
-retry, rather than moto's 500 and traceback.
+retry, rather than moto's 500 and traceback. A rule's target on an event bus of another account or
+Region is delivered as EventBridge does, its bus policy enforced (``bus_delivery``).
 """
 
 from __future__ import annotations
@@ -79,10 +80,13 @@ def running_emulator(
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from .bus_delivery import deliver_between_buses
     from .moto_speed import speed_up_moto
 
     speed_up_moto()
     _let_long_polls_wait_unlocked()
+    _events_keep_their_account()
+    deliver_between_buses()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     dynamodb_lock, queues_lock = threading.Lock(), threading.Lock()
@@ -185,3 +189,16 @@ def _let_long_polls_wait_unlocked() -> None:
     from moto.sqs import models
 
     models.Condition = _LongPollCondition  # type: ignore[attr-defined]
+
+
+def _events_keep_their_account() -> None:
+    """moto's rules deliver an event without its "account" field (its default input template leaves
+    it out); EventBridge delivers it whole:
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-events-structure.html"""
+    from moto.events.utils import EventTemplateParser
+
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"account"' not in template:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+            '"source": "<source>", ', '"source": "<source>", "account": "<account>", '
+        )

@@ -100,23 +100,44 @@ def provision(
     parameters: Mapping[str, Any] | None = None,
     region: str = REGION,
     template: dict[str, Any] | None = None,
+    *,
+    session: boto3.Session | None = None,
+    account: str = ACCOUNT,
 ) -> Stack:
-    """Create every resource of the (translated) template in the emulator the environment points at."""
-    translated = translate(template or load_template(), dict(parameters or {}), region)
-    return _Builder(stack_name, region, translated, dict(parameters or {})).build()
+    """Create every resource of the (translated) template in the emulator the environment points at.
+
+    ``session`` (its credentials and Region) and ``account`` deploy it in another account and Region
+    of the emulator, as the account's own deployer would (moto keeps accounts apart by access key).
+    A template without the SAM transform is plain CloudFormation, used as it is.
+    """
+    source = template or load_template()
+    translated = translate(source, dict(parameters or {}), region) if "Transform" in source else source
+    return _Builder(stack_name, region, translated, dict(parameters or {}), session=session, account=account).build()
 
 
 class _Builder:
-    def __init__(self, stack_name: str, region: str, template: dict[str, Any], overrides: dict[str, Any]):
+    def __init__(
+        self,
+        stack_name: str,
+        region: str,
+        template: dict[str, Any],
+        overrides: dict[str, Any],
+        *,
+        session: boto3.Session | None = None,
+        account: str = ACCOUNT,
+    ):
         self.stack = Stack(stack_name, region)
         self.template = template
+        # The account and Region the stack is deployed in: the environment's, or the session's.
+        self.aws = session or boto3.Session()
+        self.account = account
         self.parameters: dict[str, Any] = {
             name: overrides.get(name, spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
         }
         self.parameters.update(
             {
                 "AWS::Region": region,
-                "AWS::AccountId": ACCOUNT,
+                "AWS::AccountId": account,
                 "AWS::Partition": "aws",
                 "AWS::StackName": stack_name,
                 "AWS::URLSuffix": "amazonaws.com",
@@ -124,6 +145,10 @@ class _Builder:
         )
         self._check_parameters(template.get("Parameters", {}))
         _check_rule_functions(template)
+        # A list parameter's Ref is its list (CloudFormation trims each member's spaces).
+        for name, spec in template.get("Parameters", {}).items():
+            if spec.get("Type") == "CommaDelimitedList" and isinstance(self.parameters[name], str):
+                self.parameters[name] = [member.strip() for member in self.parameters[name].split(",")]
         self.conditions: dict[str, bool] = {}
         for name in template.get("Conditions", {}):
             self._condition(name)
@@ -151,11 +176,16 @@ class _Builder:
 
     def _check_parameters(self, specs: dict[str, Any]) -> None:
         for name, spec in specs.items():
-            value = str(self.parameters[name])
+            given = self.parameters[name]
+            value = ",".join(given) if isinstance(given, list) else str(given)
             problem = None
             if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
                 problem = f"must be one of {spec['AllowedValues']}"
-            elif "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+            elif "AllowedPattern" in spec and not all(
+                re.fullmatch(spec["AllowedPattern"], member.strip())
+                # A list's pattern applies to each of its members.
+                for member in (value.split(",") if spec.get("Type") == "CommaDelimitedList" else [value])
+            ):
                 problem = spec.get("ConstraintDescription", f"must match {spec['AllowedPattern']}")
             elif "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
                 problem = f"must be at most {spec['MaxLength']} characters"
@@ -264,11 +294,11 @@ class _Builder:
         return f"{self.stack.name}-{logical}"
 
     def _arn(self, service: str, resource: str, region: str | None = None) -> str:
-        return f"arn:aws:{service}:{self.stack.region if region is None else region}:{ACCOUNT}:{resource}"
+        return f"arn:aws:{service}:{self.stack.region if region is None else region}:{self.account}:{resource}"
 
     def _topic(self, logical: str, props: Resolved) -> None:
         attributes: dict[str, str] = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
-        arn = boto3.client("sns").create_topic(
+        arn = self.aws.client("sns").create_topic(
             Name=props.get("TopicName", self._physical_name(logical)), Attributes=attributes
         )["TopicArn"]
         self.stack.refs[logical] = arn
@@ -280,7 +310,7 @@ class _Builder:
             for key, value in props.items()
             if key in ("RawMessageDelivery", "FilterPolicy", "RedrivePolicy")
         }
-        arn = boto3.client("sns").subscribe(
+        arn = self.aws.client("sns").subscribe(
             TopicArn=props["TopicArn"],
             Protocol=props["Protocol"],
             Endpoint=props["Endpoint"],
@@ -311,7 +341,7 @@ class _Builder:
                 "MaximumMessageSize",
             )
         }
-        sqs = boto3.client("sqs")
+        sqs = self.aws.client("sqs")
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.stack.refs[logical] = url
@@ -319,19 +349,21 @@ class _Builder:
 
     def _queue_policy(self, logical: str, props: Resolved) -> None:
         for url in props["Queues"]:
-            boto3.client("sqs").set_queue_attributes(
+            self.aws.client("sqs").set_queue_attributes(
                 QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
             )
         self.stack.refs[logical] = self._physical_name(logical)
 
     def _rule(self, logical: str, props: Resolved) -> None:
-        events = boto3.client("events")
+        events = self.aws.client("events")
         name = props.get("Name", self._physical_name(logical))
         request: dict[str, Any] = {
             "Name": name,
             "State": props.get("State", "ENABLED"),
             "Description": props.get("Description", ""),
         }
+        bus = {"EventBusName": props["EventBusName"]} if "EventBusName" in props else {}
+        request.update(bus)
         if "EventPattern" in props:
             pattern = props["EventPattern"]
             request["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
@@ -342,7 +374,7 @@ class _Builder:
             {
                 key: _numbers(value)
                 for key, value in target.items()
-                if key in ("Id", "Arn", "RetryPolicy", "DeadLetterConfig")
+                if key in ("Id", "Arn", "RoleArn", "RetryPolicy", "DeadLetterConfig")
             }
             for target in props.get("Targets", [])
         ]
@@ -357,12 +389,12 @@ class _Builder:
             )
             targets = [target for target in targets if target["Arn"] not in functions]
         if targets:
-            events.put_targets(Rule=name, Targets=targets)  # type: ignore[arg-type]
+            events.put_targets(Rule=name, Targets=targets, **bus)  # type: ignore[arg-type]
         self.stack.refs[logical] = name
         self.stack.attributes[logical] = {"Arn": arn}
 
     def _table(self, logical: str, props: Resolved) -> None:
-        dynamodb = boto3.client("dynamodb")
+        dynamodb = self.aws.client("dynamodb")
         name = props.get("TableName", self._physical_name(logical))
         request: dict[str, Any] = {
             "TableName": name,
@@ -401,7 +433,7 @@ class _Builder:
             self.stack.attributes[logical]["StreamArn"] = description["LatestStreamArn"]
 
     def _managed_policy(self, logical: str, props: Resolved) -> None:
-        arn = boto3.client("iam").create_policy(
+        arn = self.aws.client("iam").create_policy(
             PolicyName=props.get("ManagedPolicyName", self._physical_name(logical)),
             PolicyDocument=json.dumps(props["PolicyDocument"]),
             Description=props.get("Description", ""),
@@ -410,18 +442,19 @@ class _Builder:
 
     def _role(self, logical: str, props: Resolved) -> None:
         # The local poller runs with the caller's credentials; the role is named, not enforced.
-        name = self._physical_name(logical)
+        name = props.get("RoleName", self._physical_name(logical))
         self.stack.refs[logical] = name
         self.stack.attributes[logical] = {"Arn": self._arn("iam", f"role/{name}", region="")}
 
     def _log_group(self, logical: str, props: Resolved) -> None:
         name = props["LogGroupName"]
+        logs = self.aws.client("logs")
         if "KmsKeyId" in props:
-            boto3.client("logs").create_log_group(logGroupName=name, kmsKeyId=props["KmsKeyId"])
+            logs.create_log_group(logGroupName=name, kmsKeyId=props["KmsKeyId"])
         else:
-            boto3.client("logs").create_log_group(logGroupName=name)
+            logs.create_log_group(logGroupName=name)
         if "RetentionInDays" in props:
-            boto3.client("logs").put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
         self.stack.refs[logical] = name
 
     def _alarm(self, logical: str, props: Resolved) -> None:
@@ -452,13 +485,13 @@ class _Builder:
                 Statistic=props["Statistic"],
                 Period=int(props["Period"]),
             )
-        boto3.client("cloudwatch").put_metric_alarm(**request)
+        self.aws.client("cloudwatch").put_metric_alarm(**request)
         self.stack.refs[logical] = name
 
     def _dashboard(self, logical: str, props: Resolved) -> None:
         name = props.get("DashboardName", self._physical_name(logical))
         body = props["DashboardBody"]
-        boto3.client("cloudwatch").put_dashboard(
+        self.aws.client("cloudwatch").put_dashboard(
             DashboardName=name, DashboardBody=body if isinstance(body, str) else json.dumps(body)
         )
         self.stack.refs[logical] = name
@@ -501,11 +534,14 @@ class _Builder:
         self.stack.refs[logical] = f"{self.stack.name}-{logical}"
 
     def _event_bus(self, logical: str, props: Resolved) -> None:
-        unknown = set(props) - {"Name", "Description"}
+        unknown = set(props) - {"Name", "Description", "Policy"}
         if unknown:
             raise ProvisioningError(f"{logical}: the local stack cannot create an event bus with {sorted(unknown)}")
         request = {key: props[key] for key in ("Name", "Description") if key in props}
-        arn = boto3.client("events").create_event_bus(**request)["EventBusArn"]
+        events = self.aws.client("events")
+        arn = events.create_event_bus(**request)["EventBusArn"]
+        if "Policy" in props:  # moto stores it; local.bus_delivery enforces it
+            events.put_permission(EventBusName=props["Name"], Policy=json.dumps(props["Policy"]))
         self.stack.refs[logical] = props["Name"]
         self.stack.attributes[logical] = {"Arn": arn, "Name": props["Name"]}
 
@@ -663,6 +699,9 @@ _INTRINSICS: dict[str, Callable[[_Builder, Any], Any]] = {
     "Condition": lambda b, a: b._condition(a),
     "Fn::Join": lambda b, a: a[0].join(str(x) for x in b._resolve(a[1])),
     "Fn::Select": lambda b, a: b._resolve(a[1])[int(b._resolve(a[0]))],
+    "Fn::Split": lambda b, a: str(b._resolve(a[1])).split(a[0]),
+    # Rules only: whether every member of the list is the value.
+    "Fn::EachMemberEquals": lambda b, a: all(_text(item) == _text(b._resolve(a[1])) for item in b._resolve(a[0])),
 }
 
 
