@@ -26,16 +26,16 @@ def test_an_interrupt_while_the_stack_starts_stops_the_runtime(monkeypatch: pyte
             stopped.append("runtime")
 
     def interrupted(*args: Any, **kwargs: Any) -> None:
-        raise KeyboardInterrupt  # Ctrl-C just after the runtime started, as the Pipes start
+        raise KeyboardInterrupt  # Ctrl-C just after the runtime started, as the publisher starts
 
     trigger = SimpleNamespace(function=SimpleNamespace(handler="handler"), batch_size=10, batching_window_s=1)
-    stack = SimpleNamespace(name="stack", refs={}, triggers=[trigger], pipes=[])
+    stack = SimpleNamespace(name="stack", refs={}, triggers=[trigger], stream_triggers=[trigger])
     emulator = SimpleNamespace(endpoint_url="http://127.0.0.1:1")
     monkeypatch.setattr(demo, "running_emulator", lambda: contextlib.nullcontext(emulator))
     monkeypatch.setattr(demo.MediaConvertStandIn, "running", lambda self: contextlib.nullcontext("http://127.0.0.1:2"))
     monkeypatch.setattr(demo, "provision", lambda: stack)
     monkeypatch.setattr(demo, "start_runtime", lambda *args: Runtime())
-    monkeypatch.setattr(demo.PipeRunners, "of", interrupted)
+    monkeypatch.setattr(demo, "StreamMapping", interrupted)
 
     with pytest.raises(KeyboardInterrupt), demo.local_stack(Console(file=io.StringIO()), tmp_path):
         pass
