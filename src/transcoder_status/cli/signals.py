@@ -42,9 +42,7 @@ def interruptible() -> Iterator[None]:
     # A signal ignored when the command started stays ignored: `nohup` ignores SIGHUP so that the
     # command outlives its terminal.
     previous = {
-        number: signal.signal(number, stop)
-        for number in _STOPPING
-        if signal.getsignal(number) is not signal.SIG_IGN
+        number: signal.signal(number, stop) for number in _STOPPING if signal.getsignal(number) is not signal.SIG_IGN
     }
     try:
         yield
