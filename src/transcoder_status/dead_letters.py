@@ -545,11 +545,8 @@ class DeadLetterQueue:
         while True:
             tasks = self.client.list_message_move_tasks(SourceArn=source_arn, MaxResults=10).get("Results", [])
             # Only this task's own entry: another operator's task on the queue says nothing of this one.
-            task: Mapping[str, Any] | None = next((t for t in tasks if t.get("TaskHandle") == handle), None)
-            if task is None:
-                return RedriveResult(
-                    0, destination, "StartMessageMoveTask", f"task {handle} started, its progress not listed yet"
-                )
+            # Just started, it may not be listed yet: it runs all the same, so wait for it as for a running one.
+            task: Mapping[str, Any] = next((t for t in tasks if t.get("TaskHandle") == handle), {})
             moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
             status = str(task.get("Status", "RUNNING"))
             if status in _MOVE_DONE:

@@ -18,7 +18,9 @@ queue and userMetadata filters) and writes a row, marked discovered, for each th
 
 Every call is bounded by the invocation's time left less DEADLINE_MARGIN_S (one DynamoDB write and
 the metrics' flush fit in it), so a hanging MediaConvert cannot get the function killed before its
-metrics go out: StuckJobs would go missing and its alarm drift to OK just when it matters.
+metrics go out: StuckJobs would go missing and its alarm drift to OK just when it matters. For
+the same reason a table it cannot write (TableUnavailable: no UpdateItem, say) ends discovery and
+repairs but not the count, a read: StuckJobs goes out, then the invocation fails with the reason.
 
 Its import path is as lean as the handler's: boto3, Powertools' Logger and Metrics, and the pure
 modules behind table.py and listing.py. ``lambda_handler(event, context, check=...)`` takes another
@@ -43,7 +45,7 @@ from botocore.config import Config
 
 from .listing import LISTING_PAGE, query_jobs
 from .notification import Source
-from .reconcile import Reconciler, Verdict, mediaconvert_client
+from .reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_client
 from .status import JobStatus
 from .table import (
     DEFAULT_RETENTION_DAYS,
@@ -85,6 +87,7 @@ class StuckReport:
     reconciled: dict[Verdict, list[str]] | None = None  # job IDs by verdict; None: not asked
     discovered: tuple[str, ...] | None = None  # rows written for jobs the table lacked; None: not asked
     stopped: tuple[str, ...] = ()  # why discovery or repairs ended early
+    unwritable: TableUnavailable | None = None  # no row could be written: counted all the same
 
     def as_response(self) -> dict[str, Any]:
         response: dict[str, Any] = {
@@ -146,16 +149,22 @@ class StuckCheck:
         now = time.time() if now is None else now
         discovered: tuple[str, ...] | None = None
         stopped: list[str] = []
+        unwritable: TableUnavailable | None = None
         if self.reconciler is not None:
-            found = self.reconciler.discover(
-                datetime.fromtimestamp(now - self.discovery_lookback_hours * 3600, UTC),
-                self.queue,
-                self.user_metadata,
-                deadline,
-            )
-            discovered = tuple(c.job_id for c in found.checked if c.verdict is Verdict.REPAIRED)
-            if found.stopped:
-                stopped.append(f"discovery: {found.stopped}")
+            try:
+                found = self.reconciler.discover(
+                    datetime.fromtimestamp(now - self.discovery_lookback_hours * 3600, UTC),
+                    self.queue,
+                    self.user_metadata,
+                    deadline,
+                )
+            except TableUnavailable as error:  # the count below is a read: it goes out all the same
+                unwritable = error
+                stopped.append(f"discovery: {error}")
+            else:
+                discovered = tuple(c.job_id for c in found.checked if c.verdict is Verdict.REPAIRED)
+                if found.stopped:
+                    stopped.append(f"discovery: {found.stopped}")
         cutoff = iso_time(now - self.stuck_after_minutes * 60)
         rows = query_jobs(
             self.table,
@@ -166,12 +175,17 @@ class StuckCheck:
         )
         stuck = sorted(rows, key=lambda row: (row.updated_at or "", row.job_id))  # the longest stuck first
         reconciled: dict[Verdict, list[str]] | None = None
-        if self.reconciler is not None:
+        if self.reconciler is not None and unwritable is None:
             # At most RECONCILE_LIMIT a run, drawn at random among the MediaConvert rows: jobs that
             # stay stuck (hung, or forgotten by MediaConvert) never keep the others from being asked.
             askable = [row for row in stuck if row.source == Source.MEDIACONVERT]
             chosen = random.sample(askable, min(RECONCILE_LIMIT, len(askable)))  # nosec B311
-            report = self.reconciler.reconcile(chosen, deadline)
+            try:
+                report = self.reconciler.reconcile(chosen, deadline)
+            except TableUnavailable as error:
+                unwritable = error
+                stopped.append(f"repairs: {error}")
+                report = Report()
             if report.stopped:
                 stopped.append(f"repairs: {report.stopped}")
             reconciled = {verdict: [] for verdict in Verdict if verdict not in (Verdict.WOULD_REPAIR, Verdict.TOO_OLD)}
@@ -180,7 +194,7 @@ class StuckCheck:
             moved_on = set(reconciled[Verdict.REPAIRED])  # a repaired row is no longer stuck: it just changed
             stuck = [row for row in stuck if row.job_id not in moved_on]
         job_ids = tuple(row.job_id for row in stuck[:LOGGED_JOB_IDS])
-        return StuckReport(len(stuck), job_ids, cutoff, reconciled, discovered, tuple(stopped))
+        return StuckReport(len(stuck), job_ids, cutoff, reconciled, discovered, tuple(stopped), unwritable)
 
 
 @cache
@@ -224,4 +238,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, check: StuckCh
         )
     else:
         logger.info("no stuck jobs", stuckAfterMinutes=check.stuck_after_minutes)
+    if report.unwritable is not None:
+        raise report.unwritable  # after the count: FunctionErrorsAlarm says so, and StuckJobs still goes out
     return report.as_response()

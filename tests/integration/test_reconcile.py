@@ -13,6 +13,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+from botocore.exceptions import ClientError
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -22,7 +23,7 @@ from transcoder_status.handler import StatusWriter
 from transcoder_status.local.context import LocalContext
 from transcoder_status.local.mediaconvert import MediaConvertStandIn, hanging, unreachable
 from transcoder_status.local.messages import mediaconvert_event, sqs_record
-from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client
+from transcoder_status.reconcile import Reconciler, TableUnavailable, Verdict, mediaconvert_client
 from transcoder_status.status import JobStatus
 
 QUEUE = "arn:aws:mediaconvert:us-east-1:123456789012:queues/Default"
@@ -431,3 +432,35 @@ def test_mediaconvert_has_its_own_endpoint_option_and_backfill_checks_statuses(
     wrong = runner.invoke(cli.app, ["backfill", "--status", "COMPLETED", "--mediaconvert-endpoint-url", endpoint])
     assert wrong.exit_code == 2 and "not a MediaConvert job status" in wrong.output
     assert stand_in.requests == 1  # the GetJob; the refused backfill asked nothing
+
+
+@pytest.mark.parametrize("writing", ["discovery", "repairs"])
+def test_the_stuck_check_still_counts_when_its_writes_are_denied(
+    writing: str,
+    writer: StatusWriter,
+    stand_in: MediaConvertStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A role without UpdateItem on the table: the first write (discovery's, or a repair's) raised
+    TableUnavailable out of the check before it counted, so StuckJobs went missing and its alarm
+    drifted to OK. The count goes out, and the invocation still fails (FunctionErrorsAlarm)."""
+    stuck_rows(writer, 3)
+    now_ms = int(time.time() * 1000) - RECENT_MS
+    if writing == "discovery":
+        stand_in.put(truth("1700000000000-norow1", "PROGRESSING", finished_ms=None, created_ms=now_ms - 60_000))
+    else:
+        stand_in.put(truth("1700000000000-bad000", "COMPLETE"))
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    monkeypatch.setenv("STUCK_AFTER_MINUTES", "0")
+    check = stuck_check.StuckCheck.from_environment()
+
+    def denied(**request: Any) -> Any:
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized to perform UpdateItem"}}
+        raise ClientError(error, "UpdateItem")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check.table.client, "update_item", denied)
+    capsys.readouterr()
+    with pytest.raises(TableUnavailable, match="AccessDeniedException"):
+        stuck_check.lambda_handler({}, LocalContext("stuck-check-test", 60), check)
+    assert emitted(capsys.readouterr().out)["StuckJobs"] == 3

@@ -78,6 +78,34 @@ def test_status_and_list_fit_80_columns() -> None:
     assert_fits(text, [*JOB_IDS, "RUNNING", "ERROR", "[indeo4]", "no notification yet"])
 
 
+def test_a_listing_of_finished_jobs_shows_when_they_finished_at_80_columns() -> None:
+    """Issue 19: `list --status ERROR --since 1d` at 80 columns dropped Finished: a job that failed
+    five days ago and was repaired today read as today's."""
+    repaired = JobRow(
+        job_id=JOB_IDS[0],
+        status=JobStatus.ERROR,
+        finished=True,
+        state="ERROR",
+        source="mediaconvert",
+        updated_at="2026-12-06T18:40:37.709Z",
+        finished_at="2026-12-01T17:40:37.000Z",
+        repaired_at="2026-12-06T18:40:37.709Z",
+    )
+    failed = JobRow(
+        job_id=JOB_IDS[1],
+        status=JobStatus.ERROR,
+        finished=True,
+        state="ERROR",
+        source="elastic-transcoder",
+        updated_at="2026-12-06T18:40:37.140Z",
+        finished_at="2026-12-06T18:40:37.100Z",
+        error_code="1030",
+        error_message=LONG_ERROR,
+    )
+    text = rendered(_rows_view([(row.job_id, row) for row in (repaired, failed)], 80))
+    assert_fits(text, [JOB_IDS[0], JOB_IDS[1], "ERROR (repaired)", "[indeo4]", "Finished", "2026-12-01"])
+
+
 def test_status_and_list_show_every_column_when_wide() -> None:
     text = rendered(_rows_view(rows(), 200), 200)
     for header in ("Job ID", "Status", "State", "Progress", "Source", "Updated", "Details"):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from transcoder_status.dead_letters import MAX_BATCH_BYTES, _within_batch_size
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from transcoder_status import dead_letters
+from transcoder_status.dead_letters import MAX_BATCH_BYTES, DeadLetterQueue, _within_batch_size
 
 
 def test_a_hand_redrive_sends_batches_sqs_takes_whole() -> None:
@@ -12,3 +17,31 @@ def test_a_hand_redrive_sends_batches_sqs_takes_whole() -> None:
     assert [len(batch) for batch in batches] == [6, 4]
     assert all(sum(len(m["Body"]) for m in batch) <= MAX_BATCH_BYTES for batch in batches)
     assert _within_batch_size([{"Body": "small"}] * 10) == [[{"Body": "small"}] * 10]
+
+
+def test_a_redrive_follows_its_own_move_task_until_it_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19: the move task's progress is read by its own handle only. Just started, it may not be
+    listed yet: that is no "moved 0, done" (exit 0) while SQS goes on moving."""
+    client = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    dlq, queue = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq", "https://sqs.us-east-1.amazonaws.com/1/q"
+    arns = {dlq: "arn:aws:sqs:us-east-1:123456789012:dlq", queue: "arn:aws:sqs:us-east-1:123456789012:q"}
+    theirs = {"TaskHandle": "theirs", "Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": 500}
+    ours = {"TaskHandle": "ours", "ApproximateNumberOfMessagesMoved": 3}
+    with Stubber(client) as sqs:
+        for url in (dlq, queue):
+            sqs.add_response(
+                "get_queue_attributes",
+                {"Attributes": {"QueueArn": arns[url]}},
+                {"QueueUrl": url, "AttributeNames": ["QueueArn"]},
+            )
+        sqs.add_response("start_message_move_task", {"TaskHandle": "ours"})
+        for listed in (
+            [theirs],
+            [{**ours, "Status": "RUNNING"}, theirs],
+            [{**ours, "Status": "COMPLETED", "ApproximateNumberOfMessagesMoved": 7}, theirs],
+        ):
+            sqs.add_response("list_message_move_tasks", {"Results": listed})
+        monkeypatch.setattr(dead_letters.time, "sleep", lambda seconds: None)
+        result = DeadLetterQueue(dlq, client)._move_task(queue)
+        sqs.assert_no_pending_responses()
+    assert (result.moved, result.complete) == (7, True)

@@ -82,7 +82,7 @@ _ROW_COLUMNS = (
 
 def _rows_view(rows: Iterable[tuple[str, JobRow | None]], width: int) -> Table:
     """Job IDs and statuses (with a repaired or discovered mark) always whole; Progress, Source,
-    State, then Finished give way on a narrow terminal."""
+    State, then Finished (Updated when every job listed finished) give way on a narrow terminal."""
     cells: list[list[str]] = []
     for job_id, row in rows:
         if row is None:
@@ -112,7 +112,10 @@ def _rows_view(rows: Iterable[tuple[str, JobRow | None]], width: int) -> Table:
         columns = tuple(column for column in _ROW_COLUMNS if column is not FINISHED)
         cells = [row[:finished] + row[finished + 1 :] for row in cells]
         return fitted(columns, cells, width, droppable=("Progress", "Source", "State"))
-    return fitted(_ROW_COLUMNS, cells, width, droppable=("Progress", "Source", "State", "Finished"))
+    # Only finished jobs: Finished says when each ended, and Updated differs from it only on a
+    # repaired row, which is marked; so Updated gives way first. With running jobs, Finished does.
+    last = "Updated" if all(row[finished] for row in cells) else "Finished"
+    return fitted(_ROW_COLUMNS, cells, width, droppable=("Progress", "Source", "State", last))
 
 
 MOMENT = "a duration before now (90s, 15m, 2h, 7d) or an ISO 8601 time (2026-12-06T17:00:00Z)"

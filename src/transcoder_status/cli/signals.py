@@ -30,7 +30,8 @@ def exit_code(stop: KeyboardInterrupt) -> int:
 
 @contextmanager
 def interruptible() -> Iterator[None]:
-    """For the block's duration, SIGTERM and SIGHUP raise Interrupted, as SIGINT raises KeyboardInterrupt."""
+    """For the block's duration, SIGTERM and SIGHUP raise Interrupted, as SIGINT raises KeyboardInterrupt
+    (unless ignored, as under nohup)."""
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield
         return
@@ -38,7 +39,11 @@ def interruptible() -> Iterator[None]:
     def stop(signum: int, frame: FrameType | None) -> None:
         raise Interrupted(signum)
 
-    previous = {number: signal.signal(number, stop) for number in _STOPPING}
+    # A signal ignored when the command started stays ignored: `nohup` ignores SIGHUP so that the
+    # command outlives its terminal.
+    previous = {
+        number: signal.signal(number, stop) for number in _STOPPING if signal.getsignal(number) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:
