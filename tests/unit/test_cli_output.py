@@ -253,3 +253,10 @@ def test_a_finished_job_keeps_its_own_end_time() -> None:
     lines = console.export_text().splitlines()
     assert next(line for line in lines if JOB_IDS[0] in line).endswith("0:00:03")
     assert next(line for line in lines if JOB_IDS[1] in line).endswith("0:01:15")
+
+
+def test_backfill_names_mediaconvert_job_statuses_as_the_sdk_models_them() -> None:
+    """The help names them without loading MediaConvert's model at import (a quarter of a second)."""
+    from transcoder_status.cli import repair
+
+    assert tuple(repair.JOB_STATUSES_HELP.split(", ")) == repair.job_statuses()

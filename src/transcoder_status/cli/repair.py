@@ -8,6 +8,7 @@ job is asked about when it is missing).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -43,10 +44,17 @@ EXIT_CODES = (
     "Exit codes: 0 all fine; 1 a job failed, or MediaConvert calls failed in a row; 2 a wrong argument, or out "
     "of time with jobs left; 3 the table cannot be read or written."
 )
-# MediaConvert's job statuses, from the SDK's own model.
-JOB_STATUSES: tuple[str, ...] = tuple(
-    getattr(botocore.session.get_session().get_service_model("mediaconvert").shape_for("JobStatus"), "enum", ())
-)
+# MediaConvert's job statuses: the SDK's own model says them (job_statuses), but loading it costs every
+# command a quarter of a second at import, so the help names them and a test holds it to the model.
+JOB_STATUSES_HELP = "SUBMITTED, PROGRESSING, COMPLETE, CANCELED, ERROR"
+
+
+@functools.cache
+def job_statuses() -> tuple[str, ...]:
+    """MediaConvert's job statuses, from the SDK's model of the service."""
+    model = botocore.session.get_session().get_service_model("mediaconvert")
+    return tuple(getattr(model.shape_for("JobStatus"), "enum", ()))
+
 
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Say what would change; write nothing.")]
 RepairRetentionOption = Annotated[
@@ -181,9 +189,7 @@ def backfill(
     ] = None,
     statuses: Annotated[
         list[str] | None,
-        typer.Option(
-            "--status", help=f"Only jobs in this MediaConvert status ({', '.join(JOB_STATUSES)}); repeatable."
-        ),
+        typer.Option("--status", help=f"Only jobs in this MediaConvert status ({JOB_STATUSES_HELP}); repeatable."),
     ] = None,
     timeout: TimeoutOption = 600,
     dry_run: DryRunOption = False,
@@ -200,10 +206,10 @@ def backfill(
     deadline = time.monotonic() + timeout
     ago = duration(since, "--since") or timedelta(0)
     chosen = [status.strip().upper() for status in statuses or ()]
-    unknown = [status for status in chosen if status not in JOB_STATUSES]
+    unknown = [status for status in chosen if status not in job_statuses()]
     if unknown:
         raise typer.BadParameter(
-            f"{', '.join(unknown)}: not a MediaConvert job status (one of {', '.join(JOB_STATUSES)})",
+            f"{', '.join(unknown)}: not a MediaConvert job status (one of {', '.join(job_statuses())})",
             param_hint="--status",
         )
     metadata = None
