@@ -90,8 +90,9 @@ def test_dlq_show_events_explains_the_publishers_failed_batches_and_keeps_them(
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
     sqs.send_message(QueueUrl=url, MessageBody="something else")
     for _ in range(2):  # the messages stay for the next look
-        result = runner.invoke(app, ["dlq", "show", "--events", "--events-url", url])
+        result = runner.invoke(app, ["dlq", "show", "--json", "--events", "--events-url", url])
         assert result.exit_code == 0, result.output
-        assert "gave up (RetryAttemptsExhausted) on 6 stream record(s) 100..105 of shard shardId-1" in result.output
-        assert "not Lambda's invocation record" in result.output
-        assert "2 stream batch(es)" in result.output
+        reasons = sorted(letter["reason"] for letter in json.loads(result.stdout)["messages"])
+        assert len(reasons) == 2
+        assert "not Lambda's invocation record" in reasons[0]
+        assert "gave up (RetryAttemptsExhausted) on 6 stream record(s) 100..105 of shard shardId-1" in reasons[1]

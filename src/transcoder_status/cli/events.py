@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..client import StatusTableError
 from ..event_bus import EventBus
-from ..republish import failed_batch_reason, finished_since, republish
+from ..republish import finished_since, republish
 from . import output
 from .output import EXIT_FAILED, EndpointOption, RegionOption, TableOption, duration, fail, status_table
 
@@ -61,36 +61,3 @@ def republish_command(
     output.console.print(f"{len(report.published)} event(s) put on {escape(bus)}; {len(report.not_published)} not.")
     if report.not_published:
         raise typer.Exit(EXIT_FAILED)
-
-
-def show_failed_batches(
-    queue_url: str | None, region: str | None, endpoint_url: str | None, max_messages: int | None
-) -> None:
-    """``dlq show --events``: the publisher's on-failure queue, each message with why; all stay
-    (received hidden for a moment, then made visible again)."""
-    if not queue_url:
-        raise fail("No on-failure queue: pass --events-url or set EVENTS_FAILED_URL (FinishedEventsFailedQueueUrl).")
-    sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
-    held: dict[str, dict[str, str]] = {}
-    try:
-        while max_messages is None or len(held) < max_messages:
-            received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30)
-            messages = received.get("Messages", [])
-            if not messages:
-                break
-            held.update((m["MessageId"], {"body": m["Body"], "handle": m["ReceiptHandle"]}) for m in messages)
-        for number, (message_id, message) in enumerate(held.items()):
-            if max_messages is None or number < max_messages:
-                output.console.print(f"{escape(message_id)}: {escape(failed_batch_reason(message['body']))}")
-        handles = [message["handle"] for message in held.values()]
-        for start in range(0, len(handles), 10):
-            sqs.change_message_visibility_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(handles[start : start + 10])
-                ],
-            )
-    except (BotoCoreError, ClientError) as error:
-        raise fail(str(error)) from None
-    output.errors.print(f"{min(len(held), max_messages or len(held))} stream batch(es) the publisher gave up on.")
