@@ -73,6 +73,21 @@ def test_a_row_written_before_version_1_reads_into_a_valid_detail() -> None:
     assert detail["outputs"] == [{"uri": "/output/400k"}]
 
 
+def test_an_output_with_no_file_or_a_negative_number_still_makes_a_valid_detail() -> None:
+    """An Elastic Transcoder output may name no key (nor id), and a transcoder's numbers are not
+    checked for sign: the detail leaves out what its schema cannot hold instead of breaking it."""
+    outputs = (
+        OutputSummary(key="", status="Error"),
+        OutputSummary(key="/output/400k", duration_ms=-1000, width=-2, height=360),
+    )
+    detail = finished_detail(
+        row(source="elastic-transcoder", queue=None, pipeline_id="p", outputs=outputs, output_key_prefix="HLS/a")
+    )
+    VALIDATOR.validate(detail)
+    assert detail["outputs"] == [{"uri": "HLS/a/output/400k", "heightPx": 360}]
+    assert detail["outputsTruncated"] is False  # nothing a consumer could use was left out
+
+
 def test_a_running_row_has_no_event() -> None:
     with pytest.raises(NotFinishedError, match="not finished"):
         finished_detail(row(finished=False, status=JobStatus.RUNNING, finished_at=None))
