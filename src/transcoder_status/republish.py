@@ -32,9 +32,12 @@ class RepublishReport:
     not_published: dict[str, str] = field(default_factory=dict)
 
 
-def republish(table: StatusTable, bus: EventBus, job_ids: Iterable[str]) -> RepublishReport:
-    """Put each job's finished event again, read from its row (a consistent read)."""
-    report = RepublishReport()
+def republish(
+    table: StatusTable, bus: EventBus, job_ids: Iterable[str], report: RepublishReport | None = None
+) -> RepublishReport:
+    """Put each job's finished event again, read from its row (a consistent read). ``report`` is
+    filled as it goes: what an interrupt leaves it holding was done."""
+    report = RepublishReport() if report is None else report
     wanted = list(dict.fromkeys(job_ids))
     for start in range(0, len(wanted), BATCH_GET_LIMIT):
         chunk = wanted[start : start + BATCH_GET_LIMIT]

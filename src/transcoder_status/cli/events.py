@@ -11,9 +11,10 @@ from rich.markup import escape
 
 from ..client import StatusTableError
 from ..event_bus import EventBus
-from ..republish import finished_since, republish
+from ..republish import RepublishReport, finished_since, republish
 from . import output
 from .output import EXIT_FAILED, EndpointOption, RegionOption, TableOption, duration, fail, status_table
+from .signals import exit_code, interruptible
 
 app = typer.Typer(
     help='The "Transcoding Job Finished" events: put them again from the rows.',
@@ -43,19 +44,30 @@ def republish_command(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Put finished jobs' events on the bus again, built from their rows as the publisher builds them.
-    Consumers are idempotent by jobId, so a job's event may be put again safely. Exit 1 if any was not."""
+    Consumers are idempotent by jobId, so a job's event may be put again safely. Exit 1 if any was
+    not, 3 if the table cannot be read, 128 + the signal's number when interrupted (130, 143)."""
     if bool(job) == (since is not None):
         raise typer.BadParameter("give --job ID (one or more) or --since DURATION, not both", param_hint="--job")
     if not bus:
         raise fail("No event bus: pass --bus or set EVENT_BUS_NAME to the stack's FinishedEventBusName output.")
     rows = status_table(table, region, endpoint_url)
+    report = RepublishReport()
+    job_ids: list[str] = []
     try:
-        events = boto3.client("events", region_name=region, endpoint_url=endpoint_url)
-        window = duration(since, "--since")
-        job_ids = list(job or ()) if window is None else list(finished_since(rows, window))
-        report = republish(rows, EventBus(bus, events), job_ids)
+        with interruptible():
+            events = boto3.client("events", region_name=region, endpoint_url=endpoint_url)
+            window = duration(since, "--since")
+            job_ids = list(job or ()) if window is None else list(finished_since(rows, window))
+            republish(rows, EventBus(bus, events), job_ids, report)
     except (StatusTableError, BotoCoreError, ClientError) as error:
         raise fail(str(error)) from None
+    except KeyboardInterrupt as stop:
+        left = len(job_ids) - len(report.published)
+        output.errors.print(
+            f"[yellow]Interrupted: {len(report.published)} event(s) put on {escape(bus)}; {left} not: run it "
+            "again for them (consumers are idempotent by jobId).[/yellow]"
+        )
+        raise typer.Exit(exit_code(stop)) from None
     for job_id, reason in report.not_published.items():
         output.errors.print(f"[red]{escape(job_id)}: {escape(reason)}[/red]")
     output.console.print(f"{len(report.published)} event(s) put on {escape(bus)}; {len(report.not_published)} not.")
