@@ -492,6 +492,25 @@ def test_a_record_that_always_fails_goes_to_the_on_failure_queue_and_the_shard_g
     assert all(finished_events.row(job).job_id == job for job in [bad, *jobs])  # rows whole, none added
 
 
+def test_a_batch_is_retried_from_the_lowest_record_reported_failed(finished_events: FinishedEvents) -> None:
+    """ReportBatchItemFailures: the checkpoint stays before the lowest failed record, which comes
+    again first, with every record after it; those before it do not come again."""
+    finished_events.deliver([record(et_body(f"1755000000{n:03d}-retry{n}", "COMPLETED", 1_000)) for n in range(5)])
+    batches: list[list[str]] = []
+
+    def fails_the_third_and_fourth_once(event: dict[str, Any]) -> dict[str, Any]:
+        records = event["Records"]
+        batches.append([r["dynamodb"]["Keys"]["jobId"]["S"] for r in records])
+        failed = [r["dynamodb"]["SequenceNumber"] for r in records[2:4]] if len(batches) == 1 else []
+        return {"batchItemFailures": [{"itemIdentifier": number} for number in reversed(failed)]}
+
+    (trigger,) = finished_events.stack.stream_triggers
+    finished_events.mapping = StreamMapping(trigger, invoke=fails_the_third_and_fourth_once).start()
+    assert finished_events.mapping.wait_caught_up(CAUGHT_UP_S)
+    assert len(batches[0]) == 5 and batches[1:] == [batches[0][2:]]
+    assert finished_events.mapping.stats.retries == 1
+
+
 def test_the_mapping_stopped_and_started_again_resumes_where_it_stopped(finished_events: FinishedEvents) -> None:
     mapping = finished_events.start()
     finished_events.deliver([record(et_body("1755000000000-first", "COMPLETED", 1_000))])
