@@ -78,6 +78,7 @@ SNS_CONTROL = "sns-control"
 PARSER_FAILED = "parser-failed"
 WRITE_FAILED = "write-failed"
 UNDELIVERED = "undelivered"  # SNS or EventBridge could not put it on the notification queue
+FAILED_BATCH = "failed-batch"  # a stream batch the finished-event publisher gave up on
 
 # What EventBridge puts on an event it could not deliver to its target (its target DLQ's message).
 EVENTBRIDGE_ERROR_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE")
@@ -121,11 +122,23 @@ class QueueKind:
     output: str  # the stack's output naming it
     undelivered: bool  # SNS or EventBridge's DLQ: its messages never reached the notification queue
     sqs_dead_letter: bool  # a queue's RedrivePolicy names it (ListDeadLetterSourceQueues lists it)
+    # A Lambda on-failure destination of a stream mapping: each message describes a stream batch
+    # (shard and sequence numbers), not a notification, so there is nothing to redrive.
+    stream_batches: bool = False
 
 
 FUNCTION_DLQ = QueueKind("Dead-letter queue", "DLQ_URL", "--dlq-url", "DeadLetterQueueUrl", False, True)
 UNDELIVERED_QUEUE = QueueKind(
     "Undelivered queue", "UNDELIVERED_URL", "--undelivered-url", "UndeliveredQueueUrl", True, False
+)
+FINISHED_EVENTS_FAILED = QueueKind(
+    "The finished-event publisher's on-failure queue",
+    "EVENTS_FAILED_URL",
+    "--events-url",
+    "FinishedEventsFailedQueueUrl",
+    undelivered=False,
+    sqs_dead_letter=False,
+    stream_batches=True,
 )
 
 
@@ -171,7 +184,7 @@ class DeadLetter:
             "kind": self.kind,
             "reason": self.reason,
             "jobId": self.job_id,
-            "redrive": not self.too_old,
+            "redrive": not self.too_old and self.kind != FAILED_BATCH,
             "body": self.body,
         }
 
@@ -228,14 +241,25 @@ def explain(
     retention_days: float = DEFAULT_RETENTION_DAYS,
     now_ms: int | None = None,
     undelivered: bool = False,
+    stream_batches: bool = False,
 ) -> DeadLetter:
     """Why a received DLQ message is there: the project's parser run on it again. ``undelivered``:
-    the message comes from the undelivered queue (SNS and EventBridge's own DLQ), not the function's."""
+    the message comes from the undelivered queue (SNS and EventBridge's own DLQ), not the function's;
+    ``stream_batches``: from the finished-event publisher's on-failure queue (never redriven)."""
     attributes = message.get("Attributes", {})
     sent_ms = _int(attributes.get("SentTimestamp"))
     kept = _int(message.get("MessageAttributes", {}).get(FIRST_SENT_ATTRIBUTE, {}).get("StringValue"))
     first_sent_ms = min((t for t in (sent_ms, kept) if t is not None), default=None)
     body = str(message.get("Body", ""))
+    if stream_batches:
+        return DeadLetter(
+            message_id=str(message["MessageId"]),
+            first_sent_ms=first_sent_ms,
+            receive_count=_int(attributes.get("ApproximateReceiveCount")) or 0,
+            body=body,
+            kind=FAILED_BATCH,
+            reason=failed_batch_reason(body),
+        )
     job_id: str | None = None
     event_ms: int | None = None
     try:
@@ -280,6 +304,24 @@ def explain(
     )
 
 
+def failed_batch_reason(body: str) -> str:
+    """Why a message is in the publisher's on-failure queue: Lambda's invocation record of a stream
+    batch, which holds the shard and the sequence numbers, not the records
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html)."""
+    try:
+        record = json.loads(body)
+        info = record["DDBStreamBatchInfo"]
+        condition = record.get("requestContext", {}).get("condition", "?")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "not Lambda's invocation record of a stream batch: not the publisher's"
+    return (
+        f"the publisher gave up ({condition}) on {info.get('batchSize', '?')} stream record(s) "
+        f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')} of shard {info.get('shardId')}: "
+        "Lambda's invocation record, not a notification (no redrive); the rows hold the outcomes: "
+        f"`transcoder-status events republish --since` a time before {info.get('approximateArrivalOfFirstRecord')}"
+    )
+
+
 MAX_BATCH_BYTES = 262_144  # SQS: a SendMessageBatch's messages together, bodies and attributes
 
 
@@ -317,7 +359,9 @@ def _delivery_error(message: Mapping[str, Any]) -> str:
 class DeadLetterQueue:
     """One of the stack's dead-letter queues, through one SQS client: the function's DLQ (its
     DeadLetterQueueUrl output), or the undelivered queue (UndeliveredQueueUrl: what SNS or
-    EventBridge could not deliver to the notification queue; ``kind=UNDELIVERED_QUEUE``)."""
+    EventBridge could not deliver to the notification queue; ``kind=UNDELIVERED_QUEUE``), or the
+    finished-event publisher's on-failure queue (``kind=FINISHED_EVENTS_FAILED``: looked at, never
+    redriven)."""
 
     def __init__(self, url: str, client: SQSClient, *, wait_s: int = 1, kind: QueueKind = FUNCTION_DLQ):
         self.url = url
@@ -412,7 +456,13 @@ class DeadLetterQueue:
                 self._show_again(list(held.values()))
         now_ms = int(time.time() * 1000)
         letters = [
-            explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered)
+            explain(
+                m,
+                retention_days=retention_days,
+                now_ms=now_ms,
+                undelivered=self.undelivered,
+                stream_batches=self.kind.stream_batches,
+            )
             for m in list(seen.values())[:max_messages]
         ]
         return Look(letters, more=visible, in_flight=max(in_flight_before, hidden - len(seen), 0))
@@ -498,6 +548,11 @@ class DeadLetterQueue:
         """Move the DLQ's messages that can apply (or all, ``everything``; at most ``max_messages``)
         back to the queue they came from (the undelivered queue's: to ``destination``, the
         notification queue they never reached). Raises RedriveInterrupted on an interrupt."""
+        if self.kind.stream_batches:
+            raise DeadLetterQueueError(
+                f"{self.kind.title} holds Lambda's descriptions of stream batches, not notifications: nothing "
+                "to redrive. `transcoder-status events republish --since DURATION` puts the jobs' events again."
+            )
         if self.undelivered:
             if not destination:
                 raise DeadLetterQueueError(
@@ -580,7 +635,16 @@ class DeadLetterQueue:
                 for batch in self._receive_batches(max_messages, held):
                     now_ms = int(time.time() * 1000)
                     letters = [
-                        (m, explain(m, retention_days=retention_days, now_ms=now_ms, undelivered=self.undelivered))
+                        (
+                            m,
+                            explain(
+                                m,
+                                retention_days=retention_days,
+                                now_ms=now_ms,
+                                undelivered=self.undelivered,
+                                stream_batches=self.kind.stream_batches,
+                            ),
+                        )
                         for m in batch
                     ]
                     if all(letter.message_id in left for _, letter in letters):

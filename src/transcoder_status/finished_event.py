@@ -37,8 +37,9 @@ def finished_detail(row: JobRow) -> dict[str, Any]:
     if not row.finished or row.finished_at is None:
         raise NotFinishedError(f"job {row.job_id} is not finished: it has no finished event")
     prefix = row.output_key_prefix or ""  # Elastic Transcoder's: keys are relative to it
+    named = tuple(o for o in row.outputs if o.key)  # an output that names no file has no uri
     outputs, playlists = bounded_outputs(
-        tuple(replace(o, key=prefix + o.key) for o in row.outputs) if prefix else row.outputs,
+        tuple(replace(o, key=prefix + o.key) for o in named) if prefix else named,
         tuple(prefix + p for p in row.playlists),
         MAX_EVENT_OUTPUTS_BYTES,
     )
@@ -64,7 +65,7 @@ def finished_detail(row: JobRow) -> dict[str, Any]:
     detail["playlists"] = list(playlists)
     detail["warnings"] = len(row.warnings)
     detail["outputsTruncated"] = row.outputs_truncated or (len(outputs), len(playlists)) != (
-        len(row.outputs),
+        len(named),
         len(row.playlists),
     )
     return detail
@@ -73,7 +74,7 @@ def finished_detail(row: JobRow) -> dict[str, Any]:
 def _output(uri: str, duration_ms: int | None, width: int | None, height: int | None) -> dict[str, Any]:
     output: dict[str, Any] = {"uri": uri}
     for name, value in (("durationMs", duration_ms), ("widthPx", width), ("heightPx", height)):
-        if value is not None:
+        if value is not None and value >= 0:  # the transcoders' numbers are not checked for sign
             output[name] = value
     return output
 

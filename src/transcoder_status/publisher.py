@@ -13,13 +13,22 @@ MaximumRetryAttempts sends the batch's description to the on-failure queue.
 
 It also counts finished jobs (JobsSucceeded, JobsFailed, JobsCanceled): the writer cannot, as a
 write redelivered after a partial failure cannot tell whether it was the one that finished the job.
+Nor can a batch's position tell: Lambda processes stream records at least once
+(https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html), a partial batch
+response "doesn't entirely prevent" retries of records that succeeded
+(https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html), and a batch
+given up after its retries takes the records after the failed one with it. So each job is counted
+by a conditional write on its row (``countedAt``) that only its first delivery lands, whether or
+not its event could be put.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -28,15 +37,17 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from .event_bus import EventBus
 from .finished_event import finished_detail, put_events_entry
 from .status import JobStatus
-from .table import row_from_item
+from .table import JOB_ID, row_from_item
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status-events")
 logger = Logger(service=SERVICE)
@@ -72,21 +83,54 @@ def publish_records(bus: EventBus, records: Sequence[dict[str, Any]]) -> dict[st
     return failures
 
 
-def count_finished(records: Sequence[dict[str, Any]], failures: dict[str, str]) -> Counter[str]:
-    """The finished jobs of the records that will not come again: those before the first failure.
+COUNTED_AT = "countedAt"  # set on a finished row by the publisher, once: its outcome is counted
 
-    With ReportBatchItemFailures, Lambda retries a stream batch from the lowest sequence number
-    reported failed, so the records after it come again, published or not, and are counted then:
-    https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html
-    """
+
+@dataclass
+class OutcomeCounter:
+    """Claims a finished job's count on its row, through one DynamoDB client."""
+
+    table_name: str
+    client: DynamoDBClient
+
+    def claim(self, job_id: str) -> bool:
+        """True for the first claim of a job only (a conditional write), False for every later one
+        and for a row no longer there (expired): it is never recreated."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={JOB_ID: {"S": job_id}},
+                UpdateExpression="SET #counted = :now",
+                ConditionExpression="attribute_exists(#job) AND attribute_not_exists(#counted)",
+                ExpressionAttributeNames={"#counted": COUNTED_AT, "#job": JOB_ID},
+                ExpressionAttributeValues={":now": {"S": datetime.now(UTC).isoformat(timespec="milliseconds")}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def count_finished(
+    records: Sequence[dict[str, Any]], claim: Callable[[str], bool]
+) -> tuple[Counter[str], dict[str, str]]:
+    """The finished jobs of the batch counted now (their claim is the first), and why each record
+    whose claim failed was not, by its sequence number (it fails, so Lambda brings it again)."""
     counts: Counter[str] = Counter()
+    failures: dict[str, str] = {}
     for record in records:
-        if str(record["dynamodb"]["SequenceNumber"]) in failures:
-            break
-        name = JOB_OUTCOME_METRICS.get(record["dynamodb"]["NewImage"].get("status", {}).get("S"))
-        if name is not None:
-            counts[name] += 1
-    return counts
+        image = record["dynamodb"].get("NewImage", {})
+        name = JOB_OUTCOME_METRICS.get(image.get("status", {}).get("S"))
+        job_id = image.get(JOB_ID, {}).get("S")
+        if name is None or not job_id:
+            continue
+        try:
+            if claim(str(job_id)):
+                counts[name] += 1
+        except Exception as error:
+            failures[str(record["dynamodb"]["SequenceNumber"])] = f"not counted: {type(error).__name__}: {error}"
+    return counts, failures
 
 
 @cache
@@ -99,11 +143,28 @@ def default_bus() -> EventBus:
     return EventBus(name, boto3.client("events", config=config))
 
 
+@cache
+def default_counter() -> OutcomeCounter:
+    """The counter on the table the environment names (TABLE_NAME), built once per environment."""
+    name = os.environ.get("TABLE_NAME")
+    if not name:
+        raise RuntimeError("TABLE_NAME is not set: the function has no table to count finished jobs on.")
+    config = Config(connect_timeout=2, read_timeout=5)  # retries: AWS_RETRY_MODE / AWS_MAX_ATTEMPTS
+    return OutcomeCounter(name, boto3.client("dynamodb", config=config))
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext, bus: EventBus | None = None) -> dict[str, Any]:
+def lambda_handler(
+    event: dict[str, Any],
+    context: LambdaContext,
+    bus: EventBus | None = None,
+    claim: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
     records: list[dict[str, Any]] = event.get("Records", [])
-    failures = publish_records(bus or default_bus(), records)
+    counts, failures = count_finished(records, claim or default_counter().claim)
+    for number, reason in publish_records(bus or default_bus(), records).items():
+        failures[number] = reason if number not in failures else f"{reason}; {failures[number]}"
 
     def record_handler(record: DynamoDBRecord) -> None:
         reason = failures.get(str(record.dynamodb.sequence_number if record.dynamodb else ""))
@@ -121,7 +182,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext, bus: EventBus 
         metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=published)
     if failures:
         metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=len(failures))
-    for name, value in count_finished(records, failures).items():
+    for name, value in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     return dict(
         process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

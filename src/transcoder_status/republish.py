@@ -7,7 +7,6 @@ builds (``finished_event``), so an idempotent consumer (by jobId) ignores what i
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,9 +32,12 @@ class RepublishReport:
     not_published: dict[str, str] = field(default_factory=dict)
 
 
-def republish(table: StatusTable, bus: EventBus, job_ids: Iterable[str]) -> RepublishReport:
-    """Put each job's finished event again, read from its row (a consistent read)."""
-    report = RepublishReport()
+def republish(
+    table: StatusTable, bus: EventBus, job_ids: Iterable[str], report: RepublishReport | None = None
+) -> RepublishReport:
+    """Put each job's finished event again, read from its row (a consistent read). ``report`` is
+    filled as it goes: what an interrupt leaves it holding was done."""
+    report = RepublishReport() if report is None else report
     wanted = list(dict.fromkeys(job_ids))
     for start in range(0, len(wanted), BATCH_GET_LIMIT):
         chunk = wanted[start : start + BATCH_GET_LIMIT]
@@ -80,19 +82,3 @@ def finished_since(table: StatusTable, since: timedelta) -> Iterator[str]:
     late warning also updates a row; its event is the same)."""
     for row in list_jobs(FINISHED, since=since, table_name=table.name, client=table.client):
         yield row.job_id
-
-
-def failed_batch_reason(body: str) -> str:
-    """Why a message is in the publisher's on-failure queue, for ``dlq show --events``."""
-    try:
-        record = json.loads(body)
-        info = record["DDBStreamBatchInfo"]
-        condition = record.get("requestContext", {}).get("condition", "?")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return "not Lambda's invocation record of a stream batch: not the publisher's"
-    return (
-        f"the publisher gave up ({condition}) on {info.get('batchSize', '?')} stream record(s) "
-        f"{info.get('startSequenceNumber')}..{info.get('endSequenceNumber')} of shard {info.get('shardId')}: "
-        "Lambda's invocation record, not a notification (no redrive); the rows hold the outcomes: "
-        f"`transcoder-status events republish --since` a time before {info.get('approximateArrivalOfFirstRecord')}"
-    )

@@ -22,12 +22,15 @@ from transcoder_status import cli
 from transcoder_status.cli import EXIT_UNREADABLE, app
 from transcoder_status.cli.signals import Interrupted
 from transcoder_status.dead_letters import (
+    FAILED_BATCH,
+    FINISHED_EVENTS_FAILED,
     FIRST_SENT_ATTRIBUTE,
     MALFORMED,
     PARSER_FAILED,
     SNS_CONTROL,
     WRITE_FAILED,
     DeadLetterQueue,
+    DeadLetterQueueError,
     explain,
 )
 from transcoder_status.handler import StatusWriter
@@ -312,12 +315,16 @@ def applicable(count: int, prefix: str = "6200000000000-job") -> list[str]:
     return [json.dumps(mediaconvert_event(f"{prefix}{index:03d}", "COMPLETE", now_ms)) for index in range(count)]
 
 
-def test_a_look_stopped_by_sigterm_leaves_nothing_hidden(stack: Stack) -> None:
-    """Issue 19: a `dlq show` killed by SIGTERM left every message it had read hidden for 300 s."""
-    dlq = stack.outputs["DeadLetterQueueUrl"]
+@pytest.mark.parametrize(
+    ("output", "options"), [("DeadLetterQueueUrl", []), ("FinishedEventsFailedQueueUrl", ["--events", "--events-url"])]
+)
+def test_a_look_stopped_by_sigterm_leaves_nothing_hidden(stack: Stack, output: str, options: list[str]) -> None:
+    """Issue 19: a `dlq show` killed by SIGTERM left every message it had read hidden for 300 s. The
+    publisher's on-failure queue (`--events`) is looked at the same way (it hid them for 30 s)."""
+    dlq = stack.outputs[output]
     fill(dlq, [f"bad {index}" for index in range(2_000)])
     look = subprocess.Popen(
-        [sys.executable, "-m", "transcoder_status.cli", "dlq", "show", "--json"],
+        [sys.executable, "-m", "transcoder_status.cli", "dlq", "show", "--json", *options, *([dlq] if options else [])],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -331,7 +338,7 @@ def test_a_look_stopped_by_sigterm_leaves_nothing_hidden(stack: Stack) -> None:
         look.kill()
         look.wait()
     assert counts(dlq) == (2_000, 0)  # visible again at once, not in 5 minutes
-    assert len(show()) == 2_000
+    assert len(show(*options, *([dlq] if options else []))) == 2_000
 
 
 def test_two_looks_at_once_each_say_what_they_did_not_show(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -372,6 +379,32 @@ def test_a_live_queue_is_refused_unless_forced(stack: Stack) -> None:
     forced = runner.invoke(app, ["dlq", "show", "--json", "--force", "--dlq-url", queue])
     assert forced.exit_code == 1  # the message this test holds is in flight: not all shown
     assert json.loads(forced.stdout)["inFlight"] == 1
+
+
+def test_the_publishers_on_failure_queue_is_looked_at_as_a_dead_letter_queue(stack: Stack) -> None:
+    """`dlq show --events` refuses a live queue, says what it did not show, and nothing redrives its
+    messages (Lambda's descriptions of stream batches, not notifications)."""
+    queue, failed = stack.outputs["NotificationQueueUrl"], stack.outputs["FinishedEventsFailedQueueUrl"]
+    fill(queue, ["a notification the function has not processed yet"])
+    refused = runner.invoke(app, ["dlq", "show", "--events", "--events-url", queue])
+    assert refused.exit_code == EXIT_UNREADABLE, refused.output
+    assert "has a dead-letter queue of its own, so it is a live queue" in refused.stderr
+    record = {"requestContext": {"condition": "RetryAttemptsExhausted"}, "DDBStreamBatchInfo": {"batchSize": 2}}
+    fill(failed, [json.dumps(record)])
+    held = boto3.client("sqs").receive_message(QueueUrl=failed, VisibilityTimeout=60)["Messages"]
+    fill(failed, [json.dumps(record)])
+    partial = runner.invoke(app, ["dlq", "show", "--json", "--events", "--events-url", failed])
+    assert partial.exit_code == 1, partial.output  # the message this test holds is in flight: not all shown
+    look = json.loads(partial.stdout)
+    assert (len(look["messages"]), look["inFlight"]) == (1, 1)
+    assert look["messages"][0]["kind"] == FAILED_BATCH
+    assert "gave up (RetryAttemptsExhausted) on 2 stream record(s)" in look["messages"][0]["reason"]
+    boto3.client("sqs").change_message_visibility(
+        QueueUrl=failed, ReceiptHandle=held[0]["ReceiptHandle"], VisibilityTimeout=0
+    )
+    with pytest.raises(DeadLetterQueueError, match="events republish"):
+        DeadLetterQueue.connect(failed, kind=FINISHED_EVENTS_FAILED).redrive(destination=queue, everything=True)
+    assert counts(failed) == (2, 0) and counts(queue) == (1, 0)
 
 
 def test_a_wrong_destination_is_named_and_nothing_stays_hidden(stack: Stack) -> None:

@@ -33,6 +33,7 @@ from transcoder_status.local.emulator import Emulator
 from transcoder_status.local.messages import elastic_transcoder_message, mediaconvert_event, sns_envelope, sqs_record
 from transcoder_status.local.provision import Stack, provision
 from transcoder_status.local.stream_mapping import StreamMapping
+from transcoder_status.publisher import OutcomeCounter
 from transcoder_status.publisher import lambda_handler as publish
 from transcoder_status.status import JobStatus
 from transcoder_status.table import ALL_ATTRIBUTES, JobRow, StatusTable
@@ -71,8 +72,11 @@ class FinishedEvents:
             trigger.function.environment["EVENT_BUS_NAME"], events_client or boto3.client("events"), pause_s=0
         )
 
+        counter = OutcomeCounter(self.table.name, boto3.client("dynamodb"))
+
         def invoke_publisher(event: dict[str, Any]) -> Any:
-            return publish(event, LocalContext(trigger.function.name, trigger.function.timeout_s), bus)
+            context = LocalContext(trigger.function.name, trigger.function.timeout_s)
+            return publish(event, context, bus, counter.claim)
 
         self.mapping = StreamMapping(trigger, invoke=invoke_publisher, on_error=self.errors.append).start()
         return self.mapping
@@ -450,7 +454,7 @@ def test_at_least_once_when_putting_fails_or_an_entry_is_refused(finished_events
 
 
 def test_a_record_that_always_fails_goes_to_the_on_failure_queue_and_the_shard_goes_on(
-    finished_events: FinishedEvents,
+    finished_events: FinishedEvents, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = "1755000000000-alwaysrefused"
     jobs = [f"1755000000{n:03d}-after{n}" for n in range(1, 6)]
@@ -480,6 +484,31 @@ def test_a_record_that_always_fails_goes_to_the_on_failure_queue_and_the_shard_g
     assert numbers.index(info["endSequenceNumber"]) == info["batchSize"] - 1
     assert mapping.stats.retries >= 3 and trigger.maximum_retry_attempts == 10
     assert mapping.stats.sent_to_on_failure == info["batchSize"]
+    # Issue 20: each job counted once as its row turned finished, though the batch was tried four
+    # times and then given up on: the bad job too (its event is republished), and the five after it
+    # in its batch, whose events were put on every try.
+    metrics = publisher_metrics(capsys.readouterr().out)
+    assert (metrics["JobsSucceeded"], metrics["JobsFailed"]) == (1, 5)
+    assert all(finished_events.row(job).job_id == job for job in [bad, *jobs])  # rows whole, none added
+
+
+def test_a_batch_is_retried_from_the_lowest_record_reported_failed(finished_events: FinishedEvents) -> None:
+    """ReportBatchItemFailures: the checkpoint stays before the lowest failed record, which comes
+    again first, with every record after it; those before it do not come again."""
+    finished_events.deliver([record(et_body(f"1755000000{n:03d}-retry{n}", "COMPLETED", 1_000)) for n in range(5)])
+    batches: list[list[str]] = []
+
+    def fails_the_third_and_fourth_once(event: dict[str, Any]) -> dict[str, Any]:
+        records = event["Records"]
+        batches.append([r["dynamodb"]["Keys"]["jobId"]["S"] for r in records])
+        failed = [r["dynamodb"]["SequenceNumber"] for r in records[2:4]] if len(batches) == 1 else []
+        return {"batchItemFailures": [{"itemIdentifier": number} for number in reversed(failed)]}
+
+    (trigger,) = finished_events.stack.stream_triggers
+    finished_events.mapping = StreamMapping(trigger, invoke=fails_the_third_and_fourth_once).start()
+    assert finished_events.mapping.wait_caught_up(CAUGHT_UP_S)
+    assert len(batches[0]) == 5 and batches[1:] == [batches[0][2:]]
+    assert finished_events.mapping.stats.retries == 1
 
 
 def test_the_mapping_stopped_and_started_again_resumes_where_it_stopped(finished_events: FinishedEvents) -> None:

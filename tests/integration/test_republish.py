@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import uuid
+from typing import Any
 
 import boto3
 import pytest
@@ -14,6 +16,8 @@ from tests.integration.conftest import Notify
 from tests.integration.test_finished_events import VALIDATOR
 from transcoder_status import cli
 from transcoder_status.cli import EXIT_FAILED, app
+from transcoder_status.cli.signals import Interrupted
+from transcoder_status.event_bus import EventBus
 from transcoder_status.finished_event import finished_detail
 from transcoder_status.handler import StatusWriter
 from transcoder_status.local.consumer import drain_queue, subscribe_queue
@@ -65,6 +69,27 @@ def test_republish_since_puts_every_job_finished_in_that_time(bus: tuple[str, st
     assert sorted(e["detail"]["jobId"] for e in drain_queue(consumer)) == ["2000000000001-a", "2000000000002-b"]
 
 
+def test_republish_stopped_by_sigterm_says_what_it_put_and_exits_143(
+    bus: tuple[str, str], notify: Notify, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A republish stopped halfway (SIGTERM from a CI runner or `timeout`) says how many events it
+    had put, so the operator knows to run it again, and exits 128 + the signal, as `dlq` does."""
+    jobs = [f"20000000000{n:02d}-stop" for n in range(150)]
+    for job in jobs:
+        notify(job, "COMPLETED")
+    put = EventBus.put
+
+    def stopped_on_the_second_chunk(self: EventBus, entries: Any) -> dict[int, str]:
+        if any(json.loads(entry["Detail"])["jobId"] == jobs[100] for entry in entries):
+            raise Interrupted(signal.SIGTERM)  # what the CLI's handler raises when the signal lands
+        return put(self, entries)
+
+    monkeypatch.setattr(EventBus, "put", stopped_on_the_second_chunk)
+    result = runner.invoke(app, ["events", "republish", *[f"--job={job}" for job in jobs]])
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert "Interrupted: 100 event(s) put" in result.output and "50 not" in result.output
+
+
 @pytest.mark.parametrize("arguments", [[], ["--job", "x", "--since", "1h"], ["--since", "soon"]])
 def test_republish_wants_jobs_or_a_time(bus: tuple[str, str], arguments: list[str]) -> None:
     result = runner.invoke(app, ["events", "republish", *arguments])
@@ -90,8 +115,9 @@ def test_dlq_show_events_explains_the_publishers_failed_batches_and_keeps_them(
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
     sqs.send_message(QueueUrl=url, MessageBody="something else")
     for _ in range(2):  # the messages stay for the next look
-        result = runner.invoke(app, ["dlq", "show", "--events", "--events-url", url])
+        result = runner.invoke(app, ["dlq", "show", "--json", "--events", "--events-url", url])
         assert result.exit_code == 0, result.output
-        assert "gave up (RetryAttemptsExhausted) on 6 stream record(s) 100..105 of shard shardId-1" in result.output
-        assert "not Lambda's invocation record" in result.output
-        assert "2 stream batch(es)" in result.output
+        reasons = sorted(letter["reason"] for letter in json.loads(result.stdout)["messages"])
+        assert len(reasons) == 2
+        assert "not Lambda's invocation record" in reasons[0]
+        assert "gave up (RetryAttemptsExhausted) on 6 stream record(s) 100..105 of shard shardId-1" in reasons[1]

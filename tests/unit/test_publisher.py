@@ -73,6 +73,21 @@ def test_a_row_written_before_version_1_reads_into_a_valid_detail() -> None:
     assert detail["outputs"] == [{"uri": "/output/400k"}]
 
 
+def test_an_output_with_no_file_or_a_negative_number_still_makes_a_valid_detail() -> None:
+    """An Elastic Transcoder output may name no key (nor id), and a transcoder's numbers are not
+    checked for sign: the detail leaves out what its schema cannot hold instead of breaking it."""
+    outputs = (
+        OutputSummary(key="", status="Error"),
+        OutputSummary(key="/output/400k", duration_ms=-1000, width=-2, height=360),
+    )
+    detail = finished_detail(
+        row(source="elastic-transcoder", queue=None, pipeline_id="p", outputs=outputs, output_key_prefix="HLS/a")
+    )
+    VALIDATOR.validate(detail)
+    assert detail["outputs"] == [{"uri": "HLS/a/output/400k", "heightPx": 360}]
+    assert detail["outputsTruncated"] is False  # nothing a consumer could use was left out
+
+
 def test_a_running_row_has_no_event() -> None:
     with pytest.raises(NotFinishedError, match="not finished"):
         finished_detail(row(finished=False, status=JobStatus.RUNNING, finished_at=None))
@@ -158,12 +173,25 @@ def stream_record(number: int, status: str = "SUCCESS") -> dict[str, Any]:
     return {"eventName": "MODIFY", "dynamodb": {"SequenceNumber": str(100 + number), "NewImage": image}}
 
 
-def test_jobs_are_counted_only_from_records_that_will_not_come_again() -> None:
-    """Lambda retries from the lowest failed record: those after it are counted when they come again."""
+def test_each_job_is_counted_once_however_often_its_record_comes() -> None:
+    """Lambda delivers a stream record at least once, retries a batch from its lowest failed record
+    and, after its retries, gives the rest up: a job counts when its claim is the first."""
+    claimed: set[str] = set()
+
+    def claim(job_id: str) -> bool:
+        if job_id == "job-2" and "throttled" not in claimed:
+            claimed.add("throttled")
+            raise RuntimeError("throttled")
+        first = job_id not in claimed
+        claimed.add(job_id)
+        return first
+
     records = [stream_record(0), stream_record(1, "ERROR"), stream_record(2, "CANCELED"), stream_record(3)]
-    assert count_finished(records, {}) == {"JobsSucceeded": 2, "JobsFailed": 1, "JobsCanceled": 1}
-    assert count_finished(records, {"102": "refused"}) == {"JobsSucceeded": 1, "JobsFailed": 1}
-    assert count_finished(records, {"100": "refused", "103": "refused"}) == {}
+    counts, failures = count_finished(records, claim)
+    assert counts == {"JobsSucceeded": 2, "JobsFailed": 1} and list(failures) == ["102"]
+    counts, failures = count_finished(records, claim)  # the batch again: only the job not yet counted
+    assert counts == {"JobsCanceled": 1} and not failures
+    assert count_finished(records, claim) == ({}, {})
 
 
 def test_a_record_whose_event_cannot_be_built_fails_alone() -> None:

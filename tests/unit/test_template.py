@@ -595,6 +595,8 @@ def test_the_publisher_role_reads_only_that_stream_and_puts_only_on_that_bus(tra
             ),
             # IAM takes no resource for ListStreams: on its own, on "*".
             "ListStreams": (["dynamodb:ListStreams"], "*"),
+            # Issue 20: each finished job counted once, by a conditional write on its row.
+            "CountEachFinishedJobOnceOnItsRow": (["dynamodb:UpdateItem"], {"Fn::GetAtt": ["JobStatusTable", "Arn"]}),
             "PutEventsOnTheJobEventBus": (["events:PutEvents"], branches(BUS, take)),
             "DescribeFailedBatchesInTheOnFailureQueue": (
                 ["sqs:SendMessage"],

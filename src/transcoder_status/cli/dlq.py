@@ -15,6 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..dead_letters import (
+    FAILED_BATCH,
+    FINISHED_EVENTS_FAILED,
     FUNCTION_DLQ,
     SNS_CONTROL,
     UNDELIVERED,
@@ -30,7 +32,6 @@ from ..dead_letters import (
 from ..display import Column, fitted
 from ..table import DEFAULT_RETENTION_DAYS
 from . import output
-from .events import show_failed_batches
 from .output import EXIT_FAILED, EndpointOption, RegionOption, fail
 from .signals import exit_code, interruptible
 
@@ -99,19 +100,27 @@ def _dlq(
     endpoint_url: str | None,
     *,
     force: bool,
+    events_url: str | None = None,
+    events: bool = False,
 ) -> DeadLetterQueue:
-    kind = UNDELIVERED_QUEUE if undelivered else FUNCTION_DLQ
+    if undelivered and events:
+        raise typer.BadParameter("give --undelivered or --events, not both", param_hint="--events")
+    kind, url = (
+        (FINISHED_EVENTS_FAILED, events_url)
+        if events
+        else (UNDELIVERED_QUEUE, undelivered_url)
+        if undelivered
+        else (FUNCTION_DLQ, dlq_url)
+    )
     try:
-        queue = DeadLetterQueue.connect(
-            undelivered_url if undelivered else dlq_url, region_name=region, endpoint_url=endpoint_url, kind=kind
-        )
+        queue = DeadLetterQueue.connect(url, region_name=region, endpoint_url=endpoint_url, kind=kind)
         queue.check(force)
     except DeadLetterQueueError as error:
         raise fail(str(error)) from None
     return queue
 
 
-_KIND_STYLE = {WRITE_FAILED: "green", SNS_CONTROL: "yellow", UNDELIVERED: "green"}
+_KIND_STYLE = {WRITE_FAILED: "green", SNS_CONTROL: "yellow", UNDELIVERED: "green", FAILED_BATCH: "yellow"}
 
 
 @app.command("show", epilog=EXIT_CODES.format(what="not every message was shown"))
@@ -133,10 +142,9 @@ def show(
 
     Each message is hidden for seconds while it is read, and visible again as soon as the look ends
     (also when it is interrupted)."""
-    if events:
-        show_failed_batches(events_url, region, endpoint_url, max_messages)
-        return
-    queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url, force=force)
+    queue = _dlq(
+        dlq_url, undelivered_url, undelivered, region, endpoint_url, force=force, events_url=events_url, events=events
+    )
     try:
         with interruptible():
             look = queue.look(max_messages, retention_days=retention_days)

@@ -11,9 +11,10 @@ from rich.markup import escape
 
 from ..client import StatusTableError
 from ..event_bus import EventBus
-from ..republish import failed_batch_reason, finished_since, republish
+from ..republish import RepublishReport, finished_since, republish
 from . import output
 from .output import EXIT_FAILED, EndpointOption, RegionOption, TableOption, duration, fail, status_table
+from .signals import exit_code, interruptible
 
 app = typer.Typer(
     help='The "Transcoding Job Finished" events: put them again from the rows.',
@@ -43,54 +44,32 @@ def republish_command(
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Put finished jobs' events on the bus again, built from their rows as the publisher builds them.
-    Consumers are idempotent by jobId, so a job's event may be put again safely. Exit 1 if any was not."""
+    Consumers are idempotent by jobId, so a job's event may be put again safely. Exit 1 if any was
+    not, 3 if the table cannot be read, 128 + the signal's number when interrupted (130, 143)."""
     if bool(job) == (since is not None):
         raise typer.BadParameter("give --job ID (one or more) or --since DURATION, not both", param_hint="--job")
     if not bus:
         raise fail("No event bus: pass --bus or set EVENT_BUS_NAME to the stack's FinishedEventBusName output.")
     rows = status_table(table, region, endpoint_url)
+    report = RepublishReport()
+    job_ids: list[str] = []
     try:
-        events = boto3.client("events", region_name=region, endpoint_url=endpoint_url)
-        window = duration(since, "--since")
-        job_ids = list(job or ()) if window is None else list(finished_since(rows, window))
-        report = republish(rows, EventBus(bus, events), job_ids)
+        with interruptible():
+            events = boto3.client("events", region_name=region, endpoint_url=endpoint_url)
+            window = duration(since, "--since")
+            job_ids = list(job or ()) if window is None else list(finished_since(rows, window))
+            republish(rows, EventBus(bus, events), job_ids, report)
     except (StatusTableError, BotoCoreError, ClientError) as error:
         raise fail(str(error)) from None
+    except KeyboardInterrupt as stop:
+        left = len(job_ids) - len(report.published)
+        output.errors.print(
+            f"[yellow]Interrupted: {len(report.published)} event(s) put on {escape(bus)}; {left} not: run it "
+            "again for them (consumers are idempotent by jobId).[/yellow]"
+        )
+        raise typer.Exit(exit_code(stop)) from None
     for job_id, reason in report.not_published.items():
         output.errors.print(f"[red]{escape(job_id)}: {escape(reason)}[/red]")
     output.console.print(f"{len(report.published)} event(s) put on {escape(bus)}; {len(report.not_published)} not.")
     if report.not_published:
         raise typer.Exit(EXIT_FAILED)
-
-
-def show_failed_batches(
-    queue_url: str | None, region: str | None, endpoint_url: str | None, max_messages: int | None
-) -> None:
-    """``dlq show --events``: the publisher's on-failure queue, each message with why; all stay
-    (received hidden for a moment, then made visible again)."""
-    if not queue_url:
-        raise fail("No on-failure queue: pass --events-url or set EVENTS_FAILED_URL (FinishedEventsFailedQueueUrl).")
-    sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
-    held: dict[str, dict[str, str]] = {}
-    try:
-        while max_messages is None or len(held) < max_messages:
-            received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30)
-            messages = received.get("Messages", [])
-            if not messages:
-                break
-            held.update((m["MessageId"], {"body": m["Body"], "handle": m["ReceiptHandle"]}) for m in messages)
-        for number, (message_id, message) in enumerate(held.items()):
-            if max_messages is None or number < max_messages:
-                output.console.print(f"{escape(message_id)}: {escape(failed_batch_reason(message['body']))}")
-        handles = [message["handle"] for message in held.values()]
-        for start in range(0, len(handles), 10):
-            sqs.change_message_visibility_batch(
-                QueueUrl=queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(handles[start : start + 10])
-                ],
-            )
-    except (BotoCoreError, ClientError) as error:
-        raise fail(str(error)) from None
-    output.errors.print(f"{min(len(held), max_messages or len(held))} stream batch(es) the publisher gave up on.")
