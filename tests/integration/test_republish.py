@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 
 import boto3
@@ -11,9 +12,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.integration.conftest import Notify
+from tests.integration.test_dead_letters import counts
 from tests.integration.test_finished_events import VALIDATOR
 from transcoder_status import cli
 from transcoder_status.cli import EXIT_FAILED, app
+from transcoder_status.cli.signals import Interrupted
 from transcoder_status.finished_event import finished_detail
 from transcoder_status.handler import StatusWriter
 from transcoder_status.local.consumer import drain_queue, subscribe_queue
@@ -95,3 +98,38 @@ def test_dlq_show_events_explains_the_publishers_failed_batches_and_keeps_them(
         assert "gave up (RetryAttemptsExhausted) on 6 stream record(s) 100..105 of shard shardId-1" in result.output
         assert "not Lambda's invocation record" in result.output
         assert "2 stream batch(es)" in result.output
+
+
+def failed_batches_queue() -> str:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=f"failed-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    for body in ("first", "second"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    return url
+
+
+def test_dlq_show_events_stopped_by_sigterm_leaves_nothing_hidden(
+    emulator: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dlq show` keeps what it read visible when stopped (issue 19); its --events path (issue 17)
+    left the publisher's failed batches hidden for 30 s and exited 1 ("Aborted!")."""
+    url = failed_batches_queue()
+
+    def stopped(body: str) -> str:
+        raise Interrupted(signal.SIGTERM)  # as the messages, all received, are shown
+
+    monkeypatch.setattr(cli.events, "failed_batch_reason", stopped)
+    result = runner.invoke(app, ["dlq", "show", "--events", "--events-url", url])
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert counts(url) == (2, 0)  # visible again at once
+
+
+def test_dlq_show_events_json(emulator: object) -> None:
+    """--json is for scripts on every path of `dlq show`: --events printed text lines."""
+    url = failed_batches_queue()
+    result = runner.invoke(app, ["dlq", "show", "--events", "--events-url", url, "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    reasons = [message["reason"] for message in shown["messages"]]
+    assert reasons == ["not Lambda's invocation record of a stream batch: not the publisher's"] * 2
+    assert all(message["messageId"] for message in shown["messages"])

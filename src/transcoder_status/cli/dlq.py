@@ -134,7 +134,7 @@ def show(
     Each message is hidden for seconds while it is read, and visible again as soon as the look ends
     (also when it is interrupted)."""
     if events:
-        show_failed_batches(events_url, region, endpoint_url, max_messages)
+        show_failed_batches(events_url, region, endpoint_url, max_messages, as_json=as_json)
         return
     queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url, force=force)
     try:
