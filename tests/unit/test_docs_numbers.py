@@ -159,11 +159,6 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
     ("the handler's margin", r"stops waiting (\d+) s before", _figures(handler.DEADLINE_MARGIN_S)),
     ("rows `list` prints", r"`list` prints the newest (\d+) by default", _figures(LIST_LIMIT)),
     ("rows `list` prints (operations)", r"`--limit` \((\d+) by default\)", _figures(LIST_LIMIT)),
-    (
-        "the warnings caps (item size)",
-        r"capped \((\d+) warnings per notification, (\d+) per row",
-        _figures(table.MAX_WARNINGS_PER_NOTIFICATION, table.MAX_WARNINGS),
-    ),
     ("a job ID's length", r"a printable string of at most (\d+) characters", _figures(MAX_JOB_ID)),
     ("a bad body's excerpt", r"the first (\d+) characters of the body", _figures(handler.BODY_EXCERPT)),
     ("a log line's size", r"A line ends before about (\d+) KB", _figures(handler.LOG_LINE_BYTES / 1000)),
