@@ -70,13 +70,24 @@ def fitted(
     title: str | None = None,
 ) -> Table:
     """A table of ``rows`` (rich markup, one string per column) for a console ``width`` wide: drops
-    the ``droppable`` columns, in that order, until the whole columns fit beside the folding ones."""
+    the ``droppable`` columns, in that order, until the whole columns fit beside the folding ones;
+    then puts back, in the reverse order, those that fit after all (given way for a column that
+    went too: State for Finished, in a listing whose Finished cannot fit)."""
+
+    def fits(shown: list[int]) -> bool:
+        return _least_width([columns[i] for i in shown], [[row[i] for i in shown] for row in rows]) <= width
+
     shown = list(range(len(columns)))
-    for name in (None, *droppable):
-        if name is not None:
-            shown = [i for i in shown if columns[i].header != name]
-        if _least_width([columns[i] for i in shown], [[row[i] for i in shown] for row in rows]) <= width:
+    dropped: list[int] = []
+    for name in droppable:
+        if fits(shown):
             break
+        dropped += [i for i in shown if columns[i].header == name]
+        shown = [i for i in shown if columns[i].header != name]
+    for i in reversed(dropped[:-1]):  # the last one dropped could not fit; those before it may now
+        if not fits(sorted([*shown, i])):
+            break  # none less wanted than a column that does not fit
+        shown = sorted([*shown, i])
     view = Table(title=title)
     for i in shown:
         column = columns[i]

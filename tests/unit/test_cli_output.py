@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -111,6 +112,39 @@ def test_status_and_list_show_every_column_when_wide() -> None:
     for header in ("Job ID", "Status", "State", "Progress", "Source", "Updated", "Details"):
         assert header in text
     assert "STATUS_UPDATE" in text and "40%" in text and "elastic-transcoder" in text
+
+
+def finished_rows() -> list[tuple[str, JobRow | None]]:
+    """rows(), the failed job finished, repaired and found by the stuck check."""
+    (running, (job_id, failed), unknown) = rows()
+    assert failed is not None
+    done = replace(
+        failed,
+        finished_at="2026-11-27T01:40:33.001Z",
+        repaired_at="2026-11-27T01:40:34.348Z",
+        discovered_at="2026-11-27T01:40:34.348Z",
+    )
+    return [running, (job_id, done), unknown]
+
+
+def test_list_shows_the_finished_column_only_when_a_job_finished() -> None:
+    assert "Finished" not in rendered(_rows_view(rows(), 200), 200)  # no job finished: no empty column
+    text = rendered(_rows_view(finished_rows(), 200), 200)
+    assert "Finished" in text and "2026-11-27 01:40:33.001Z" in text
+    assert "ERROR (repaired) (discovered)" in text  # the marks on the status, kept whole
+
+
+def test_a_column_given_way_for_a_later_one_comes_back_when_that_one_went_too() -> None:
+    """`list --status ERROR` at 80 columns (docs/samples/list-errors.txt): the Finished column does
+    not fit beside Updated and Details, so it gives way after State; State, which fits once Finished
+    is gone, is shown again rather than lost with it."""
+    (_, (job_id, failed), _) = rows()
+    assert failed is not None
+    missing = "3001 035215da-a522-4c6e-8a57-7c7d3f6984b5: The specified object does not exist"  # a long word
+    done = replace(failed, finished_at="2026-11-27T01:40:33.001Z", error_code="3001", error_message=missing)
+    text = rendered(_rows_view([(job_id, done)], 80))
+    assert_fits(text, [job_id, "ERROR"])
+    assert "State" in text, text
 
 
 def test_demo_tables_fit_80_columns() -> None:
