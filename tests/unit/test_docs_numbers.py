@@ -63,7 +63,7 @@ def _finished_events_cost() -> str:
 
     results = (Path(__file__).resolve().parents[2] / "bench" / "results.md").read_text()
     per_job = float(re.search(r"Measured in this run: ([\d.]+) notifications per job", results)[1])  # type: ignore[index]
-    memory_gb = int(_default("FunctionMemorySize")) / 1024
+    memory_gb = int(_default("WriterMemorySize")) / 1024
     invocation = cost.LAMBDA_REQUEST + memory_gb * cost.PUBLISHER_INVOCATION_MS / 1000 * cost.LAMBDA_ARM_GB_SECOND
     return f"{1e6 / per_job * (invocation + cost.EVENTBRIDGE_EVENT):.2f}"
 
@@ -163,9 +163,14 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
     ("a bad body's excerpt", r"the first (\d+) characters of the body", _figures(handler.BODY_EXCERPT)),
     ("a log line's size", r"A line ends before about (\d+) KB", _figures(handler.LOG_LINE_BYTES / 1000)),
     (
-        "FunctionMemorySize's default",
-        r"\| `FunctionMemorySize` \| `(\d+)` \|",
-        lambda: (_default("FunctionMemorySize"),),
+        "WriterMemorySize's default",
+        r"\| `WriterMemorySize` \| `(\d+)` \|",
+        lambda: (_default("WriterMemorySize"),),
+    ),
+    (
+        "StuckCheckMemorySize's default",
+        r"\| `StuckCheckMemorySize` \| `(\d+)` \|",
+        lambda: (_default("StuckCheckMemorySize"),),
     ),
     (
         "the local stream mapping's retry pause",
@@ -174,7 +179,7 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
     ),
     (
         "the publisher in the cost model",
-        r"at most one (\d+) ms invocation per finished job, at `FunctionMemorySize` .*? each event put on the bus "
+        r"at most one (\d+) ms invocation per finished job, at `WriterMemorySize` .*? each event put on the bus "
         r"\$([\d.]+) per million",
         _cost_assumptions,
     ),
