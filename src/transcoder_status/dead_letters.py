@@ -432,6 +432,16 @@ class DeadLetterQueue:
         if reason:
             raise NotADeadLetterQueue(reason)
 
+    def _explain(self, message: Mapping[str, Any], retention_days: float, now_ms: int) -> DeadLetter:
+        """Why ``message`` is in this queue, as this queue's kind reads it."""
+        return explain(
+            message,
+            retention_days=retention_days,
+            now_ms=now_ms,
+            undelivered=self.undelivered,
+            stream_batches=self.kind.stream_batches,
+        )
+
     # -- looking ---------------------------------------------------------------------------------
 
     def look(self, max_messages: int | None = None, *, retention_days: float = DEFAULT_RETENTION_DAYS) -> Look:
@@ -455,16 +465,7 @@ class DeadLetterQueue:
             finally:
                 self._show_again(list(held.values()))
         now_ms = int(time.time() * 1000)
-        letters = [
-            explain(
-                m,
-                retention_days=retention_days,
-                now_ms=now_ms,
-                undelivered=self.undelivered,
-                stream_batches=self.kind.stream_batches,
-            )
-            for m in list(seen.values())[:max_messages]
-        ]
+        letters = [self._explain(m, retention_days, now_ms) for m in list(seen.values())[:max_messages]]
         return Look(letters, more=visible, in_flight=max(in_flight_before, hidden - len(seen), 0))
 
     def _receive_batches(
@@ -634,19 +635,7 @@ class DeadLetterQueue:
             with self._explained(self.url):
                 for batch in self._receive_batches(max_messages, held):
                     now_ms = int(time.time() * 1000)
-                    letters = [
-                        (
-                            m,
-                            explain(
-                                m,
-                                retention_days=retention_days,
-                                now_ms=now_ms,
-                                undelivered=self.undelivered,
-                                stream_batches=self.kind.stream_batches,
-                            ),
-                        )
-                        for m in batch
-                    ]
+                    letters = [(m, self._explain(m, retention_days, now_ms)) for m in batch]
                     if all(letter.message_id in left for _, letter in letters):
                         break  # only what stays behind comes back: nothing more to move
                     left.update((letter.message_id, letter) for _, letter in letters if not letter.applies(everything))

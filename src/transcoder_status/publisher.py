@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -133,24 +133,28 @@ def count_finished(
     return counts, failures
 
 
+def _named(variable: str, what: str) -> str:
+    name = os.environ.get(variable)
+    if not name:
+        raise RuntimeError(f"{variable} is not set: the function has no {what}.")
+    return name
+
+
+def _client(service: Literal["events", "dynamodb"]) -> Any:
+    config = Config(connect_timeout=2, read_timeout=5)  # retries: AWS_RETRY_MODE / AWS_MAX_ATTEMPTS
+    return boto3.client(service, config=config)
+
+
 @cache
 def default_bus() -> EventBus:
     """The bus the environment names (EVENT_BUS_NAME), built once per environment."""
-    name = os.environ.get("EVENT_BUS_NAME")
-    if not name:
-        raise RuntimeError("EVENT_BUS_NAME is not set: the function has no event bus to put on.")
-    config = Config(connect_timeout=2, read_timeout=5)  # retries: AWS_RETRY_MODE / AWS_MAX_ATTEMPTS
-    return EventBus(name, boto3.client("events", config=config))
+    return EventBus(_named("EVENT_BUS_NAME", "event bus to put on"), _client("events"))
 
 
 @cache
 def default_counter() -> OutcomeCounter:
     """The counter on the table the environment names (TABLE_NAME), built once per environment."""
-    name = os.environ.get("TABLE_NAME")
-    if not name:
-        raise RuntimeError("TABLE_NAME is not set: the function has no table to count finished jobs on.")
-    config = Config(connect_timeout=2, read_timeout=5)  # retries: AWS_RETRY_MODE / AWS_MAX_ATTEMPTS
-    return OutcomeCounter(name, boto3.client("dynamodb", config=config))
+    return OutcomeCounter(_named("TABLE_NAME", "table to count finished jobs on"), _client("dynamodb"))
 
 
 @logger.inject_lambda_context
