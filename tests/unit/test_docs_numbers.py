@@ -74,6 +74,20 @@ def _cost_assumptions() -> tuple[str, ...]:
     return (str(cost.PUBLISHER_INVOCATION_MS), f"{cost.EVENTBRIDGE_EVENT * 1e6:.2f}")
 
 
+def _lambda_gb_seconds(function: str, memory_mb: int) -> float:
+    """GB-s per 1,000 from bench/results.md's Lambda CPU table: a function's row at one memory size."""
+    results = (Path(__file__).resolve().parents[2] / "bench" / "results.md").read_text()
+    row = re.search(rf"^\| {function} \| {memory_mb:,} MB .*\| ([\d.]+) \|$", results, flags=re.MULTILINE)
+    assert row, f"bench/results.md has no row for {function} at {memory_mb:,} MB"
+    return float(row[1])
+
+
+def _writer_saving() -> tuple[str, ...]:
+    """512 MB's GB-s against the whole vCPU's, and how much less that is."""
+    small, whole = _lambda_gb_seconds("the status writer", 512), _lambda_gb_seconds("the status writer", 1769)
+    return f"{small:.2f}", f"{whole:.2f}", f"{(1 - small / whole) * 100:.0f}"
+
+
 def _publisher_mapping() -> dict[str, int]:
     events = _resource("FinishedEventPublisherFunction")["Events"]
     (mapping,) = (event["Properties"] for event in events.values() if event["Type"] == "DynamoDB")  # type: ignore[attr-defined]
@@ -217,6 +231,17 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
         "RetentionDays' default, in the code",
         r"\| `RetentionDays` \| `(\d+)` \|",
         lambda: (str(DEFAULT_RETENTION_DAYS),),
+    ),
+    (
+        "the writer's GB-s at 512 MB against 1,769 MB",
+        r"512 MB would be the cheapest \(([\d.]+) GB-s per 1,000 notifications against ([\d.]+) at 1,769 MB\), "
+        r"(\d+)% less",
+        _writer_saving,
+    ),
+    (
+        "the stuck check's unpaced GB-s at 512 MB",
+        r"per 1,000 jobs asked about at 512 MB, not the (\d+) above",
+        lambda: (f"{_lambda_gb_seconds('the stuck check', 512):.0f}",),
     ),
 ]
 
