@@ -201,3 +201,26 @@ def test_a_record_whose_event_cannot_be_built_fails_alone() -> None:
     failures = publish_records(EventBus("bus", recorder), [stream_record(0), broken, stream_record(2)])  # type: ignore[arg-type]
     assert list(failures) == ["101"] and "not finished" in failures["101"]
     assert [json.loads(e["Detail"])["jobId"] for e in recorder.calls[0]] == ["job-0", "job-2"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "build"),
+    [("EVENT_BUS_NAME", "default_bus"), ("TABLE_NAME", "default_counter")],
+)
+def test_an_unset_resource_name_fails_with_the_variable_named(
+    variable: str, build: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment without the name fails on the first record, saying which variable is missing."""
+    from transcoder_status import publisher
+
+    monkeypatch.setenv("EVENT_BUS_NAME", "bus")
+    monkeypatch.setenv("TABLE_NAME", "jobs")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv(variable)
+    factory = getattr(publisher, build)
+    factory.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match=rf"^{variable} is not set: the function has no "):
+            factory()
+    finally:
+        factory.cache_clear()
