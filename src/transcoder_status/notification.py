@@ -48,6 +48,10 @@ class JobDetails:
     output_key_prefix: str | None = None
     # Outputs or playlists left out to bound the row (table.fit_to_item); the event says so too.
     outputs_truncated: bool = False
+    # MediaConvert's: the account and Region that ran the job (the event's own fields, or the job's
+    # ARN in GetJob's answer). A central stack gathers many; the self-healing asks the job's own.
+    account: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

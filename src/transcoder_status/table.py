@@ -35,6 +35,8 @@ STATE = "state"
 SOURCE = "source"
 PIPELINE_ID = "pipelineId"
 QUEUE = "queue"
+ACCOUNT = "account"  # MediaConvert's: the account that ran the job; set once known, never removed
+REGION = "region"  # MediaConvert's: the Region that ran the job; likewise
 OUTPUTS = "outputs"
 ERROR_CODE = "errorCode"
 ERROR_MESSAGE = "errorMessage"
@@ -570,6 +572,9 @@ def _state_update(
     }
     for attribute, text in texts.items():
         put(attribute, _text(text))
+    for attribute, place in ((ACCOUNT, n.account), (REGION, n.region)):
+        if place:  # where a job ran never changes: a notification that does not say it keeps what the row holds
+            put(attribute, {"S": place})
     put(OUTPUTS, {"L": [_output_value(o) for o in n.outputs]} if n.outputs else None)
     put(PLAYLISTS, {"L": [{"S": p} for p in n.playlists]} if n.playlists else None)
     put(OUTPUTS_TRUNCATED, {"BOOL": True} if n.outputs_truncated else None)
@@ -682,6 +687,8 @@ def row_from_item(item: Mapping[str, Any]) -> JobRow:
         playlists=tuple(str(entry["S"]) for entry in item.get(PLAYLISTS, {}).get("L", [])),
         output_key_prefix=_string(item, OUTPUT_KEY_PREFIX),
         outputs_truncated=bool(item.get(OUTPUTS_TRUNCATED, {}).get("BOOL", False)),
+        account=_string(item, ACCOUNT),
+        region=_string(item, REGION),
     )
 
 
@@ -696,6 +703,8 @@ def row_to_json(row: JobRow, attributes: Sequence[str] | None = None) -> dict[st
         SOURCE: row.source,
         PIPELINE_ID: row.pipeline_id,
         QUEUE: row.queue,
+        ACCOUNT: row.account,
+        REGION: row.region,
         OUTPUTS: [
             {
                 "key": output.key,

@@ -312,3 +312,13 @@ def test_a_row_full_of_long_warnings_still_takes_the_largest_notification_a_body
     assert table.apply(notification).outcome is WriteOutcome.APPLIED
     item = table.client.get_item(TableName=table.name, Key={"jobId": {"S": "job"}})["Item"]
     assert item_bytes(item) <= MAX_ITEM_BYTES
+
+
+def test_the_row_records_where_the_job_ran_and_keeps_it(table: StatusTable) -> None:
+    """A later notification that does not say its account (an older forwarder, moto's events) keeps it."""
+    mc = Source.MEDIACONVERT
+    table.apply(make("PROGRESSING", 5, "a", source=mc, account="444455556666", region="eu-west-1"))
+    table.apply(make("COMPLETE", 6, "b", source=mc))
+    row = table.get("job", attributes=None)
+    assert row is not None and row.status is JobStatus.SUCCESS
+    assert (row.account, row.region) == ("444455556666", "eu-west-1")

@@ -176,3 +176,21 @@ def test_an_answer_without_an_id_or_status_is_refused() -> None:
 def test_only_a_complete_job_names_its_files(status: str) -> None:
     """Review of issue 13: a repaired ERROR job told consumers of files that were never written."""
     assert notification_from_job(through_the_sdk(job(status)), OBSERVED_MS).outputs == ()
+
+
+def test_the_job_arn_says_which_account_and_region_ran_it() -> None:
+    repaired = notification_from_job(
+        job("COMPLETE", Arn=f"arn:aws:mediaconvert:eu-west-1:444455556666:jobs/{JOB}"), OBSERVED_MS
+    )
+    assert (repaired.account, repaired.region) == ("444455556666", "eu-west-1")
+
+
+@pytest.mark.parametrize("arn", [None, "", "arn:aws:s3:::bucket/key", f"arn:aws:mediaconvert:eu-west-1:4444:jobs/{JOB}"])
+def test_no_account_or_region_is_made_up_from_a_missing_or_foreign_arn(arn: str | None) -> None:
+    answer = job("COMPLETE")
+    if arn is None:
+        del answer["Arn"]
+    else:
+        answer["Arn"] = arn
+    repaired = notification_from_job(answer, OBSERVED_MS)
+    assert repaired.account is None

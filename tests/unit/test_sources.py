@@ -454,3 +454,24 @@ def test_an_envelope_whose_type_is_not_a_string_is_refused(kind: Any) -> None:
     envelope["Type"] = kind
     with pytest.raises(ParseError, match="not a known transcoder notification"):
         parse_body(json.dumps(envelope), DELIVERY)
+
+
+def test_mediaconvert_account_and_region_come_from_the_event() -> None:
+    """A central stack gathers jobs of many accounts and Regions: each row says where its job ran."""
+    event = mediaconvert_event("1671477617078-2886ye", "PROGRESSING", 1_755_000_000_000)
+    event["account"], event["region"] = "444455556666", "eu-west-1"
+    notification = parse_body(json.dumps(event), DELIVERY)
+    assert (notification.account, notification.region) == ("444455556666", "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    ("account", "region"),
+    [("44445555666", "eu-west-1"), ("444455556666", "EU-WEST-1"), (444455556666, "eu-west-1"), ("x", "../etc")],
+)
+def test_a_malformed_account_or_region_is_dropped_with_a_note(account: Any, region: str) -> None:
+    event = mediaconvert_event("1671477617078-2886ye", "PROGRESSING", 1_755_000_000_000)
+    event["account"], event["region"] = account, region
+    notification = parse_body(json.dumps(event), DELIVERY)
+    kept = {"account": notification.account, "region": notification.region}
+    noted = {key for key in kept if any(f"'{key}' dropped" in note for note in notification.dropped)}
+    assert noted == {key for key, value in kept.items() if value is None} != set()

@@ -10,6 +10,7 @@ DynamoDB, so they are replaced.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,9 @@ MAX_JOB_ID = 512
 
 # DynamoDB numbers hold 38 digits; durations, sizes and counts of real jobs stay far below this.
 MAX_DETAIL_NUMBER = 10**15
+# An AWS account ID; a Region name (us-east-1, eu-west-1, us-gov-west-1, ap-southeast-5).
+ACCOUNT_ID = re.compile(r"\d{12}")
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
 class Fields:
@@ -94,6 +98,15 @@ class Fields:
         if isinstance(value, str):
             return safe_text(value)
         self._drop(key, value, "a string")
+        return None
+
+    def matching(self, key: str, pattern: re.Pattern[str], expected: str) -> str | None:
+        """A text that must match ``pattern`` whole (an account ID, a Region); anything else is dropped."""
+        value = self.doc.get(key)
+        if isinstance(value, str) and pattern.fullmatch(value):
+            return value
+        if value is not None and value != "":
+            self._drop(key, value, expected)
         return None
 
     def number(self, key: str) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..notification import Notification, OutputSummary, Source
 from ..status import JobStatus
-from ._fields import Fields, JsonObject
+from ._fields import ACCOUNT_ID, REGION_NAME, Fields, JsonObject
 from .base import Delivery
 
 DETAIL_TYPE = "MediaConvert Job State Change"
@@ -54,6 +54,8 @@ def parse(doc: JsonObject, delivery: Delivery) -> Notification:
         progress=100 if status is JobStatus.SUCCESS else _percent(progress),
         phase=None if progress is None else progress.text("currentPhase"),
         user_metadata=detail.string_map("userMetadata"),
+        account=event.matching("account", ACCOUNT_ID, "a 12-digit account ID"),
+        region=event.matching("region", REGION_NAME, "a Region name"),
         dropped=tuple(event.dropped),
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..notification import Notification, OutputSummary, Source
 from ..status import JobStatus
-from ._fields import Fields, JsonObject
+from ._fields import ACCOUNT_ID, REGION_NAME, Fields, JsonObject
 from .base import checked_time_ms
 from .mediaconvert import warning_counts
 
@@ -51,6 +51,7 @@ def notification_from_job(job: JsonObject, observed_ms: int) -> Notification:
     state, status = fields.state("Status", STATES, "MediaConvert job status")
     timing = fields.nested("Timing")
     failed = status is JobStatus.ERROR
+    account, region = _arn_place(fields.text("Arn"))
     return Notification(
         source=Source.MEDIACONVERT,
         job_id=job_id,
@@ -68,9 +69,22 @@ def notification_from_job(job: JsonObject, observed_ms: int) -> Notification:
         progress=100 if status is JobStatus.SUCCESS else _percent(fields),
         phase=fields.text("CurrentPhase"),
         user_metadata=fields.string_map("UserMetadata"),
+        account=account,
+        region=region,
         repaired=True,
         dropped=tuple(fields.dropped),
     )
+
+
+def _arn_place(arn: str | None) -> tuple[str | None, str | None]:
+    """The account and Region in a job's ARN (arn:PARTITION:mediaconvert:REGION:ACCOUNT:jobs/ID),
+    as the events' own fields say them; (None, None) for anything else.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html"""
+    parts = (arn or "").split(":", 5)
+    if len(parts) < 6 or parts[2] != "mediaconvert":
+        return None, None
+    region, account = parts[3], parts[4]
+    return (account if ACCOUNT_ID.fullmatch(account) else None, region if REGION_NAME.fullmatch(region) else None)
 
 
 def _plain(value: Any) -> Any:
