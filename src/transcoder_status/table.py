@@ -569,12 +569,11 @@ def _state_update(
         ERROR_CODE: n.error_code,
         ERROR_MESSAGE: n.error_message,
         OUTPUT_KEY_PREFIX: n.output_key_prefix,
+        # Where a job ran never changes: a notification that does not say it keeps what the row holds.
+        **{attribute: place for attribute, place in ((ACCOUNT, n.account), (REGION, n.region)) if place},
     }
     for attribute, text in texts.items():
         put(attribute, _text(text))
-    for attribute, place in ((ACCOUNT, n.account), (REGION, n.region)):
-        if place:  # where a job ran never changes: a notification that does not say it keeps what the row holds
-            put(attribute, {"S": place})
     put(OUTPUTS, {"L": [_output_value(o) for o in n.outputs]} if n.outputs else None)
     put(PLAYLISTS, {"L": [{"S": p} for p in n.playlists]} if n.playlists else None)
     put(OUTPUTS_TRUNCATED, {"BOOL": True} if n.outputs_truncated else None)

@@ -185,7 +185,9 @@ def test_the_job_arn_says_which_account_and_region_ran_it() -> None:
     assert (repaired.account, repaired.region) == ("444455556666", "eu-west-1")
 
 
-@pytest.mark.parametrize("arn", [None, "", "arn:aws:s3:::bucket/key", f"arn:aws:mediaconvert:eu-west-1:4444:jobs/{JOB}"])
+@pytest.mark.parametrize(
+    "arn", [None, "", "arn:aws:s3:::bucket/key", f"arn:aws:mediaconvert:eu-west-1:4444:jobs/{JOB}"]
+)
 def test_no_account_or_region_is_made_up_from_a_missing_or_foreign_arn(arn: str | None) -> None:
     answer = job("COMPLETE")
     if arn is None:
