@@ -19,6 +19,11 @@ QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:transcoder-status-notifications"
 MEDIACONVERT_QUEUE_ARN = f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/Default"
 
 
+def mediaconvert_queue_arn(account: str = ACCOUNT, region: str = REGION) -> str:
+    """The Default queue of ``account`` in ``region``: every account has one in every Region."""
+    return f"arn:aws:mediaconvert:{region}:{account}:queues/Default"
+
+
 def iso_ms(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -91,12 +96,15 @@ def mediaconvert_event(
     phase: str = "TRANSCODING",
     user_metadata: dict[str, str] | None = None,
     event_id: str | None = None,
+    account: str = ACCOUNT,
+    region: str = REGION,
 ) -> dict[str, Any]:
-    """A "MediaConvert Job State Change" event as EventBridge delivers it to SQS."""
+    """A "MediaConvert Job State Change" event as EventBridge delivers it to SQS, from a job that
+    ``account`` ran in ``region``."""
     detail: dict[str, Any] = {
         "timestamp": timestamp_ms,
-        "accountId": ACCOUNT,
-        "queue": MEDIACONVERT_QUEUE_ARN,
+        "accountId": account,
+        "queue": mediaconvert_queue_arn(account, region),
         "jobId": job_id,
         "status": status,
         "userMetadata": user_metadata or {},
@@ -140,10 +148,10 @@ def mediaconvert_event(
         "id": event_id or str(uuid.uuid4()),
         "detail-type": "MediaConvert Job State Change",
         "source": "aws.mediaconvert",
-        "account": ACCOUNT,
+        "account": account,
         "time": iso_ms(timestamp_ms // 1000 * 1000).replace(".000Z", "Z"),
-        "region": REGION,
-        "resources": [f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:jobs/{job_id}"],
+        "region": region,
+        "resources": [f"arn:aws:mediaconvert:{region}:{account}:jobs/{job_id}"],
         "detail": detail,
     }
 
@@ -157,9 +165,12 @@ def mediaconvert_job(
     finished_ms: int | None = None,
     percent: int | None = None,
     user_metadata: dict[str, str] | None = None,
+    account: str = ACCOUNT,
+    region: str = REGION,
 ) -> dict[str, Any]:
     """What MediaConvert's GetJob answers for a job, as boto3 shapes it (times are datetimes): the
-    same job the events of ``mediaconvert_event`` describe, with its settings and output."""
+    same job the events of ``mediaconvert_event`` describe, with its settings and output; its ARN
+    names the ``account`` and ``region`` that ran it."""
 
     def at(epoch_ms: int) -> datetime:
         return datetime.fromtimestamp(epoch_ms / 1000, UTC)
@@ -171,9 +182,9 @@ def mediaconvert_job(
         timing["FinishTime"] = at(finished_ms)
     job: dict[str, Any] = {
         "Id": job_id,
-        "Arn": f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:jobs/{job_id}",
-        "Role": f"arn:aws:iam::{ACCOUNT}:role/MediaConvertRole",
-        "Queue": MEDIACONVERT_QUEUE_ARN,
+        "Arn": f"arn:aws:mediaconvert:{region}:{account}:jobs/{job_id}",
+        "Role": f"arn:aws:iam::{account}:role/MediaConvertRole",
+        "Queue": mediaconvert_queue_arn(account, region),
         "Status": status,
         "CreatedAt": at(submitted_ms),
         "Timing": timing,
