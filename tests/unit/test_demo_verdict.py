@@ -35,6 +35,11 @@ def finished_event(job_id: str, status: JobStatus) -> dict[str, Any]:
 ONE_EACH = [finished_event(JOBS[0].job_id, JobStatus.SUCCESS), finished_event(JOBS[1].job_id, JobStatus.CANCELED)]
 
 
+def recorded(job: SimulatedJob) -> dict[str, str]:
+    """Where a MediaConvert job's row says it ran: where it did (Elastic Transcoder's say nothing)."""
+    return {"account": job.where.account, "region": job.where.region} if job.source == "mediaconvert" else {}
+
+
 def verdict(
     tmp_path: Path,
     finals: list[JobStatus],
@@ -51,7 +56,7 @@ def verdict(
     )
     console = Console(record=True, width=200)
     rows: dict[str, JobRow | None] = {
-        job.job_id: JobRow(job_id=job.job_id, status=final, finished=final.terminal)
+        job.job_id: JobRow(job_id=job.job_id, status=final, finished=final.terminal, **recorded(job))
         for job, final in zip(jobs, finals, strict=True)
     }
     code = _summary(
