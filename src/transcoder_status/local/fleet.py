@@ -42,7 +42,9 @@ UNLISTED = Where("777788889999", SOURCE_REGION)  # has a forwarder, but the cent
 
 
 def places(accounts: int) -> tuple[Where, ...]:
-    """Where MediaConvert jobs run with ``accounts`` accounts: the central account's Region first."""
+    """Where MediaConvert jobs run with ``accounts`` accounts: the central account's Region first,
+    then the other account, whose job the simulator's lost terminal event is (its repair needs the
+    reader role)."""
     if accounts not in ACCOUNT_CHOICES:
         raise ValueError(f"the local stack runs 1 or 2 accounts, not {accounts}")
     if accounts == 1:

@@ -76,14 +76,13 @@ class TranscoderSimulator:
         self.errors: list[BaseException] = []
         self._first_delivery: dict[str, tuple[dict[str, Any], int, str]] = {}
         # MediaConvert's own knowledge of its jobs, for the reconciler to ask; and the one job whose
-        # terminal event is lost on purpose (the last MediaConvert job to succeed, in another account
-        # if one runs jobs: its repair goes through that account's reader role), for it to repair.
+        # terminal event is lost on purpose (the last MediaConvert job sure to succeed: the second, so
+        # in the second of the places, where ``fleet.places`` puts another account), for it to repair.
         self._mediaconvert = mediaconvert
         succeeding = [
             i for i in range(jobs) if i % 2 == 1 and self._outcome(i, Source.MEDIACONVERT) is JobStatus.SUCCESS
         ]
-        elsewhere = [i for i in succeeding if self._where(i).account != HOME.account]
-        self._losing = (elsewhere or succeeding)[-1] if mediaconvert is not None and succeeding else None
+        self._losing = succeeding[-1] if mediaconvert is not None and succeeding else None
         self.jobs = [self._plan(index, jobs, spread_s) for index in range(jobs)]
         self._schedule(1.0, self._publish_malformed)
         self._steps.sort()
