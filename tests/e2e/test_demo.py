@@ -58,7 +58,7 @@ def test_demo_with_two_accounts_ends_every_job_right_in_one_table(tmp_path: Path
     assert "123456789012/us-east-1 1/1, 444455556666/eu-west-1 1/1, 123456789012/us-west-2 1/1" in result.stdout
     assert "3 accounts and Regions, each row recording its own" in result.stdout
     assert "repaired from MediaConvert through arn:aws:iam::444455556666:role/transcoder-status-reader" in result.stdout
-    assert "account 777788889999 refused" in result.stdout
+    assert "account 111122223333 refused" in result.stdout
     assert result.stderr == ""  # the refusal is logged to its file, not to the terminal
 
 

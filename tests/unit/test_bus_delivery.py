@@ -16,7 +16,7 @@ def test_the_buses_own_account_needs_no_policy_entry() -> None:
     assert may_put_events(None, BUS_ARN, OWN, None)
     # Other accounts still need theirs.
     assert not may_put_events(None, BUS_ARN, "444455556666", None)
-    assert not may_put_events({"Statement": [OTHERS]}, BUS_ARN, "777788889999", None)
+    assert not may_put_events({"Statement": [OTHERS]}, BUS_ARN, "111122223333", None)
 
 
 def test_an_explicit_deny_refuses_the_buses_own_account_too() -> None:

@@ -62,7 +62,7 @@ def test_pass_shows_where_each_job_ran_at_80_columns(tmp_path: Path) -> None:
     assert code == 0, text
     said = " ".join(text.split())  # the sentences, as wrapped at 80 columns
     assert "PASS" in said and "3 accounts and Regions, each row recording its own" in said
-    assert f"through {READER}" in said and "account 777788889999 refused" in said
+    assert f"through {READER}" in said and "account 111122223333 refused" in said
     assert "123456789012/us-east-1 1/1, 444455556666/eu-west-1 1/1, 123456789012/us-west-2 1/1" in said
     assert "refused by the ingest bus's policy, in its forwarder's dead-letter queue" in said
     jobs = text.split("Transcoding Job Finished events received")[0]
@@ -86,7 +86,7 @@ def test_a_row_that_records_another_account_or_region_ended_wrong(tmp_path: Path
 
 def test_fail_unless_the_unlisted_account_was_refused(tmp_path: Path) -> None:
     code, text = summary(tmp_path, unlisted_refused=False)
-    assert code == 1 and "the event of account 777788889999 (not listed) is not in its dead-letter queue" in text
+    assert code == 1 and "the event of account 111122223333 (not listed) is not in its dead-letter queue" in text
 
 
 def test_fail_unless_the_lost_jobs_reader_role_was_assumed(tmp_path: Path) -> None:

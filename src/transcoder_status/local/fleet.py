@@ -38,7 +38,7 @@ class Where:
 
 
 HOME = Where(ACCOUNT, REGION)
-UNLISTED = Where("777788889999", SOURCE_REGION)  # has a forwarder, but the central stack does not list it
+UNLISTED = Where("111122223333", SOURCE_REGION)  # has a forwarder, but the central stack does not list it
 
 
 def places(accounts: int) -> tuple[Where, ...]:
