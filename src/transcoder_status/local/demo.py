@@ -213,8 +213,11 @@ def run_demo(
             finally:
                 simulator.stop()
             # The roles the stuck check had to assume for the lost jobs of other accounts.
-            roles = {job.job_id: fleet.reader_role(job.where) for job in simulator.jobs if job.lost_terminal}
-            reader_roles = {role: assumed(role) for role in roles.values() if role is not None}
+            reader_roles = {
+                role: assumed(role)
+                for job in simulator.jobs
+                if job.lost_terminal and (role := fleet.reader_role(job.where)) is not None
+            }
             if local.runtime.process.poll() is not None:
                 console.print(
                     f"[red]The function runtime exited ({local.runtime.process.returncode}): "
@@ -360,9 +363,9 @@ def _summary(
 
     dlq, malformed_in_dlq = _dlq_table(console.width, dead_letters, log_path)
     console.print(dlq)
-    places = _places(jobs, wrong)
-    if len(places) > 1:
-        console.print("MediaConvert jobs that ended right, where they ran: " + ", ".join(places))
+    ran_in = _ran_in(jobs, wrong)
+    if len(ran_in) > 1:
+        console.print("MediaConvert jobs that ended right, where they ran: " + ", ".join(ran_in))
     if unlisted_refused is not None:
         console.print(
             f"Account {UNLISTED.account}, not in SourceAccountIds: its event "
@@ -426,7 +429,7 @@ def _summary(
         f"({published} published, {sum(counted.values())} jobs counted finished by the publisher)"
         + ("; the job whose terminal event was lost was repaired from MediaConvert" if repaired else "")
         + (f" through {', '.join(reader_roles)}" if reader_roles else "")
-        + (f"; {len(places)} accounts and Regions, each row recording its own" if len(places) > 1 else "")
+        + (f"; {len(ran_in)} accounts and Regions, each row recording its own" if len(ran_in) > 1 else "")
         + (f"; account {UNLISTED.account} refused" if unlisted_refused else "")
         + "; the malformed message is in the DLQ."
     )
@@ -494,20 +497,18 @@ def _jobs_table(
             quirks += (
                 ": [green]repaired[/green] from MediaConvert" if job.job_id in repaired else ": [red]not repaired[/red]"
             )
-        where = f"{job.where.account}\n{job.where.region}" if job.source == Source.MEDIACONVERT else ""
-        cells.append(
-            [escape(job.job_id), job.source, styled(job.outcome), styled(final), latency, count, quirks]
-            + ([f"[red]{where}[/red]" if misplaced else where] if spread else [])
-        )
+        cell = [escape(job.job_id), job.source, styled(job.outcome), styled(final), latency, count]
+        if spread:
+            where = f"{job.where.account}\n{job.where.region}" if job.source == Source.MEDIACONVERT else ""
+            cell.append(f"[red]{where}[/red]" if misplaced else where)
+        cells.append([*cell, quirks])
     columns = (*_JOB_COLUMNS[:-1], _WHERE_COLUMN, _JOB_COLUMNS[-1]) if spread else _JOB_COLUMNS
-    if spread:  # the where before the delivery's notes
-        cells = [[*cell[:-2], cell[-1], cell[-2]] for cell in cells]
-    # The latency goes before where a job ran: the summary gives its median and maximum.
+    # At 80 columns the latency gives way to where a job ran: the summary gives its median and maximum.
     view = fitted(columns, cells, width, droppable=("Source", "Simulated", "Latency"), title="Jobs")
     return view, wrong, wrong_events, latencies
 
 
-def _places(jobs: list[SimulatedJob], wrong: list[str]) -> list[str]:
+def _ran_in(jobs: list[SimulatedJob], wrong: list[str]) -> list[str]:
     """Each account and Region that ran MediaConvert jobs, with how many of them ended right."""
     ran: dict[Where, list[bool]] = {}
     for job in jobs:
