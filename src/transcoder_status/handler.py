@@ -70,6 +70,10 @@ class WriteFailedError(RuntimeError):
     """The job's row could not be written; SQS redelivers the record after its visibility timeout."""
 
 
+class AccountClashError(RuntimeError):
+    """The job's row is another account's or Region's job with the same ID: the record is failed."""
+
+
 @dataclass
 class StatusWriter:
     """Writes batches to one status table. Built once per process: its client is reused."""
@@ -166,6 +170,10 @@ class StatusWriter:
                 self._fail(update, message_ids[update.job_id], error, failures)
                 counts["WriteFailed"] += update.records
                 continue
+            if result.outcome is WriteOutcome.CLASH:
+                _report_clash(update, result, message_ids[update.job_id], failures)
+                counts["AccountClashes"] += update.records
+                continue
             self._count(update, result, counts)
             if result.warnings_dropped:
                 _report_dropped_warnings(update, result, message_ids[update.job_id], counts)
@@ -260,6 +268,33 @@ def _report_dropped_warnings(
         warningsDropped=result.warnings_dropped,
     )
     counts["WarningsDropped"] += result.warnings_dropped
+
+
+def _report_clash(
+    update: JobUpdate, result: WriteResult, message_ids: list[str], failures: dict[str, Exception]
+) -> None:
+    """Another place's job holds the row (README.md: why the key stays jobId). Its records fail, as
+    a malformed record's do: SQS redelivers them until the queue's redrive policy moves them to the
+    DLQ, where ``dlq look`` shows them to an operator. Deleting them would lose a job's events
+    silently; the DLQ keeps them (and the alarm on it fires) while no retry could ever apply them,
+    since a row's place is never changed."""
+    winner = update.winner
+    logger.error(
+        "two accounts' events for one row: the row is another account's or Region's job with the same ID; "
+        "nothing written, the records go to the DLQ",
+        jobId=update.job_id,
+        messageIds=message_ids,
+        account=winner.account,
+        region=winner.region,
+        rowAccount=result.row_account,
+        rowRegion=result.row_region,
+    )
+    error = AccountClashError(
+        f"job {update.job_id} of account {winner.account} in {winner.region}: its row is the job of account "
+        f"{result.row_account} in {result.row_region}"
+    )
+    for message_id in message_ids:
+        failures[message_id] = error
 
 
 def _written(update: JobUpdate, result: WriteResult, message_ids: list[str], event_ids: list[str]) -> dict[str, Any]:
