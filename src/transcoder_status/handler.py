@@ -42,7 +42,7 @@ from .table import (
     WriteResult,
     fit_to_item,
 )
-from .transitions import JobUpdate, coalesce
+from .transitions import JobUpdate, coalesce, other_places
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -138,12 +138,15 @@ class StatusWriter:
         notifications: list[Notification] = []
         # Records are read as plain dicts: Powertools' data classes would cost the cold start more
         # than the three fields used here.
+        parsed: list[tuple[str, Notification]] = []
         for record in records:
             notification = self._parse(record, failures, counts)
             if notification is not None:
-                message_ids[notification.job_id].append(record["messageId"])
-                event_ids[notification.job_id].append(notification.event_id[:MAX_EVENT_ID])
-                notifications.append(notification)
+                parsed.append((record["messageId"], notification))
+        for message_id, notification in _one_place_per_job(parsed, failures):
+            message_ids[notification.job_id].append(message_id)
+            event_ids[notification.job_id].append(notification.event_id[:MAX_EVENT_ID])
+            notifications.append(notification)
 
         updates = coalesce(fit_to_item(n) for n in notifications)
         pool = self._pool()
@@ -268,6 +271,32 @@ def _report_dropped_warnings(
         warningsDropped=result.warnings_dropped,
     )
     counts["WarningsDropped"] += result.warnings_dropped
+
+
+def _one_place_per_job(
+    parsed: list[tuple[str, Notification]], failures: dict[str, Exception]
+) -> list[tuple[str, Notification]]:
+    """The notifications to write: a job's notifications from a place (account, Region) other than
+    its first one's in the batch are failed, not coalesced (the winner would supersede them unseen);
+    SQS delivers them again, where they meet the row's place in the state write's condition."""
+    others = other_places(notification for _, notification in parsed)
+    if not others:
+        return parsed
+    for position in others:
+        message_id, notification = parsed[position]
+        logger.warning(
+            "another account's or Region's notification for a job of this batch; SQS will redeliver it alone",
+            messageId=message_id,
+            jobId=notification.job_id,
+            account=notification.account,
+            region=notification.region,
+        )
+        failures[message_id] = AccountClashError(
+            f"job {notification.job_id}: another account's or Region's notification for the job came in the same "
+            "batch; retried alone"
+        )
+    skipped = set(others)
+    return [entry for position, entry in enumerate(parsed) if position not in skipped]
 
 
 def _report_clash(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .notification import JobDetails, Notification, OutputSummary
 from .status import JobStatus
-from .transitions import JobUpdate, StoredState, order_key, progress_to_merge
+from .transitions import JobUpdate, StoredState, clashes, order_key, progress_to_merge
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -234,7 +234,7 @@ class StatusTable:
             # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html
             item: Mapping[str, Any] = refused.response.get("Item", {})  # type: ignore[assignment]
             place = _string(item, ACCOUNT), _string(item, REGION)
-            if _clashes(update.winner, *place):
+            if clashes(update.winner, *place):
                 return WriteResult(WriteOutcome.CLASH, row_account=place[0], row_region=place[1])
             stored = _stored_state(item)
             outcome = WriteOutcome.DUPLICATE if stored.order_key == key else WriteOutcome.STALE
@@ -615,12 +615,6 @@ def _state_condition(n: Notification) -> str:
         if place:
             condition += f" AND (attribute_not_exists(#{attribute}) OR #{attribute} = :{attribute})"
     return condition
-
-
-def _clashes(n: Notification, row_account: str | None, row_region: str | None) -> bool:
-    """Whether the row is another place's job: it says an account or Region other than the notification's."""
-    pairs = ((n.account, row_account), (n.region, row_region))
-    return any(mine and theirs and mine != theirs for mine, theirs in pairs)
 
 
 def _progress_assignments(report: Notification) -> tuple[dict[str, str], dict[str, Any], list[str], list[str]]:

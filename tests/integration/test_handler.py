@@ -533,3 +533,19 @@ def test_an_event_without_an_account_keeps_the_rows(writer: StatusWriter) -> Non
     row = writer.table.get(JOB, attributes=None)
     assert row is not None and row.status is JobStatus.SUCCESS
     assert (row.account, row.region) == ("444455556666", "eu-west-1")
+
+
+def test_two_accounts_events_for_one_job_in_one_batch_are_not_folded_into_one_write(
+    writer: StatusWriter, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Coalesced, the other account's notification would be superseded by the winner and lost
+    unseen; its record is failed instead, and clashes with the row when SQS delivers it again."""
+    first = mc_record("PROGRESSING", 1_000, "e-1", account="111122223333", region="us-east-1")
+    other = mc_record("COMPLETE", 2_000, "e-2", account="444455556666", region="us-east-1")
+    assert failed_ids(invoke(writer, {"Records": [first, other]})) == {other["messageId"]}
+    row = writer.table.get(JOB, attributes=None)
+    assert row is not None and row.state == "PROGRESSING" and row.account == "111122223333"
+    assert emitted_metrics(capsys.readouterr().out) == {"Applied": 1}
+    assert failed_ids(invoke(writer, {"Records": [other]})) == {other["messageId"]}
+    assert emitted_metrics(capsys.readouterr().out) == {"AccountClashes": 1}
+    assert [r for r in caplog.records if "two accounts' events for one row" in r.getMessage()]
