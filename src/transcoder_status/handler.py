@@ -61,6 +61,7 @@ DEADLINE_MARGIN_S = 3.0
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 5
 
+CLASH_METRIC = "AccountClashes"  # template.yaml's AccountClashesAlarm watches it
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE)
@@ -175,7 +176,7 @@ class StatusWriter:
                 continue
             if result.outcome is WriteOutcome.CLASH:
                 _report_clash(update, result, message_ids[update.job_id], failures)
-                counts["AccountClashes"] += update.records
+                counts[CLASH_METRIC] += update.records
                 continue
             self._count(update, result, counts)
             if result.warnings_dropped:
