@@ -335,3 +335,10 @@ def test_listing_by_the_account_and_region_a_job_ran_in(clocked: ClockedTable, m
         refused = runner.invoke(app, ["list", *bad])
         assert refused.exit_code == 2, (bad, refused.output)
         assert len(refused.stderr.strip().splitlines()) == 1 and bad[0] in refused.stderr, refused.stderr
+    status = runner.invoke(app, ["status", "5500000000000-second", "--json"])
+    assert status.exit_code == 0, status.output
+    ((shown_status),) = json.loads(status.stdout)
+    assert (shown_status["account"], shown_status["region"]) == ("444455556666", "eu-west-1")
+    monkeypatch.setattr(cli.output, "console", Console(width=200))
+    view = runner.invoke(app, ["status", "5500000000000-second"])
+    assert "444455556666" in view.stdout and "eu-west-1" in view.stdout
