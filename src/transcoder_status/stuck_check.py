@@ -16,6 +16,17 @@ SUBMITTED and PROGRESSING jobs (ListJobs, created within DISCOVERY_LOOKBACK_HOUR
 queue and userMetadata filters) and writes a row, marked discovered, for each the table lacks
 (metric ``Discovered``).
 
+Each row is asked in its own account and Region (the ``account`` and ``region`` its events
+recorded): through the reader role READER_ROLE_NAME there (``mediaconvert_clients``), with no role in
+the stack's own account and Region. Discovery lists the stack's own account and Region, and each
+source account in this Region and SOURCE_REGIONS. The source accounts are those the ingest bus's
+policy names (INGEST_EVENT_BUS_NAME, read once per execution environment): a list parameter has no
+length bound, and the function's environment must stay under 4 KB. With SourceOrganizationId the
+policy names an organization, whose accounts cannot be listed without AWS Organizations: discovery
+then covers the stack's own account only (rows of the organization's accounts are still repaired).
+Each place gets its share of the time left; one that hangs or refuses its role does not keep the
+others from being asked.
+
 Every call is bounded by the invocation's time left less DEADLINE_MARGIN_S (one DynamoDB write and
 the metrics' flush fit in it), so a hanging MediaConvert cannot get the function killed before its
 metrics go out: StuckJobs would go missing and its alarm drift to OK just when it matters. For
@@ -29,10 +40,12 @@ check, as the status writer's handler takes another writer (the tests give it th
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -42,15 +55,19 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .listing import LISTING_PAGE, query_jobs
+from .mediaconvert_clients import DEFAULT_READER_ROLE_NAME, Place
 from .notification import Source
-from .reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_client
+from .reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from .status import JobStatus
 from .table import (
+    ACCOUNT,
     DEFAULT_RETENTION_DAYS,
     FINISHED,
     JOB_ID,
+    REGION,
     SOURCE,
     STATUS,
     UPDATED_AT,
@@ -112,6 +129,9 @@ class StuckCheck:
     discovery_lookback_hours: float = DEFAULT_DISCOVERY_LOOKBACK_HOURS
     queue: str | None = None  # the stack's MediaConvertQueueArn filter
     user_metadata: tuple[str, str] | None = None  # the stack's userMetadata filter (key, value)
+    source_regions: tuple[str, ...] = ()  # the Regions besides the home's that discovery lists
+    ingest_bus: str | None = None  # the ingest bus, whose policy names the source accounts
+    _source_accounts: tuple[str, ...] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_environment(cls) -> StuckCheck:
@@ -130,21 +150,50 @@ class StuckCheck:
         table = StatusTable(name, boto3.client("dynamodb", config=config), retention)
         repairs = os.environ.get("RECONCILE_MEDIACONVERT", "true") == "true"
         key, _, value = os.environ.get("MEDIACONVERT_USER_METADATA", "").partition("=")
-        reconciler = Reconciler(
-            table, mediaconvert_client(), bounded=lambda seconds: mediaconvert_client(timeout_s=seconds)
+        clients = mediaconvert_clients(
+            os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1",
+            os.environ.get("HOME_ACCOUNT_ID") or None,
+            reader_role=os.environ.get("READER_ROLE_NAME") or DEFAULT_READER_ROLE_NAME,
+            session_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "transcoder-status-stuck-check"),
         )
         return cls(
             table,
             minutes,
-            reconciler if repairs else None,
+            Reconciler(table, clients) if repairs else None,
             float(os.environ.get("DISCOVERY_LOOKBACK_HOURS", DEFAULT_DISCOVERY_LOOKBACK_HOURS)),
             os.environ.get("MEDIACONVERT_QUEUE_ARN") or None,
             (key, value) if key else None,
+            tuple(region for region in os.environ.get("SOURCE_REGIONS", "").split(",") if region),
+            os.environ.get("INGEST_EVENT_BUS_NAME") or None,
         )
+
+    def discovery_places(self, stopped: list[str]) -> list[Place]:
+        """The home place, and each source account in the home Region and the source Regions."""
+        assert self.reconciler is not None
+        clients = self.reconciler.clients
+        places = [clients.home]
+        for account in self.source_accounts(stopped):
+            for region in (clients.home.region, *self.source_regions):
+                places.append(clients.place(account, region))
+        return list(dict.fromkeys(places))
+
+    def source_accounts(self, stopped: list[str]) -> tuple[str, ...]:
+        """The accounts the ingest bus's policy lets put events, read once (a failure: none this run)."""
+        if self._source_accounts is None:
+            if self.ingest_bus is None:
+                self._source_accounts = ()
+            else:
+                try:
+                    policy = boto3.client("events").describe_event_bus(Name=self.ingest_bus).get("Policy", "{}")
+                except (ClientError, BotoCoreError) as error:
+                    stopped.append(f"discovery: the source accounts are unknown (DescribeEventBus: {error})")
+                    return ()
+                self._source_accounts = accounts_allowed(json.loads(policy))
+        return self._source_accounts
 
     def run(self, now: float | None = None, deadline: float | None = None) -> StuckReport:
         """The running jobs whose row is older than the threshold, after repairing what MediaConvert
-        says has ended (only IDs, times, source and status are read from the index). ``deadline``
+        says has ended (only IDs, times, source, status and place are read from the index). ``deadline``
         (monotonic): no GetJob starts after it."""
         now = time.time() if now is None else now
         discovered: tuple[str, ...] | None = None
@@ -157,6 +206,7 @@ class StuckCheck:
                     self.queue,
                     self.user_metadata,
                     deadline,
+                    places=self.discovery_places(stopped),
                 )
             except TableUnavailable as error:  # the count below is a read: it goes out all the same
                 unwritable = error
@@ -171,7 +221,7 @@ class StuckCheck:
             (JobStatus.RUNNING,),
             until=cutoff,
             page_size=LISTING_PAGE * 10,
-            attributes=(JOB_ID, UPDATED_AT, SOURCE, STATUS, FINISHED),
+            attributes=(JOB_ID, UPDATED_AT, SOURCE, STATUS, FINISHED, ACCOUNT, REGION),
         )
         stuck = sorted(rows, key=lambda row: (row.updated_at or "", row.job_id))  # the longest stuck first
         reconciled: dict[Verdict, list[str]] | None = None
@@ -195,6 +245,25 @@ class StuckCheck:
             stuck = [row for row in stuck if row.job_id not in moved_on]
         job_ids = tuple(row.job_id for row in stuck[:LOGGED_JOB_IDS])
         return StuckReport(len(stuck), job_ids, cutoff, reconciled, discovered, tuple(stopped), unwritable)
+
+
+def accounts_allowed(policy: dict[str, Any]) -> tuple[str, ...]:
+    """The account IDs an event bus policy's Allow statements name as principals (by ID or as an
+    account root ARN); an organization's condition names none."""
+    found: list[str] = []
+    for statement in policy.get("Statement", []):
+        principal = statement.get("Principal")
+        if statement.get("Effect") != "Allow" or not isinstance(principal, dict):
+            continue
+        named = principal.get("AWS", [])
+        for entry in [named] if isinstance(named, str) else named:
+            match = _ACCOUNT_PRINCIPAL.fullmatch(str(entry))
+            if match:
+                found.append(match.group(1) or match.group(2))
+    return tuple(dict.fromkeys(found))
+
+
+_ACCOUNT_PRINCIPAL = re.compile(r"(\d{12})|arn:[\w-]+:iam::(\d{12}):root")
 
 
 @cache

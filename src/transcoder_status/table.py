@@ -91,6 +91,8 @@ LISTING_ATTRIBUTES = (
     CREATED_AT,
     UPDATED_AT,
     NOTIFIED_AT,
+    ACCOUNT,  # the stuck check asks each row's own account and Region
+    REGION,
 )
 FINISHED_AT = "finishedAt"  # the time the transcoder stamped on its terminal notification
 PLAYLISTS = "playlists"  # manifests: MediaConvert's S3 URIs, Elastic Transcoder's keys (a list, in order)

@@ -116,7 +116,7 @@ def writer(central: Stack) -> StatusWriter:
 def test_the_stack_gives_the_stuck_check_the_places_to_ask(central: Stack, account: str) -> None:
     environment = central.functions["StuckCheckFunction"].environment
     assert environment["READER_ROLE_NAME"] == READER
-    assert environment["SOURCE_ACCOUNT_IDS"] == account
+    assert environment["INGEST_EVENT_BUS_NAME"] == central.refs["IngestEventBus"]
     assert environment["SOURCE_REGIONS"] == SOURCE_REGION
     assert environment["HOME_ACCOUNT_ID"] == ACCOUNT
 
