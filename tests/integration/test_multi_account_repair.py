@@ -225,7 +225,7 @@ def test_reconcile_and_backfill_ask_the_accounts_and_regions_named(
     ended_in(stand_in, missing, account, SOURCE_REGION)  # no row at all
     ended_in(stand_in, ours_missing)
 
-    reconciled = runner.invoke(cli.app, ["reconcile", "--stuck", "0s", "--json"])
+    reconciled = runner.invoke(cli.app, ["reconcile", "--stuck", "0s", "--json", "--reader-role", READER])
     assert reconciled.exit_code == 0, reconciled.output
     assert {c["jobId"]: c["verdict"] for c in json.loads(reconciled.stdout)["checked"]} == {stuck: "repaired"}
 
@@ -236,12 +236,10 @@ def test_reconcile_and_backfill_ask_the_accounts_and_regions_named(
     assert row is not None and (row.status, row.account, row.region) == (JobStatus.SUCCESS, account, SOURCE_REGION)
     assert writer.table.get(ours_missing) is None
 
-    both = runner.invoke(
-        cli.app,
-        ["backfill", "--since", "1h", "--json", "--account", account, "--region", SOURCE_REGION, "--account", ACCOUNT],
-    )
-    assert both.exit_code == 0, both.output
-    assert ours_missing in {c["jobId"] for c in json.loads(both.stdout)["checked"]}
+    places = ["--account", account, "--account", ACCOUNT, "--region", SOURCE_REGION, "--region", REGION]
+    both = runner.invoke(cli.app, ["backfill", "--since", "1h", "--json", *places])
+    assert both.exit_code == 0, both.output  # each account in each Region: the home's has no role to assume
+    assert {c["jobId"] for c in json.loads(both.stdout)["checked"]} == {stuck, missing, ours_missing}
 
 
 @pytest.mark.parametrize(

@@ -281,3 +281,37 @@ def test_a_deny_wins_and_an_unknown_condition_refuses() -> None:
     other_bus = {**allow, "Resource": BUS_ARN.replace("central", "other")}
     assert not may_put_events({"Statement": [other_bus]}, BUS_ARN, "111122223333", None)
     assert not may_put_events(None, BUS_ARN, "111122223333", None)
+
+
+def test_the_stuck_check_is_told_where_to_ask(central: dict[str, Any]) -> None:
+    """Issue 24: the reader role's name, its own account, the ingest bus (whose policy names the
+    source accounts) and the Regions besides its own; none of it without the multi-account block."""
+    variables = central["Resources"]["StuckCheckFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["INGEST_EVENT_BUS_NAME"] == {"Fn::If": ["CreateIngestBus", {"Ref": "IngestEventBus"}, ""]}
+    listed = {
+        name: resolved(
+            central,
+            variables[name],
+            SourceAccountIds=",".join(LISTED),
+            SourceRegions="eu-west-1,ap-south-1",
+            ReaderRoleName="reader",
+        )
+        for name in ("READER_ROLE_NAME", "HOME_ACCOUNT_ID", "SOURCE_REGIONS")
+    }
+    assert listed == {
+        "READER_ROLE_NAME": "reader",
+        "HOME_ACCOUNT_ID": resolved(central, {"Ref": "AWS::AccountId"}),
+        "SOURCE_REGIONS": "eu-west-1,ap-south-1",
+    }
+    assert resolved(central, variables["SOURCE_REGIONS"]) == ""  # empty: this Region only
+
+
+def test_source_regions_must_be_regions_that_run_mediaconvert(central: dict[str, Any]) -> None:
+    import botocore.session
+
+    (assertion,) = central["Rules"]["SourceRegionsRunMediaConvert"]["Assertions"]
+    listed, allowed = assertion["Assert"]["Fn::EachMemberIn"]
+    assert listed == {"Ref": "SourceRegions"}
+    session = botocore.session.get_session()
+    regions = {r for p in session.get_available_partitions() for r in session.get_available_regions("mediaconvert", p)}
+    assert set(allowed) - {""} <= regions  # botocore's endpoint data: a typo fails here
