@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from threading import Lock
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import botocore.session
 from botocore.config import Config
@@ -186,6 +186,19 @@ class MediaConvertClients:
         return session
 
 
+@runtime_checkable
+class PlaceClients(Protocol):
+    """What the reconciler asks of its clients: the home place, a job's place, a place's client."""
+
+    home: Place
+
+    def home_account(self, *, resolve: bool = True) -> str | None: ...
+
+    def place(self, account: str | None, region: str | None) -> Place: ...
+
+    def client(self, place: Place, timeout_s: float | None = None) -> MediaConvertClient: ...
+
+
 class OneClient:
     """The same client for every place (a caller that asks one endpoint: a single-account stack,
     the tests); ``bounded(timeout_s)`` builds one whose one call fits in that many seconds."""
@@ -196,7 +209,7 @@ class OneClient:
         bounded: Callable[[float], MediaConvertClient] | None = None,
         home_region: str | None = None,
     ):
-        self.home = Place(None, home_region or getattr(getattr(client, "meta", None), "region_name", ""))
+        self.home = Place(None, home_region or str(getattr(getattr(client, "meta", None), "region_name", "")))
         self._client, self._bounded = client, bounded
 
     def home_account(self, *, resolve: bool = True) -> str | None:

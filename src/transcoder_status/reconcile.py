@@ -1,5 +1,9 @@
 """Repair rows whose events were lost, from what MediaConvert itself knows (I/O, rate-bounded).
 
+Each job is asked in the account and Region that ran it (``mediaconvert_clients``): a row's own
+``account`` and ``region`` (none: the home's, the caller's own account and Region); a listing in the
+places it is given. An answer with no usable ARN is recorded as from the place asked.
+
 - ``Reconciler.reconcile(rows)``: for each running MediaConvert row, GetJob, and the answer goes
   through the same rules and the same conditional write as an event: a repair never overwrites a
   newer event, and a late event after a repair changes nothing.
@@ -13,13 +17,14 @@
 Calls are paced well under MediaConvert's request quotas, and botocore's adaptive retries back off
 when it throttles anyway. With a deadline, no call can outlast it: near the end each call goes
 through a client whose connect and read timeouts fit the time left, with one attempt; and a run of
-MAX_CONSECUTIVE_FAILURES failed calls stops the sweep (MediaConvert unreachable, throttling or
-hanging: the rest would fail the same way). A table that cannot be written (missing, not allowed)
-stops it at once: TableUnavailable. The client is built the boto3 way, so
-``AWS_ENDPOINT_URL_MEDIACONVERT`` points it elsewhere (the local stand-in), unless an endpoint is
-given. Current SDKs call MediaConvert's regional endpoint
-directly; no DescribeEndpoints call is needed. Elastic Transcoder rows are never reconciled: the
-service is closed.
+MAX_CONSECUTIVE_FAILURES failed calls stops the sweep of that place (MediaConvert unreachable,
+throttling or hanging there: the rest would fail the same way). Each place gets its share of the
+time left, and a place whose reader role is refused fails its jobs with the reason (RoleRefused).
+A table that cannot be written (missing, not allowed) stops it at once: TableUnavailable. Clients
+are built the boto3 way, so ``AWS_ENDPOINT_URL_MEDIACONVERT`` points them elsewhere (the local
+stand-in), unless an endpoint is given. Current SDKs call MediaConvert's regional endpoint
+directly (https://docs.aws.amazon.com/general/latest/gr/mediaconvert.html); no DescribeEndpoints
+call is needed. Elastic Transcoder rows are never reconciled: the service is closed.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .mediaconvert_clients import MediaConvertClients, OneClient, Place, RoleRefused
+from .mediaconvert_clients import MediaConvertClients, OneClient, Place, PlaceClients, RoleRefused
 from .notification import Notification, Source
 from .sources.base import ParseError
 from .sources.mediaconvert_api import notification_from_job
@@ -169,7 +174,7 @@ class Reconciler:
     def __init__(
         self,
         table: StatusTable,
-        client: MediaConvertClient | MediaConvertClients | OneClient,
+        client: MediaConvertClient | PlaceClients,
         *,
         rate_per_second: float = DEFAULT_RATE_PER_SECOND,
         dry_run: bool = False,
@@ -178,7 +183,7 @@ class Reconciler:
         bounded: Callable[[float], MediaConvertClient] | None = None,
     ):
         self.table, self.dry_run = table, dry_run
-        self.clients = client if isinstance(client, MediaConvertClients | OneClient) else OneClient(client, bounded)
+        self.clients: PlaceClients = client if isinstance(client, PlaceClients) else OneClient(client, bounded)
         self._interval = 1 / rate_per_second
         self._clock, self._sleep = clock, sleep
         self._next_call = 0.0

@@ -6,6 +6,7 @@ caller from its own account and Region)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,9 +26,11 @@ from transcoder_status.handler import StatusWriter
 from transcoder_status.local.accounts import SOURCE_REGION, account_session, provision_forwarder
 from transcoder_status.local.context import LocalContext
 from transcoder_status.local.emulator import ACCOUNT, REGION, Emulator
-from transcoder_status.local.mediaconvert import MediaConvertStandIn
+from transcoder_status.local.mediaconvert import MediaConvertStandIn, hanging
 from transcoder_status.local.messages import mediaconvert_event, mediaconvert_job, sqs_record
 from transcoder_status.local.provision import Stack
+from transcoder_status.mediaconvert_clients import Place
+from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client
 from transcoder_status.status import JobStatus
 from transcoder_status.table import StatusTable
 
@@ -256,3 +259,44 @@ def test_backfill_refuses_a_wrong_account_region_or_role_in_one_line(
     monkeypatch.setenv("TABLE_NAME", "not-asked")
     result = runner.invoke(cli.app, ["backfill", *options])
     assert result.exit_code == 2 and refusal in result.output, result.output
+
+
+class SplitClients:
+    """Clients per place where one account's MediaConvert hangs and the home's answers."""
+
+    def __init__(self, hanging_account: str, hanging_url: str, answering_url: str):
+        self.home = Place(None, REGION)
+        self.urls = {hanging_account: hanging_url, None: answering_url}
+
+    def home_account(self, *, resolve: bool = True) -> str | None:
+        return ACCOUNT
+
+    def place(self, account: str | None, region: str | None) -> Place:
+        return Place(None if account == ACCOUNT else account, region or REGION)
+
+    def client(self, place: Place, timeout_s: float | None = None) -> Any:
+        return mediaconvert_client(timeout_s=timeout_s, endpoint_url=self.urls[place.account], region_name=place.region)
+
+
+def test_a_hanging_account_does_not_keep_the_others_from_being_asked(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck_there = new_account()
+    theirs = [job_id() for _ in range(8)]  # more than a failure run: the whole sweep used to stop
+    for job in theirs:
+        running_in(writer, job, stuck_there, SOURCE_REGION)
+    ours = job_id()
+    running_in(writer, ours)
+    ended_in(stand_in, ours)
+    rows = [writer.table.get(job, attributes=None) for job in [*theirs, ours]]  # the hanging place first
+    with hanging() as hung:
+        clients = SplitClients(stuck_there, hung, os.environ["AWS_ENDPOINT_URL_MEDIACONVERT"])
+        reconciler = Reconciler(writer.table, clients, rate_per_second=1_000)
+        started = time.monotonic()
+        report = reconciler.reconcile([row for row in rows if row is not None], deadline=started + 8)
+        elapsed = time.monotonic() - started
+    assert elapsed < 8 + 1, elapsed
+    verdicts = {checked.job_id: checked.verdict for checked in report.checked}
+    assert verdicts.get(ours) is Verdict.REPAIRED  # asked in its share, after the hanging place used its own
+    assert not any(verdicts.get(job) is Verdict.REPAIRED for job in theirs)
+    assert report.stopped is not None and f"{stuck_there}/{SOURCE_REGION}: " in report.stopped
