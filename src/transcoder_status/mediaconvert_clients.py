@@ -116,7 +116,7 @@ class MediaConvertClients:
         self._config, self._bounded, self._endpoint_url = config, bounded, endpoint_url
         self._session = session or botocore.session.get_session()
         self._partition = self._session.get_partition_for_region(home_region)
-        self._roles: dict[str, botocore.session.Session] = {}  # account -> its role session
+        self._roles: dict[str, tuple[botocore.session.Session, Credentials]] = {}  # account -> its role session
         self._clients: dict[Place, MediaConvertClient] = {}
         self._lock = Lock()
 
@@ -145,7 +145,7 @@ class MediaConvertClients:
                 cached = self._clients.get(place)
             if cached is not None:
                 return cached
-        session = self._session if place.account is None else self._role_session(place)
+        session = self._session if place.account is None else self._role_session(place.account, place)
         config = self._config if timeout_s is None or self._bounded is None else self._bounded(timeout_s)
         client: MediaConvertClient = session.create_client(  # type: ignore[assignment]
             "mediaconvert", region_name=place.region, config=config, endpoint_url=self._endpoint_url
@@ -155,24 +155,21 @@ class MediaConvertClients:
                 client = self._clients.setdefault(place, client)
         return client
 
-    def _role_session(self, place: Place) -> botocore.session.Session:
-        assert place.account is not None
+    def _role_session(self, account: str, place: Place) -> botocore.session.Session:
         with self._lock:
-            session = self._roles.get(place.account)
-            if session is None:
-                session = self._roles[place.account] = self._new_role_session(place.account)
-        credentials = session.get_credentials()
-        assert credentials is not None  # the role's provider always answers
+            if account not in self._roles:
+                self._roles[account] = self._new_role_session(account)
+            session, credentials = self._roles[account]
         try:
             credentials.get_frozen_credentials()  # the AssumeRole, on first use and before expiry
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             if code in REFUSED:
-                raise RoleRefused(place, self.role_arn(place.account), f"{code}: {error}") from error
+                raise RoleRefused(place, self.role_arn(account), f"{code}: {error}") from error
             raise
         return session
 
-    def _new_role_session(self, account: str) -> botocore.session.Session:
+    def _new_role_session(self, account: str) -> tuple[botocore.session.Session, Credentials]:
         fetcher = AssumeRoleCredentialFetcher(
             # STS in the home Region: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_region-endpoints.html
             client_creator=partial(self._session.create_client, region_name=self.home.region),
@@ -183,7 +180,7 @@ class MediaConvertClients:
         credentials = DeferredRefreshableCredentials(refresh_using=fetcher.fetch_credentials, method="assume-role")
         session = botocore.session.Session()
         session.register_component("credential_provider", CredentialResolver([_AssumedRole(credentials)]))
-        return session
+        return session, credentials
 
 
 @runtime_checkable

@@ -58,7 +58,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .listing import LISTING_PAGE, query_jobs
-from .mediaconvert_clients import DEFAULT_READER_ROLE_NAME, Place
+from .mediaconvert_clients import DEFAULT_READER_ROLE_NAME, Place, PlaceClients
 from .notification import Source
 from .reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from .status import JobStatus
@@ -167,10 +167,8 @@ class StuckCheck:
             os.environ.get("INGEST_EVENT_BUS_NAME") or None,
         )
 
-    def discovery_places(self, stopped: list[str]) -> list[Place]:
+    def discovery_places(self, clients: PlaceClients, stopped: list[str]) -> list[Place]:
         """The home place, and each source account in the home Region and the source Regions."""
-        assert self.reconciler is not None
-        clients = self.reconciler.clients
         places = [clients.home]
         for account in self.source_accounts(stopped):
             for region in (clients.home.region, *self.source_regions):
@@ -206,7 +204,7 @@ class StuckCheck:
                     self.queue,
                     self.user_metadata,
                     deadline,
-                    places=self.discovery_places(stopped),
+                    places=self.discovery_places(self.reconciler.clients, stopped),
                 )
             except TableUnavailable as error:  # the count below is a read: it goes out all the same
                 unwritable = error
