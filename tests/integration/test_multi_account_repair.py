@@ -28,7 +28,7 @@ from transcoder_status.local.context import LocalContext
 from transcoder_status.local.emulator import ACCOUNT, REGION, Emulator
 from transcoder_status.local.mediaconvert import MediaConvertStandIn, hanging
 from transcoder_status.local.messages import mediaconvert_event, mediaconvert_job, sqs_record
-from transcoder_status.local.provision import Stack
+from transcoder_status.local.provision import ProvisioningError, Stack
 from transcoder_status.mediaconvert_clients import Place
 from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client
 from transcoder_status.status import JobStatus
@@ -122,6 +122,9 @@ def test_the_stack_gives_the_stuck_check_the_places_to_ask(central: Stack, accou
     assert environment["INGEST_EVENT_BUS_NAME"] == central.refs["IngestEventBus"]
     assert environment["SOURCE_REGIONS"] == SOURCE_REGION
     assert environment["HOME_ACCOUNT_ID"] == ACCOUNT
+    # The local schedule runs the function with that environment, as Lambda would.
+    (schedule,) = [s for s in central.schedules if s.function.name == central.functions["StuckCheckFunction"].name]
+    assert schedule.function.environment == environment
 
 
 def test_a_stuck_job_of_another_account_and_region_is_repaired_through_its_reader_role(
@@ -300,3 +303,8 @@ def test_a_hanging_account_does_not_keep_the_others_from_being_asked(
     assert verdicts.get(ours) is Verdict.REPAIRED  # asked in its share, after the hanging place used its own
     assert not any(verdicts.get(job) is Verdict.REPAIRED for job in theirs)
     assert report.stopped is not None and f"{stuck_there}/{SOURCE_REGION}: " in report.stopped
+
+
+def test_a_source_region_that_runs_no_mediaconvert_is_refused_before_anything_is_created(emulator: Emulator) -> None:
+    with pytest.raises(ProvisioningError, match="SourceRegions must be Regions where MediaConvert runs"):
+        new_stack(SourceAccountIds=new_account(), SourceRegions="eu-west-1,eu-wets-1")
