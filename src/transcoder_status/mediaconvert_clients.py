@@ -3,8 +3,8 @@ another account's through its reader role (I/O).
 
 MediaConvert is regional: a job is known only to the endpoint of the Region that ran it, in the
 account that ran it (https://docs.aws.amazon.com/general/latest/gr/mediaconvert.html). So a repair
-asks the job's own account and Region. The stack's own account needs no role: a client for that
-Region with the default credentials, as before. Another account's client goes through STS
+asks the job's own account and Region. The caller's own account needs no role: a client for the
+Region with the default credentials, as before (IAM decides which Regions). Another account's client goes through STS
 AssumeRole of ``arn:PARTITION:iam::ACCOUNT:role/READER_ROLE_NAME`` (the role forwarder/template.yaml
 creates; https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html), with botocore's
 refreshable credentials: they are fetched on first use and fetched again before they expire

@@ -152,7 +152,7 @@ class StuckCheck:
         key, _, value = os.environ.get("MEDIACONVERT_USER_METADATA", "").partition("=")
         clients = mediaconvert_clients(
             os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1",
-            os.environ.get("HOME_ACCOUNT_ID") or None,
+            os.environ.get("HOME_ACCOUNT_ID") or _caller_account,  # the template sets it; else asked once
             reader_role=os.environ.get("READER_ROLE_NAME") or DEFAULT_READER_ROLE_NAME,
             session_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "transcoder-status-stuck-check"),
         )
@@ -243,6 +243,11 @@ class StuckCheck:
             stuck = [row for row in stuck if row.job_id not in moved_on]
         job_ids = tuple(row.job_id for row in stuck[:LOGGED_JOB_IDS])
         return StuckReport(len(stuck), job_ids, cutoff, reconciled, discovered, tuple(stopped), unwritable)
+
+
+def _caller_account() -> str:
+    """This function's own account, from STS (GetCallerIdentity needs no permission)."""
+    return str(boto3.client("sts").get_caller_identity()["Account"])
 
 
 def accounts_allowed(policy: dict[str, Any]) -> tuple[str, ...]:
