@@ -277,6 +277,12 @@ def explain(
             f"parses now ({notification.source} job {notification.job_id}, {notification.state}): "
             "it failed on writing; safe to redrive"
         )
+        if notification.account or notification.region:
+            reason += (
+                f', unless the function logged "two accounts\' events for one row" for the job: then the row is '
+                f"another account's or Region's job, not this one's ({notification.account or '?'} in "
+                f"{notification.region or '?'}), and a redrive brings it back here (docs/multi-account.md)"
+            )
     if undelivered:
         if kind == WRITE_FAILED:
             reason = f"parses ({notification.source} job {notification.job_id}, {notification.state}): safe to redrive"

@@ -60,6 +60,11 @@ def finished_detail(row: JobRow) -> dict[str, Any]:
         detail["pipelineId"] = row.pipeline_id or ""
     else:
         detail["queue"] = row.queue or ""
+    # Where a MediaConvert job ran (a central stack gathers many accounts and Regions): absent when unknown.
+    if row.account:
+        detail["account"] = row.account
+    if row.region:
+        detail["region"] = row.region
     detail["userMetadata"] = dict(row.user_metadata)
     detail["outputs"] = [_output(o.key, o.duration_ms, o.width, o.height) for o in outputs]
     detail["playlists"] = list(playlists)

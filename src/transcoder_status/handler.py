@@ -42,7 +42,7 @@ from .table import (
     WriteResult,
     fit_to_item,
 )
-from .transitions import JobUpdate, coalesce
+from .transitions import JobUpdate, coalesce, other_places
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -61,6 +61,7 @@ DEADLINE_MARGIN_S = 3.0
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 5
 
+CLASH_METRIC = "AccountClashes"  # template.yaml's AccountClashesAlarm watches it
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcoder-status")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscoderStatus"), service=SERVICE)
@@ -68,6 +69,10 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Tran
 
 class WriteFailedError(RuntimeError):
     """The job's row could not be written; SQS redelivers the record after its visibility timeout."""
+
+
+class AccountClashError(RuntimeError):
+    """The job's row is another account's or Region's job with the same ID: the record is failed."""
 
 
 @dataclass
@@ -134,12 +139,15 @@ class StatusWriter:
         notifications: list[Notification] = []
         # Records are read as plain dicts: Powertools' data classes would cost the cold start more
         # than the three fields used here.
+        parsed: list[tuple[str, Notification]] = []
         for record in records:
             notification = self._parse(record, failures, counts)
             if notification is not None:
-                message_ids[notification.job_id].append(record["messageId"])
-                event_ids[notification.job_id].append(notification.event_id[:MAX_EVENT_ID])
-                notifications.append(notification)
+                parsed.append((record["messageId"], notification))
+        for message_id, notification in _one_place_per_job(parsed, failures):
+            message_ids[notification.job_id].append(message_id)
+            event_ids[notification.job_id].append(notification.event_id[:MAX_EVENT_ID])
+            notifications.append(notification)
 
         updates = coalesce(fit_to_item(n) for n in notifications)
         pool = self._pool()
@@ -165,6 +173,10 @@ class StatusWriter:
             except Exception as error:
                 self._fail(update, message_ids[update.job_id], error, failures)
                 counts["WriteFailed"] += update.records
+                continue
+            if result.outcome is WriteOutcome.CLASH:
+                _report_clash(update, result, message_ids[update.job_id], failures)
+                counts[CLASH_METRIC] += update.records
                 continue
             self._count(update, result, counts)
             if result.warnings_dropped:
@@ -260,6 +272,59 @@ def _report_dropped_warnings(
         warningsDropped=result.warnings_dropped,
     )
     counts["WarningsDropped"] += result.warnings_dropped
+
+
+def _one_place_per_job(
+    parsed: list[tuple[str, Notification]], failures: dict[str, Exception]
+) -> list[tuple[str, Notification]]:
+    """The notifications to write: a job's notifications from a place (account, Region) other than
+    its first one's in the batch are failed, not coalesced (the winner would supersede them unseen);
+    SQS delivers them again, where they meet the row's place in the state write's condition."""
+    others = other_places(notification for _, notification in parsed)
+    if not others:
+        return parsed
+    for position in others:
+        message_id, notification = parsed[position]
+        logger.warning(
+            "another account's or Region's notification for a job of this batch; SQS will redeliver it alone",
+            messageId=message_id,
+            jobId=notification.job_id,
+            account=notification.account,
+            region=notification.region,
+        )
+        failures[message_id] = AccountClashError(
+            f"job {notification.job_id}: another account's or Region's notification for the job came in the same "
+            "batch; retried alone"
+        )
+    skipped = set(others)
+    return [entry for position, entry in enumerate(parsed) if position not in skipped]
+
+
+def _report_clash(
+    update: JobUpdate, result: WriteResult, message_ids: list[str], failures: dict[str, Exception]
+) -> None:
+    """Another place's job holds the row (README.md: why the key stays jobId). Its records fail, as
+    a malformed record's do: SQS redelivers them until the queue's redrive policy moves them to the
+    DLQ, where ``dlq look`` shows them to an operator. Deleting them would lose a job's events
+    silently; the DLQ keeps them (and the alarm on it fires) while no retry could ever apply them,
+    since a row's place is never changed."""
+    winner = update.winner
+    logger.error(
+        "two accounts' events for one row: the row is another account's or Region's job with the same ID; "
+        "nothing written, the records go to the DLQ",
+        jobId=update.job_id,
+        messageIds=message_ids,
+        account=winner.account,
+        region=winner.region,
+        rowAccount=result.row_account,
+        rowRegion=result.row_region,
+    )
+    error = AccountClashError(
+        f"job {update.job_id} of account {winner.account} in {winner.region}: its row is the job of account "
+        f"{result.row_account} in {result.row_region}"
+    )
+    for message_id in message_ids:
+        failures[message_id] = error
 
 
 def _written(update: JobUpdate, result: WriteResult, message_ids: list[str], event_ids: list[str]) -> dict[str, Any]:

@@ -14,6 +14,16 @@ jobs failed today" is a question about ``finishedAt``, which the index does not 
 row's finishedAt never exceeds its updatedAt, ``finished_since`` narrows the index's range, and each
 listed row's times are read with BatchGetItem (one per 100 rows) and filtered. The rows a listing
 shows carry their finishedAt, repairedAt and discoveredAt the same way (``with_times``).
+
+``account`` and ``region`` (where a MediaConvert job ran: a central stack gathers many) are read
+and filtered the same way, for the same reason: the index does not project them. Adding them to its
+projection is not a change CloudFormation makes in place: it adds or deletes one index per update
+and changes an existing one's throughput only
+(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-dynamodb-table.html#cfn-dynamodb-table-globalsecondaryindexes,
+https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GlobalSecondaryIndexUpdate.html),
+so a new projection is a new index under a new name, built from every row, then the old one dropped.
+What it costs instead: every row of the window is read until ``limit`` rows match, so a filter that
+matches few rows of a wide window reads many; ``since`` bounds it.
 """
 
 from __future__ import annotations
@@ -29,12 +39,15 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from .sources import ACCOUNT_ID, REGION_NAME
 from .status import TERMINAL_STATUSES, JobStatus
 from .table import (
+    ACCOUNT,
     DISCOVERED_AT,
     FINISHED_AT,
     JOB_ID,
     LISTING_ATTRIBUTES,
+    REGION,
     REPAIRED_AT,
     STATUS_SHARDS,
     JobRow,
@@ -46,7 +59,8 @@ from .table import (
 # What a listing without a status lists: every status the table stores (UNKNOWN is a monitor's).
 LISTED_STATUSES = (JobStatus.RUNNING, *sorted(TERMINAL_STATUSES, key=lambda status: status.value))
 LISTING_PAGE = 100  # rows per Query of one shard
-TIMES = (JOB_ID, FINISHED_AT, REPAIRED_AT, DISCOVERED_AT)  # what ``with_times`` reads of each listed row
+# What ``with_times`` reads of each listed row: what the index does not project that a listing shows.
+TIMES = (JOB_ID, FINISHED_AT, REPAIRED_AT, DISCOVERED_AT, ACCOUNT, REGION)
 UNPROCESSED_RETRIES = 5
 PARALLEL_QUERIES = STATUS_SHARDS  # the shards' first pages, this many at once (botocore pools 10 connections)
 
@@ -94,6 +108,8 @@ def list_jobs(
     finished_since: Moment | None = None,
     finished_until: Moment | None = None,
     times: bool = False,
+    account: str | None = None,
+    region: str | None = None,
     **connection: Any,
 ) -> Iterator[JobRow]:
     """Jobs whose row was last written in [``since``, ``until``], newest first, paging for you.
@@ -104,14 +120,18 @@ def list_jobs(
     JobMonitor does. Each row holds the listing's attributes (table.LISTING_ATTRIBUTES), not the
     outputs, warnings or user metadata: ``JobMonitor(job_id).details()`` reads a whole row.
     ``finished_since``, ``finished_until``: only jobs that finished in that window (by finishedAt);
-    ``times``: each row with its finishedAt, repairedAt and discoveredAt (one BatchGetItem per 100
-    rows: the index does not project them). Errors are the client's: StatusTableError (also for a
-    table deployed without the index), TableNotConfiguredError; ValueError for a window whose start
-    is after its end.
+    ``account``, ``region``: only MediaConvert jobs that ran in that account (12 digits) or Region
+    (``region_name`` is the table's); ``times``: each row with its finishedAt, repairedAt,
+    discoveredAt, account and region. The index projects none of these: each listed row's are read
+    with BatchGetItem (one per 100 rows), and a filter on them reads every row of the window until
+    ``limit`` match. Errors are the client's: StatusTableError (also for a table deployed without
+    the index), TableNotConfiguredError; ValueError for a malformed account or Region, or a window
+    whose start is after its end.
     """
     from .client import connect
 
     statuses = status_choice(status)  # a bad status fails here, before the first row is asked for
+    check_place(account, region)
     now = time.time()
     start, end = _at(since, now), _at(until, now)
     finished_start, finished_end = _at(finished_since, now), _at(finished_until, now)
@@ -123,24 +143,41 @@ def list_jobs(
         if not statuses:
             raise ValueError("running jobs have no finish time: list SUCCESS, ERROR or CANCELED jobs")
     table = connect(table_name, **connection)
-    if finished_start is None and finished_end is None:
+    finished = finished_start is not None or finished_end is not None
+    if not finished and account is None and region is None:
         rows = query_jobs(table, statuses, since=start, until=end, limit=limit, page_size=page_size)
         return _explained(table, with_times(table, rows) if times else rows)
     if finished_start is not None:
         start = max(start or finished_start, finished_start)  # finishedAt <= updatedAt: the index's range
     rows = query_jobs(table, statuses, since=start, until=end, page_size=page_size)
-    finished = (
+    kept = (
         row
         for row in with_times(table, rows)
-        if row.finished_at is not None
-        and (finished_start is None or row.finished_at >= finished_start)
-        and (finished_end is None or row.finished_at <= finished_end)
+        if (
+            not finished
+            or (
+                row.finished_at is not None
+                and (finished_start is None or row.finished_at >= finished_start)
+                and (finished_end is None or row.finished_at <= finished_end)
+            )
+        )
+        and (account is None or row.account == account)
+        and (region is None or row.region == region)
     )
-    return _explained(table, islice(finished, limit))
+    return _explained(table, islice(kept, limit))
+
+
+def check_place(account: str | None = None, region: str | None = None) -> None:
+    """``ValueError`` unless ``account`` is an account ID and ``region`` a Region name (or None)."""
+    if account is not None and not ACCOUNT_ID.fullmatch(account):
+        raise ValueError(f"{account!r} is not an AWS account ID: 12 digits, like 444455556666")
+    if region is not None and not REGION_NAME.fullmatch(region):
+        raise ValueError(f"{region!r} is not a Region name: like us-east-1 or eu-west-1")
 
 
 def with_times(table: StatusTable, rows: Iterable[JobRow], batch: int = 100) -> Iterator[JobRow]:
-    """``rows`` with their finishedAt, repairedAt and discoveredAt, read a BatchGetItem at a time."""
+    """``rows`` with their finishedAt, repairedAt, discoveredAt, account and region, read a
+    BatchGetItem at a time."""
     iterator = iter(rows)
     while chunk := list(islice(iterator, batch)):
         pending = [row.job_id for row in chunk]
@@ -157,7 +194,12 @@ def with_times(table: StatusTable, rows: Iterable[JobRow], batch: int = 100) -> 
                 row
                 if read is None
                 else replace(
-                    row, finished_at=read.finished_at, repaired_at=read.repaired_at, discovered_at=read.discovered_at
+                    row,
+                    finished_at=read.finished_at,
+                    repaired_at=read.repaired_at,
+                    discovered_at=read.discovered_at,
+                    account=read.account,
+                    region=read.region,
                 )
             )
 

@@ -41,8 +41,6 @@ if TYPE_CHECKING:
     from mypy_boto3_mediaconvert.client import MediaConvertClient
 
 DEFAULT_READER_ROLE_NAME = "transcoder-status-reader"  # template.yaml's ReaderRoleName default
-ACCOUNT_ID = re.compile(r"\d{12}")
-REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")  # IAM's role names
 # STS's answers that mean the role may not be assumed: missing, not trusting us, or not allowed to us.
 REFUSED = frozenset({"AccessDenied", "AccessDeniedException"})

@@ -57,17 +57,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .listing import LISTING_PAGE, query_jobs
+from .listing import LISTING_PAGE, query_jobs, with_times
 from .mediaconvert_clients import DEFAULT_READER_ROLE_NAME, Place, PlaceClients
 from .notification import Source
 from .reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from .status import JobStatus
 from .table import (
-    ACCOUNT,
     DEFAULT_RETENTION_DAYS,
     FINISHED,
     JOB_ID,
-    REGION,
     SOURCE,
     STATUS,
     UPDATED_AT,
@@ -191,8 +189,8 @@ class StuckCheck:
 
     def run(self, now: float | None = None, deadline: float | None = None) -> StuckReport:
         """The running jobs whose row is older than the threshold, after repairing what MediaConvert
-        says has ended (only IDs, times, source, status and place are read from the index). ``deadline``
-        (monotonic): no GetJob starts after it."""
+        says has ended (only IDs, times, source and status are read from the index; where each job
+        ran, from its row). ``deadline`` (monotonic): no GetJob starts after it."""
         now = time.time() if now is None else now
         discovered: tuple[str, ...] | None = None
         stopped: list[str] = []
@@ -219,7 +217,7 @@ class StuckCheck:
             (JobStatus.RUNNING,),
             until=cutoff,
             page_size=LISTING_PAGE * 10,
-            attributes=(JOB_ID, UPDATED_AT, SOURCE, STATUS, FINISHED, ACCOUNT, REGION),
+            attributes=(JOB_ID, UPDATED_AT, SOURCE, STATUS, FINISHED),
         )
         stuck = sorted(rows, key=lambda row: (row.updated_at or "", row.job_id))  # the longest stuck first
         reconciled: dict[Verdict, list[str]] | None = None
@@ -229,7 +227,8 @@ class StuckCheck:
             askable = [row for row in stuck if row.source == Source.MEDIACONVERT]
             chosen = random.sample(askable, min(RECONCILE_LIMIT, len(askable)))  # nosec B311
             try:
-                report = self.reconciler.reconcile(chosen, deadline)
+                # The index holds no account or Region: one BatchGetItem reads where each chosen job ran.
+                report = self.reconciler.reconcile(list(with_times(self.table, chosen)), deadline)
             except TableUnavailable as error:
                 unwritable = error
                 stopped.append(f"repairs: {error}")

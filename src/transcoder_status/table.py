@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .notification import JobDetails, Notification, OutputSummary
 from .status import JobStatus
-from .transitions import JobUpdate, StoredState, order_key, progress_to_merge
+from .transitions import JobUpdate, StoredState, clashes, order_key, progress_to_merge
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -91,8 +91,6 @@ LISTING_ATTRIBUTES = (
     CREATED_AT,
     UPDATED_AT,
     NOTIFIED_AT,
-    ACCOUNT,  # the stuck check asks each row's own account and Region
-    REGION,
 )
 FINISHED_AT = "finishedAt"  # the time the transcoder stamped on its terminal notification
 PLAYLISTS = "playlists"  # manifests: MediaConvert's S3 URIs, Elastic Transcoder's keys (a list, in order)
@@ -127,6 +125,8 @@ class WriteOutcome(Enum):
     APPLIED = "applied"  # the row is now the winner's
     DUPLICATE = "duplicate"  # the row already held this very notification
     STALE = "stale"  # the row held a later notification, or a terminal one
+    # The row is another account's or Region's job with the same ID: nothing written (see README.md)
+    CLASH = "clash"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +138,9 @@ class WriteResult:
     progress_merged: bool = False
     # Warnings the row lacked and had room for, given up after MERGE_ATTEMPTS refused merges.
     warnings_dropped: int = 0
+    # CLASH's: where the row's job ran (the winner's own place is in the update).
+    row_account: str | None = None
+    row_region: str | None = None
 
 
 class WriteDeadlineError(TimeoutError):
@@ -209,8 +212,10 @@ class StatusTable:
 
         First the state write: one conditional UpdateItem that makes the row the winner's if the
         winner outranks what the row holds (a refusal is not an error: the row holds this
-        notification or a later one). Then, only if the update carries warnings or a progress
-        report the row lacks (known from the row's old image), a conditional merge of each.
+        notification or a later one). A winner that says where its job ran (account, Region) is
+        also refused by a row that says another place: CLASH, and nothing merged. Then, only if the
+        update carries warnings or a progress report the row lacks (known from the row's old
+        image), a conditional merge of each.
         ``deadline`` (a ``time.monotonic()`` value): no merge starts after it (WriteDeadlineError).
         """
         now = time.time() if now is None else now
@@ -225,7 +230,13 @@ class StatusTable:
             stored = _stored_state(response.get("Attributes", {}))
             outcome = WriteOutcome.APPLIED
         except self.client.exceptions.ConditionalCheckFailedException as refused:
-            stored = _stored_state(refused.response.get("Item", {}))  # type: ignore[arg-type]
+            # The refused row, as ReturnValuesOnConditionCheckFailure=ALL_OLD returns it:
+            # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html
+            item: Mapping[str, Any] = refused.response.get("Item", {})  # type: ignore[assignment]
+            place = _string(item, ACCOUNT), _string(item, REGION)
+            if clashes(update.winner, *place):
+                return WriteResult(WriteOutcome.CLASH, row_account=place[0], row_region=place[1])
+            stored = _stored_state(item)
             outcome = WriteOutcome.DUPLICATE if stored.order_key == key else WriteOutcome.STALE
         progress = progress_to_merge(stored, update, winner_written=outcome is WriteOutcome.APPLIED)
         progress_merged = progress is not None and self._merge_progress(progress, now, deadline)
@@ -590,11 +601,20 @@ def _state_update(
 
     names["#k"] = JOB_ID
     values[":false"] = {"BOOL": False}
-    condition = f"attribute_not_exists(#k) OR (#{FINISHED} = :false AND #{ORDER_KEY} < :{ORDER_KEY})"
     expression = "SET " + ", ".join(sets)
     if removes:
         expression += " REMOVE " + ", ".join(removes)
-    return n.job_id, expression, condition, names, values
+    return n.job_id, expression, _state_condition(n), names, values
+
+
+def _state_condition(n: Notification) -> str:
+    """The state write's condition: the winner outranks the row and, where it says where its job
+    ran, the row says no other place (its ``#account``/``:account`` are the SET's own)."""
+    condition = f"(attribute_not_exists(#k) OR (#{FINISHED} = :false AND #{ORDER_KEY} < :{ORDER_KEY}))"
+    for attribute, place in ((ACCOUNT, n.account), (REGION, n.region)):
+        if place:
+            condition += f" AND (attribute_not_exists(#{attribute}) OR #{attribute} = :{attribute})"
+    return condition
 
 
 def _progress_assignments(report: Notification) -> tuple[dict[str, str], dict[str, Any], list[str], list[str]]:

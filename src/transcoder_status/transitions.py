@@ -87,6 +87,29 @@ def coalesce(notifications: Iterable[Notification]) -> dict[str, JobUpdate]:
     return {job_id: _merge(group) for job_id, group in by_job.items()}
 
 
+def clashes(notification: Notification, account: str | None, region: str | None) -> bool:
+    """Whether a job said to have run in ``account`` and ``region`` (None: not said) is another
+    place's job than the notification's: one of them differs where both are said."""
+    pairs = ((notification.account, account), (notification.region, region))
+    return any(mine and theirs and mine != theirs for mine, theirs in pairs)
+
+
+def other_places(notifications: Iterable[Notification]) -> list[int]:
+    """The positions of the notifications that say another place (account, Region) than an earlier
+    one of the same job ID: coalesced with it, one would be superseded by the other unseen."""
+    places: dict[str, tuple[str | None, str | None]] = {}
+    others: list[int] = []
+    for position, notification in enumerate(notifications):
+        if notification.account is None and notification.region is None:
+            continue
+        account, region = places.get(notification.job_id, (None, None))
+        if clashes(notification, account, region):
+            others.append(position)
+        else:
+            places[notification.job_id] = (account or notification.account, region or notification.region)
+    return others
+
+
 def _merge(group: list[Notification]) -> JobUpdate:
     if len(group) == 1:
         return JobUpdate.of(group[0])

@@ -140,6 +140,8 @@ def expected_detail(row: JobRow) -> dict[str, Any]:
         **({"errorCode": row.error_code} if row.error_code else {}),
         **({"errorMessage": row.error_message} if row.error_message else {}),
         **({"pipelineId": row.pipeline_id or ""} if row.source == "elastic-transcoder" else {"queue": row.queue or ""}),
+        **({"account": row.account} if row.account else {}),
+        **({"region": row.region} if row.region else {}),
         "userMetadata": row.user_metadata,
         "outputs": [
             {

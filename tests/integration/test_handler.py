@@ -500,3 +500,52 @@ def test_a_warnings_merge_given_up_is_logged_with_its_job_and_counted(
     assert emitted_metrics(output)["WarningsDropped"] == 1  # one of the four still had room at 99
     logged = [r for r in caplog.records if "warnings merge given up" in r.getMessage()]
     assert [(r.jobId, r.warningsDropped, len(r.messageIds)) for r in logged] == [(JOB, 1, 4)]
+
+
+def test_two_accounts_events_for_one_row_are_a_clash_logged_counted_and_failed_for_the_dlq(
+    writer: StatusWriter, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The row stays the first account's; the other account's notification is not dropped: its record
+    fails (the queue's redrive policy moves it to the DLQ, as a malformed one), with an error naming both."""
+    first = mc_record("PROGRESSING", 1_000, "e-1", account="111122223333", region="us-east-1")
+    assert failed_ids(invoke(writer, {"Records": [first]})) == set()
+    before = writer.table.get(JOB, attributes=None)
+    capsys.readouterr()
+    other = mc_record("COMPLETE", 2_000, "e-2", account="444455556666", region="eu-west-1")
+    assert failed_ids(invoke(writer, {"Records": [other]})) == {other["messageId"]}
+    assert writer.table.get(JOB, attributes=None) == before
+    (log,) = [r for r in caplog.records if "two accounts' events for one row" in r.getMessage()]
+    assert log.levelname == "ERROR"
+    assert (log.jobId, log.messageIds) == (JOB, [other["messageId"]])
+    assert (log.account, log.region) == ("444455556666", "eu-west-1")
+    assert (log.rowAccount, log.rowRegion) == ("111122223333", "us-east-1")
+    assert emitted_metrics(capsys.readouterr().out) == {"AccountClashes": 1}
+
+
+def test_an_event_without_an_account_keeps_the_rows(writer: StatusWriter) -> None:
+    first = mc_record("PROGRESSING", 1_000, "e-1", account="444455556666", region="eu-west-1")
+    later = mc_record("COMPLETE", 2_000, "e-2")
+    event = json.loads(later["body"])
+    del event["account"], event["region"]
+    later["body"] = json.dumps(event)
+    assert failed_ids(invoke(writer, {"Records": [first]})) == set()
+    assert failed_ids(invoke(writer, {"Records": [later]})) == set()
+    row = writer.table.get(JOB, attributes=None)
+    assert row is not None and row.status is JobStatus.SUCCESS
+    assert (row.account, row.region) == ("444455556666", "eu-west-1")
+
+
+def test_two_accounts_events_for_one_job_in_one_batch_are_not_folded_into_one_write(
+    writer: StatusWriter, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Coalesced, the other account's notification would be superseded by the winner and lost
+    unseen; its record is failed instead, and clashes with the row when SQS delivers it again."""
+    first = mc_record("PROGRESSING", 1_000, "e-1", account="111122223333", region="us-east-1")
+    other = mc_record("COMPLETE", 2_000, "e-2", account="444455556666", region="us-east-1")
+    assert failed_ids(invoke(writer, {"Records": [first, other]})) == {other["messageId"]}
+    row = writer.table.get(JOB, attributes=None)
+    assert row is not None and row.state == "PROGRESSING" and row.account == "111122223333"
+    assert emitted_metrics(capsys.readouterr().out) == {"Applied": 1}
+    assert failed_ids(invoke(writer, {"Records": [other]})) == {other["messageId"]}
+    assert emitted_metrics(capsys.readouterr().out) == {"AccountClashes": 1}
+    assert [r for r in caplog.records if "two accounts' events for one row" in r.getMessage()]

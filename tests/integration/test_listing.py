@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from tests.integration.conftest import T0, create_status_table, invoke
+from tests.integration.conftest import T0, create_status_table, failed_ids, invoke
 from transcoder_status import cli, list_jobs, stuck_check, stuck_jobs
 from transcoder_status.cli import app
 from transcoder_status.handler import StatusWriter
@@ -286,3 +286,59 @@ def test_a_table_without_the_index_says_to_deploy_it(emulator: Emulator, monkeyp
     result = runner.invoke(app, ["list", "--table", name])
     assert result.exit_code == 3, result.output
     assert "has no index 'status-updatedAt'" in result.output and "Traceback" not in result.output
+
+
+def test_listing_by_the_account_and_region_a_job_ran_in(clocked: ClockedTable, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows from two accounts and two Regions in one table (a central stack): the index does not
+    project account and region, so each listed row's are read (BatchGetItem) and filtered."""
+    writer = StatusWriter(clocked)
+    places = {
+        "5500000000000-first": ("111122223333", "us-east-1"),
+        "5500000000000-second": ("444455556666", "eu-west-1"),
+        "5500000000000-third": ("444455556666", "us-east-1"),
+    }
+    for minutes, (job_id, (account, region)) in enumerate(places.items()):
+        at_ms = int((time.time() - HOUR + minutes * 60) * 1000)
+        event = mediaconvert_event(job_id, "COMPLETE", at_ms, account=account, region=region)
+        clocked.ago = HOUR - minutes * 60
+        assert failed_ids(invoke(writer, {"Records": [sqs_record(json.dumps(event), sent_ms=at_ms)]})) == set()
+    at_ms = int(time.time() * 1000)
+    body = json.dumps(sns_envelope(elastic_transcoder_message("5500000000000-elastic", "COMPLETED"), at_ms))
+    clocked.ago = 0
+    invoke(writer, {"Records": [sqs_record(body, sent_ms=at_ms)]})
+
+    def listed(**filters: Any) -> list[str]:
+        return ids(list(list_jobs(table_name=clocked.name, page_size=1, **filters)))
+
+    assert listed(account="444455556666") == ["5500000000000-third", "5500000000000-second"]
+    assert listed(region="us-east-1") == ["5500000000000-third", "5500000000000-first"]
+    assert listed(account="444455556666", region="eu-west-1") == ["5500000000000-second"]
+    assert listed(account="444455556666", limit=1) == ["5500000000000-third"]
+    assert listed(account="123456789012") == []  # an account with no jobs here
+    (row,) = list_jobs(table_name=clocked.name, account="111122223333")
+    assert (row.account, row.region) == ("111122223333", "us-east-1") and row.finished_at is not None
+    for bad in ({"account": "44445555666"}, {"account": "\u0664" * 12}, {"region": "EU-WEST-1"}, {"region": ""}):
+        with pytest.raises(ValueError, match=r"account ID|Region name"):
+            list_jobs(table_name="not-connected", **bad)
+
+    monkeypatch.setenv("TABLE_NAME", clocked.name)
+    result = runner.invoke(app, ["list", "--account", "444455556666", "--job-region", "us-east-1", "--json"])
+    assert result.exit_code == 0, result.output
+    (shown,) = json.loads(result.stdout)
+    assert (shown["jobId"], shown["account"], shown["region"]) == ("5500000000000-third", "444455556666", "us-east-1")
+    everything = runner.invoke(app, ["list", "--json"])
+    assert {row["jobId"]: row.get("account") for row in json.loads(everything.stdout)} == {
+        **{job_id: account for job_id, (account, _) in places.items()},
+        "5500000000000-elastic": None,
+    }
+    for bad in (["--account", "4444-5555-6666"], ["--job-region", "Ireland"]):
+        refused = runner.invoke(app, ["list", *bad])
+        assert refused.exit_code == 2, (bad, refused.output)
+        assert len(refused.stderr.strip().splitlines()) == 1 and bad[0] in refused.stderr, refused.stderr
+    status = runner.invoke(app, ["status", "5500000000000-second", "--json"])
+    assert status.exit_code == 0, status.output
+    ((shown_status),) = json.loads(status.stdout)
+    assert (shown_status["account"], shown_status["region"]) == ("444455556666", "eu-west-1")
+    monkeypatch.setattr(cli.output, "console", Console(width=200))
+    view = runner.invoke(app, ["status", "5500000000000-second"])
+    assert "444455556666" in view.stdout and "eu-west-1" in view.stdout

@@ -14,6 +14,7 @@ import pytest
 
 from tests.integration.test_local_stack import new_stack, queue_attributes, wait_until
 from tests.integration.test_poller import SETTLE_S, drained, poller
+from transcoder_status.dead_letters import DeadLetterQueue
 from transcoder_status.local.accounts import SOURCE_REGION, account_session, provision_forwarder
 from transcoder_status.local.bus_delivery import DELIVERIES
 from transcoder_status.local.emulator import ACCOUNT, REGION, Emulator
@@ -213,3 +214,30 @@ def test_source_parameters_are_checked_as_cloudformation_checks_them(
 ) -> None:
     with pytest.raises(ProvisioningError, match=refusal):
         new_stack(**parameters)
+
+
+def test_a_clash_keeps_the_first_accounts_row_and_takes_the_others_events_to_the_dlq(
+    emulator: Emulator, source: boto3.Session, account: str, tmp_path: Path
+) -> None:
+    """The same job ID from the central account and then a source account (1 chance in 36^6 per pair
+    of jobs of one millisecond): the row stays the first job's; the other's event goes through its
+    MaxReceiveCount deliveries to the DLQ, where `dlq show` tells it from a write outage."""
+    central = new_stack(SourceAccountIds=account, MaximumBatchingWindowInSeconds=0, MaxReceiveCount=2)
+    forwarder(central, account)
+    table = StatusTable(central.outputs["TableName"], boto3.client("dynamodb"))
+    dlq = central.outputs["DeadLetterQueueUrl"]
+    job = job_id()
+    run_job_in(boto3.Session(region_name=REGION), job, "PROGRESSING")
+    consumer = poller(central, None, tmp_path).start()  # the real status writer
+    try:
+        wait_until(lambda: table.get(job) is not None, SETTLE_S)
+        run_job_in(source, job, "COMPLETE")
+        wait_until(lambda: queue_attributes(dlq)["ApproximateNumberOfMessages"] == "1" and drained(central), SETTLE_S)
+    finally:
+        consumer.stop()
+    row = table.get(job, attributes=None)
+    assert row is not None and row.status is JobStatus.RUNNING
+    assert (row.account, row.region) == (ACCOUNT, REGION)
+    (letter,) = DeadLetterQueue.connect(dlq).look().letters
+    assert (letter.job_id, json.loads(letter.body)["account"]) == (job, account)
+    assert "two accounts' events for one row" in letter.reason and account in letter.reason

@@ -235,14 +235,16 @@ def test_reconcile_and_backfill_ask_the_accounts_and_regions_named(
     assert reconciled.exit_code == 0, reconciled.output
     assert {c["jobId"]: c["verdict"] for c in json.loads(reconciled.stdout)["checked"]} == {stuck: "repaired"}
 
-    backfilled = runner.invoke(cli.app, ["backfill", "--since", "1h", "--account", account, "--region", SOURCE_REGION])
+    backfilled = runner.invoke(
+        cli.app, ["backfill", "--since", "1h", "--account", account, "--job-region", SOURCE_REGION]
+    )
     assert backfilled.exit_code == 0, backfilled.output
     assert missing in backfilled.stdout and ours_missing not in backfilled.stdout
     row = writer.table.get(missing, attributes=None)
     assert row is not None and (row.status, row.account, row.region) == (JobStatus.SUCCESS, account, SOURCE_REGION)
     assert writer.table.get(ours_missing) is None
 
-    places = ["--account", account, "--account", ACCOUNT, "--region", SOURCE_REGION, "--region", REGION]
+    places = ["--account", account, "--account", ACCOUNT, "--job-region", SOURCE_REGION, "--job-region", REGION]
     both = runner.invoke(cli.app, ["backfill", "--since", "1h", "--json", *places])
     assert both.exit_code == 0, both.output  # each account in each Region: the home's has no role to assume
     assert {c["jobId"] for c in json.loads(both.stdout)["checked"]} == {stuck, missing, ours_missing}
@@ -251,9 +253,9 @@ def test_reconcile_and_backfill_ask_the_accounts_and_regions_named(
 @pytest.mark.parametrize(
     ("options", "refusal"),
     [
-        (["--account", "12345"], "12345: not an AWS account ID (12 digits)"),
-        (["--region", "Ireland"], "Ireland: not an AWS Region name (such as eu-west-1)"),
-        (["--reader-role", "no/slashes"], "no/slashes: not an IAM role name"),
+        (["--account", "12345"], "--account: '12345' is not an AWS account ID"),
+        (["--job-region", "Ireland"], "--job-region: 'Ireland' is not a Region name"),
+        (["--reader-role", "no/slashes"], "--reader-role: 'no/slashes' is not an IAM role name"),
     ],
 )
 def test_backfill_refuses_a_wrong_account_region_or_role_in_one_line(

@@ -322,3 +322,35 @@ def test_the_row_records_where_the_job_ran_and_keeps_it(table: StatusTable) -> N
     row = table.get("job", attributes=None)
     assert row is not None and row.status is JobStatus.SUCCESS
     assert (row.account, row.region) == ("444455556666", "eu-west-1")
+
+
+def test_another_accounts_event_for_a_row_is_a_clash_and_changes_nothing(table: StatusTable) -> None:
+    """Two accounts' events for one job ID: the row stays the first account's, progress and warnings included."""
+    mc = Source.MEDIACONVERT
+    table.apply(make("PROGRESSING", 5, "a", source=mc, account="111122223333", region="us-east-1"))
+    before = table.get("job", attributes=None)
+    later = make("COMPLETE", 9, "b", source=mc, account="444455556666", region="us-east-1", warnings=("w",))
+    result = table.write(JobUpdate(later, later.warnings, None))
+    assert result.outcome is WriteOutcome.CLASH
+    assert (result.row_account, result.row_region) == ("111122223333", "us-east-1")
+    assert table.get("job", attributes=None) == before
+
+
+def test_another_regions_event_for_a_row_is_a_clash_even_when_stale(table: StatusTable) -> None:
+    mc = Source.MEDIACONVERT
+    table.apply(make("COMPLETE", 5, "a", source=mc, account="111122223333", region="us-east-1"))
+    result = table.apply(make("PROGRESSING", 1, "b", source=mc, account="111122223333", region="eu-west-1"))
+    assert result.outcome is WriteOutcome.CLASH
+    assert (result.row_account, result.row_region) == ("111122223333", "us-east-1")
+
+
+def test_a_row_with_no_place_takes_the_first_one_said_and_an_event_without_one_is_no_clash(
+    table: StatusTable,
+) -> None:
+    mc = Source.MEDIACONVERT
+    table.apply(make("PROGRESSING", 1, "a", source=mc))
+    assert table.apply(make("STATUS_UPDATE", 2, "b", source=mc, account="444455556666")).outcome is WriteOutcome.APPLIED
+    assert table.apply(make("COMPLETE", 3, "c", source=mc, region="eu-west-1")).outcome is WriteOutcome.APPLIED
+    row = table.get("job", attributes=None)
+    assert row is not None and (row.account, row.region) == ("444455556666", "eu-west-1")
+    assert table.apply(make("COMPLETE", 3, "c", source=mc, region="eu-west-1")).outcome is WriteOutcome.DUPLICATE

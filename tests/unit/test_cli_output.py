@@ -294,3 +294,32 @@ def test_backfill_names_mediaconvert_job_statuses_as_the_sdk_models_them() -> No
     from transcoder_status.cli import repair
 
     assert tuple(repair.JOB_STATUSES_HELP.split(", ")) == repair.job_statuses()
+
+
+def gathered_rows() -> list[tuple[str, JobRow | None]]:
+    """rows(), the MediaConvert job from another account and Region than a third one (a central stack)."""
+    (running, failed, _) = rows()
+    assert running[1] is not None
+    third = replace(running[1], job_id=JOB_IDS[2], account="111122223333", region="us-east-1", progress=None)
+    far = replace(running[1], account="444455556666", region="ap-southeast-1")
+    return [(running[0], far), failed, (JOB_IDS[2], third)]
+
+
+def test_a_listing_from_several_accounts_shows_where_each_job_ran_at_80_columns() -> None:
+    text = rendered(_rows_view(gathered_rows(), 80))
+    assert_fits(text, [*JOB_IDS, "RUNNING", "ERROR", "Account", "444455556666", "111122223333"])
+    wide = rendered(_rows_view(gathered_rows(), 200), 200)
+    assert "Region" in wide and "ap-southeast-1" in wide and "us-east-1" in wide
+
+
+def test_a_listing_from_one_place_has_no_account_column_but_a_status_shows_it() -> None:
+    """One account and Region throughout (a single-account stack, or a listing filtered by them):
+    a column that says the same on every row gives its room to the others; `status` shows it."""
+    (running, failed, _) = rows()
+    assert running[1] is not None
+    one = replace(running[1], account="444455556666", region="eu-west-1")
+    listed = rendered(_rows_view([(running[0], one), failed], 200), 200)
+    assert "Account" not in listed and "Region" not in listed
+    shown = rendered(_rows_view([(running[0], one)], 200, every_place=True), 200)
+    assert "444455556666" in shown and "eu-west-1" in shown
+    assert_fits(rendered(_rows_view([(running[0], one), failed], 80, every_place=True)), [*JOB_IDS[:2], "RUNNING"])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from transcoder_status import dead_letters
 from transcoder_status.dead_letters import MAX_BATCH_BYTES, DeadLetterQueue, _within_batch_size
+from transcoder_status.local.messages import mediaconvert_event
 
 
 def test_a_hand_redrive_sends_batches_sqs_takes_whole() -> None:
@@ -45,3 +48,16 @@ def test_a_redrive_follows_its_own_move_task_until_it_is_listed(monkeypatch: pyt
         result = DeadLetterQueue(dlq, client)._move_task(queue)
         sqs.assert_no_pending_responses()
     assert (result.moved, result.complete) == (7, True)
+
+
+def test_a_notification_that_says_its_account_is_explained_with_what_a_clash_looks_like() -> None:
+    """A clash (handler: two accounts' events for one row) reaches the DLQ parsing fine: the reason
+    tells the operator how to tell it from a write outage, and that a redrive brings it back."""
+    event = mediaconvert_event("1502631977930-rabioh", "COMPLETE", 1_755_000_000_000, account="444455556666")
+    message = {"MessageId": "m-1", "Body": json.dumps(event), "Attributes": {"SentTimestamp": "1755000000300"}}
+    letter = dead_letters.explain(message, now_ms=1_755_000_001_000)
+    assert letter.kind == dead_letters.WRITE_FAILED
+    assert "two accounts' events for one row" in letter.reason and "444455556666" in letter.reason
+    del event["account"], event["region"]
+    bare = dead_letters.explain({**message, "Body": json.dumps(event)}, now_ms=1_755_000_001_000)
+    assert "two accounts" not in bare.reason

@@ -51,8 +51,9 @@ def _visibility_timeout() -> tuple[str, ...]:
 
 
 def _alarms() -> str:
+    """The alarms every stack has (the multi-account block adds its own, named beside the count)."""
     resources = _template()["Resources"].values()  # type: ignore[attr-defined]
-    count = sum(1 for resource in resources if resource["Type"] == "AWS::CloudWatch::Alarm")
+    count = sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm" and "Condition" not in r)
     return {10: "ten", 11: "eleven", 12: "twelve"}.get(count, str(count))
 
 
@@ -221,6 +222,11 @@ CLAIMS: list[tuple[str, str, Callable[[], tuple[str, ...]]]] = [
         ),
     ),
     ("the stack's alarms", r"; (\w+) alarms \(see", lambda: (_alarms(),)),
+    (
+        "the chance that two accounts' jobs of one millisecond share an ID (six base-36 characters)",
+        r"1 chance in 36\^(\d+) = ([\d,]+), about 1 in (\d+) billion",
+        lambda: ("6", f"{36**6:,}", f"{36**6 / 1e9:.0f}"),
+    ),
     ("MaxReceiveCount's default", r"\| `MaxReceiveCount` \| `(\d+)` \|", lambda: (_default("MaxReceiveCount"),)),
     (
         "RetentionDays' default",

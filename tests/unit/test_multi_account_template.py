@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.unit.test_template import always_list, branches
+from transcoder_status.handler import CLASH_METRIC
 from transcoder_status.local.accounts import FORWARDER_TEMPLATE
 from transcoder_status.local.bus_delivery import may_put_events
 from transcoder_status.local.provision import _Builder
@@ -20,6 +21,8 @@ PARAMETERS = {"SourceAccountIds", "SourceOrganizationId", "ReaderRoleName"}
 RULES = {"AccountsOrOrganization", "SourcesNeedMediaConvert"}
 CONDITIONS = {"HasSourceAccounts", "HasSourceOrganization", "CreateIngestBus"}
 LISTED = ["111122223333", "444455556666"]
+# The resources a central stack that gathers other accounts adds.
+GATHERING = {"IngestEventBus", "IngestMediaConvertJobStateRule", "SourceReaderAccessPolicy", "AccountClashesAlarm"}
 BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/central-ingest"
 
 
@@ -95,7 +98,7 @@ def test_a_single_account_deploy_is_unchanged_with_the_parameters_empty(central:
     assert deployed(central) == deployed(before)
     # The block is there, and only behind its conditions.
     multi = {name for name, spec in central["Resources"].items() if spec.get("Condition") in CONDITIONS}
-    assert multi == {"IngestEventBus", "IngestMediaConvertJobStateRule", "SourceReaderAccessPolicy"}
+    assert multi == GATHERING
     assert central["Parameters"]["SourceAccountIds"]["Default"] == ""
     assert central["Parameters"]["SourceOrganizationId"]["Default"] == ""
 
@@ -103,7 +106,7 @@ def test_a_single_account_deploy_is_unchanged_with_the_parameters_empty(central:
 def test_naming_accounts_or_an_organization_adds_the_block(central: dict[str, Any]) -> None:
     for parameters in ({"SourceAccountIds": ",".join(LISTED)}, {"SourceOrganizationId": "o-a1b2c3d4e5"}):
         added = set(deployed(central, **parameters)["Resources"]) - set(deployed(central)["Resources"])
-        assert added == {"IngestEventBus", "IngestMediaConvertJobStateRule", "SourceReaderAccessPolicy"}
+        assert added == GATHERING
 
 
 def test_the_ingest_bus_lets_exactly_the_listed_accounts_put_events(central: dict[str, Any]) -> None:
@@ -315,3 +318,13 @@ def test_source_regions_must_be_regions_that_run_mediaconvert(central: dict[str,
     session = botocore.session.get_session()
     regions = {r for p in session.get_available_partitions() for r in session.get_available_regions("mediaconvert", p)}
     assert set(allowed) - {""} <= regions  # botocore's endpoint data: a typo fails here
+
+
+def test_a_clash_alarm_watches_the_writers_own_metric_when_accounts_are_gathered(central: dict[str, Any]) -> None:
+    resources = deployed(central, SourceAccountIds=",".join(LISTED))["Resources"]
+    alarm = resources["AccountClashesAlarm"]["Properties"]
+    variables = resources["StatusWriterFunction"]["Properties"]["Environment"]["Variables"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (variables["POWERTOOLS_METRICS_NAMESPACE"], CLASH_METRIC)
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
+    # One clash fires it: any is worth a look, and it returns to OK once they stop.
+    assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "GreaterThanThreshold", 0)

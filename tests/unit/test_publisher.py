@@ -20,12 +20,14 @@ from transcoder_status.finished_event import (
 )
 from transcoder_status.notification import OutputSummary
 from transcoder_status.publisher import count_finished, publish_records
+from transcoder_status.sources._fields import ACCOUNT_ID, REGION_NAME
 from transcoder_status.status import JobStatus
 from transcoder_status.table import JobRow, row_from_item
 
-VALIDATOR = Draft202012Validator(
-    json.loads((Path(__file__).resolve().parents[2] / "schemas" / "transcoding-job-finished.schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "schemas" / "transcoding-job-finished.schema.json").read_text()
 )
+VALIDATOR = Draft202012Validator(SCHEMA)
 AT = "2025-08-12T12:00:00.000Z"
 
 
@@ -48,6 +50,38 @@ def test_a_detail_leaves_absent_texts_out_and_is_valid() -> None:
     VALIDATOR.validate(detail)
     assert "errorCode" not in detail and "errorMessage" not in detail and "pipelineId" not in detail
     assert (detail["version"], detail["userMetadata"], detail["outputs"], detail["playlists"]) == ("1", {}, [], [])
+
+
+def test_a_detail_says_where_the_job_ran_when_the_row_does() -> None:
+    detail = finished_detail(row(account="444455556666", region="eu-west-1"))
+    VALIDATOR.validate(detail)
+    assert (detail["account"], detail["region"]) == ("444455556666", "eu-west-1")
+    assert "account" not in finished_detail(row(region="eu-west-1"))  # each absent when unknown
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("account", "44445555666"),
+        ("account", "4444555566667"),
+        ("account", "٤" * 12),  # digits, but not ASCII ones
+        ("account", ""),
+        ("region", "eu-west"),
+        ("region", "EU-WEST-1"),
+        ("region", ""),
+    ],
+)
+def test_the_schema_refuses_a_malformed_account_or_region(key: str, value: str) -> None:
+    detail = finished_detail(row(account="444455556666", region="eu-west-1"))
+    assert VALIDATOR.is_valid(detail)
+    assert not VALIDATOR.is_valid({**detail, key: value})
+
+
+def test_the_schema_takes_exactly_the_places_the_parser_keeps() -> None:
+    """The parser's patterns decide what a row (so a detail) holds; the schema must say the same."""
+    properties = SCHEMA["properties"]
+    assert properties["account"]["pattern"] == f"^{ACCOUNT_ID.pattern}$"
+    assert properties["region"]["pattern"] == f"^{REGION_NAME.pattern}$"
 
 
 def test_a_row_written_before_version_1_reads_into_a_valid_detail() -> None:
@@ -224,3 +258,11 @@ def test_an_unset_resource_name_fails_with_the_variable_named(
             factory()
     finally:
         factory.cache_clear()
+
+
+def test_the_docs_example_event_fits_the_schema() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "finished-events.md").read_text()
+    blocks = [json.loads(block.split("```", 1)[0]) for block in text.split("```json\n")[1:]]
+    (event,) = [block for block in blocks if isinstance(block.get("detail-type"), str)]
+    VALIDATOR.validate(event["detail"])
+    assert event["detail"]["account"] != event["account"]  # the job's account, not the central stack's

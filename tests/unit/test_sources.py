@@ -466,7 +466,15 @@ def test_mediaconvert_account_and_region_come_from_the_event() -> None:
 
 @pytest.mark.parametrize(
     ("account", "region"),
-    [("44445555666", "eu-west-1"), ("444455556666", "EU-WEST-1"), (444455556666, "eu-west-1"), ("x", "../etc")],
+    [
+        ("44445555666", "eu-west-1"),
+        ("444455556666", "EU-WEST-1"),
+        (444455556666, "eu-west-1"),
+        ("x", "../etc"),
+        # Digits, but not ASCII: the finished event's schema ([0-9]) would refuse the row's account.
+        ("\u0664" * 12, "eu-west-1"),
+        ("444455556666", "eu-west-\u0661"),
+    ],
 )
 def test_a_malformed_account_or_region_is_dropped_with_a_note(account: Any, region: str) -> None:
     event = mediaconvert_event("1671477617078-2886ye", "PROGRESSING", 1_755_000_000_000)

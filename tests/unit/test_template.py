@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from transcoder_status.handler import DEADLINE_MARGIN_S, StatusWriter
+from transcoder_status.handler import CLASH_METRIC, DEADLINE_MARGIN_S, StatusWriter
 from transcoder_status.local.stream_mapping import passes
 from transcoder_status.local.template import load_template, translate
 from transcoder_status.stuck_check import METRIC as STUCK_METRIC
@@ -243,7 +243,7 @@ def test_the_stuck_check_role_may_only_query_the_index_and_write_its_logs(transl
     assert extra["ReadTheSourceAccountsFromTheIngestBusPolicy"] == ["events:DescribeEventBus"]
     (bus,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("Read")]
     assert bus["Resource"] == {"Fn::GetAtt": ["IngestEventBus", "Arn"]}
-    assert extra["RepairMediaConvertRows"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    assert extra["RepairMediaConvertRows"] == ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert extra["AskMediaConvertAboutTheAccountsJobs"] == ["mediaconvert:GetJob"]
     # Discovery (issue 19): ListJobs takes no resource but "*" (it has no resource type in IAM).
     (listing,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("List")]
@@ -272,6 +272,7 @@ def test_alarms_watch_what_an_outage_changes(template: dict[str, Any]) -> None:
         "ApproximateNumberOfMessagesVisible",  # of the DLQ
         "ApproximateAgeOfOldestMessage",  # of the queue: nothing consumes it
         "WriteFailed",  # the function's own metric: it fails records, not invocations
+        CLASH_METRIC,  # the function's: two accounts' events for one row (issue 24)
         "Errors",
         "StuckJobs",  # the stuck check's
         "Duration",  # the stuck check's, near its timeout (issue 18)
@@ -281,7 +282,12 @@ def test_alarms_watch_what_an_outage_changes(template: dict[str, Any]) -> None:
     # The function's metric, under the namespace and service its environment sets.
     environment = template["Resources"]["StatusWriterFunction"]["Properties"]["Environment"]["Variables"]
     stuck_environment = template["Resources"]["StuckCheckFunction"]["Properties"]["Environment"]["Variables"]
-    for alarm, variables in (("WritesFailingAlarm", environment), ("StuckJobsAlarm", stuck_environment)):
+    watching = (
+        ("WritesFailingAlarm", environment),
+        ("AccountClashesAlarm", environment),
+        ("StuckJobsAlarm", stuck_environment),
+    )
+    for alarm, variables in watching:
         properties = alarms[alarm]["Properties"]
         assert properties["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
         assert properties["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]

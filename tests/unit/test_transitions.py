@@ -14,6 +14,7 @@ from transcoder_status.transitions import (
     StoredState,
     coalesce,
     order_key,
+    other_places,
     progress_to_merge,
 )
 
@@ -182,3 +183,17 @@ def test_a_written_winner_carried_its_own_progress_but_not_a_batch_mates() -> No
     assert progress_to_merge(stored(report), update, winner_written=True) is None
     own = JobUpdate.of(report)
     assert progress_to_merge(stored(), own, winner_written=True) is None
+
+
+def test_other_places_are_the_notifications_that_contradict_their_jobs_place_so_far() -> None:
+    """A place is learnt a part at a time (an account, then a Region); only a contradiction is another place."""
+    batch = [
+        note("PROGRESSING", 1, "a"),  # says no place
+        note("PROGRESSING", 2, "b", account="111122223333"),
+        note("STATUS_UPDATE", 3, "c", region="us-east-1"),
+        note("COMPLETED", 4, "d", account="111122223333", region="eu-west-1"),  # another Region
+        note("COMPLETED", 5, "e", account="444455556666"),  # another account
+        note("COMPLETED", 6, "f", job_id="other", account="444455556666", region="eu-west-1"),
+        note("ERROR", 7, "g", account="111122223333", region="us-east-1"),
+    ]
+    assert other_places(batch) == [3, 4]

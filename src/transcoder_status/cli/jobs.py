@@ -13,14 +13,16 @@ from rich.table import Table
 
 from ..client import JobWaitTimeout, StatusTableError, explained_errors, watch_jobs
 from ..display import Column, JobProgress, fitted, styled
-from ..listing import Moment, list_jobs, status_choice
+from ..listing import Moment, check_place, list_jobs, status_choice
 from ..status import JobStatus
 from ..table import (
+    ACCOUNT,
     ALL_ATTRIBUTES,
     DISCOVERED_AT,
     FINISHED_AT,
     LISTING_ATTRIBUTES,
     PROGRESS_ATTRIBUTES,
+    REGION,
     REPAIRED_AT,
     JobRow,
     TableNotConfiguredError,
@@ -30,6 +32,7 @@ from . import output
 from .output import (
     EXIT_FAILED,
     EXIT_TIMEOUT,
+    EXIT_USAGE,
     EndpointOption,
     RegionOption,
     TableOption,
@@ -64,31 +67,35 @@ def status(
     if as_json:
         print(json.dumps([_row_json(job_id, row) for job_id, row in rows.items()], indent=2))
         return
-    output.console.print(_rows_view(rows.items(), output.console.width))
+    output.console.print(_rows_view(rows.items(), output.console.width, every_place=True))
 
 
 FINISHED = Column("Finished", whole=False)
+ACCOUNT_COLUMN, REGION_COLUMN = Column("Account"), Column("Region")
 _ROW_COLUMNS = (
     Column("Job ID"),
     Column("Status"),
     Column("State"),
     Column("Progress", justify="right"),
     Column("Source"),
+    ACCOUNT_COLUMN,
+    REGION_COLUMN,
     Column("Updated", whole=False),
     FINISHED,
     Column("Details", whole=False),
 )
 
 
-def _rows_view(rows: Iterable[tuple[str, JobRow | None]], width: int) -> Table:
+def _rows_view(rows: Iterable[tuple[str, JobRow | None]], width: int, *, every_place: bool = False) -> Table:
     """Job IDs and statuses (with a repaired or discovered mark) always whole; Progress, Source,
-    State, then Finished (Updated when every job listed finished) give way on a narrow terminal."""
+    State, Region, Account, then Finished (Updated when every job listed finished) give way on a
+    narrow terminal. Account and Region are shown where the rows say more than one (jobs gathered
+    from several accounts or Regions); ``every_place``: wherever a row says one (``status``)."""
     cells: list[list[str]] = []
     for job_id, row in rows:
         if row is None:
-            cells.append(
-                [escape(job_id), styled(JobStatus.RUNNING), "", "", "", "", "", "[dim]no notification yet[/dim]"]
-            )
+            blank = [""] * (len(_ROW_COLUMNS) - 3)
+            cells.append([escape(job_id), styled(JobStatus.RUNNING), *blank, "[dim]no notification yet[/dim]"])
             continue
         mark = " [yellow](repaired)[/yellow]" if row.repaired_at else ""
         mark += " [yellow](discovered)[/yellow]" if row.discovered_at else ""
@@ -102,20 +109,28 @@ def _rows_view(rows: Iterable[tuple[str, JobRow | None]], width: int) -> Table:
                 escape(row.state or ""),
                 "" if row.progress is None else f"{row.progress}%",
                 escape(row.source or ""),
+                row.account or "",
+                row.region or "",
                 (row.updated_at or "").replace("T", " "),  # a place to fold
                 (row.finished_at or "").replace("T", " "),
                 escape(detail),
             ]
         )
     finished = _ROW_COLUMNS.index(FINISHED)
-    if not any(row[finished] for row in cells):  # no job finished: no empty column to take room
-        columns = tuple(column for column in _ROW_COLUMNS if column is not FINISHED)
-        cells = [row[:finished] + row[finished + 1 :] for row in cells]
-        return fitted(columns, cells, width, droppable=("Progress", "Source", "State"))
-    # Only finished jobs: Finished says when each ended, and Updated differs from it only on a
-    # repaired row, which is marked; so Updated gives way first. With running jobs, Finished does.
-    last = "Updated" if all(row[finished] for row in cells) else "Finished"
-    return fitted(_ROW_COLUMNS, cells, width, droppable=("Progress", "Source", "State", last))
+    hidden = set() if any(row[finished] for row in cells) else {FINISHED}  # no job finished: no empty column
+    for column in (ACCOUNT_COLUMN, REGION_COLUMN):
+        said = {row[_ROW_COLUMNS.index(column)] for row in cells} - {""}
+        if len(said) < (1 if every_place else 2):  # nothing to tell apart
+            hidden.add(column)
+    shown = [i for i, column in enumerate(_ROW_COLUMNS) if column not in hidden]
+    columns = tuple(_ROW_COLUMNS[i] for i in shown)
+    cells = [[row[i] for i in shown] for row in cells]
+    droppable = ["Progress", "Source", "State", "Region", "Account"]
+    if FINISHED not in hidden:
+        # Only finished jobs: Finished says when each ended, and Updated differs from it only on a
+        # repaired row, which is marked; so Updated gives way first. With running jobs, Finished does.
+        droppable.append("Updated" if all(row[shown.index(finished)] for row in cells) else "Finished")
+    return fitted(columns, cells, width, droppable=droppable)
 
 
 MOMENT = "a duration before now (90s, 15m, 2h, 7d) or an ISO 8601 time (2026-12-06T17:00:00Z)"
@@ -136,6 +151,13 @@ def list_jobs_command(
     stuck: Annotated[
         str | None, typer.Option(help="Running jobs not updated for this long (a lost notification, a hung transcode).")
     ] = None,
+    account: Annotated[
+        str | None, typer.Option(help="MediaConvert jobs that ran in this account (12 digits): a central stack's.")
+    ] = None,
+    job_region: Annotated[
+        str | None,
+        typer.Option(help="MediaConvert jobs that ran in this Region (eu-west-1); --region is the table's."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows, newest first.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, for scripts.")] = False,
     table: TableOption = None,
@@ -147,13 +169,20 @@ def list_jobs_command(
     A row is written by every notification and every repair, so --since/--until select by the last
     write: a job that failed days ago and was repaired today is "since 1d". --finished-since and
     --finished-until select by when the job finished. A repaired row is marked (repaired), a row the
-    stuck check found in MediaConvert's list before any event (discovered)."""
+    stuck check found in MediaConvert's list before any event (discovered). --account and
+    --job-region read each listed row's (the index does not hold them): a narrow --since keeps that
+    cheap."""
     since_at, until_at = moment(since, "--since"), moment(until, "--until")
     finished_since_at, finished_until_at = (
         moment(finished_since, "--finished-since"),
         moment(finished_until, "--finished-until"),
     )
     stuck_for = duration(stuck, "--stuck")
+    for option, place in (("--account", {"account": account}), ("--job-region", {"region": job_region})):
+        try:
+            check_place(**place)
+        except ValueError as error:
+            raise fail(f"{option}: {error}", EXIT_USAGE) from None
     try:
         chosen = status_choice(statuses)
     except ValueError as error:
@@ -179,6 +208,8 @@ def list_jobs_command(
                 finished_since=finished_since_at,
                 finished_until=finished_until_at,
                 times=True,
+                account=account,
+                region=job_region,
             )
         )
     except ValueError as error:
@@ -199,7 +230,7 @@ def list_jobs_command(
         output.errors.print(f"{len(rows)} job(s).")
 
 
-LISTED_ATTRIBUTES = (*LISTING_ATTRIBUTES, FINISHED_AT, REPAIRED_AT, DISCOVERED_AT)
+LISTED_ATTRIBUTES = (*LISTING_ATTRIBUTES, FINISHED_AT, REPAIRED_AT, DISCOVERED_AT, ACCOUNT, REGION)
 
 
 def _earliest(until: Moment, stuck_for: timedelta) -> Moment:

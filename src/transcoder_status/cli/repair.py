@@ -24,8 +24,8 @@ from rich.table import Table
 from ..aws_errors import explain
 from ..client import StatusTableError, explained_errors
 from ..display import Column, fitted
-from ..listing import stuck_jobs
-from ..mediaconvert_clients import ACCOUNT_ID, DEFAULT_READER_ROLE_NAME, REGION_NAME, ROLE_NAME
+from ..listing import check_place, stuck_jobs, with_times
+from ..mediaconvert_clients import DEFAULT_READER_ROLE_NAME, ROLE_NAME
 from ..notification import Source
 from ..reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from ..table import DEFAULT_RETENTION_DAYS, StatusTable
@@ -136,7 +136,9 @@ def _reconciler(
     Region: the caller's own credentials in their account (found with one sts GetCallerIdentity, and
     only when a job names an account) and the table's Region; ``reader_role`` in other accounts."""
     if not ROLE_NAME.fullmatch(reader_role):
-        raise fail(f"{reader_role}: not an IAM role name (--reader-role)", EXIT_USAGE)
+        raise fail(
+            f"--reader-role: {reader_role!r} is not an IAM role name: 1 to 64 of A-Z a-z 0-9 +=,.@_-", EXIT_USAGE
+        )
     connected = status_table(table, region, endpoint_url)
     table_with_ttl = StatusTable(connected.name, connected.client, retention_days)
     try:
@@ -163,12 +165,13 @@ def _reconciler(
 
 def _places(accounts: list[str] | None, regions: list[str] | None) -> list[tuple[str | None, str | None]]:
     """Each account (none: the caller's own) in each Region (none: the table's): wrong ones, exit 2."""
-    for account in accounts or ():
-        if not ACCOUNT_ID.fullmatch(account):
-            raise fail(f"{account}: not an AWS account ID (12 digits) (--account)", EXIT_USAGE)
-    for region in regions or ():
-        if not REGION_NAME.fullmatch(region):
-            raise fail(f"{region}: not an AWS Region name (such as eu-west-1) (--region)", EXIT_USAGE)
+    checks = [("--account", {"account": a}) for a in accounts or ()]
+    checks += [("--job-region", {"region": r}) for r in regions or ()]
+    for option, place in checks:
+        try:
+            check_place(**place)
+        except ValueError as error:
+            raise fail(f"{option}: {error}", EXIT_USAGE) from None
     owners: list[str | None] = [*accounts] if accounts else [None]
     where: list[str | None] = [*regions] if regions else [None]
     return [(account, region) for account in owners for region in where]
@@ -206,6 +209,7 @@ def reconcile(
     try:
         stuck_rows = stuck_jobs(older_than, table_name=reconciler.table.name, client=reconciler.table.client)
         rows = list(islice((row for row in stuck_rows if row.source == Source.MEDIACONVERT), limit))
+        rows = list(with_times(reconciler.table, rows))  # where each ran: the index does not hold it
         report = reconciler.reconcile(rows, deadline)
     except (StatusTableError, TableUnavailable, BotoCoreError, ClientError) as error:
         raise fail(explain(error)) from None
@@ -244,22 +248,20 @@ def backfill(
     ] = None,
     regions: Annotated[
         list[str] | None,
-        typer.Option("--region", help="List the jobs of this Region; repeatable (default: the table's)."),
+        typer.Option("--job-region", help="List the jobs of this Region; repeatable (default: the table's)."),
     ] = None,
     timeout: TimeoutOption = 600,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
     retention_days: RepairRetentionOption = DEFAULT_RETENTION_DAYS,
     table: TableOption = None,
-    table_region: Annotated[
-        str | None, typer.Option("--table-region", help="The table's AWS region (default: boto3's).")
-    ] = None,
+    region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     mediaconvert_endpoint_url: MediaConvertEndpointOption = None,
     reader_role: ReaderRoleOption = DEFAULT_READER_ROLE_NAME,
 ) -> None:
     """Write the rows the table lacks or that are behind, from MediaConvert's job list (ListJobs), in
-    each --account and --region given (each account in each Region).
+    each --account and --job-region given (each account in each Region).
 
     Pass the stack's own filters (--queue, --user-metadata) so that only the jobs it records are written."""
     deadline = time.monotonic() + timeout
@@ -282,7 +284,7 @@ def backfill(
         metadata = (key, value)
     reconciler = _reconciler(
         table,
-        table_region,
+        region,
         endpoint_url,
         mediaconvert_endpoint_url,
         dry_run=dry_run,

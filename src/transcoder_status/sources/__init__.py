@@ -11,10 +11,19 @@ import json
 
 from ..notification import Notification
 from . import elastic_transcoder, mediaconvert
-from ._fields import Fields, JsonObject, safe_text
+from ._fields import ACCOUNT_ID, REGION_NAME, Fields, JsonObject, safe_text
 from .base import Delivery, NotificationSource, ParseError, SnsControlMessage
 
-__all__ = ["SOURCES", "Delivery", "ParseError", "SnsControlMessage", "parse_body", "safe_text"]
+__all__ = [
+    "ACCOUNT_ID",
+    "REGION_NAME",
+    "SOURCES",
+    "Delivery",
+    "ParseError",
+    "SnsControlMessage",
+    "parse_body",
+    "safe_text",
+]
 
 # What SNS sends a new or leaving subscriber besides notifications (a cross-account topic does).
 SNS_CONTROL_TYPES = frozenset({"SubscriptionConfirmation", "UnsubscribeConfirmation"})
