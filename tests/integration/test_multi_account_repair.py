@@ -9,7 +9,6 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -44,14 +43,6 @@ def job_id() -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-@pytest.fixture
-def stand_in(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[MediaConvertStandIn]:
-    stand_in = MediaConvertStandIn()
-    with stand_in.running() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_MEDIACONVERT", endpoint)
-        yield stand_in
 
 
 def running_in(writer: StatusWriter, job: str, account: str = ACCOUNT, region: str = REGION) -> None:
@@ -112,6 +103,12 @@ def central(emulator: Emulator, account: str) -> Stack:
 
 
 @pytest.fixture
+def forwarded(central: Stack, account: str) -> Stack:
+    """The forwarder in ``account`` and the second Region: the reader role there."""
+    return provision_forwarder(central, account=account, stack_name=f"fw-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
 def writer(central: Stack) -> StatusWriter:
     return StatusWriter(StatusTable(central.outputs["TableName"], boto3.client("dynamodb")))
 
@@ -127,6 +124,7 @@ def test_the_stack_gives_the_stuck_check_the_places_to_ask(central: Stack, accou
     assert schedule.function.environment == environment
 
 
+@pytest.mark.usefixtures("forwarded")
 def test_a_stuck_job_of_another_account_and_region_is_repaired_through_its_reader_role(
     central: Stack,
     account: str,
@@ -134,7 +132,6 @@ def test_a_stuck_job_of_another_account_and_region_is_repaired_through_its_reade
     stand_in: MediaConvertStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    provision_forwarder(central, account=account, stack_name=f"fw-{uuid.uuid4().hex[:8]}")
     theirs, theirs_too, ours = job_id(), job_id(), job_id()
     for job in (theirs, theirs_too):
         running_in(writer, job, account, SOURCE_REGION)
@@ -215,14 +212,10 @@ def test_the_stand_in_shows_a_job_only_to_its_own_account_and_region(
         assert all(listed["Id"] != job for listed in client.list_jobs()["Jobs"])
 
 
+@pytest.mark.usefixtures("forwarded")
 def test_reconcile_and_backfill_ask_the_accounts_and_regions_named(
-    central: Stack,
-    account: str,
-    writer: StatusWriter,
-    stand_in: MediaConvertStandIn,
-    monkeypatch: pytest.MonkeyPatch,
+    account: str, writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    provision_forwarder(central, account=account, stack_name=f"fw-{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("TABLE_NAME", writer.table.name)
     monkeypatch.setattr(cli.output, "console", Console(width=250))
     stuck, missing, ours_missing = job_id(), job_id(), job_id()
