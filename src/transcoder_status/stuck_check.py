@@ -45,7 +45,7 @@ import os
 import random
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -129,7 +129,6 @@ class StuckCheck:
     user_metadata: tuple[str, str] | None = None  # the stack's userMetadata filter (key, value)
     source_regions: tuple[str, ...] = ()  # the Regions besides the home's that discovery lists
     ingest_bus: str | None = None  # the ingest bus, whose policy names the source accounts
-    _source_accounts: tuple[str, ...] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_environment(cls) -> StuckCheck:
@@ -174,18 +173,16 @@ class StuckCheck:
         return list(dict.fromkeys(places))
 
     def source_accounts(self, stopped: list[str]) -> tuple[str, ...]:
-        """The accounts the ingest bus's policy lets put events, read once (a failure: none this run)."""
-        if self._source_accounts is None:
-            if self.ingest_bus is None:
-                self._source_accounts = ()
-            else:
-                try:
-                    policy = boto3.client("events").describe_event_bus(Name=self.ingest_bus).get("Policy", "{}")
-                except (ClientError, BotoCoreError) as error:
-                    stopped.append(f"discovery: the source accounts are unknown (DescribeEventBus: {error})")
-                    return ()
-                self._source_accounts = accounts_allowed(json.loads(policy))
-        return self._source_accounts
+        """The accounts the ingest bus's policy lets put events, read each run (a stack update changes
+        them without a new execution environment); a failure: none this run, and why."""
+        if self.ingest_bus is None:
+            return ()
+        try:
+            policy = _events_client().describe_event_bus(Name=self.ingest_bus).get("Policy", "{}")
+        except (ClientError, BotoCoreError) as error:
+            stopped.append(f"discovery: the source accounts are unknown (DescribeEventBus: {error})")
+            return ()
+        return accounts_allowed(json.loads(policy))
 
     def run(self, now: float | None = None, deadline: float | None = None) -> StuckReport:
         """The running jobs whose row is older than the threshold, after repairing what MediaConvert
@@ -242,6 +239,15 @@ class StuckCheck:
             stuck = [row for row in stuck if row.job_id not in moved_on]
         job_ids = tuple(row.job_id for row in stuck[:LOGGED_JOB_IDS])
         return StuckReport(len(stuck), job_ids, cutoff, reconciled, discovered, tuple(stopped), unwritable)
+
+
+@cache
+def _events_client() -> Any:
+    """EventBridge, bounded as the table's client is: a slow answer cannot eat the run's deadline."""
+    return boto3.client(
+        "events",
+        config=Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2}),
+    )
 
 
 def _caller_account() -> str:

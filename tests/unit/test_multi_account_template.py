@@ -328,3 +328,15 @@ def test_a_clash_alarm_watches_the_writers_own_metric_when_accounts_are_gathered
     assert alarm["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
     # One clash fires it: any is worth a look, and it returns to OK once they stop.
     assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "GreaterThanThreshold", 0)
+
+
+def test_the_stuck_check_reads_the_source_accounts_from_the_ingest_bus_policy(central: dict[str, Any]) -> None:
+    from transcoder_status.stuck_check import accounts_allowed
+
+    policy = central["Resources"]["IngestEventBus"]["Properties"]["Policy"]
+    assert accounts_allowed(resolved(central, policy, SourceAccountIds=",".join(LISTED))) == tuple(LISTED)
+    # An organization's policy names no account: discovery covers the stack's own account only.
+    assert accounts_allowed(resolved(central, policy, SourceOrganizationId="o-a1b2c3d4e5")) == ()
+    # EventBridge may answer with account root ARNs for the principals it was given as IDs.
+    as_arns = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{LISTED[0]}:root"}}]}
+    assert accounts_allowed(as_arns) == (LISTED[0],)
