@@ -74,7 +74,7 @@ def _warm_invokers(function: str, events: dict[str, Any], module: Any) -> dict[s
     checks = {}
     for size in events:
         table = StatusTable(f"stuck-{size}", built.table.client, built.table.retention_days)
-        unpaced = Reconciler(table, built.reconciler.client, rate_per_second=1e9)
+        unpaced = Reconciler(table, built.reconciler.clients, rate_per_second=1e9)
         checks[size] = StuckCheck(table, built.stuck_after_minutes, unpaced)
     return {size: partial(_invoke, module, SCHEDULED_EVENT, check) for size, check in checks.items()}
 

@@ -1,5 +1,9 @@
 """Repair rows whose events were lost, from what MediaConvert itself knows (I/O, rate-bounded).
 
+Each job is asked in the account and Region that ran it (``mediaconvert_clients``): a row's own
+``account`` and ``region`` (none: the home's, the caller's own account and Region); a listing in the
+places it is given. An answer with no usable ARN is recorded as from the place asked.
+
 - ``Reconciler.reconcile(rows)``: for each running MediaConvert row, GetJob, and the answer goes
   through the same rules and the same conditional write as an event: a repair never overwrites a
   newer event, and a late event after a repair changes nothing.
@@ -13,19 +17,20 @@
 Calls are paced well under MediaConvert's request quotas, and botocore's adaptive retries back off
 when it throttles anyway. With a deadline, no call can outlast it: near the end each call goes
 through a client whose connect and read timeouts fit the time left, with one attempt; and a run of
-MAX_CONSECUTIVE_FAILURES failed calls stops the sweep (MediaConvert unreachable, throttling or
-hanging: the rest would fail the same way). A table that cannot be written (missing, not allowed)
-stops it at once: TableUnavailable. The client is built the boto3 way, so
-``AWS_ENDPOINT_URL_MEDIACONVERT`` points it elsewhere (the local stand-in), unless an endpoint is
-given. Current SDKs call MediaConvert's regional endpoint
-directly; no DescribeEndpoints call is needed. Elastic Transcoder rows are never reconciled: the
-service is closed.
+MAX_CONSECUTIVE_FAILURES failed calls stops the sweep of that place (MediaConvert unreachable,
+throttling or hanging there: the rest would fail the same way). Each place gets its share of the
+time left, and a place whose reader role is refused fails its jobs with the reason (RoleRefused).
+A table that cannot be written (missing, not allowed) stops it at once: TableUnavailable. Clients
+are built the boto3 way, so ``AWS_ENDPOINT_URL_MEDIACONVERT`` points them elsewhere (the local
+stand-in), unless an endpoint is given. Current SDKs call MediaConvert's regional endpoint
+directly (https://docs.aws.amazon.com/general/latest/gr/mediaconvert.html); no DescribeEndpoints
+call is needed. Elastic Transcoder rows are never reconciled: the service is closed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
@@ -34,6 +39,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .mediaconvert_clients import MediaConvertClients, OneClient, Place, PlaceClients, RoleRefused
 from .notification import Notification, Source
 from .sources.base import ParseError
 from .sources.mediaconvert_api import notification_from_job
@@ -102,6 +108,11 @@ class Report:
     stopped: str | None = None  # why the sweep ended before it was through
     out_of_time: bool = False
 
+    def stop(self, reason: str, out_of_time: bool = False) -> None:
+        """One more reason the sweep (or one place's part of it) ended early."""
+        self.stopped = f"{self.stopped}; {reason}" if self.stopped else reason
+        self.out_of_time = self.out_of_time or out_of_time
+
     def count(self, verdict: Verdict) -> int:
         return sum(1 for item in self.checked if item.verdict is verdict)
 
@@ -117,34 +128,53 @@ class Report:
         }
 
 
+def client_config(timeout_s: float | None = None) -> Config:
+    """The MediaConvert clients' config; with ``timeout_s``, one attempt whose connect and read fit in it."""
+    if timeout_s is None:
+        return CLIENT_CONFIG
+    seconds = max(timeout_s, 0.1)
+    return CLIENT_CONFIG.merge(
+        Config(
+            connect_timeout=min(CONNECT_TIMEOUT_S, seconds / 2),
+            read_timeout=min(READ_TIMEOUT_S, seconds / 2),
+            retries={"mode": "standard", "total_max_attempts": 1},
+        )
+    )
+
+
 def mediaconvert_client(*, timeout_s: float | None = None, **options: Any) -> MediaConvertClient:
     """A MediaConvert client; with ``timeout_s``, one attempt whose connect and read fit in it."""
     import boto3
 
-    config = CLIENT_CONFIG
-    if timeout_s is not None:
-        seconds = max(timeout_s, 0.1)
-        config = CLIENT_CONFIG.merge(
-            Config(
-                connect_timeout=min(CONNECT_TIMEOUT_S, seconds / 2),
-                read_timeout=min(READ_TIMEOUT_S, seconds / 2),
-                retries={"mode": "standard", "total_max_attempts": 1},
-            )
-        )
-    return boto3.client("mediaconvert", config=config, **options)
+    return boto3.client("mediaconvert", config=client_config(timeout_s), **options)
+
+
+def mediaconvert_clients(
+    home_region: str, home_account: str | Callable[[], str] | None, **options: Any
+) -> MediaConvertClients:
+    """One client per account and Region (``mediaconvert_clients.MediaConvertClients``), with this
+    module's config and bounded clients near a deadline."""
+    return MediaConvertClients(home_region, home_account, config=CLIENT_CONFIG, bounded=client_config, **options)
 
 
 class Reconciler:
     """Asks MediaConvert, writes through the status table; one call per ``1 / rate`` seconds at most.
 
-    ``bounded``: builds a client whose one call fits in the seconds given (``mediaconvert_client``
-    with ``timeout_s``); used for the calls made with less than WORST_CALL_S left before a deadline.
+    ``client``: one client for every job (``mediaconvert_client``), or clients per account and
+    Region (``mediaconvert_clients``): each job is then asked in its own account and Region.
+    ``bounded``, with one client: builds a client whose one call fits in the seconds given
+    (``mediaconvert_client`` with ``timeout_s``); used for the calls made with less than
+    WORST_CALL_S left before a deadline.
+
+    With a deadline and several places, each place gets its share of the time left (by its number
+    of rows; for a listing, an equal share), and the failure run is counted per place: a place that
+    hangs or fails uses its share and no more, and the others are still asked.
     """
 
     def __init__(
         self,
         table: StatusTable,
-        client: MediaConvertClient,
+        client: MediaConvertClient | PlaceClients,
         *,
         rate_per_second: float = DEFAULT_RATE_PER_SECOND,
         dry_run: bool = False,
@@ -152,41 +182,51 @@ class Reconciler:
         sleep: Callable[[float], None] = time.sleep,
         bounded: Callable[[float], MediaConvertClient] | None = None,
     ):
-        self.table, self.client, self.dry_run = table, client, dry_run
+        self.table, self.dry_run = table, dry_run
+        self.clients: PlaceClients = client if isinstance(client, PlaceClients) else OneClient(client, bounded)
         self._interval = 1 / rate_per_second
         self._clock, self._sleep = clock, sleep
         self._next_call = 0.0
-        self._bounded = bounded
-        self._failures = 0  # calls failed in a row
+        self._failures = 0  # calls failed in a row, in the place being asked
 
     def reconcile(self, rows: Iterable[JobRow], deadline: float | None = None) -> Report:
-        """GetJob for each running MediaConvert row (others are skipped); an answer that the job
-        ended is written as its notification. A job MediaConvert says still runs is left as it is,
-        stuck: a hung transcode must stay visible. No call starts after ``deadline`` (monotonic),
-        and none outlasts it."""
+        """GetJob for each running MediaConvert row (others are skipped), in the row's own account
+        and Region (a row that names none: the home's); an answer that the job ended is written as
+        its notification. A job MediaConvert says still runs is left as it is, stuck: a hung
+        transcode must stay visible. No call starts after ``deadline`` (monotonic), and none
+        outlasts it."""
         report = Report()
-        candidates = [row for row in rows if row.source == Source.MEDIACONVERT and not row.finished]
-        self._failures = 0
-        for index, row in enumerate(candidates):
-            try:
-                job = self._call(deadline, "get_job", Id=row.job_id)["Job"]
-            except _Stop as stop:
-                report.unasked, report.stopped, report.out_of_time = (
-                    len(candidates) - index,
-                    str(stop),
-                    stop.out_of_time,
-                )
-                break
-            except _NotFound:
-                report.checked.append(Checked(row.job_id, Verdict.NOT_FOUND))
-                continue
-            except _Failed as failed:
-                report.checked.append(Checked(row.job_id, Verdict.FAILED, reason=str(failed)))
-                continue
-            if job.get("Status") not in TERMINAL_STATUSES:
-                report.checked.append(Checked(row.job_id, Verdict.UNCHANGED, str(job.get("Status")), "still running"))
-                continue
-            report.checked.append(self._write(row.job_id, dict(job)))
+        by_place: dict[Place, list[JobRow]] = {}
+        for row in rows:
+            if row.source == Source.MEDIACONVERT and not row.finished:
+                by_place.setdefault(self.clients.place(row.account, row.region), []).append(row)
+        left = sum(len(group) for group in by_place.values())
+        for place, group in by_place.items():
+            share = self._share(deadline, len(group) / left)
+            left -= len(group)
+            self._failures = 0
+            for index, row in enumerate(group):
+                try:
+                    job = self._call(place, share, "get_job", Id=row.job_id)["Job"]
+                except RoleRefused as refused:
+                    report.checked.extend(Checked(r.job_id, Verdict.FAILED, reason=str(refused)) for r in group[index:])
+                    break
+                except _Stop as stop:
+                    report.unasked += len(group) - index
+                    report.stop(self._where(place, len(by_place)) + str(stop), stop.out_of_time)
+                    break
+                except _NotFound:
+                    report.checked.append(Checked(row.job_id, Verdict.NOT_FOUND))
+                    continue
+                except _Failed as failed:
+                    report.checked.append(Checked(row.job_id, Verdict.FAILED, reason=str(failed)))
+                    continue
+                if job.get("Status") not in TERMINAL_STATUSES:
+                    report.checked.append(
+                        Checked(row.job_id, Verdict.UNCHANGED, str(job.get("Status")), "still running")
+                    )
+                    continue
+                report.checked.append(self._write(row.job_id, dict(job), place))
         return report
 
     def backfill(
@@ -196,25 +236,30 @@ class Reconciler:
         statuses: Iterable[str] = (),
         user_metadata: tuple[str, str] | None = None,
         deadline: float | None = None,
+        *,
+        places: Sequence[Place] = (),
     ) -> Report:
-        """Every job MediaConvert created since ``since``, written as a notification: rows missing
-        or behind catch up. Only the jobs the stack records: of ``queue`` and with ``user_metadata``
-        (key, value) when the stack narrows its rule so (MediaConvertQueueArn, ...UserMetadata...),
-        in ``statuses`` (all if none). A job that ended before the table keeps rows is skipped."""
+        """Every job MediaConvert created since ``since`` in each of ``places`` (none: the home's),
+        written as a notification: rows missing or behind catch up. Only the jobs the stack records:
+        of ``queue`` (in the home place: the stack's queue filter is of its own account and Region)
+        and with ``user_metadata`` (key, value) when the stack narrows its rule so
+        (MediaConvertQueueArn, ...UserMetadata...), in ``statuses`` (all if none). A job that ended
+        before the table keeps rows is skipped."""
         report = Report()
         horizon = time.time() - (self.table.retention_days - 1) * 86_400
-        self._failures = 0
-        try:
-            for job in self._listed(since, queue, statuses, user_metadata, deadline):
+        wanted = tuple(statuses)
+
+        def sweep(place: Place, share: float | None) -> None:
+            for job in self._listed(place, since, queue, wanted, user_metadata, deadline=share):
                 job_id = str(job["Id"])
                 finished = (job.get("Timing") or {}).get("FinishTime")
                 if isinstance(finished, datetime) and finished.timestamp() < horizon:
                     reason = f"ended {finished:%Y-%m-%d}, before the {self.table.retention_days} days rows are kept"
                     report.checked.append(Checked(job_id, Verdict.TOO_OLD, str(job.get("Status")), reason))
                     continue
-                report.checked.append(self._write(job_id, job))
-        except _Stop as stop:
-            report.stopped, report.out_of_time = str(stop), stop.out_of_time
+                report.checked.append(self._write(job_id, job, place))
+
+        self._each_place(places, deadline, report, sweep)
         return report
 
     def discover(
@@ -223,14 +268,17 @@ class Reconciler:
         queue: str | None = None,
         user_metadata: tuple[str, str] | None = None,
         deadline: float | None = None,
+        *,
+        places: Sequence[Place] = (),
     ) -> Report:
         """A row, marked discovered, for each SUBMITTED or PROGRESSING job created since ``since``
-        that the table lacks, through the same conditional write as an event (a row written
-        meanwhile wins). Only the jobs the stack records (``queue``, ``user_metadata``)."""
+        in each of ``places`` (none: the home's) that the table lacks, through the same conditional
+        write as an event (a row written meanwhile wins). Only the jobs the stack records
+        (``queue``, ``user_metadata``)."""
         report = Report()
-        self._failures = 0
-        try:
-            for job in self._listed(since, queue, RUNNING_STATUSES, user_metadata, deadline):
+
+        def sweep(place: Place, share: float | None) -> None:
+            for job in self._listed(place, since, queue, RUNNING_STATUSES, user_metadata, deadline=share):
                 job_id = str(job["Id"])
                 try:
                     known = self.table.stored_order(job_id) is not None
@@ -238,21 +286,55 @@ class Reconciler:
                     report.checked.append(self._write_failed(job_id, None, error))
                     continue
                 if not known:
-                    report.checked.append(self._write(job_id, job, discovered=True))
-        except _Stop as stop:
-            report.stopped, report.out_of_time = str(stop), stop.out_of_time
+                    report.checked.append(self._write(job_id, job, place, discovered=True))
+
+        self._each_place(places, deadline, report, sweep)
         return report
+
+    def _each_place(
+        self,
+        places: Sequence[Place],
+        deadline: float | None,
+        report: Report,
+        sweep: Callable[[Place, float | None], None],
+    ) -> None:
+        """``sweep`` each place in an equal share of the time left; a place refused or stopped is
+        said in ``report.stopped`` and the next is asked."""
+        chosen = list(dict.fromkeys(places or (self.clients.home,)))
+        for index, place in enumerate(chosen):
+            self._failures = 0
+            try:
+                sweep(place, self._share(deadline, 1 / (len(chosen) - index)))
+            except RoleRefused as refused:
+                report.stop(str(refused))
+            except _Stop as stop:
+                report.stop(self._where(place, len(chosen)) + str(stop), stop.out_of_time)
+
+    def _share(self, deadline: float | None, fraction: float) -> float | None:
+        """This place's deadline: ``fraction`` of the time left before ``deadline``."""
+        if deadline is None:
+            return None
+        now = self._clock()
+        return now + max(deadline - now, 0) * fraction
+
+    @staticmethod
+    def _where(place: Place, places: int) -> str:
+        return f"{place}: " if places > 1 or place.account is not None else ""
 
     def _listed(
         self,
+        place: Place,
         since: datetime,
         queue: str | None,
         statuses: Iterable[str],
         user_metadata: tuple[str, str] | None,
+        *,
         deadline: float | None,
     ) -> Iterator[dict[str, Any]]:
+        if place != self.clients.home:
+            queue = None  # the stack's queue is of its own account and Region; the forwarders filter theirs
         for status in tuple(statuses) or (None,):
-            for job in self._jobs_since(since, queue, status, deadline):
+            for job in self._jobs_since(place, since, queue, status, deadline):
                 if (
                     user_metadata is not None
                     and (job.get("UserMetadata") or {}).get(user_metadata[0]) != user_metadata[1]
@@ -261,7 +343,7 @@ class Reconciler:
                 yield job
 
     def _jobs_since(
-        self, since: datetime, queue: str | None, status: str | None, deadline: float | None
+        self, place: Place, since: datetime, queue: str | None, status: str | None, deadline: float | None
     ) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {"Order": "DESCENDING", "MaxResults": 20}
         if queue:
@@ -270,7 +352,7 @@ class Reconciler:
             request["Status"] = status
         while True:
             try:
-                page = self._call(deadline, "list_jobs", **request)
+                page = self._call(place, deadline, "list_jobs", **request)
             except (_NotFound, _Failed) as error:
                 raise _Stop(f"ListJobs failed: {error}") from error
             for job in page.get("Jobs", []):
@@ -282,21 +364,22 @@ class Reconciler:
                 return
             request["NextToken"] = page["NextToken"]
 
-    def _call(self, deadline: float | None, operation: str, **request: Any) -> Any:
-        """One paced MediaConvert call within ``deadline``. Raises _Stop (out of time, or the
-        failures in a row reached their limit), _NotFound, or _Failed with the error."""
+    def _call(self, place: Place, deadline: float | None, operation: str, **request: Any) -> Any:
+        """One paced MediaConvert call in ``place`` within ``deadline``. Raises _Stop (out of time,
+        or the failures in a row reached their limit), _NotFound, _Failed with the error, or
+        RoleRefused (the place's reader role may not be assumed)."""
         if deadline is not None and self._clock() + self._interval >= deadline:
             raise _Stop("out of time: the rest are left for the next run", out_of_time=True)
         self._pace()
-        client = self.client
+        timeout_s = None
         if deadline is not None:
             left = deadline - self._clock()
             if left < MIN_CALL_S:
                 raise _Stop("out of time: the rest are left for the next run", out_of_time=True)
-            if left < WORST_CALL_S and self._bounded is not None:
-                client = self._bounded(left)
+            if left < WORST_CALL_S:
+                timeout_s = left
         try:
-            answer = getattr(client, operation)(**request)
+            answer = getattr(self.clients.client(place, timeout_s), operation)(**request)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "NotFoundException":
                 self._failures = 0
@@ -317,11 +400,17 @@ class Reconciler:
             )
         raise _Failed(reason) from error
 
-    def _write(self, job_id: str, job: dict[str, Any], *, discovered: bool = False) -> Checked:
+    def _write(self, job_id: str, job: dict[str, Any], place: Place, *, discovered: bool = False) -> Checked:
         try:
             notification = notification_from_job(job, round(time.time() * 1000))
         except ParseError as error:
             return Checked(job_id, Verdict.FAILED, reason=str(error))
+        if notification.account is None or notification.region is None:  # no usable Arn: where it was asked
+            notification = replace(
+                notification,
+                account=notification.account or place.account or self.clients.home_account(resolve=False),
+                region=notification.region or place.region,
+            )
         if discovered:
             notification = replace(notification, discovered=True)
         try:

@@ -16,6 +16,17 @@ SUBMITTED and PROGRESSING jobs (ListJobs, created within DISCOVERY_LOOKBACK_HOUR
 queue and userMetadata filters) and writes a row, marked discovered, for each the table lacks
 (metric ``Discovered``).
 
+Each row is asked in its own account and Region (the ``account`` and ``region`` its events
+recorded): through the reader role READER_ROLE_NAME there (``mediaconvert_clients``), with no role in
+the stack's own account and Region. Discovery lists the stack's own account and Region, and each
+source account in this Region and SOURCE_REGIONS. The source accounts are those the ingest bus's
+policy names (INGEST_EVENT_BUS_NAME, read once per execution environment): a list parameter has no
+length bound, and the function's environment must stay under 4 KB. With SourceOrganizationId the
+policy names an organization, whose accounts cannot be listed without AWS Organizations: discovery
+then covers the stack's own account only (rows of the organization's accounts are still repaired).
+Each place gets its share of the time left; one that hangs or refuses its role does not keep the
+others from being asked.
+
 Every call is bounded by the invocation's time left less DEADLINE_MARGIN_S (one DynamoDB write and
 the metrics' flush fit in it), so a hanging MediaConvert cannot get the function killed before its
 metrics go out: StuckJobs would go missing and its alarm drift to OK just when it matters. For
@@ -29,8 +40,10 @@ check, as the status writer's handler takes another writer (the tests give it th
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,10 +55,12 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .listing import LISTING_PAGE, query_jobs
+from .listing import LISTING_PAGE, query_jobs, with_times
+from .mediaconvert_clients import DEFAULT_READER_ROLE_NAME, Place, PlaceClients
 from .notification import Source
-from .reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_client
+from .reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from .status import JobStatus
 from .table import (
     DEFAULT_RETENTION_DAYS,
@@ -112,6 +127,8 @@ class StuckCheck:
     discovery_lookback_hours: float = DEFAULT_DISCOVERY_LOOKBACK_HOURS
     queue: str | None = None  # the stack's MediaConvertQueueArn filter
     user_metadata: tuple[str, str] | None = None  # the stack's userMetadata filter (key, value)
+    source_regions: tuple[str, ...] = ()  # the Regions besides the home's that discovery lists
+    ingest_bus: str | None = None  # the ingest bus, whose policy names the source accounts
 
     @classmethod
     def from_environment(cls) -> StuckCheck:
@@ -130,22 +147,47 @@ class StuckCheck:
         table = StatusTable(name, boto3.client("dynamodb", config=config), retention)
         repairs = os.environ.get("RECONCILE_MEDIACONVERT", "true") == "true"
         key, _, value = os.environ.get("MEDIACONVERT_USER_METADATA", "").partition("=")
-        reconciler = Reconciler(
-            table, mediaconvert_client(), bounded=lambda seconds: mediaconvert_client(timeout_s=seconds)
+        clients = mediaconvert_clients(
+            os.environ.get("AWS_REGION") or boto3.session.Session().region_name or "us-east-1",
+            os.environ.get("HOME_ACCOUNT_ID") or _caller_account,  # the template sets it; else asked once
+            reader_role=os.environ.get("READER_ROLE_NAME") or DEFAULT_READER_ROLE_NAME,
+            session_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "transcoder-status-stuck-check"),
         )
         return cls(
             table,
             minutes,
-            reconciler if repairs else None,
+            Reconciler(table, clients) if repairs else None,
             float(os.environ.get("DISCOVERY_LOOKBACK_HOURS", DEFAULT_DISCOVERY_LOOKBACK_HOURS)),
             os.environ.get("MEDIACONVERT_QUEUE_ARN") or None,
             (key, value) if key else None,
+            tuple(region for region in os.environ.get("SOURCE_REGIONS", "").split(",") if region),
+            os.environ.get("INGEST_EVENT_BUS_NAME") or None,
         )
+
+    def discovery_places(self, clients: PlaceClients, stopped: list[str]) -> list[Place]:
+        """The home place, and each source account in the home Region and the source Regions."""
+        places = [clients.home]
+        for account in self.source_accounts(stopped):
+            for region in (clients.home.region, *self.source_regions):
+                places.append(clients.place(account, region))
+        return list(dict.fromkeys(places))
+
+    def source_accounts(self, stopped: list[str]) -> tuple[str, ...]:
+        """The accounts the ingest bus's policy lets put events, read each run (a stack update changes
+        them without a new execution environment); a failure: none this run, and why."""
+        if self.ingest_bus is None:
+            return ()
+        try:
+            policy = _events_client().describe_event_bus(Name=self.ingest_bus).get("Policy", "{}")
+        except (ClientError, BotoCoreError) as error:
+            stopped.append(f"discovery: the source accounts are unknown (DescribeEventBus: {error})")
+            return ()
+        return accounts_allowed(json.loads(policy))
 
     def run(self, now: float | None = None, deadline: float | None = None) -> StuckReport:
         """The running jobs whose row is older than the threshold, after repairing what MediaConvert
-        says has ended (only IDs, times, source and status are read from the index). ``deadline``
-        (monotonic): no GetJob starts after it."""
+        says has ended (only IDs, times, source and status are read from the index; where each job
+        ran, from its row). ``deadline`` (monotonic): no GetJob starts after it."""
         now = time.time() if now is None else now
         discovered: tuple[str, ...] | None = None
         stopped: list[str] = []
@@ -157,6 +199,7 @@ class StuckCheck:
                     self.queue,
                     self.user_metadata,
                     deadline,
+                    places=self.discovery_places(self.reconciler.clients, stopped),
                 )
             except TableUnavailable as error:  # the count below is a read: it goes out all the same
                 unwritable = error
@@ -181,7 +224,8 @@ class StuckCheck:
             askable = [row for row in stuck if row.source == Source.MEDIACONVERT]
             chosen = random.sample(askable, min(RECONCILE_LIMIT, len(askable)))  # nosec B311
             try:
-                report = self.reconciler.reconcile(chosen, deadline)
+                # The index holds no account or Region: one BatchGetItem reads where each chosen job ran.
+                report = self.reconciler.reconcile(list(with_times(self.table, chosen)), deadline)
             except TableUnavailable as error:
                 unwritable = error
                 stopped.append(f"repairs: {error}")
@@ -195,6 +239,39 @@ class StuckCheck:
             stuck = [row for row in stuck if row.job_id not in moved_on]
         job_ids = tuple(row.job_id for row in stuck[:LOGGED_JOB_IDS])
         return StuckReport(len(stuck), job_ids, cutoff, reconciled, discovered, tuple(stopped), unwritable)
+
+
+@cache
+def _events_client() -> Any:
+    """EventBridge, bounded as the table's client is: a slow answer cannot eat the run's deadline."""
+    return boto3.client(
+        "events",
+        config=Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2}),
+    )
+
+
+def _caller_account() -> str:
+    """This function's own account, from STS (GetCallerIdentity needs no permission)."""
+    return str(boto3.client("sts").get_caller_identity()["Account"])
+
+
+def accounts_allowed(policy: dict[str, Any]) -> tuple[str, ...]:
+    """The account IDs an event bus policy's Allow statements name as principals (by ID or as an
+    account root ARN); an organization's condition names none."""
+    found: list[str] = []
+    for statement in policy.get("Statement", []):
+        principal = statement.get("Principal")
+        if statement.get("Effect") != "Allow" or not isinstance(principal, dict):
+            continue
+        named = principal.get("AWS", [])
+        for entry in [named] if isinstance(named, str) else named:
+            match = _ACCOUNT_PRINCIPAL.fullmatch(str(entry))
+            if match:
+                found.append(match.group(1) or match.group(2))
+    return tuple(dict.fromkeys(found))
+
+
+_ACCOUNT_PRINCIPAL = re.compile(r"(\d{12})|arn:[\w-]+:iam::(\d{12}):root")
 
 
 @cache

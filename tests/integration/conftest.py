@@ -14,6 +14,7 @@ import pytest
 from transcoder_status.handler import StatusWriter, lambda_handler
 from transcoder_status.local.context import LocalContext
 from transcoder_status.local.emulator import Emulator, running_emulator
+from transcoder_status.local.mediaconvert import MediaConvertStandIn
 from transcoder_status.local.messages import elastic_transcoder_message, sns_envelope, sqs_record
 from transcoder_status.local.template import load_template
 from transcoder_status.table import StatusTable
@@ -75,3 +76,12 @@ def notify(writer: StatusWriter) -> Notify:
         assert invoke(writer, {"Records": [sqs_record(body, sent_ms=T0 + at_ms)]}) == {"batchItemFailures": []}
 
     return send
+
+
+@pytest.fixture
+def stand_in(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[MediaConvertStandIn]:
+    """The MediaConvert stand-in, on loopback; the reconciler's clients reach it."""
+    stand_in = MediaConvertStandIn()
+    with stand_in.running() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_MEDIACONVERT", endpoint)
+        yield stand_in

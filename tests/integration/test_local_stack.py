@@ -260,7 +260,15 @@ LAYER_ACCOUNT = {"Fn::FindInMap": ["PowertoolsLayer", "aws", "Account"]}
         ("Rules", {"Assertions": [{"Assert": {"Fn::Equals": [LAYER_ACCOUNT, "017000801446"]}}]}, "Fn::FindInMap"),
         ("Rules", {"Assertions": [{"Assert": {"Fn::Equals": [{"Fn::Sub": "${BatchSize}"}, "10"]}}]}, "Fn::Sub"),
         # One the local stack does not evaluate is refused, never taken as true (this one is false).
-        ("Rules", {"Assertions": [{"Assert": {"Fn::EachMemberIn": [["a"], ["b"]]}}]}, "does not evaluate"),
+        (
+            "Rules",
+            {
+                "Assertions": [
+                    {"Assert": {"Fn::EachMemberEquals": [{"Fn::ValueOfAll": ["AWS::EC2::VPC::Id", "Tags"]}, "a"]}}
+                ]
+            },
+            "does not evaluate",
+        ),
     ],
 )
 def test_rule_functions_only_in_rules_and_only_rule_functions_there(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,14 +52,6 @@ def truth(job_id: str, status: str, finished_ms: int | None = 9_000, created_ms:
         "Timing": timing,
         "Settings": {"OutputGroups": []},
     }
-
-
-@pytest.fixture
-def stand_in(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[MediaConvertStandIn]:
-    stand_in = MediaConvertStandIn()
-    with stand_in.running() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_MEDIACONVERT", endpoint)
-        yield stand_in
 
 
 def event(writer: StatusWriter, job_id: str, status: str, ms: int, **kwargs: Any) -> None:

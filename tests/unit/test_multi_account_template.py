@@ -286,6 +286,40 @@ def test_a_deny_wins_and_an_unknown_condition_refuses() -> None:
     assert not may_put_events(None, BUS_ARN, "111122223333", None)
 
 
+def test_the_stuck_check_is_told_where_to_ask(central: dict[str, Any]) -> None:
+    """Issue 24: the reader role's name, its own account, the ingest bus (whose policy names the
+    source accounts) and the Regions besides its own; none of it without the multi-account block."""
+    variables = central["Resources"]["StuckCheckFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["INGEST_EVENT_BUS_NAME"] == {"Fn::If": ["CreateIngestBus", {"Ref": "IngestEventBus"}, ""]}
+    listed = {
+        name: resolved(
+            central,
+            variables[name],
+            SourceAccountIds=",".join(LISTED),
+            SourceRegions="eu-west-1,ap-south-1",
+            ReaderRoleName="reader",
+        )
+        for name in ("READER_ROLE_NAME", "HOME_ACCOUNT_ID", "SOURCE_REGIONS")
+    }
+    assert listed == {
+        "READER_ROLE_NAME": "reader",
+        "HOME_ACCOUNT_ID": resolved(central, {"Ref": "AWS::AccountId"}),
+        "SOURCE_REGIONS": "eu-west-1,ap-south-1",
+    }
+    assert resolved(central, variables["SOURCE_REGIONS"]) == ""  # empty: this Region only
+
+
+def test_source_regions_must_be_regions_that_run_mediaconvert(central: dict[str, Any]) -> None:
+    import botocore.session
+
+    (assertion,) = central["Rules"]["SourceRegionsRunMediaConvert"]["Assertions"]
+    listed, allowed = assertion["Assert"]["Fn::EachMemberIn"]
+    assert listed == {"Ref": "SourceRegions"}
+    session = botocore.session.get_session()
+    regions = {r for p in session.get_available_partitions() for r in session.get_available_regions("mediaconvert", p)}
+    assert set(allowed) - {""} <= regions  # botocore's endpoint data: a typo fails here
+
+
 def test_a_clash_alarm_watches_the_writers_own_metric_when_accounts_are_gathered(central: dict[str, Any]) -> None:
     resources = deployed(central, SourceAccountIds=",".join(LISTED))["Resources"]
     alarm = resources["AccountClashesAlarm"]["Properties"]
@@ -294,3 +328,15 @@ def test_a_clash_alarm_watches_the_writers_own_metric_when_accounts_are_gathered
     assert alarm["Dimensions"] == [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
     # One clash fires it: any is worth a look, and it returns to OK once they stop.
     assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == ("Sum", "GreaterThanThreshold", 0)
+
+
+def test_the_stuck_check_reads_the_source_accounts_from_the_ingest_bus_policy(central: dict[str, Any]) -> None:
+    from transcoder_status.stuck_check import accounts_allowed
+
+    policy = central["Resources"]["IngestEventBus"]["Properties"]["Policy"]
+    assert accounts_allowed(resolved(central, policy, SourceAccountIds=",".join(LISTED))) == tuple(LISTED)
+    # An organization's policy names no account: discovery covers the stack's own account only.
+    assert accounts_allowed(resolved(central, policy, SourceOrganizationId="o-a1b2c3d4e5")) == ()
+    # EventBridge may answer with account root ARNs for the principals it was given as IDs.
+    as_arns = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{LISTED[0]}:root"}}]}
+    assert accounts_allowed(as_arns) == (LISTED[0],)

@@ -237,8 +237,13 @@ def test_the_stuck_check_role_may_only_query_the_index_and_write_its_logs(transl
         "ListRunningMediaConvertJobs",
         "SendTraces",
         "UseTheStackKey",
+        "ReadTheSourceAccountsFromTheIngestBusPolicy",
     }
-    assert extra["RepairMediaConvertRows"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    # Many accounts (issue 24): the ingest bus's policy names the source accounts; that bus only.
+    assert extra["ReadTheSourceAccountsFromTheIngestBusPolicy"] == ["events:DescribeEventBus"]
+    (bus,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("Read")]
+    assert bus["Resource"] == {"Fn::GetAtt": ["IngestEventBus", "Arn"]}
+    assert extra["RepairMediaConvertRows"] == ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert extra["AskMediaConvertAboutTheAccountsJobs"] == ["mediaconvert:GetJob"]
     # Discovery (issue 19): ListJobs takes no resource but "*" (it has no resource type in IAM).
     (listing,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("List")]
@@ -248,7 +253,8 @@ def test_the_stuck_check_role_may_only_query_the_index_and_write_its_logs(transl
     assert environment["MEDIACONVERT_USER_METADATA"]["Fn::If"][0] == "FilterMediaConvertMetadata"
     assert extra["UseTheStackKey"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     (ask,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("Ask")]
-    assert ask["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:mediaconvert:${AWS::Region}:${AWS::AccountId}:jobs/*"}
+    # The account's own jobs, in any Region (rows of this account from forwarders in other Regions).
+    assert ask["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:mediaconvert:*:${AWS::AccountId}:jobs/*"}
 
 
 def metrics_watched(alarm: dict[str, Any]) -> set[str]:
@@ -695,6 +701,7 @@ def test_lambda_and_sqs_limits_are_parameter_bounds(template: dict[str, Any]) ->
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 ENVIRONMENT_LIMIT_BYTES = 4096
 TABLE_NAME_MAX = 255  # DynamoDB's longest table name (CloudFormation names it within that)
+EVENT_BUS_NAME_MAX = 256  # EventBridge's longest event bus name
 NUMBER_TEXT_MAX = 20  # a Number parameter as text
 
 
@@ -704,6 +711,12 @@ def longest_value(template: dict[str, Any], value: Any) -> int:
         return len(value)
     if value == {"Ref": "JobStatusTable"}:
         return TABLE_NAME_MAX
+    if value == {"Ref": "IngestEventBus"}:
+        return EVENT_BUS_NAME_MAX
+    if value == {"Ref": "AWS::AccountId"}:
+        return 12
+    if "Fn::Join" in value and "Ref" in value["Fn::Join"][1]:  # a list parameter, joined
+        return joined_list_longest(template, value["Fn::Join"][1]["Ref"], len(value["Fn::Join"][0]))
     if "Ref" in value:
         spec = template["Parameters"][value["Ref"]]
         if "AllowedValues" in spec:
@@ -721,6 +734,18 @@ def longest_value(template: dict[str, Any], value: Any) -> int:
     raise AssertionError(f"no bound known for {value}")
 
 
+def joined_list_longest(template: dict[str, Any], name: str, separator: int) -> int:
+    """A list parameter has no MaxLength: its bound is a rule holding each member to a set of
+    values (Fn::EachMemberIn), each given once."""
+    for rule in template.get("Rules", {}).values():
+        for assertion in rule["Assertions"]:
+            members = assertion["Assert"].get("Fn::EachMemberIn")
+            if members and members[0] == {"Ref": name}:
+                values = {str(v) for v in members[1]} - {""}
+                return sum(len(v) for v in values) + separator * (len(values) - 1)
+    raise AssertionError(f"{name} is unbounded: hold its members to a set of values with a rule")
+
+
 @pytest.mark.parametrize("function", ["StatusWriterFunction", "StuckCheckFunction"])
 def test_the_environment_stays_under_4_kb_for_every_parameter_value(template: dict[str, Any], function: str) -> None:
     """A long AcceptedPipelineIds made Lambda refuse the function halfway through a deploy."""
@@ -735,6 +760,14 @@ def test_an_unbounded_list_parameter_is_caught(template: dict[str, Any]) -> None
     variables = unbounded["Resources"]["StatusWriterFunction"]["Properties"]["Environment"]["Variables"]
     with pytest.raises(AssertionError, match="AcceptedPipelineIds is unbounded"):
         longest_value(unbounded, variables["ACCEPTED_PIPELINE_IDS"])
+
+
+def test_an_unbounded_list_parameter_in_an_environment_is_caught(template: dict[str, Any]) -> None:
+    unbounded = json.loads(json.dumps(template))
+    del unbounded["Rules"]["SourceRegionsRunMediaConvert"]
+    variables = unbounded["Resources"]["StuckCheckFunction"]["Properties"]["Environment"]["Variables"]
+    with pytest.raises(AssertionError, match="SourceRegions is unbounded"):
+        longest_value(unbounded, variables["SOURCE_REGIONS"])
 
 
 # Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB:

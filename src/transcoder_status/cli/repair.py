@@ -13,7 +13,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Annotated, Any
+from typing import Annotated
 
 import botocore.session
 import typer
@@ -24,14 +24,16 @@ from rich.table import Table
 from ..aws_errors import explain
 from ..client import StatusTableError, explained_errors
 from ..display import Column, fitted
-from ..listing import stuck_jobs
+from ..listing import check_place, stuck_jobs, with_times
+from ..mediaconvert_clients import DEFAULT_READER_ROLE_NAME, ROLE_NAME
 from ..notification import Source
-from ..reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_client
+from ..reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from ..table import DEFAULT_RETENTION_DAYS, StatusTable
 from . import output
 from .output import (
     EXIT_FAILED,
     EXIT_TIMEOUT,
+    EXIT_USAGE,
     EndpointOption,
     RegionOption,
     TableOption,
@@ -73,6 +75,14 @@ TimeoutOption = Annotated[
     float, typer.Option(min=1, help="Stop asking after this many seconds; no call outlasts it (exit 2 if jobs remain).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON object, for scripts.")]
+ReaderRoleOption = Annotated[
+    str,
+    typer.Option(
+        "--reader-role",
+        envvar="TRANSCODER_STATUS_READER_ROLE",
+        help="The reader role assumed in another account to ask MediaConvert there (the stack's ReaderRoleName).",
+    ),
+]
 
 
 _REPORT_COLUMNS = (Column("Job ID"), Column("MediaConvert says"), Column("Row"), Column("Why", whole=False))
@@ -120,7 +130,15 @@ def _reconciler(
     *,
     dry_run: bool,
     retention_days: int,
+    reader_role: str,
 ) -> Reconciler:
+    """The table (found before any job is asked about), and MediaConvert clients per account and
+    Region: the caller's own credentials in their account (found with one sts GetCallerIdentity, and
+    only when a job names an account) and the table's Region; ``reader_role`` in other accounts."""
+    if not ROLE_NAME.fullmatch(reader_role):
+        raise fail(
+            f"--reader-role: {reader_role!r} is not an IAM role name: 1 to 64 of A-Z a-z 0-9 +=,.@_-", EXIT_USAGE
+        )
     connected = status_table(table, region, endpoint_url)
     table_with_ttl = StatusTable(connected.name, connected.client, retention_days)
     try:
@@ -128,13 +146,35 @@ def _reconciler(
             table_with_ttl.stored_order("transcoder-status-probe")  # a missing table is found before any job
     except StatusTableError as error:
         raise fail(str(error)) from None
-    options: dict[str, Any] = {"region_name": region, "endpoint_url": mediaconvert_endpoint_url}
-    return Reconciler(
-        table_with_ttl,
-        mediaconvert_client(**options),
-        dry_run=dry_run,
-        bounded=lambda seconds: mediaconvert_client(timeout_s=seconds, **options),
+    home_region = connected.client.meta.region_name
+
+    def caller_account() -> str:
+        import boto3
+
+        return str(boto3.client("sts", region_name=home_region).get_caller_identity()["Account"])
+
+    clients = mediaconvert_clients(
+        home_region,
+        caller_account,
+        reader_role=reader_role,
+        session_name="transcoder-status-cli",
+        endpoint_url=mediaconvert_endpoint_url,
     )
+    return Reconciler(table_with_ttl, clients, dry_run=dry_run)
+
+
+def _places(accounts: list[str] | None, regions: list[str] | None) -> list[tuple[str | None, str | None]]:
+    """Each account (none: the caller's own) in each Region (none: the table's): wrong ones, exit 2."""
+    checks = [("--account", {"account": a}) for a in accounts or ()]
+    checks += [("--job-region", {"region": r}) for r in regions or ()]
+    for option, place in checks:
+        try:
+            check_place(**place)
+        except ValueError as error:
+            raise fail(f"{option}: {error}", EXIT_USAGE) from None
+    owners: list[str | None] = [*accounts] if accounts else [None]
+    where: list[str | None] = [*regions] if regions else [None]
+    return [(account, region) for account in owners for region in where]
 
 
 def reconcile(
@@ -151,16 +191,25 @@ def reconcile(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     mediaconvert_endpoint_url: MediaConvertEndpointOption = None,
+    reader_role: ReaderRoleOption = DEFAULT_READER_ROLE_NAME,
 ) -> None:
-    """Repair stuck MediaConvert jobs from MediaConvert itself (GetJob), as the stuck check does."""
+    """Repair stuck MediaConvert jobs from MediaConvert itself (GetJob), as the stuck check does: each
+    job in the account and Region that ran it (another account's through its reader role)."""
     deadline = time.monotonic() + timeout
     older_than = duration(stuck, "--stuck") or timedelta(0)
     reconciler = _reconciler(
-        table, region, endpoint_url, mediaconvert_endpoint_url, dry_run=dry_run, retention_days=retention_days
+        table,
+        region,
+        endpoint_url,
+        mediaconvert_endpoint_url,
+        dry_run=dry_run,
+        retention_days=retention_days,
+        reader_role=reader_role,
     )
     try:
         stuck_rows = stuck_jobs(older_than, table_name=reconciler.table.name, client=reconciler.table.client)
         rows = list(islice((row for row in stuck_rows if row.source == Source.MEDIACONVERT), limit))
+        rows = list(with_times(reconciler.table, rows))  # where each ran: the index does not hold it
         report = reconciler.reconcile(rows, deadline)
     except (StatusTableError, TableUnavailable, BotoCoreError, ClientError) as error:
         raise fail(explain(error)) from None
@@ -191,6 +240,16 @@ def backfill(
         list[str] | None,
         typer.Option("--status", help=f"Only jobs in this MediaConvert status ({JOB_STATUSES_HELP}); repeatable."),
     ] = None,
+    accounts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account", help="List this account's jobs, through its reader role; repeatable (default: yours)."
+        ),
+    ] = None,
+    regions: Annotated[
+        list[str] | None,
+        typer.Option("--job-region", help="List the jobs of this Region; repeatable (default: the table's)."),
+    ] = None,
     timeout: TimeoutOption = 600,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
@@ -199,11 +258,14 @@ def backfill(
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     mediaconvert_endpoint_url: MediaConvertEndpointOption = None,
+    reader_role: ReaderRoleOption = DEFAULT_READER_ROLE_NAME,
 ) -> None:
-    """Write the rows the table lacks or that are behind, from MediaConvert's job list (ListJobs).
+    """Write the rows the table lacks or that are behind, from MediaConvert's job list (ListJobs), in
+    each --account and --job-region given (each account in each Region).
 
     Pass the stack's own filters (--queue, --user-metadata) so that only the jobs it records are written."""
     deadline = time.monotonic() + timeout
+    places = _places(accounts, regions)
     ago = duration(since, "--since") or timedelta(0)
     chosen = [status.strip().upper() for status in statuses or ()]
     unknown = [status for status in chosen if status not in job_statuses()]
@@ -221,10 +283,17 @@ def backfill(
             )
         metadata = (key, value)
     reconciler = _reconciler(
-        table, region, endpoint_url, mediaconvert_endpoint_url, dry_run=dry_run, retention_days=retention_days
+        table,
+        region,
+        endpoint_url,
+        mediaconvert_endpoint_url,
+        dry_run=dry_run,
+        retention_days=retention_days,
+        reader_role=reader_role,
     )
     try:
-        report = reconciler.backfill(datetime.now(UTC) - ago, queue, chosen, metadata, deadline)
+        chosen_places = [reconciler.clients.place(account, region) for account, region in places]
+        report = reconciler.backfill(datetime.now(UTC) - ago, queue, chosen, metadata, deadline, places=chosen_places)
     except (StatusTableError, TableUnavailable, BotoCoreError, ClientError) as error:
         raise fail(explain(error)) from None
     title = f"MediaConvert jobs created in the last {since}: what changed{' (dry run)' if dry_run else ''}"

@@ -68,3 +68,34 @@ def provision_forwarder(
         session=account_session(account, region),
         account=account,
     )
+
+
+def roles_must_exist() -> None:
+    """moto's STS lets anyone assume any role ARN, existing or not; STS refuses a role that does not
+    exist or does not trust the caller (AccessDenied,
+    https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html). The emulator refuses
+    a role that does not exist in its account, so that a reader role whose forwarder is not
+    deployed is refused as on AWS. The StackSets execution role is taken to exist in every account,
+    as service-managed StackSets create it. (Trust policies and identity policies are not evaluated.)"""
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.models import STSBackend
+
+    assume_role = STSBackend.assume_role
+    if getattr(assume_role, "roles_must_exist", False):
+        return
+
+    def assume_existing_role(self: STSBackend, **request: Any) -> Any:
+        role_arn = str(request["role_arn"])
+        parts = role_arn.split(":")
+        if len(parts) == 6 and not role_arn.endswith(f":role/{DEPLOYER_ROLE}"):
+            try:
+                iam_backends[parts[4]][parts[1]].get_role_by_arn(role_arn)
+            except Exception:  # moto's IAMNotFoundException: the role does not exist there
+                raise STSClientError(
+                    "AccessDenied", f"Not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+                ) from None
+        return assume_role(self, **request)
+
+    assume_existing_role.roles_must_exist = True  # type: ignore[attr-defined]
+    STSBackend.assume_role = assume_existing_role  # type: ignore[method-assign,assignment]

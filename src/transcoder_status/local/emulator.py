@@ -19,7 +19,8 @@ carries a soak's load.
 An action moto has not implemented (SQS's StartMessageMoveTask, say) is answered as AWS answers an
 action it does not know: a 400 ``InvalidAction``, which clients can tell apart and botocore does not
 retry, rather than moto's 500 and traceback. A rule's target on an event bus of another account or
-Region is delivered as EventBridge does, its bus policy enforced (``bus_delivery``).
+Region is delivered as EventBridge does, its bus policy enforced (``bus_delivery``). A role that does
+not exist in its account cannot be assumed (``accounts.roles_must_exist``), as STS refuses it.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def running_emulator(
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from .accounts import roles_must_exist
     from .bus_delivery import deliver_between_buses
     from .moto_speed import speed_up_moto
 
@@ -87,6 +89,7 @@ def running_emulator(
     _let_long_polls_wait_unlocked()
     _events_keep_their_account()
     deliver_between_buses()
+    roles_must_exist()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     dynamodb_lock, queues_lock = threading.Lock(), threading.Lock()

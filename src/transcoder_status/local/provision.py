@@ -441,8 +441,14 @@ class _Builder:
         self.stack.refs[logical] = arn
 
     def _role(self, logical: str, props: Resolved) -> None:
-        # The local poller runs with the caller's credentials; the role is named, not enforced.
+        # The local poller runs with the caller's credentials; the role is named, not enforced. It
+        # exists in the account's IAM, so that it can be assumed there (accounts.roles_must_exist).
         name = props.get("RoleName", self._physical_name(logical))
+        iam = self.aws.client("iam")
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
+        except iam.exceptions.EntityAlreadyExistsException:  # provisioned again in the same emulator
+            iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
         self.stack.refs[logical] = name
         self.stack.attributes[logical] = {"Arn": self._arn("iam", f"role/{name}", region="")}
 
@@ -702,6 +708,10 @@ _INTRINSICS: dict[str, Callable[[_Builder, Any], Any]] = {
     "Fn::Split": lambda b, a: str(b._resolve(a[1])).split(a[0]),
     # Rules only: whether every member of the list is the value.
     "Fn::EachMemberEquals": lambda b, a: all(_text(item) == _text(b._resolve(a[1])) for item in b._resolve(a[0])),
+    # Rules only: whether every member of the list is one of the values.
+    "Fn::EachMemberIn": lambda b, a: (
+        {_text(item) for item in b._resolve(a[0])} <= {_text(item) for item in b._resolve(a[1])}
+    ),
 }
 
 
