@@ -50,8 +50,9 @@ def test_accounts_other_than_1_or_2_get_one_line_and_exit_2(accounts: str) -> No
 def test_two_accounts_run_jobs_in_a_second_account_and_a_second_region() -> None:
     assert places(1) == (HOME,)
     assert places(2) == (HOME, SECOND_ACCOUNT, HOME_WEST)
-    # Only the other account needs listing: the central account's own Regions need no entry.
-    assert central_parameters(places(2)) == {"SourceAccountIds": "444455556666"}
+    # Only the other account needs listing (the central account's own Regions need no entry); the
+    # stuck check discovers jobs in the other Regions too.
+    assert central_parameters(places(2)) == {"SourceAccountIds": "444455556666", "SourceRegions": "eu-west-1,us-west-2"}
     assert central_parameters(places(1)) == {}
     with pytest.raises(ValueError, match="1 or 2"):
         places(3)

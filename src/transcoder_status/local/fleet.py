@@ -53,9 +53,11 @@ def places(accounts: int) -> tuple[Where, ...]:
 
 
 def central_parameters(where: Sequence[Where]) -> dict[str, str]:
-    """The central stack's parameters for jobs run in ``where``: the accounts other than its own."""
+    """The central stack's parameters for jobs run in ``where``: the accounts other than its own, and
+    the Regions other than its own, where the stuck check discovers jobs too."""
     others = sorted({place.account for place in where} - {ACCOUNT})
-    return {"SourceAccountIds": ",".join(others)} if others else {}
+    regions = sorted({place.region for place in where} - {REGION})
+    return {"SourceAccountIds": ",".join(others), "SourceRegions": ",".join(regions)} if others else {}
 
 
 def session_in(where: Where) -> boto3.Session:
