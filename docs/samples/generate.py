@@ -1,7 +1,7 @@
 """Regenerate the samples of output the docs include (docs/samples/*.txt): each is the real command's
 output at 80 columns, run against the embedded stack, never pasted.
 
-    make samples            # every sample, the demo included (about 30 s)
+    make samples            # every sample, the demos included (about a minute)
     python docs/samples/generate.py --check   # the deterministic ones only: exit 1 if a file differs
 
 Times, ports and temporary paths vary from run to run; the deterministic samples have them replaced by
@@ -108,17 +108,18 @@ def deterministic() -> dict[str, str]:
     return {name: steady(text) for name, text in samples.items()}
 
 
-def demo() -> str:
-    """`make demo` with a fixed seed (its timings vary; a test holds its figures to the code)."""
+def demo(*options: str) -> str:
+    """`make demo` with a fixed seed and ``options`` (its timings vary; a test holds its figures to the code)."""
+    arguments = ["--seed", "42", *options]
     done = subprocess.run(
-        [sys.executable, "-m", "transcoder_status.cli", "demo", "--seed", "42"],
+        [sys.executable, "-m", "transcoder_status.cli", "demo", *arguments],
         env={**os.environ, "COLUMNS": WIDTH, "TERM": "dumb"},
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=False,
     )
-    return f'$ make demo ARGS="--seed 42"\n{done.stdout}{done.stderr}'
+    return f'$ make demo ARGS="{" ".join(arguments)}"\n{done.stdout}{done.stderr}'
 
 
 def main() -> int:
@@ -126,6 +127,7 @@ def main() -> int:
     samples = deterministic()
     if not check:
         samples["demo.txt"] = demo()
+        samples["demo-accounts.txt"] = demo("--accounts", "2")
     stale = [
         name for name, text in samples.items() if (SAMPLES / name).exists() and (SAMPLES / name).read_text() != text
     ]

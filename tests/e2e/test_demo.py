@@ -41,6 +41,27 @@ def test_demo_runs_every_job_to_its_simulated_state(tmp_path: Path) -> None:
     assert "elastic-transcoder" in result.stdout and "mediaconvert" in result.stdout
 
 
+def test_demo_with_two_accounts_ends_every_job_right_in_one_table(tmp_path: Path) -> None:
+    """Issue 24, scaled down: a MediaConvert job in each of the central account's Region, a second
+    account's and the central account's second Region; the second account's lost terminal event
+    repaired through its reader role; an account the stack does not list refused."""
+    result = subprocess.run(  # noqa: PLW1510 - the return code is asserted
+        [COMMAND, "demo", "--jobs", "6", "--seed", "7", "--accounts", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**CLEAN_ENV, "COLUMNS": "200", "TMPDIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6/6 jobs reached their simulated state" in result.stdout
+    # The verdict holds each row to where its job ran: account and Region recorded in the one table.
+    assert "123456789012/us-east-1 1/1, 444455556666/eu-west-1 1/1, 123456789012/us-west-2 1/1" in result.stdout
+    assert "3 accounts and Regions, each row recording its own" in result.stdout
+    assert "repaired from MediaConvert through arn:aws:iam::444455556666:role/transcoder-status-reader" in result.stdout
+    assert "account 111122223333 refused" in result.stdout
+    assert result.stderr == ""  # the refusal is logged to its file, not to the terminal
+
+
 def test_local_keeps_the_stack_running_until_interrupted(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [COMMAND, "local", "--keep"],

@@ -15,6 +15,7 @@ from rich.table import Table
 from typer.testing import CliRunner
 
 import transcoder_status.cli as cli
+from tests.unit.test_demo_verdict import recorded
 from transcoder_status.cli.dlq import _letters_view
 from transcoder_status.cli.jobs import _rows_view
 from transcoder_status.cli.repair import _report_view
@@ -153,7 +154,7 @@ def test_demo_tables_fit_80_columns() -> None:
         SimulatedJob(JOB_IDS[1], "mediaconvert", JobStatus.ERROR, ["duplicate"], terminal_sent_at=1.0),
         SimulatedJob(JOB_IDS[2], "mediaconvert", JobStatus.CANCELED, [], terminal_sent_at=1.0),
     ]
-    finals = {job.job_id: JobRow(job_id=job.job_id, status=job.outcome, finished=True) for job in jobs}
+    finals = {job.job_id: JobRow(job_id=job.job_id, status=job.outcome, finished=True, **recorded(job)) for job in jobs}
     events = {job.job_id: [{"detail": {"jobId": job.job_id, "status": job.outcome.value}}] for job in jobs}
     view, wrong, _, _ = _jobs_table(
         80, jobs, rows=finals, seen_at={JOB_IDS[1]: 11.5}, repaired=set(), finished_events=events

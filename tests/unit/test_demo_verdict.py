@@ -35,6 +35,11 @@ def finished_event(job_id: str, status: JobStatus) -> dict[str, Any]:
 ONE_EACH = [finished_event(JOBS[0].job_id, JobStatus.SUCCESS), finished_event(JOBS[1].job_id, JobStatus.CANCELED)]
 
 
+def recorded(job: SimulatedJob) -> dict[str, str]:
+    """Where a MediaConvert job's row says it ran: where it did (Elastic Transcoder's say nothing)."""
+    return {"account": job.where.account, "region": job.where.region} if job.source == "mediaconvert" else {}
+
+
 def verdict(
     tmp_path: Path,
     finals: list[JobStatus],
@@ -44,14 +49,24 @@ def verdict(
     jobs: list[SimulatedJob] = JOBS,
     repaired: frozenset[str] = frozenset(),
     metrics: dict[str, int] | None = None,
+    width: int = 200,
+    recorded_as: dict[str, dict[str, str]] | None = None,
+    **summary: Any,
 ) -> tuple[int, str]:
+    """The summary's exit code and text; ``recorded_as`` overrides where a job's row says it ran,
+    ``summary`` gives _summary's other keywords."""
     log = tmp_path / "function.log"
     log.write_text(
         json.dumps({"level": "ERROR", "messageId": "dead-1", "reason": "the SNS Message is not JSON"}) + "\n"
     )
-    console = Console(record=True, width=200)
+    console = Console(record=True, width=width)
     rows: dict[str, JobRow | None] = {
-        job.job_id: JobRow(job_id=job.job_id, status=final, finished=final.terminal)
+        job.job_id: JobRow(
+            job_id=job.job_id,
+            status=final,
+            finished=final.terminal,
+            **(recorded_as or {}).get(job.job_id, recorded(job)),
+        )
         for job, final in zip(jobs, finals, strict=True)
     }
     code = _summary(
@@ -72,6 +87,7 @@ def verdict(
         publisher_errors=[],
         log_path=log,
         started=0.0,
+        **summary,
     )
     return code, console.export_text()
 

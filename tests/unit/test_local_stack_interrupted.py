@@ -33,7 +33,7 @@ def test_an_interrupt_while_the_stack_starts_stops_the_runtime(monkeypatch: pyte
     emulator = SimpleNamespace(endpoint_url="http://127.0.0.1:1")
     monkeypatch.setattr(demo, "running_emulator", lambda: contextlib.nullcontext(emulator))
     monkeypatch.setattr(demo.MediaConvertStandIn, "running", lambda self: contextlib.nullcontext("http://127.0.0.1:2"))
-    monkeypatch.setattr(demo, "provision", lambda: stack)
+    monkeypatch.setattr(demo, "provision", lambda **parameters: stack)
     monkeypatch.setattr(demo, "start_runtime", lambda *args: Runtime())
     monkeypatch.setattr(demo, "StreamMapping", interrupted)
 

@@ -100,13 +100,25 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
 def demo(
     jobs: Annotated[int, typer.Option("--jobs", min=1, max=200, help="Jobs to simulate.")] = 12,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the simulation, to repeat a run.")] = None,
+    accounts: Annotated[
+        int,
+        typer.Option(
+            "--accounts",
+            help="1, or 2: MediaConvert jobs run in a second account and a second Region too, "
+            "forwarded to the central stack's ingest bus (docs/multi-account.md).",
+        ),
+    ] = 1,
     keep: KeepOption = False,
 ) -> None:
-    """Run the whole pipeline on an embedded AWS emulator, end to end (what `make demo` runs)."""
+    """Run the whole pipeline on an embedded AWS emulator, end to end (what `make demo` runs).
+
+    Exit 1 if a check failed, 2 for a wrong option."""
+    if accounts not in (1, 2):
+        raise fail(f"--accounts takes 1 or 2, not {accounts}", EXIT_USAGE)
     from ..local.demo import run_demo
 
     with _sigterm_as_ctrl_c(), log_directory("transcoder-status-demo-", keep) as log_dir:
-        code = run_demo(log_dir, jobs=jobs, seed=seed, console=output.console)
+        code = run_demo(log_dir, jobs=jobs, seed=seed, console=output.console, accounts=accounts)
     raise typer.Exit(code)
 
 

@@ -5,8 +5,9 @@ elsewhere is not EventBridge's: it puts a new event stamped with the target's ac
 (the source account and Region lost), and it never reads the target bus's resource policy. So, in
 the emulator, a rule's targets that are a bus of another account or Region come here instead:
 
-- the target bus's resource policy must let the source account put events (its Principal, or
-  ``aws:PrincipalOrgID`` for the source account's organization), as EventBridge requires:
+- the target bus's resource policy must let a source account other than the bus's own put events
+  (its Principal, or ``aws:PrincipalOrgID`` for the source account's organization), as EventBridge
+  requires (the bus's own account needs only the rule's role, unless the policy denies it):
   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-bus-perms.html; a target in
   another Region also needs the rule's role:
   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-region.html
@@ -54,12 +55,14 @@ def may_put_events(policy: dict[str, Any] | None, bus_arn: str, account: str, or
 
     An explicit Deny wins; then an Allow whose principal is the account (its ID or root ARN) or
     anyone, and whose conditions, if any, hold. A condition this function does not know holds for
-    no one, so an unknown policy refuses rather than lets through. Without a policy, only the bus's
-    own account may put events.
+    no one, so an unknown policy refuses rather than lets through. The bus's own account (its other
+    Regions' rules) needs no Allow: within one account the rule role's identity policy is enough
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-region.html).
     """
+    allowed = account == bus_arn.split(":")[4]
     if policy is None:
-        return False
-    allowed = False
+        return allowed
     for statement in _listed(policy.get("Statement", [])):
         if not _covers(statement, bus_arn, account, organization):
             continue

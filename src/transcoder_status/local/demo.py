@@ -12,9 +12,10 @@ metrics count (and as many jobs counted finished), and the malformed message sit
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +28,23 @@ from rich.table import Table
 
 from ..client import Backoff, JobWaitTimeout, connect, watch_jobs
 from ..display import Column, JobProgress, fitted, styled
+from ..notification import Source
 from ..status import JobStatus
-from ..table import PROGRESS_ATTRIBUTES, JobRow
+from ..table import ACCOUNT, PROGRESS_ATTRIBUTES, REGION, JobRow
+from . import bus_delivery
 from .consumer import drain_queue, emf_totals, subscribe_queue
 from .emulator import Emulator, running_emulator
+from .fleet import (
+    UNLISTED,
+    Fleet,
+    Where,
+    assumed,
+    central_parameters,
+    places,
+    provision_fleet,
+    refused,
+    send_from_unlisted,
+)
 from .mediaconvert import MediaConvertStandIn
 from .provision import Stack, provision
 from .runtime import Runtime, start_runtime
@@ -39,6 +53,7 @@ from .simulator import MALFORMED_MESSAGE, SimulatedJob, TranscoderSimulator
 from .stream_mapping import StreamMapping, StreamStats
 
 JOBS_TIMEOUT_S = 60
+WATCHED = (*PROGRESS_ATTRIBUTES, ACCOUNT, REGION)  # where each MediaConvert job ran, as its row records it
 DLQ_TIMEOUT_S = 45
 BACKOFF = Backoff()  # the library's defaults: the latency shown is what a user of it gets
 SETTLE_TIMEOUT_S = 30  # the last notifications through the function, then the publisher through the stream
@@ -61,6 +76,7 @@ class LocalStack:
     mediaconvert: MediaConvertStandIn
     mediaconvert_url: str
     stuck_check: LocalScheduler
+    fleet: Fleet
 
 
 @contextmanager
@@ -71,16 +87,30 @@ def local_stack(
     show_publisher_errors: bool = False,
     check_every_s: float = LOCAL_CHECK_EVERY_S,
     stuck_after_minutes: float | None = None,
+    accounts: int = 1,
 ) -> Iterator[LocalStack]:
     """Emulator, stack, function runtime, the finished-event publisher, MediaConvert's stand-in and the
-    stuck check on a timer; all stopped on exit, Ctrl-C included."""
+    stuck check on a timer; all stopped on exit, Ctrl-C included. With 2 ``accounts``, the forwarders
+    of a second account and of a second Region (``fleet``) feed the stack's ingest bus."""
+    where = places(accounts)
     mediaconvert = MediaConvertStandIn()
     # Each part is stopped from the moment it starts: an interrupt while the rest start (Ctrl-C, or
     # SIGTERM) leaves no runtime process running, orphaned.
     with running_emulator() as emulator, mediaconvert.running() as mediaconvert_url, ExitStack() as stops:
         console.print(f"[bold]AWS emulator[/bold] (moto server) on {emulator.endpoint_url}", soft_wrap=True)
-        stack = provision()
+        stack = provision(parameters=central_parameters(where))
         console.print(f"[bold]Stack[/bold] {stack.name} provisioned from template.yaml: {len(stack.refs)} resources")
+        fleet = provision_fleet(stack, where)
+        if fleet.forwarders:
+            delivery_log = log_dir / "bus-delivery.log"
+            stops.enter_context(_logged_to(bus_delivery.logger, delivery_log))
+            unlisted = f" and {UNLISTED} (not in SourceAccountIds)" if fleet.unlisted else ""
+            console.print(
+                f"[bold]Forwarders[/bold] from forwarder/template.yaml in {', '.join(map(str, fleet.forwarders))}"
+                f"{unlisted}, to ingest bus {stack.refs['IngestEventBus']}; deliveries refused: "
+                f"{escape(str(delivery_log))}",
+                soft_wrap=True,
+            )
         (trigger,) = stack.triggers
         runtime = start_runtime(trigger, emulator, log_dir / "function.log")
         stops.callback(runtime.stop)
@@ -120,27 +150,57 @@ def local_stack(
             soft_wrap=True,
         )
         yield LocalStack(
-            emulator, stack, runtime, publisher, publisher_errors, mediaconvert, mediaconvert_url, stuck_check
+            emulator, stack, runtime, publisher, publisher_errors, mediaconvert, mediaconvert_url, stuck_check, fleet
         )
 
 
-def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Console | None = None) -> int:
-    """The demo, its logs in ``log_dir``; 0 if every check passed."""
+@contextmanager
+def _logged_to(logger: logging.Logger, path: Path) -> Iterator[None]:
+    """``logger``'s records in the file at ``path`` rather than on the terminal, until exit."""
+    handler = logging.FileHandler(path)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        handler.close()
+
+
+def run_demo(
+    log_dir: Path, jobs: int = 12, seed: int | None = None, console: Console | None = None, accounts: int = 1
+) -> int:
+    """The demo, its logs in ``log_dir``; 0 if every check passed. With 2 ``accounts`` its MediaConvert
+    jobs run in a second account and a second Region too (``fleet``)."""
     console = console or Console()
     started = time.monotonic()
     try:
         with local_stack(
-            console, log_dir, check_every_s=DEMO_CHECK_EVERY_S, stuck_after_minutes=DEMO_STUCK_AFTER_MINUTES
+            console,
+            log_dir,
+            check_every_s=DEMO_CHECK_EVERY_S,
+            stuck_after_minutes=DEMO_STUCK_AFTER_MINUTES,
+            accounts=accounts,
         ) as local:
             bus = local.stack.outputs["FinishedEventBusName"]
             consumer = subscribe_queue(bus, f"{local.stack.name}-finished-events")
             console.print(
                 f"[bold]Consumer[/bold] a rule on event bus {bus} -> queue {consumer.rsplit('/', 1)[1]}", soft_wrap=True
             )
-            simulator = TranscoderSimulator(local.stack, jobs=jobs, seed=seed, mediaconvert=local.mediaconvert).start()
-            lost = [job.job_id for job in simulator.jobs if job.lost_terminal]
+            fleet = local.fleet
+            simulator = TranscoderSimulator(
+                local.stack, jobs=jobs, seed=seed, mediaconvert=local.mediaconvert, places=fleet.places
+            ).start()
+            unlisted_job = send_from_unlisted(fleet)
+            lost = [
+                job.job_id + (f" ({job.where})" if fleet.forwarders else "")
+                for job in simulator.jobs
+                if job.lost_terminal
+            ]
             console.print(
                 f"[bold]Simulating[/bold] {jobs} jobs (seed {simulator.seed}), plus one malformed message"
+                + (f"; MediaConvert jobs in {', '.join(map(str, fleet.places))} in turn" if fleet.forwarders else "")
                 + (f"; the terminal event of {', '.join(lost)} is lost on purpose" if lost else "")
                 + "\n"
             )
@@ -152,6 +212,12 @@ def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Co
                 events = drain_queue(consumer)
             finally:
                 simulator.stop()
+            # The roles the stuck check had to assume for the lost jobs of other accounts.
+            reader_roles = {
+                role: assumed(role)
+                for job in simulator.jobs
+                if job.lost_terminal and (role := fleet.reader_role(job.where)) is not None
+            }
             if local.runtime.process.poll() is not None:
                 console.print(
                     f"[red]The function runtime exited ({local.runtime.process.returncode}): "
@@ -173,6 +239,8 @@ def run_demo(log_dir: Path, jobs: int = 12, seed: int | None = None, console: Co
                 publisher_errors=local.publisher_errors,
                 log_path=local.runtime.log_path,
                 started=started,
+                unlisted_refused=None if unlisted_job is None else refused(fleet, unlisted_job),
+                reader_roles=reader_roles,
             )
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted: stack stopped.[/yellow]")
@@ -189,7 +257,7 @@ def _watch(
     labels = {job.job_id: f"{job.job_id} [dim]{job.source}[/dim]" for job in jobs}
     with JobProgress(labels, console, labels) as progress:
         try:
-            for rows in watch_jobs(list(labels), table, timeout=JOBS_TIMEOUT_S, attributes=PROGRESS_ATTRIBUTES):
+            for rows in watch_jobs(list(labels), table, timeout=JOBS_TIMEOUT_S, attributes=WATCHED):
                 now = time.time()
                 for job_id, row in rows.items():
                     if row is not None and row.finished:
@@ -270,7 +338,12 @@ def _summary(
     publisher_errors: list[BaseException],
     log_path: Path,
     started: float,
+    unlisted_refused: bool | None = None,
+    reader_roles: Mapping[str, int] | None = None,
 ) -> int:
+    """The tables, the figures and the verdict. ``unlisted_refused``: whether the account left out of
+    SourceAccountIds was refused (None: none ran); ``reader_roles``: how often each reader role the
+    lost jobs' accounts needed was assumed."""
     finished_events: dict[str, list[dict[str, Any]]] = {}
     for event in events:
         finished_events.setdefault(str(event.get("detail", {}).get("jobId")), []).append(event)
@@ -290,6 +363,18 @@ def _summary(
 
     dlq, malformed_in_dlq = _dlq_table(console.width, dead_letters, log_path)
     console.print(dlq)
+    ran_in = _ran_in(jobs, wrong)
+    if len(ran_in) > 1:
+        console.print("MediaConvert jobs that ended right, where they ran: " + ", ".join(ran_in))
+    if unlisted_refused is not None:
+        console.print(
+            f"Account {UNLISTED.account}, not in SourceAccountIds: its event "
+            + (
+                "refused by the ingest bus's policy, in its forwarder's dead-letter queue"
+                if unlisted_refused
+                else "[red]not in its forwarder's dead-letter queue[/red]"
+            )
+        )
 
     if latencies:
         ordered = sorted(latencies)
@@ -326,6 +411,11 @@ def _summary(
         problems.append(
             f"{len(unrepaired)} job(s) whose terminal event was lost were not repaired: {', '.join(unrepaired)}"
         )
+    if unlisted_refused is False:
+        problems.append(f"the event of account {UNLISTED.account} (not listed) is not in its dead-letter queue")
+    unassumed = [role for role, times in (reader_roles or {}).items() if not times]
+    if unassumed:
+        problems.append(f"the stuck check never assumed {', '.join(unassumed)}")
     if simulator_errors:
         problems.append("simulator errors")
     for error in check_errors[-3:]:
@@ -338,6 +428,9 @@ def _summary(
         "reached their simulated state, each with one Transcoding Job Finished event of that status "
         f"({published} published, {sum(counted.values())} jobs counted finished by the publisher)"
         + ("; the job whose terminal event was lost was repaired from MediaConvert" if repaired else "")
+        + (f" through {', '.join(reader_roles)}" if reader_roles else "")
+        + (f"; {len(ran_in)} accounts and Regions, each row recording its own" if len(ran_in) > 1 else "")
+        + (f"; account {UNLISTED.account} refused" if unlisted_refused else "")
         + "; the malformed message is in the DLQ."
     )
     return 0
@@ -352,6 +445,7 @@ _JOB_COLUMNS = (
     Column("Events", justify="right"),
     Column("Delivery", whole=False),
 )
+_WHERE_COLUMN = Column("Ran in")  # with more than one account or Region: the account above its Region
 _EVENT_COLUMNS = (
     Column("Job"),
     Column("Status"),
@@ -376,15 +470,19 @@ def _jobs_table(
     finished_events: dict[str, list[dict[str, Any]]],
 ) -> tuple[Table, list[str], list[str], list[float]]:
     """Every job beside what was simulated, with its events (taken from ``finished_events``); the
-    jobs that ended wrong, those without exactly one event of their row's status, the latencies."""
+    jobs that ended wrong (their status, or for MediaConvert where their row says they ran), those
+    without exactly one event of their row's status, the latencies."""
     wrong: list[str] = []
     wrong_events: list[str] = []
     latencies: list[float] = []
     cells: list[list[str]] = []
+    spread = len({job.where for job in jobs}) > 1
     for job in jobs:
         row = rows.get(job.job_id)
         final = row.status if row is not None else JobStatus.RUNNING
-        if final is not job.outcome:
+        recorded = (row.account, row.region) if row is not None else (None, None)
+        misplaced = job.source == Source.MEDIACONVERT and recorded != (job.where.account, job.where.region)
+        if final is not job.outcome or misplaced:
             wrong.append(job.job_id)
         mine = finished_events.pop(job.job_id, [])
         if len(mine) != 1 or mine[0]["detail"].get("status") != final.value:
@@ -399,9 +497,24 @@ def _jobs_table(
             quirks += (
                 ": [green]repaired[/green] from MediaConvert" if job.job_id in repaired else ": [red]not repaired[/red]"
             )
-        cells.append([escape(job.job_id), job.source, styled(job.outcome), styled(final), latency, count, quirks])
-    view = fitted(_JOB_COLUMNS, cells, width, droppable=("Source", "Simulated"), title="Jobs")
+        cell = [escape(job.job_id), job.source, styled(job.outcome), styled(final), latency, count]
+        if spread:
+            where = f"{job.where.account}\n{job.where.region}" if job.source == Source.MEDIACONVERT else ""
+            cell.append(f"[red]{where}[/red]" if misplaced else where)
+        cells.append([*cell, quirks])
+    columns = (*_JOB_COLUMNS[:-1], _WHERE_COLUMN, _JOB_COLUMNS[-1]) if spread else _JOB_COLUMNS
+    # At 80 columns the latency gives way to where a job ran: the summary gives its median and maximum.
+    view = fitted(columns, cells, width, droppable=("Source", "Simulated", "Latency"), title="Jobs")
     return view, wrong, wrong_events, latencies
+
+
+def _ran_in(jobs: list[SimulatedJob], wrong: list[str]) -> list[str]:
+    """Each account and Region that ran MediaConvert jobs, with how many of them ended right."""
+    ran: dict[Where, list[bool]] = {}
+    for job in jobs:
+        if job.source == Source.MEDIACONVERT:
+            ran.setdefault(job.where, []).append(job.job_id not in wrong)
+    return [f"{where} {sum(right)}/{len(right)}" for where, right in ran.items()]
 
 
 def _dlq_table(width: int, dead_letters: list[dict[str, Any]], log_path: Path) -> tuple[Table, bool]:

@@ -1,9 +1,11 @@
 """A transcoder simulator: jobs that publish realistic notifications over a few seconds.
 
 Elastic Transcoder jobs publish through the SNS topic; MediaConvert jobs through EventBridge
-``put_events``. Each job runs PROGRESSING (with progress for MediaConvert), sometimes a warning,
-then its planned outcome. Delivery is made as messy as AWS's: some notifications are duplicated,
-some arrive late and out of order; one malformed message goes through the topic as well.
+``put_events``, on the default bus of the account and Region that runs them (``fleet.Where``: the
+central stack's, or the places given, in turn). Each job runs PROGRESSING (with progress for
+MediaConvert), sometimes a warning, then its planned outcome. Delivery is made as messy as AWS's:
+some notifications are duplicated, some arrive late and out of order; one malformed message goes
+through the topic as well.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,7 @@ import boto3
 
 from ..notification import Source
 from ..status import JobStatus
+from .fleet import HOME, Where, session_in
 from .mediaconvert import MediaConvertStandIn
 from .messages import elastic_transcoder_message, mediaconvert_event, mediaconvert_job, sns_envelope
 from .provision import Stack
@@ -35,6 +38,7 @@ class SimulatedJob:
     quirks: list[str] = field(default_factory=list)  # what the delivery did to it, for the summary
     terminal_sent_at: float | None = None  # time.time() when its terminal notification left
     lost_terminal: bool = False  # its terminal event is never sent: only a repair can end its row
+    where: Where = HOME  # the account and Region that ran it (Elastic Transcoder's: the stack's)
 
 
 @dataclass(order=True)
@@ -54,20 +58,26 @@ class TranscoderSimulator:
         seed: int | None = None,
         spread_s: float = 4.0,
         mediaconvert: MediaConvertStandIn | None = None,
+        *,
+        places: Sequence[Where] = (HOME,),
     ):
         self.seed = random.randrange(1_000_000) if seed is None else seed  # nosec B311
         self._random = random.Random(self.seed)  # nosec B311
         self._stack = stack
         self._sns = boto3.client("sns")
         self._sqs = boto3.client("sqs")
-        self._events = boto3.client("events")
+        # MediaConvert puts a job's events on the default bus of its own account and Region only:
+        # https://docs.aws.amazon.com/mediaconvert/latest/ug/cloudwatch_events.html
+        self._places = tuple(places)
+        self._events = {where: session_in(where).client("events") for where in self._places}
         self._steps: list[_Step] = []
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="transcoder-simulator", daemon=True)
         self.errors: list[BaseException] = []
         self._first_delivery: dict[str, tuple[dict[str, Any], int, str]] = {}
         # MediaConvert's own knowledge of its jobs, for the reconciler to ask; and the one job whose
-        # terminal event is lost on purpose (the last MediaConvert job to succeed), for it to repair.
+        # terminal event is lost on purpose (the last MediaConvert job sure to succeed: the second, so
+        # in the second of the places, where ``fleet.places`` puts another account), for it to repair.
         self._mediaconvert = mediaconvert
         succeeding = [
             i for i in range(jobs) if i % 2 == 1 and self._outcome(i, Source.MEDIACONVERT) is JobStatus.SUCCESS
@@ -121,12 +131,18 @@ class TranscoderSimulator:
         outcomes = cls._outcomes(source)
         return outcomes[(index // 2) % len(outcomes)] if index < 8 else None
 
+    def _where(self, index: int) -> Where:
+        """The MediaConvert jobs (odd indexes) take the places in turn."""
+        return self._places[(index // 2) % len(self._places)]
+
     def _plan(self, index: int, total: int, spread_s: float) -> SimulatedJob:
         source = Source.ELASTIC_TRANSCODER if index % 2 == 0 else Source.MEDIACONVERT
         outcome = self._outcome(index, source) or self._random.choice(self._outcomes(source))
         # Shaped like real job IDs (creation epoch ms, 6 characters); the same seed gives the same IDs.
         job_id = f"{1_700_000_000_000 + self.seed * 1000 + index}-{self._random.randbytes(3).hex()}"
         job = SimulatedJob(job_id, source, outcome)
+        if source == Source.MEDIACONVERT:
+            job.where = self._where(index)
         start = self._random.uniform(0, spread_s * 0.4)
         end = start + self._random.uniform(2.0, spread_s * 0.6 + 2.0)
         if source == Source.ELASTIC_TRANSCODER:
@@ -221,6 +237,8 @@ class TranscoderSimulator:
                         started_ms=self._wall_ms(start + 0.05),
                         finished_ms=None if end is None else self._wall_ms(end),
                         user_metadata={"simulation": str(self.seed)},
+                        account=job.where.account,
+                        region=job.where.region,
                     )
                 )
 
@@ -245,8 +263,10 @@ class TranscoderSimulator:
                 self._wall_ms(at_s),
                 percent=percent,
                 user_metadata={"simulation": str(self.seed)},
+                account=job.where.account,
+                region=job.where.region,
             )
-            self._events.put_events(
+            self._events[job.where].put_events(
                 Entries=[
                     {
                         "Source": event["source"],
