@@ -62,7 +62,7 @@ from botocore.exceptions import (
 from .aws_errors import NO_CREDENTIALS, NO_REGION, no_profile
 from .sources import Delivery, ParseError, SnsControlMessage, parse_body
 from .table import ACCOUNT, DEFAULT_RETENTION_DAYS, JOB_ID, REGION, StatusTable
-from .transitions import clashes
+from .transitions import clash_text, clashes
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -287,10 +287,8 @@ def explain(
         if place is not None and clashes(notification, *place):
             kind = CLASH
             reason = (
-                f"two accounts' events for one row: job {notification.job_id} of account "
-                f"{notification.account or '?'} in {notification.region or '?'}, but its row is the job of account "
-                f"{place[0] or '?'} in {place[1] or '?'}; a row's place never changes, so a redrive would only "
-                "bring it back here: left in the DLQ (docs/multi-account.md)"
+                f"{clash_text(notification, *place)}; a row's place never changes, so a redrive would only bring "
+                "it back here: left in the DLQ (docs/multi-account.md)"
             )
         elif place is None and (notification.account or notification.region):  # the row unread: say how to tell
             reason += (

@@ -38,7 +38,7 @@ from .notification import Notification, Source
 from .sources.base import ParseError
 from .sources.mediaconvert_api import notification_from_job
 from .table import JobRow, StatusTable, WriteOutcome
-from .transitions import order_key
+from .transitions import clash_text, order_key
 
 if TYPE_CHECKING:
     from mypy_boto3_mediaconvert.client import MediaConvertClient
@@ -330,6 +330,9 @@ class Reconciler:
             result = self.table.apply(notification)
         except (ClientError, BotoCoreError) as error:
             return self._write_failed(job_id, notification.state, error)
+        if result.outcome is WriteOutcome.CLASH:  # the job asked about is not the row's: say so, as the writer does
+            reason = clash_text(notification, result.row_account, result.row_region)
+            return Checked(job_id, Verdict.FAILED, notification.state, f"{reason}; the row is left as it is")
         verdict = Verdict.REPAIRED if result.outcome is WriteOutcome.APPLIED else Verdict.UNCHANGED
         return Checked(job_id, verdict, notification.state)
 

@@ -94,6 +94,15 @@ def clashes(notification: Notification, account: str | None, region: str | None)
     return any(mine and theirs and mine != theirs for mine, theirs in pairs)
 
 
+def clash_text(notification: Notification, account: str | None, region: str | None) -> str:
+    """What the writer's log, a repair's report and ``dlq show`` say of a clash (``clashes``): the
+    phrase an operator searches the log for, and both places ('?' where one is not said)."""
+    return (
+        f"two accounts' events for one row: job {notification.job_id} of account {notification.account or '?'} in "
+        f"{notification.region or '?'}, but its row is the job of account {account or '?'} in {region or '?'}"
+    )
+
+
 def other_places(notifications: Iterable[Notification]) -> list[int]:
     """The positions of the notifications that say another place (account, Region) than an earlier
     one of the same job ID: coalesced with it, one would be superseded by the other unseen."""
