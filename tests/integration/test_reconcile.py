@@ -477,7 +477,9 @@ def test_an_answer_about_another_accounts_job_with_the_rows_id_is_a_clash_report
     stand_in.put({**truth(job, "COMPLETE"), "Arn": f"arn:aws:mediaconvert:us-east-1:123456789012:jobs/{job}"})
     row = writer.table.get(job, attributes=None)
     assert row is not None
+    (dry,) = reconciler(writer, dry_run=True).reconcile([row]).checked  # says what a run would do
     (checked,) = reconciler(writer).reconcile([row]).checked
+    assert dry == checked
     assert checked.verdict is Verdict.FAILED and checked.reason is not None
     assert "two accounts' events for one row" in checked.reason
     assert "123456789012 in us-east-1" in checked.reason and "444455556666 in eu-west-1" in checked.reason
