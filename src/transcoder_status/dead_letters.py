@@ -5,8 +5,8 @@ it. A ParseError is the reason the message never made a row (malformed); an SNS 
 (``SnsControlMessage``) waits for an operator; a body that parses now failed on writing (the table
 was throttled, unreachable or missing for MaxReceiveCount deliveries) and is safe to redrive,
 unless its job's row says another account or Region (a clash, docs/multi-account.md): with the
-table, the row is read to tell, and a clash stays. This is the parser of the installed package: if the deployed function runs another version, the verdict
-is this version's.
+table, the row is read to tell, and a clash stays. This is the parser of the installed package:
+if the deployed function runs another version, the verdict is this version's.
 
 Looking never consumes: ``look`` receives with a visibility timeout of seconds (LOOK_HIDE_S, so a
 look killed with SIGKILL hides nothing for long), and makes every message it saw visible again as
