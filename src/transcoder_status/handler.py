@@ -305,7 +305,7 @@ def _report_clash(
 ) -> None:
     """Another place's job holds the row (README.md: why the key stays jobId). Its records fail, as
     a malformed record's do: SQS redelivers them until the queue's redrive policy moves them to the
-    DLQ, where ``dlq look`` shows them to an operator. Deleting them would lose a job's events
+    DLQ, where ``dlq show --table`` names them a clash. Deleting them would lose a job's events
     silently; the DLQ keeps them (and the alarm on it fires) while no retry could ever apply them,
     since a row's place is never changed."""
     winner = update.winner
