@@ -3,9 +3,10 @@
 Why: the project's own parser (``sources.parse_body``) runs on the body again, as the function ran
 it. A ParseError is the reason the message never made a row (malformed); an SNS control message
 (``SnsControlMessage``) waits for an operator; a body that parses now failed on writing (the table
-was throttled, unreachable or missing for MaxReceiveCount deliveries) and is safe to redrive. This
-is the parser of the installed package: if the deployed function runs another version, the verdict
-is this version's.
+was throttled, unreachable or missing for MaxReceiveCount deliveries) and is safe to redrive,
+unless its job's row says another account or Region (a clash, docs/multi-account.md): with the
+table, the row is read to tell, and a clash stays. This is the parser of the installed package:
+if the deployed function runs another version, the verdict is this version's.
 
 Looking never consumes: ``look`` receives with a visibility timeout of seconds (LOOK_HIDE_S, so a
 look killed with SIGKILL hides nothing for long), and makes every message it saw visible again as
@@ -41,10 +42,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -60,7 +62,8 @@ from botocore.exceptions import (
 
 from .aws_errors import NO_CREDENTIALS, NO_REGION, no_profile
 from .sources import Delivery, ParseError, SnsControlMessage, parse_body
-from .table import DEFAULT_RETENTION_DAYS
+from .table import ACCOUNT, DEFAULT_RETENTION_DAYS, JOB_ID, REGION, StatusTable
+from .transitions import clash_text, clashes
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -79,6 +82,7 @@ PARSER_FAILED = "parser-failed"
 WRITE_FAILED = "write-failed"
 UNDELIVERED = "undelivered"  # SNS or EventBridge could not put it on the notification queue
 FAILED_BATCH = "failed-batch"  # a stream batch the finished-event publisher gave up on
+CLASH = "clash"  # another account's or Region's job holds its row: it can never apply
 
 # What EventBridge puts on an event it could not deliver to its target (its target DLQ's message).
 EVENTBRIDGE_ERROR_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE")
@@ -156,9 +160,9 @@ class DeadLetter:
     too_old: bool = False  # older than a redrive may bring back (see the module's docstring)
 
     def applies(self, everything: bool = False) -> bool:
-        """Whether a redrive moves it: what can make a row (it parses), or anything with ``everything``;
-        never what is too old."""
-        return not self.too_old and (everything or self.job_id is not None)
+        """Whether a redrive moves it: what can make a row (it parses, and is no clash), or anything
+        with ``everything``; never what is too old."""
+        return not self.too_old and (everything or (self.job_id is not None and self.kind != CLASH))
 
     @property
     def first_sent(self) -> str | None:
@@ -242,10 +246,13 @@ def explain(
     now_ms: int | None = None,
     undelivered: bool = False,
     stream_batches: bool = False,
+    row_place: Callable[[str], tuple[str | None, str | None] | None] | None = None,
 ) -> DeadLetter:
     """Why a received DLQ message is there: the project's parser run on it again. ``undelivered``:
     the message comes from the undelivered queue (SNS and EventBridge's own DLQ), not the function's;
-    ``stream_batches``: from the finished-event publisher's on-failure queue (never redriven)."""
+    ``stream_batches``: from the finished-event publisher's on-failure queue (never redriven).
+    ``row_place``: the account and Region a job's row says ((None, None) for no row; None: not
+    read), to tell a clash (docs/multi-account.md), which parses like a write outage, from one."""
     attributes = message.get("Attributes", {})
     sent_ms = _int(attributes.get("SentTimestamp"))
     kept = _int(message.get("MessageAttributes", {}).get(FIRST_SENT_ATTRIBUTE, {}).get("StringValue"))
@@ -277,7 +284,14 @@ def explain(
             f"parses now ({notification.source} job {notification.job_id}, {notification.state}): "
             "it failed on writing; safe to redrive"
         )
-        if notification.account or notification.region:
+        place = row_place(notification.job_id) if row_place and (notification.account or notification.region) else None
+        if place is not None and clashes(notification, *place):
+            kind = CLASH
+            reason = (
+                f"{clash_text(notification, *place)}; a row's place never changes, so a redrive would only bring "
+                "it back here: left in the DLQ (docs/multi-account.md)"
+            )
+        elif place is None and (notification.account or notification.region):  # the row unread: say how to tell
             reason += (
                 f', unless the function logged "two accounts\' events for one row" for the job: then the row is '
                 f"another account's or Region's job, not this one's ({notification.account or '?'} in "
@@ -331,6 +345,16 @@ def failed_batch_reason(body: str) -> str:
 MAX_BATCH_BYTES = 262_144  # SQS: a SendMessageBatch's messages together, bodies and attributes
 
 
+def _row_place(table: StatusTable, job_id: str) -> tuple[str | None, str | None] | None:
+    """The account and Region ``job_id``'s row says ((None, None) with no row); None if the row
+    cannot be read: the reason then says how to tell a clash from the function's log."""
+    try:
+        row = table.get(job_id, attributes=(JOB_ID, ACCOUNT, REGION))
+    except (ClientError, BotoCoreError):
+        return None
+    return (None, None) if row is None else (row.account, row.region)
+
+
 def _within_batch_size(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The messages in send batches that SQS takes whole: their sizes summed stay under its limit."""
     batches: list[list[dict[str, Any]]] = []
@@ -369,11 +393,20 @@ class DeadLetterQueue:
     finished-event publisher's on-failure queue (``kind=FINISHED_EVENTS_FAILED``: looked at, never
     redriven)."""
 
-    def __init__(self, url: str, client: SQSClient, *, wait_s: int = 1, kind: QueueKind = FUNCTION_DLQ):
+    def __init__(
+        self,
+        url: str,
+        client: SQSClient,
+        *,
+        wait_s: int = 1,
+        kind: QueueKind = FUNCTION_DLQ,
+        table: StatusTable | None = None,
+    ):
         self.url = url
         self.client = client
         self.wait_s = wait_s  # the long poll that confirms the queue has nothing more to show
         self.kind = kind
+        self.table = table  # the status table: its rows tell a clash from a write outage
 
     @property
     def undelivered(self) -> bool:
@@ -446,6 +479,7 @@ class DeadLetterQueue:
             now_ms=now_ms,
             undelivered=self.undelivered,
             stream_batches=self.kind.stream_batches,
+            row_place=partial(_row_place, self.table) if self.table is not None and self.kind is FUNCTION_DLQ else None,
         )
 
     # -- looking ---------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from .table import (
     WriteResult,
     fit_to_item,
 )
-from .transitions import JobUpdate, coalesce, other_places
+from .transitions import JobUpdate, clash_text, coalesce, other_places
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -305,7 +305,7 @@ def _report_clash(
 ) -> None:
     """Another place's job holds the row (README.md: why the key stays jobId). Its records fail, as
     a malformed record's do: SQS redelivers them until the queue's redrive policy moves them to the
-    DLQ, where ``dlq look`` shows them to an operator. Deleting them would lose a job's events
+    DLQ, where ``dlq show --table`` names them a clash. Deleting them would lose a job's events
     silently; the DLQ keeps them (and the alarm on it fires) while no retry could ever apply them,
     since a row's place is never changed."""
     winner = update.winner
@@ -319,10 +319,7 @@ def _report_clash(
         rowAccount=result.row_account,
         rowRegion=result.row_region,
     )
-    error = AccountClashError(
-        f"job {update.job_id} of account {winner.account} in {winner.region}: its row is the job of account "
-        f"{result.row_account} in {result.row_region}"
-    )
+    error = AccountClashError(clash_text(winner, result.row_account, result.row_region))
     for message_id in message_ids:
         failures[message_id] = error
 

@@ -177,17 +177,30 @@ def check_place(account: str | None = None, region: str | None = None) -> None:
 
 def with_times(table: StatusTable, rows: Iterable[JobRow], batch: int = 100) -> Iterator[JobRow]:
     """``rows`` with their finishedAt, repairedAt, discoveredAt, account and region, read a
-    BatchGetItem at a time."""
+    BatchGetItem at a time; TransientReadError (a StatusTableError) if DynamoDB keeps leaving some
+    unread."""
     iterator = iter(rows)
     while chunk := list(islice(iterator, batch)):
         pending = [row.job_id for row in chunk]
         items: dict[str, JobRow] = {}
+        # Keys DynamoDB leaves unprocessed (it is busy) are asked again after a growing pause:
+        # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
         for attempt in range(UNPROCESSED_RETRIES + 1):
+            if attempt:
+                time.sleep(min(0.05 * 2 ** (attempt - 1), 1.0))
             found, pending = table.get_many_items(pending, consistent=False, attributes=TIMES)
             items.update((str(item[JOB_ID]["S"]), row_from_item(item)) for item in found)
             if not pending:
                 break
-            time.sleep(min(0.05 * 2**attempt, 1.0))  # DynamoDB left keys unprocessed: it is busy
+        else:
+            # Unread, a row would pass for one without a finishedAt or an account, and a filter on
+            # them would leave it out unsaid: better no listing than a silently short one.
+            from .client import TransientReadError
+
+            raise TransientReadError(
+                f"DynamoDB left {len(pending)} row(s) of table {table.name!r} unprocessed after "
+                f"{UNPROCESSED_RETRIES + 1} tries (it is throttling reads): try again shortly, or narrow --since."
+            )
         for row in chunk:
             read = items.get(row.job_id)
             yield (

@@ -44,7 +44,7 @@ from .notification import Notification, Source
 from .sources.base import ParseError
 from .sources.mediaconvert_api import notification_from_job
 from .table import JobRow, StatusTable, WriteOutcome
-from .transitions import order_key
+from .transitions import clash_text, clashes, order_key
 
 if TYPE_CHECKING:
     from mypy_boto3_mediaconvert.client import MediaConvertClient
@@ -415,10 +415,12 @@ class Reconciler:
             notification = replace(notification, discovered=True)
         try:
             if self.dry_run:
-                return Checked(job_id, self._would_write(notification), notification.state)
+                return self._would_write(notification)
             result = self.table.apply(notification)
         except (ClientError, BotoCoreError) as error:
             return self._write_failed(job_id, notification.state, error)
+        if result.outcome is WriteOutcome.CLASH:
+            return _clash(notification, result.row_account, result.row_region)
         verdict = Verdict.REPAIRED if result.outcome is WriteOutcome.APPLIED else Verdict.UNCHANGED
         return Checked(job_id, verdict, notification.state)
 
@@ -429,17 +431,26 @@ class Reconciler:
             ) from error
         return Checked(job_id, Verdict.FAILED, state, f"{type(error).__name__}: {error}")
 
-    def _would_write(self, notification: Notification) -> Verdict:
-        """A dry run reads what the state write's condition would: the row's order key and flag."""
+    def _would_write(self, notification: Notification) -> Checked:
+        """A dry run reads what the state write's condition would: the row's order key, flag and place."""
         stored = self.table.stored_order(notification.job_id)
-        lands = stored is None or (not stored[1] and (stored[0] or "") < order_key(notification))
-        return Verdict.WOULD_REPAIR if lands else Verdict.UNCHANGED
+        if stored is not None and clashes(notification, stored.account, stored.region):
+            return _clash(notification, stored.account, stored.region)
+        lands = stored is None or (not stored.finished and (stored.order_key or "") < order_key(notification))
+        return Checked(notification.job_id, Verdict.WOULD_REPAIR if lands else Verdict.UNCHANGED, notification.state)
 
     def _pace(self) -> None:
         wait = self._next_call - self._clock()
         if wait > 0:
             self._sleep(wait)
         self._next_call = max(self._clock(), self._next_call) + self._interval
+
+
+def _clash(notification: Notification, account: str | None, region: str | None) -> Checked:
+    """MediaConvert's answer is another account's or Region's job than the row's (the row holds
+    ``account`` in ``region``): said as the writer says it, not called unchanged."""
+    reason = f"{clash_text(notification, account, region)}; the row is left as it is"
+    return Checked(notification.job_id, Verdict.FAILED, notification.state, reason)
 
 
 class _NotFound(Exception):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .notification import JobDetails, Notification, OutputSummary
 from .status import JobStatus
@@ -141,6 +141,15 @@ class WriteResult:
     # CLASH's: where the row's job ran (the winner's own place is in the update).
     row_account: str | None = None
     row_region: str | None = None
+
+
+class StoredOrder(NamedTuple):
+    """What the state write's condition reads of a row (``StatusTable.stored_order``)."""
+
+    order_key: str | None
+    finished: bool
+    account: str | None
+    region: str | None
 
 
 class WriteDeadlineError(TimeoutError):
@@ -317,17 +326,19 @@ class StatusTable:
 
     # -- the reads ---------------------------------------------------------------------------
 
-    def stored_order(self, job_id: str) -> tuple[str | None, bool] | None:
-        """The row's order key and finished flag (what the state write's condition reads), or None."""
+    def stored_order(self, job_id: str) -> StoredOrder | None:
+        """What the state write's condition reads of the row (its order key, finished flag and
+        place), or None."""
         item = self.client.get_item(
             TableName=self.name,
             Key={JOB_ID: {"S": job_id}},
             ConsistentRead=True,
-            **_projection((ORDER_KEY, FINISHED)),
+            **_projection((ORDER_KEY, FINISHED, ACCOUNT, REGION)),
         ).get("Item")
         if item is None:
             return None
-        return _string(item, ORDER_KEY), bool(item.get(FINISHED, {}).get("BOOL", False))
+        finished = bool(item.get(FINISHED, {}).get("BOOL", False))
+        return StoredOrder(_string(item, ORDER_KEY), finished, _string(item, ACCOUNT), _string(item, REGION))
 
     def get(
         self, job_id: str, *, consistent: bool = True, attributes: Sequence[str] | None = STATUS_ATTRIBUTES

@@ -12,7 +12,7 @@ warnings (a set union) and progress (the latest report, in order-key order, with
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .notification import Notification
 
@@ -94,6 +94,15 @@ def clashes(notification: Notification, account: str | None, region: str | None)
     return any(mine and theirs and mine != theirs for mine, theirs in pairs)
 
 
+def clash_text(notification: Notification, account: str | None, region: str | None) -> str:
+    """What the writer's log, a repair's report and ``dlq show`` say of a clash (``clashes``): the
+    phrase an operator searches the log for, and both places ('?' where one is not said)."""
+    return (
+        f"two accounts' events for one row: job {notification.job_id} of account {notification.account or '?'} in "
+        f"{notification.region or '?'}, but its row is the job of account {account or '?'} in {region or '?'}"
+    )
+
+
 def other_places(notifications: Iterable[Notification]) -> list[int]:
     """The positions of the notifications that say another place (account, Region) than an earlier
     one of the same job ID: coalesced with it, one would be superseded by the other unseen."""
@@ -114,8 +123,16 @@ def _merge(group: list[Notification]) -> JobUpdate:
     if len(group) == 1:
         return JobUpdate.of(group[0])
     with_progress = [n for n in group if n.progress is not None]
+    winner = max(group, key=order_key)
+    # Where the job ran, as the batch says it (other_places left no contradiction): a winner that
+    # does not say it still carries it into the state write's condition, which would otherwise let
+    # another place's batch-mate be superseded unseen instead of clashing with the row.
+    account = winner.account or next((n.account for n in group if n.account), None)
+    region = winner.region or next((n.region for n in group if n.region), None)
+    if (account, region) != (winner.account, winner.region):
+        winner = replace(winner, account=account, region=region)
     return JobUpdate(
-        winner=max(group, key=order_key),
+        winner=winner,
         warnings=tuple(dict.fromkeys(w for n in group for w in n.warnings)),
         progress=max(with_progress, key=order_key) if with_progress else None,
         records=len(group),

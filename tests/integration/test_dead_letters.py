@@ -22,6 +22,7 @@ from transcoder_status import cli
 from transcoder_status.cli import EXIT_UNREADABLE, app
 from transcoder_status.cli.signals import Interrupted
 from transcoder_status.dead_letters import (
+    CLASH,
     FAILED_BATCH,
     FINISHED_EVENTS_FAILED,
     FIRST_SENT_ATTRIBUTE,
@@ -457,3 +458,38 @@ def test_a_redrive_that_could_not_delete_reports_possible_duplicates(
     monkeypatch.setattr(queue.client, "delete_message_batch", refused)
     result = queue.redrive()
     assert (result.moved, len(result.possibly_duplicated), result.complete) == (0, 3, False)
+
+
+def test_a_clash_the_row_shows_stays_in_the_dlq_and_a_write_outage_goes_back(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two accounts' events for one row (docs/multi-account.md): the other account's event parses,
+    as a write outage's does, but a redrive could only bring it back after MaxReceiveCount more
+    deliveries. The table's row tells them apart; without the table the reason says how to."""
+    queue, dlq = stack.outputs["NotificationQueueUrl"], stack.outputs["DeadLetterQueueUrl"]
+    writer = StatusWriter(StatusTable(stack.outputs["TableName"], boto3.client("dynamodb")))
+    now_ms = int(time.time() * 1000)
+    job = "6300000000000-clash1"
+    first = mediaconvert_event(job, "PROGRESSING", now_ms, account="111122223333", region="us-east-1")
+    other = json.dumps(mediaconvert_event(job, "COMPLETE", now_ms + 1, account="444455556666", region="eu-west-1"))
+    outage = json.dumps(mediaconvert_event("6300000000000-outage", "COMPLETE", now_ms, account="444455556666"))
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(first))
+    drain(queue, writer)
+    clash_id = sqs.send_message(QueueUrl=queue, MessageBody=other)["MessageId"]
+    drain(queue, writer)  # refused as a clash: MaxReceiveCount 1 takes it to the DLQ
+    outage_id = sqs.send_message(QueueUrl=dlq, MessageBody=outage)["MessageId"]
+    assert counts(dlq) == (2, 0)
+
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+    unread = show()
+    assert unread[clash_id]["kind"] == WRITE_FAILED and "unless the function logged" in unread[clash_id]["reason"]
+    letters = show("--table", writer.table.name)
+    assert (letters[clash_id]["kind"], letters[outage_id]["kind"]) == (CLASH, WRITE_FAILED)
+    assert "111122223333 in us-east-1" in letters[clash_id]["reason"]
+    moved = runner.invoke(app, ["dlq", "redrive", "--table", writer.table.name])
+    assert moved.exit_code == 1, moved.output  # the clash stayed
+    assert "Moved 1 message(s)" in moved.stdout and f"stayed in the queue: {clash_id}" in moved.stderr
+    assert set(show()) == {clash_id} and counts(queue) == (1, 0)
+    row = writer.table.get(job, attributes=None)
+    assert row is not None and (row.account, row.state) == ("111122223333", "PROGRESSING")

@@ -549,3 +549,23 @@ def test_two_accounts_events_for_one_job_in_one_batch_are_not_folded_into_one_wr
     assert failed_ids(invoke(writer, {"Records": [other]})) == {other["messageId"]}
     assert emitted_metrics(capsys.readouterr().out) == {"AccountClashes": 1}
     assert [r for r in caplog.records if "two accounts' events for one row" in r.getMessage()]
+
+
+def test_another_accounts_event_batched_with_one_that_says_no_place_still_clashes(
+    writer: StatusWriter, capsys: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Coalesced, the winner was the event that says no place (an account or Region dropped as
+    malformed, an older forwarder): the state write's condition did not see the other account, whose
+    event was then superseded unseen. The batch's place for the job goes with its winner."""
+    owner = mc_record("PROGRESSING", 1_000, "e-1", account="111122223333", region="us-east-1")
+    assert failed_ids(invoke(writer, {"Records": [owner]})) == set()
+    other = mc_record("STATUS_UPDATE", 2_000, "e-2", account="444455556666", region="eu-west-1")
+    bare = mc_record("COMPLETE", 3_000, "e-3")
+    event = json.loads(bare["body"])
+    del event["account"], event["region"]
+    bare["body"] = json.dumps(event)
+    capsys.readouterr()
+    assert other["messageId"] in failed_ids(invoke(writer, {"Records": [other, bare]}))
+    assert emitted_metrics(capsys.readouterr().out).get("AccountClashes", 0) >= 1
+    row = writer.table.get(JOB, attributes=None)
+    assert row is not None and (row.state, row.account) == ("PROGRESSING", "111122223333")

@@ -455,3 +455,25 @@ def test_the_stuck_check_still_counts_when_its_writes_are_denied(
     with pytest.raises(TableUnavailable, match="AccessDeniedException"):
         stuck_check.lambda_handler({}, LocalContext("stuck-check-test", 60), check)
     assert emitted(capsys.readouterr().out)["StuckJobs"] == 3
+
+
+def test_an_answer_about_another_accounts_job_with_the_rows_id_is_a_clash_reported_not_unchanged(
+    writer: StatusWriter, stand_in: MediaConvertStandIn
+) -> None:
+    """The row is a source account's job; the account asked (here the central one) ran another job
+    with the same ID (docs/multi-account.md). The row stays its own job's, and the check says why
+    instead of calling the row unchanged, as the writer logs a clash instead of dropping it."""
+    job = "1700000000000-clash1"
+    event(writer, job, "STATUS_UPDATE", 1_000, percent=40, account="444455556666", region="eu-west-1")
+    stand_in.put({**truth(job, "COMPLETE"), "Arn": f"arn:aws:mediaconvert:us-east-1:123456789012:jobs/{job}"})
+    row = writer.table.get(job, attributes=None)
+    assert row is not None
+    (dry,) = reconciler(writer, dry_run=True).reconcile([row]).checked  # says what a run would do
+    (checked,) = reconciler(writer).reconcile([row]).checked
+    assert dry == checked
+    assert checked.verdict is Verdict.FAILED and checked.reason is not None
+    assert "two accounts' events for one row" in checked.reason
+    assert "123456789012 in us-east-1" in checked.reason and "444455556666 in eu-west-1" in checked.reason
+    after = writer.table.get(job, attributes=None)
+    assert after is not None and after.repaired_at is None
+    assert (after.state, after.account) == ("STATUS_UPDATE", "444455556666")

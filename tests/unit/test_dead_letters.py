@@ -61,3 +61,23 @@ def test_a_notification_that_says_its_account_is_explained_with_what_a_clash_loo
     del event["account"], event["region"]
     bare = dead_letters.explain({**message, "Body": json.dumps(event)}, now_ms=1_755_000_001_000)
     assert "two accounts" not in bare.reason
+
+
+def test_a_clash_told_by_the_row_is_not_redriven_by_default() -> None:
+    """The row's place never changes (table.py): a letter from another account or Region than its
+    job's row could only come back here after MaxReceiveCount more deliveries (and fire the alarm
+    again), so a redrive leaves it unless --all. One whose row says its own place, or no place, or
+    that has no row, failed on writing: safe to redrive. A row that could not be read tells nothing."""
+    event = mediaconvert_event("1502631977930-rabioh", "COMPLETE", 1_755_000_000_000, account="444455556666")
+    message = {"MessageId": "m-1", "Body": json.dumps(event), "Attributes": {"SentTimestamp": "1755000000300"}}
+    rows = {"1502631977930-rabioh": ("111122223333", "us-east-1")}
+    clash = dead_letters.explain(message, now_ms=1_755_000_001_000, row_place=rows.get)
+    assert clash.kind == dead_letters.CLASH and clash.job_id == "1502631977930-rabioh"
+    assert "111122223333" in clash.reason and "444455556666" in clash.reason
+    assert (clash.applies(), clash.applies(everything=True)) == (False, True)
+    for place in (("444455556666", event["region"]), ("444455556666", None), (None, None)):
+        written = dead_letters.explain(message, now_ms=1_755_000_001_000, row_place=lambda _, p=place: p)
+        assert (written.kind, written.applies()) == (dead_letters.WRITE_FAILED, True)
+        assert "safe to redrive" in written.reason and "unless" not in written.reason
+    unread = dead_letters.explain(message, now_ms=1_755_000_001_000, row_place=lambda _: None)
+    assert unread.kind == dead_letters.WRITE_FAILED and "unless the function logged" in unread.reason

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from transcoder_status.listing import LISTED_STATUSES, parse_duration, query_jobs, status_choice
+from transcoder_status.client import TransientReadError
+from transcoder_status.listing import (
+    LISTED_STATUSES,
+    UNPROCESSED_RETRIES,
+    parse_duration,
+    query_jobs,
+    status_choice,
+    with_times,
+)
 from transcoder_status.status import JobStatus
 from transcoder_status.table import STATUS_SHARDS, JobRow, status_shard
 
@@ -96,3 +104,32 @@ def test_the_merge_is_newest_first_across_shards_and_statuses_and_reads_only_wha
     since, until = "2025-08-12T12:00:00.000Z", "2025-08-12T11:00:00.000Z"
     assert list(query_jobs(table, (JobStatus.RUNNING,), since=since, until=until)) == []  # type: ignore[arg-type]
     assert table.calls == []
+
+
+class BusyTable:
+    """BatchGetItem as DynamoDB answers it under load: ``stubborn`` keys are left unprocessed every
+    time, any other key once, then read (with the place a central stack's row records)."""
+
+    name = "busy"
+
+    def __init__(self, stubborn: set[str]):
+        self.stubborn, self.asked = stubborn, Counter[str]()
+
+    def get_many_items(self, job_ids: list[str], **_: Any) -> tuple[list[dict[str, Any]], list[str]]:
+        self.asked.update(job_ids)
+        pending = [job_id for job_id in job_ids if job_id in self.stubborn or self.asked[job_id] == 1]
+        found = [{"jobId": {"S": j}, "account": {"S": "444455556666"}} for j in job_ids if j not in pending]
+        return found, pending
+
+
+def test_rows_left_unprocessed_are_retried_and_never_silently_left_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filtered listing keeps the rows whose account (or finishedAt) it read: a row DynamoDB left
+    unprocessed on every retry would be filtered out as if it did not match. It is an error instead."""
+    monkeypatch.setattr("transcoder_status.listing.time.sleep", lambda _: None)
+    rows = [JobRow(job_id=f"job-{n}", status=JobStatus.SUCCESS, finished=True) for n in range(3)]
+    read = list(with_times(BusyTable(set()), rows))  # type: ignore[arg-type]
+    assert [row.account for row in read] == ["444455556666"] * 3  # each left once, read on the retry
+    busy = BusyTable({"job-1"})
+    with pytest.raises(TransientReadError, match=r"1 row\(s\).*unprocessed"):
+        list(with_times(busy, rows))  # type: ignore[arg-type]
+    assert busy.asked["job-1"] == UNPROCESSED_RETRIES + 1

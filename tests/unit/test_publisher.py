@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import botocore
 import pytest
 from jsonschema import Draft202012Validator
 
@@ -266,3 +267,13 @@ def test_the_docs_example_event_fits_the_schema() -> None:
     (event,) = [block for block in blocks if isinstance(block.get("detail-type"), str)]
     VALIDATOR.validate(event["detail"])
     assert event["detail"]["account"] != event["account"]  # the job's account, not the central stack's
+
+
+def test_every_region_botocore_knows_is_a_region_name_to_the_parser_and_the_schema() -> None:
+    """eusc-de-east-1 (the AWS European Sovereign Cloud) has a four-letter first part: a MediaConvert
+    job there must keep its Region, be listed by it and publish a valid event."""
+    endpoints = json.loads((Path(botocore.__file__).parent / "data" / "endpoints.json").read_text())
+    regions = [region for partition in endpoints["partitions"] for region in partition["regions"]]
+    assert "eusc-de-east-1" in regions and len(regions) > 30
+    detail = finished_detail(row(account="444455556666", region="eu-west-1"))
+    assert [r for r in regions if not REGION_NAME.fullmatch(r) or not VALIDATOR.is_valid({**detail, "region": r})] == []

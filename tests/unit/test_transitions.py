@@ -197,3 +197,15 @@ def test_other_places_are_the_notifications_that_contradict_their_jobs_place_so_
         note("ERROR", 7, "g", account="111122223333", region="us-east-1"),
     ]
     assert other_places(batch) == [3, 4]
+
+
+def test_a_coalesced_winner_carries_the_place_its_batch_mates_say() -> None:
+    """The state write's condition is the winner's: a winner that does not say where its job ran
+    takes the batch's place, so another place's row still refuses the whole update (a clash)."""
+    said = note("PROGRESSING", 1, "a", account="444455556666")
+    region = note("STATUS_UPDATE", 2, "b", region="eu-west-1")
+    bare = note("COMPLETED", 3, "c")
+    update = coalesce([said, region, bare])["job"]
+    assert (update.winner.event_id, update.winner.account, update.winner.region) == ("c", "444455556666", "eu-west-1")
+    assert order_key(update.winner) == order_key(bare)  # the same key on any redelivery
+    assert coalesce([bare])["job"].winner is bare

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..dead_letters import (
+    CLASH,
     FAILED_BATCH,
     FINISHED_EVENTS_FAILED,
     FUNCTION_DLQ,
@@ -81,6 +82,16 @@ EventsUrlOption = Annotated[
         "--events-url", envvar="EVENTS_FAILED_URL", help="That queue (the FinishedEventsFailedQueueUrl output)."
     ),
 ]
+TableOption = Annotated[
+    str | None,
+    typer.Option(
+        "--table",
+        "-t",
+        envvar="TABLE_NAME",
+        help="The status table (the TableName output): its rows tell a clash (another account's or Region's "
+        "job holds the row; never redriven without --all) from a write outage.",
+    ),
+]
 MaxOption = Annotated[int | None, typer.Option("--max", min=1, help="At most this many messages (default: all).")]
 RetentionOption = Annotated[
     float,
@@ -102,6 +113,7 @@ def _dlq(
     force: bool,
     events_url: str | None = None,
     events: bool = False,
+    table: str | None = None,
 ) -> DeadLetterQueue:
     if undelivered and events:
         raise typer.BadParameter("give --undelivered or --events, not both", param_hint="--events")
@@ -117,10 +129,18 @@ def _dlq(
         queue.check(force)
     except DeadLetterQueueError as error:
         raise fail(str(error)) from None
+    if table and kind is FUNCTION_DLQ:
+        queue.table = output.status_table(table, region, endpoint_url)
     return queue
 
 
-_KIND_STYLE = {WRITE_FAILED: "green", SNS_CONTROL: "yellow", UNDELIVERED: "green", FAILED_BATCH: "yellow"}
+_KIND_STYLE = {
+    WRITE_FAILED: "green",
+    SNS_CONTROL: "yellow",
+    UNDELIVERED: "green",
+    FAILED_BATCH: "yellow",
+    CLASH: "yellow",
+}
 
 
 @app.command("show", epilog=EXIT_CODES.format(what="not every message was shown"))
@@ -135,6 +155,7 @@ def show(
     undelivered_url: UndeliveredUrlOption = None,
     events: EventsOption = False,
     events_url: EventsUrlOption = None,
+    table: TableOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
@@ -143,7 +164,15 @@ def show(
     Each message is hidden for seconds while it is read, and visible again as soon as the look ends
     (also when it is interrupted)."""
     queue = _dlq(
-        dlq_url, undelivered_url, undelivered, region, endpoint_url, force=force, events_url=events_url, events=events
+        dlq_url,
+        undelivered_url,
+        undelivered,
+        region,
+        endpoint_url,
+        force=force,
+        events_url=events_url,
+        events=events,
+        table=table,
     )
     try:
         with interruptible():
@@ -241,12 +270,14 @@ def redrive(
     force: ForceOption = False,
     dlq_url: DlqOption = None,
     undelivered_url: UndeliveredUrlOption = None,
+    table: TableOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Move the DLQ's messages that can make a row back to the queue they came from; the function
-    then tries them again. What stays (malformed, SNS control, too old) is listed."""
-    queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url, force=force)
+    then tries them again. What stays (malformed, SNS control, too old, a clash the table's row
+    shows) is listed."""
+    queue = _dlq(dlq_url, undelivered_url, undelivered, region, endpoint_url, force=force, table=table)
     stopped: KeyboardInterrupt | None = None
     try:
         with interruptible():

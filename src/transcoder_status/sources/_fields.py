@@ -24,10 +24,11 @@ MAX_JOB_ID = 512
 
 # DynamoDB numbers hold 38 digits; durations, sizes and counts of real jobs stay far below this.
 MAX_DETAIL_NUMBER = 10**15
-# An AWS account ID; a Region name (us-east-1, eu-west-1, us-gov-west-1, ap-southeast-5). ASCII
-# digits only ([0-9], not \d, which takes any script's): the finished event's schema says the same.
+# An AWS account ID; a Region name (us-east-1, us-gov-west-1, eusc-de-east-1: the first part is not
+# always two letters, as botocore's data/partitions.json shows). ASCII digits only ([0-9], not \d,
+# which takes any script's): the finished event's schema says the same.
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
-REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+REGION_NAME = re.compile(r"[a-z]{2,}(-[a-z]+)+-[0-9]{1,2}")
 
 
 class Fields:

@@ -54,6 +54,9 @@ def parse(doc: JsonObject, delivery: Delivery) -> Notification:
         progress=100 if status is JobStatus.SUCCESS else _percent(progress),
         phase=None if progress is None else progress.text("currentPhase"),
         user_metadata=detail.string_map("userMetadata"),
+        # Where the job ran: a rule that forwards the event to another account's or Region's bus
+        # keeps its account and Region the source's (bus_delivery.py's stand-in does the same):
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-account.html
         account=event.matching("account", ACCOUNT_ID, "a 12-digit account ID"),
         region=event.matching("region", REGION_NAME, "a Region name"),
         dropped=tuple(event.dropped),
