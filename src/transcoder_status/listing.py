@@ -109,7 +109,7 @@ def list_jobs(
     finished_until: Moment | None = None,
     times: bool = False,
     account: str | None = None,
-    region: str | None = None,
+    job_region: str | None = None,
     **connection: Any,
 ) -> Iterator[JobRow]:
     """Jobs whose row was last written in [``since``, ``until``], newest first, paging for you.
@@ -120,8 +120,8 @@ def list_jobs(
     JobMonitor does. Each row holds the listing's attributes (table.LISTING_ATTRIBUTES), not the
     outputs, warnings or user metadata: ``JobMonitor(job_id).details()`` reads a whole row.
     ``finished_since``, ``finished_until``: only jobs that finished in that window (by finishedAt);
-    ``account``, ``region``: only MediaConvert jobs that ran in that account (12 digits) or Region
-    (``region_name`` is the table's); ``times``: each row with its finishedAt, repairedAt,
+    ``account``, ``job_region``: only MediaConvert jobs that ran in that account (12 digits) or
+    Region (``region_name`` is the table's, as everywhere); ``times``: each row with its finishedAt, repairedAt,
     discoveredAt, account and region. The index projects none of these: each listed row's are read
     with BatchGetItem (one per 100 rows), and a filter on them reads every row of the window until
     ``limit`` match. Errors are the client's: StatusTableError (also for a table deployed without
@@ -131,7 +131,7 @@ def list_jobs(
     from .client import connect
 
     statuses = status_choice(status)  # a bad status fails here, before the first row is asked for
-    check_place(account, region)
+    check_place(account, job_region)
     now = time.time()
     start, end = _at(since, now), _at(until, now)
     finished_start, finished_end = _at(finished_since, now), _at(finished_until, now)
@@ -144,7 +144,7 @@ def list_jobs(
             raise ValueError("running jobs have no finish time: list SUCCESS, ERROR or CANCELED jobs")
     table = connect(table_name, **connection)
     finished = finished_start is not None or finished_end is not None
-    if not finished and account is None and region is None:
+    if not finished and account is None and job_region is None:
         rows = query_jobs(table, statuses, since=start, until=end, limit=limit, page_size=page_size)
         return _explained(table, with_times(table, rows) if times else rows)
     if finished_start is not None:
@@ -162,7 +162,7 @@ def list_jobs(
             )
         )
         and (account is None or row.account == account)
-        and (region is None or row.region == region)
+        and (job_region is None or row.region == job_region)
     )
     return _explained(table, islice(kept, limit))
 

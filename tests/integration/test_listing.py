@@ -311,13 +311,18 @@ def test_listing_by_the_account_and_region_a_job_ran_in(clocked: ClockedTable, m
         return ids(list(list_jobs(table_name=clocked.name, page_size=1, **filters)))
 
     assert listed(account="444455556666") == ["5500000000000-third", "5500000000000-second"]
-    assert listed(region="us-east-1") == ["5500000000000-third", "5500000000000-first"]
-    assert listed(account="444455556666", region="eu-west-1") == ["5500000000000-second"]
+    assert listed(job_region="us-east-1") == ["5500000000000-third", "5500000000000-first"]
+    assert listed(account="444455556666", job_region="eu-west-1") == ["5500000000000-second"]
     assert listed(account="444455556666", limit=1) == ["5500000000000-third"]
     assert listed(account="123456789012") == []  # an account with no jobs here
     (row,) = list_jobs(table_name=clocked.name, account="111122223333")
     assert (row.account, row.region) == ("111122223333", "us-east-1") and row.finished_at is not None
-    for bad in ({"account": "44445555666"}, {"account": "\u0664" * 12}, {"region": "EU-WEST-1"}, {"region": ""}):
+    for bad in (
+        {"account": "44445555666"},
+        {"account": "\u0664" * 12},
+        {"job_region": "EU-WEST-1"},
+        {"job_region": ""},
+    ):
         with pytest.raises(ValueError, match=r"account ID|Region name"):
             list_jobs(table_name="not-connected", **bad)
 

@@ -209,7 +209,7 @@ def list_jobs_command(
                 finished_until=finished_until_at,
                 times=True,
                 account=account,
-                region=job_region,
+                job_region=job_region,
             )
         )
     except ValueError as error:
