@@ -39,7 +39,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .mediaconvert_clients import MediaConvertClients, OneClient, Place, PlaceClients, RoleRefused
+from .mediaconvert_clients import (
+    ASSUME_ROLE_WORST_S,
+    MediaConvertClients,
+    OneClient,
+    Place,
+    PlaceClients,
+    RoleRefused,
+    within,
+)
 from .notification import Notification, Source
 from .sources.base import ParseError
 from .sources.mediaconvert_api import notification_from_job
@@ -60,8 +68,9 @@ CLIENT_CONFIG = Config(
     read_timeout=READ_TIMEOUT_S,
 )
 # The longest one call through CLIENT_CONFIG can take: every attempt times out, with botocore's
-# longest backoff (20 s) between them. With less time left, a call goes through a bounded client.
-WORST_CALL_S = ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (ATTEMPTS - 1) * 20
+# longest backoff (20 s) between them, after the reader role's AssumeRole if one is due. With less
+# time left, a call goes through a bounded client (and a bounded AssumeRole).
+WORST_CALL_S = ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (ATTEMPTS - 1) * 20 + ASSUME_ROLE_WORST_S
 MIN_CALL_S = 0.5  # no call starts with less time than this left
 MAX_CONSECUTIVE_FAILURES = 5
 # DynamoDB's answers that mean no write to the table can succeed: stop, say so.
@@ -130,16 +139,7 @@ class Report:
 
 def client_config(timeout_s: float | None = None) -> Config:
     """The MediaConvert clients' config; with ``timeout_s``, one attempt whose connect and read fit in it."""
-    if timeout_s is None:
-        return CLIENT_CONFIG
-    seconds = max(timeout_s, 0.1)
-    return CLIENT_CONFIG.merge(
-        Config(
-            connect_timeout=min(CONNECT_TIMEOUT_S, seconds / 2),
-            read_timeout=min(READ_TIMEOUT_S, seconds / 2),
-            retries={"mode": "standard", "total_max_attempts": 1},
-        )
-    )
+    return CLIENT_CONFIG if timeout_s is None else within(CLIENT_CONFIG, CONNECT_TIMEOUT_S, READ_TIMEOUT_S, timeout_s)
 
 
 def mediaconvert_client(*, timeout_s: float | None = None, **options: Any) -> MediaConvertClient:

@@ -58,7 +58,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .listing import LISTING_PAGE, query_jobs, with_times
-from .mediaconvert_clients import DEFAULT_READER_ROLE_NAME, Place, PlaceClients
+from .mediaconvert_clients import DEFAULT_READER_ROLE_NAME, STS_CONFIG, Place, PlaceClients
 from .notification import Source
 from .reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from .status import JobStatus
@@ -252,7 +252,7 @@ def _events_client() -> Any:
 
 def _caller_account() -> str:
     """This function's own account, from STS (GetCallerIdentity needs no permission)."""
-    return str(boto3.client("sts").get_caller_identity()["Account"])
+    return str(boto3.client("sts", config=STS_CONFIG).get_caller_identity()["Account"])
 
 
 def accounts_allowed(policy: dict[str, Any]) -> tuple[str, ...]:

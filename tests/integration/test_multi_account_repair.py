@@ -29,7 +29,7 @@ from transcoder_status.local.mediaconvert import MediaConvertStandIn, hanging
 from transcoder_status.local.messages import mediaconvert_event, mediaconvert_job, sqs_record
 from transcoder_status.local.provision import ProvisioningError, Stack
 from transcoder_status.mediaconvert_clients import Place
-from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client
+from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client, mediaconvert_clients
 from transcoder_status.status import JobStatus
 from transcoder_status.table import StatusTable
 
@@ -298,6 +298,29 @@ def test_a_hanging_account_does_not_keep_the_others_from_being_asked(
     assert verdicts.get(ours) is Verdict.REPAIRED  # asked in its share, after the hanging place used its own
     assert not any(verdicts.get(job) is Verdict.REPAIRED for job in theirs)
     assert report.stopped is not None and f"{stuck_there}/{SOURCE_REGION}: " in report.stopped
+
+
+def test_a_hanging_sts_keeps_to_the_deadline_and_the_home_rows_are_still_repaired(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    theirs = [job_id() for _ in range(3)]
+    other = new_account()
+    for job in theirs:
+        running_in(writer, job, other, SOURCE_REGION)
+    ours = job_id()
+    running_in(writer, ours)
+    ended_in(stand_in, ours)
+    rows = [writer.table.get(job, attributes=None) for job in [*theirs, ours]]  # the other account first
+    with hanging() as hung:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", hung)  # STS accepts the AssumeRole and never answers
+        reconciler = Reconciler(writer.table, mediaconvert_clients(REGION, ACCOUNT), rate_per_second=1_000)
+        started = time.monotonic()
+        report = reconciler.reconcile([row for row in rows if row is not None], deadline=started + 6)
+        elapsed = time.monotonic() - started
+    assert elapsed < 6 + 1, elapsed
+    verdicts = {checked.job_id: checked.verdict for checked in report.checked}
+    assert verdicts.get(ours) is Verdict.REPAIRED
+    assert not any(verdicts.get(job) is Verdict.REPAIRED for job in theirs)
 
 
 def test_a_source_region_that_runs_no_mediaconvert_is_refused_before_anything_is_created(emulator: Emulator) -> None:

@@ -25,7 +25,7 @@ from ..aws_errors import explain
 from ..client import StatusTableError, explained_errors
 from ..display import Column, fitted
 from ..listing import check_place, stuck_jobs, with_times
-from ..mediaconvert_clients import DEFAULT_READER_ROLE_NAME, ROLE_NAME
+from ..mediaconvert_clients import DEFAULT_READER_ROLE_NAME, ROLE_NAME, STS_CONFIG
 from ..notification import Source
 from ..reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from ..table import DEFAULT_RETENTION_DAYS, StatusTable
@@ -151,7 +151,8 @@ def _reconciler(
     def caller_account() -> str:
         import boto3
 
-        return str(boto3.client("sts", region_name=home_region).get_caller_identity()["Account"])
+        sts = boto3.client("sts", region_name=home_region, config=STS_CONFIG)
+        return str(sts.get_caller_identity()["Account"])
 
     clients = mediaconvert_clients(
         home_region,
