@@ -178,11 +178,14 @@ class StuckCheck:
         if self.ingest_bus is None:
             return ()
         try:
-            policy = _events_client().describe_event_bus(Name=self.ingest_bus).get("Policy", "{}")
+            policy = json.loads(_events_client().describe_event_bus(Name=self.ingest_bus).get("Policy") or "{}")
         except (ClientError, BotoCoreError) as error:
             stopped.append(f"discovery: the source accounts are unknown (DescribeEventBus: {error})")
             return ()
-        return accounts_allowed(json.loads(policy))
+        except ValueError as error:  # not JSON: said as a refusal is, and the check goes on
+            stopped.append(f"discovery: the source accounts are unknown (the policy of {self.ingest_bus}: {error})")
+            return ()
+        return accounts_allowed(policy)
 
     def run(self, now: float | None = None, deadline: float | None = None) -> StuckReport:
         """The running jobs whose row is older than the threshold, after repairing what MediaConvert
@@ -255,20 +258,27 @@ def _caller_account() -> str:
     return str(boto3.client("sts", config=STS_CONFIG).get_caller_identity()["Account"])
 
 
-def accounts_allowed(policy: dict[str, Any]) -> tuple[str, ...]:
+def accounts_allowed(policy: Any) -> tuple[str, ...]:
     """The account IDs an event bus policy's Allow statements name as principals (by ID or as an
-    account root ARN); an organization's condition names none."""
+    account root ARN); an organization's condition names none. Any shape IAM's grammar allows (a
+    Statement or a list of them, a principal or a list: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html),
+    and none from what is not a policy (edited by hand): a crash would lose the run's metrics."""
+    statements = policy.get("Statement") if isinstance(policy, dict) else None
     found: list[str] = []
-    for statement in policy.get("Statement", []):
-        principal = statement.get("Principal")
-        if statement.get("Effect") != "Allow" or not isinstance(principal, dict):
+    for statement in _listed(statements):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
-        named = principal.get("AWS", [])
-        for entry in [named] if isinstance(named, str) else named:
-            match = _ACCOUNT_PRINCIPAL.fullmatch(str(entry))
+        principal = statement.get("Principal")
+        for entry in _listed(principal.get("AWS") if isinstance(principal, dict) else None):
+            match = _ACCOUNT_PRINCIPAL.fullmatch(entry) if isinstance(entry, str) else None
             if match:
                 found.append(match.group(1) or match.group(2))
     return tuple(dict.fromkeys(found))
+
+
+def _listed(value: Any) -> list[Any]:
+    """A policy element that is one value or a list of them, as a list."""
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 _ACCOUNT_PRINCIPAL = re.compile(r"(\d{12})|arn:[\w-]+:iam::(\d{12}):root")
