@@ -189,13 +189,15 @@ class Reconciler:
         self._next_call = 0.0
         self._failures = 0  # calls failed in a row, in the place being asked
 
-    def reconcile(self, rows: Iterable[JobRow], deadline: float | None = None) -> Report:
+    def reconcile(
+        self, rows: Iterable[JobRow], deadline: float | None = None, *, report: Report | None = None
+    ) -> Report:
         """GetJob for each running MediaConvert row (others are skipped), in the row's own account
         and Region (a row that names none: the home's); an answer that the job ended is written as
         its notification. A job MediaConvert says still runs is left as it is, stuck: a hung
         transcode must stay visible. No call starts after ``deadline`` (monotonic), and none
-        outlasts it."""
-        report = Report()
+        outlasts it. ``report``: filled as it goes (interrupted, it holds what was done)."""
+        report = Report() if report is None else report
         by_place: dict[Place, list[JobRow]] = {}
         for row in rows:
             if row.source == Source.MEDIACONVERT and not row.finished:
@@ -238,14 +240,15 @@ class Reconciler:
         deadline: float | None = None,
         *,
         places: Sequence[Place] = (),
+        report: Report | None = None,
     ) -> Report:
         """Every job MediaConvert created since ``since`` in each of ``places`` (none: the home's),
         written as a notification: rows missing or behind catch up. Only the jobs the stack records:
         of ``queue`` (in the home place: the stack's queue filter is of its own account and Region)
         and with ``user_metadata`` (key, value) when the stack narrows its rule so
         (MediaConvertQueueArn, ...UserMetadata...), in ``statuses`` (all if none). A job that ended
-        before the table keeps rows is skipped."""
-        report = Report()
+        before the table keeps rows is skipped. ``report``: filled as it goes."""
+        report = Report() if report is None else report
         horizon = time.time() - (self.table.retention_days - 1) * 86_400
         wanted = tuple(statuses)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import uuid
 from typing import Any
@@ -21,6 +22,7 @@ from tests.integration.conftest import invoke
 from tests.integration.test_local_stack import new_stack
 from tests.integration.test_multi_account import new_account
 from transcoder_status import cli, stuck_check
+from transcoder_status.cli.signals import Interrupted
 from transcoder_status.handler import StatusWriter
 from transcoder_status.local.accounts import SOURCE_REGION, account_session, provision_forwarder
 from transcoder_status.local.context import LocalContext
@@ -241,6 +243,37 @@ def test_reconcile_and_backfill_ask_the_accounts_and_regions_named(
     both = runner.invoke(cli.app, ["backfill", "--since", "1h", "--json", *places])
     assert both.exit_code == 0, both.output  # each account in each Region: the home's has no role to assume
     assert {c["jobId"] for c in json.loads(both.stdout)["checked"]} == {stuck, missing, ours_missing}
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_reconcile_interrupted_says_what_it_repaired_and_exits_128_plus_the_signal(
+    signum: int,
+    code: int,
+    writer: StatusWriter,
+    stand_in: MediaConvertStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    monkeypatch.setattr(cli.output, "console", Console(width=250))
+    jobs = [job_id() for _ in range(3)]
+    for job in jobs:
+        running_in(writer, job)
+        ended_in(stand_in, job)
+    write = Reconciler._write
+    written: list[str] = []
+
+    def write_then_stop(self: Reconciler, job: str, *args: Any, **kwargs: Any) -> Any:
+        if written:  # the second job: the signal arrives (Ctrl-C, or SIGTERM made an interrupt)
+            raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
+        written.append(job)
+        return write(self, job, *args, **kwargs)
+
+    monkeypatch.setattr(Reconciler, "_write", write_then_stop)
+    result = runner.invoke(cli.app, ["reconcile", "--stuck", "0s"])
+    assert result.exit_code == code, result.output
+    (repaired,) = written
+    assert repaired in result.stdout and "repaired" in result.stdout  # what was done is said
+    assert "Interrupted" in result.stderr and "Run it again" in result.stderr
 
 
 @pytest.mark.parametrize(
