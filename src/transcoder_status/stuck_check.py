@@ -18,8 +18,8 @@ queue and userMetadata filters) and writes a row, marked discovered, for each th
 
 Each row is asked in its own account and Region (the ``account`` and ``region`` its events
 recorded): through the reader role READER_ROLE_NAME there (``mediaconvert_clients``), with no role in
-the stack's own account and Region. Discovery lists the stack's own account and Region, and each
-source account in this Region and SOURCE_REGIONS. The source accounts are those the ingest bus's
+the stack's own account. Discovery lists the stack's own account and each source account, each in
+this Region and SOURCE_REGIONS. The source accounts are those the ingest bus's
 policy names (INGEST_EVENT_BUS_NAME, read once per execution environment): a list parameter has no
 length bound, and the function's environment must stay under 4 KB. With SourceOrganizationId the
 policy names an organization, whose accounts cannot be listed without AWS Organizations: discovery
@@ -165,12 +165,11 @@ class StuckCheck:
         )
 
     def discovery_places(self, clients: PlaceClients, stopped: list[str]) -> list[Place]:
-        """The home place, and each source account in the home Region and the source Regions."""
-        places = [clients.home]
-        for account in self.source_accounts(stopped):
-            for region in (clients.home.region, *self.source_regions):
-                places.append(clients.place(account, region))
-        return list(dict.fromkeys(places))
+        """The stack's own account and each source account, each in the home Region and the source
+        Regions (the stack's own account sends from its other Regions through forwarders too)."""
+        regions = (clients.home.region, *self.source_regions)
+        accounts = (None, *self.source_accounts(stopped))
+        return list(dict.fromkeys(clients.place(account, region) for account in accounts for region in regions))
 
     def source_accounts(self, stopped: list[str]) -> tuple[str, ...]:
         """The accounts the ingest bus's policy lets put events, read each run (a stack update changes

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from transcoder_status import stuck_check
+from transcoder_status.mediaconvert_clients import MediaConvertClients, Place
 from transcoder_status.stuck_check import StuckCheck, accounts_allowed
 from transcoder_status.table import StatusTable
 
 ONE, TWO = "111122223333", "444455556666"
+ALLOW_TWO = {"Effect": "Allow", "Principal": {"AWS": TWO}}
 
 
 @pytest.mark.parametrize(
@@ -58,3 +60,17 @@ def test_a_policy_that_is_not_json_is_said_and_the_check_goes_on(monkeypatch: py
         lambda: Events(json.dumps({"Statement": {"Effect": "Allow", "Principal": {"AWS": ONE}}})),
     )
     assert check.source_accounts([]) == (ONE,)
+
+
+def test_discovery_lists_the_stacks_own_account_in_the_source_regions_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The central account's other Regions send through a forwarder too (docs/multi-account.md):
+    their running jobs with no row are found as the source accounts' are."""
+    clients = MediaConvertClients("us-east-1", ONE)
+    monkeypatch.setattr(stuck_check, "_events_client", lambda: Events(json.dumps({"Statement": [ALLOW_TWO]})))
+    check = StuckCheck(StatusTable("t", client=None), source_regions=("eu-west-1", "us-east-1"), ingest_bus="b")  # type: ignore[arg-type]
+    assert check.discovery_places(clients, []) == [
+        Place(None, "us-east-1"),
+        Place(None, "eu-west-1"),
+        Place(TWO, "us-east-1"),
+        Place(TWO, "eu-west-1"),
+    ]
