@@ -204,7 +204,7 @@ class Reconciler:
                 by_place.setdefault(self.clients.place(row.account, row.region), []).append(row)
         left = sum(len(group) for group in by_place.values())
         for place, group in by_place.items():
-            share = self._share(deadline, len(group) / left)
+            share = self.share(deadline, len(group) / left)
             left -= len(group)
             self._failures = 0
             for index, row in enumerate(group):
@@ -262,7 +262,7 @@ class Reconciler:
                     continue
                 report.checked.append(self._write(job_id, job, place))
 
-        self._each_place(places, deadline, report, sweep)
+        self._each_place(places, deadline, report, sweep, calls=len(wanted) or 1)
         return report
 
     def discover(
@@ -291,7 +291,7 @@ class Reconciler:
                 if not known:
                     report.checked.append(self._write(job_id, job, place, discovered=True))
 
-        self._each_place(places, deadline, report, sweep)
+        self._each_place(places, deadline, report, sweep, calls=len(RUNNING_STATUSES))
         return report
 
     def _each_place(
@@ -300,25 +300,35 @@ class Reconciler:
         deadline: float | None,
         report: Report,
         sweep: Callable[[Place, float | None], None],
+        *,
+        calls: int,
     ) -> None:
-        """``sweep`` each place in an equal share of the time left; a place refused or stopped is
-        said in ``report.stopped`` and the next is asked."""
+        """``sweep`` each place in an equal share of the time left, and no less than its ``calls``
+        need (a place listed in part would miss a status every run: the places left out are said
+        out of time, for the next run); a place refused or stopped is said in ``report.stopped``
+        and the next is asked."""
         chosen = list(dict.fromkeys(places or (self.clients.home,)))
+        need = calls * self._interval + MIN_CALL_S
         for index, place in enumerate(chosen):
             self._failures = 0
+            if index and deadline is not None and deadline - self._clock() < need:  # the first is always asked
+                report.stop(f"out of time: {len(chosen) - index} place(s) left for the next run", out_of_time=True)
+                return
             try:
-                sweep(place, self._share(deadline, 1 / (len(chosen) - index)))
+                sweep(place, self.share(deadline, 1 / (len(chosen) - index), at_least=need))
             except RoleRefused as refused:
                 report.stop(str(refused))
             except _Stop as stop:
                 report.stop(self._where(place, len(chosen)) + str(stop), stop.out_of_time)
 
-    def _share(self, deadline: float | None, fraction: float) -> float | None:
-        """This place's deadline: ``fraction`` of the time left before ``deadline``."""
+    def share(self, deadline: float | None, fraction: float, at_least: float = 0.0) -> float | None:
+        """A part's deadline: ``fraction`` of the time left before ``deadline`` (and ``at_least``
+        that many seconds of it)."""
         if deadline is None:
             return None
         now = self._clock()
-        return now + max(deadline - now, 0) * fraction
+        left = max(deadline - now, 0)
+        return now + min(max(left * fraction, at_least), left)
 
     @staticmethod
     def _where(place: Place, places: int) -> str:

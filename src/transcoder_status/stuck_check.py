@@ -24,8 +24,10 @@ policy names (INGEST_EVENT_BUS_NAME, read once per execution environment): a lis
 length bound, and the function's environment must stay under 4 KB. With SourceOrganizationId the
 policy names an organization, whose accounts cannot be listed without AWS Organizations: discovery
 then covers the stack's own account only (rows of the organization's accounts are still repaired).
-Each place gets its share of the time left; one that hangs or refuses its role does not keep the
-others from being asked.
+Discovery has at most DISCOVERY_SHARE of the time left (the repairs the rest, however many places
+it lists), each place its share of that and no less than its calls need, in a new random order each
+run (places left out of time one run come first in another); one that hangs or refuses its role
+does not keep the others from being asked.
 
 Every call is bounded by the invocation's time left less DEADLINE_MARGIN_S (one DynamoDB write and
 the metrics' flush fit in it), so a hanging MediaConvert cannot get the function killed before its
@@ -79,6 +81,9 @@ LOGGED_JOB_IDS = 100  # the longest-stuck job IDs in the log line; the metric co
 RECONCILE_LIMIT = 100  # GetJob calls a run makes at most (at 2 a second: under a minute)
 DEADLINE_MARGIN_S = 15  # no MediaConvert call outlasts this close to the timeout: a write and the metrics fit
 DEFAULT_DISCOVERY_LOOKBACK_HOURS = 24.0
+# Discovery's part of the time left at most: the repairs (at most RECONCILE_LIMIT GetJob calls, under
+# a minute) have the rest, however many accounts and Regions discovery lists.
+DISCOVERY_SHARE = 0.5
 METRIC = "StuckJobs"
 DISCOVERED_METRIC = "Discovered"
 RECONCILE_METRICS = {
@@ -195,13 +200,15 @@ class StuckCheck:
         stopped: list[str] = []
         unwritable: TableUnavailable | None = None
         if self.reconciler is not None:
+            places = self.discovery_places(self.reconciler.clients, stopped)
+            random.shuffle(places)  # nosec B311: the places left out of time one run come first in another
             try:
                 found = self.reconciler.discover(
                     datetime.fromtimestamp(now - self.discovery_lookback_hours * 3600, UTC),
                     self.queue,
                     self.user_metadata,
-                    deadline,
-                    places=self.discovery_places(self.reconciler.clients, stopped),
+                    self.reconciler.share(deadline, DISCOVERY_SHARE),
+                    places=places,
                 )
             except TableUnavailable as error:  # the count below is a read: it goes out all the same
                 unwritable = error

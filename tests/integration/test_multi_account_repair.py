@@ -337,6 +337,64 @@ def test_a_hanging_account_does_not_keep_the_others_from_being_asked(
     assert report.stopped is not None and f"{stuck_there}/{SOURCE_REGION}: " in report.stopped
 
 
+class VirtualClock:
+    """Time that passes only when the reconciler waits (its pacing): a run's calls counted in seconds."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ManyPlaces:
+    """Clients for any place, answering at once: no job running anywhere, and each stuck row's job ended."""
+
+    def __init__(self, stand_in: MediaConvertStandIn):
+        self.home, self.stand_in = Place(None, REGION), stand_in
+        self.listed: dict[Place, set[str]] = {}  # the statuses listed in each place
+
+    def home_account(self, *, resolve: bool = True) -> str | None:
+        return ACCOUNT
+
+    def place(self, account: str | None, region: str | None) -> Place:
+        return Place(None if account == ACCOUNT else account, region or REGION)
+
+    def client(self, place: Place, timeout_s: float | None = None) -> Any:
+        clients = self
+
+        class Client:
+            def list_jobs(self, **request: Any) -> dict[str, Any]:
+                clients.listed.setdefault(place, set()).add(request["Status"])
+                return {"Jobs": []}
+
+            def get_job(self, Id: str) -> dict[str, Any]:
+                return {"Job": clients.stand_in.get(Id)}
+
+        return Client()
+
+
+def test_discovery_over_many_places_leaves_the_repairs_their_time(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = job_id()
+    running_in(writer, ours)
+    ended_in(stand_in, ours)
+    clock = VirtualClock()
+    places = ManyPlaces(stand_in)
+    reconciler = Reconciler(writer.table, places, clock=lambda: clock.now, sleep=clock.sleep)
+    check = stuck_check.StuckCheck(
+        writer.table, 0, reconciler, source_regions=("eu-west-1", "ap-southeast-2"), ingest_bus="ingest"
+    )
+    accounts = tuple(f"{n:012d}" for n in range(60))  # 181 places: 2 ListJobs each, at 2 calls a second
+    monkeypatch.setattr(stuck_check.StuckCheck, "source_accounts", lambda self, stopped: accounts)
+    report = check.run(deadline=clock.now + 105)  # the function's 120 s less its margin
+    assert report.reconciled is not None and report.reconciled[Verdict.REPAIRED] == [ours]
+    # The places asked were asked whole (no share too short for both statuses); the rest, next run.
+    assert places.listed and all(statuses == {"SUBMITTED", "PROGRESSING"} for statuses in places.listed.values())
+    assert any("discovery" in reason and "out of time" in reason for reason in report.stopped)
+
+
 def test_a_source_region_that_runs_no_mediaconvert_is_refused_before_anything_is_created(emulator: Emulator) -> None:
     with pytest.raises(ProvisioningError, match="SourceRegions must be Regions where MediaConvert runs"):
         new_stack(SourceAccountIds=new_account(), SourceRegions="eu-west-1,eu-wets-1")
