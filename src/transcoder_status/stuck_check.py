@@ -53,6 +53,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -149,6 +150,10 @@ class StuckCheck:
             retries={"mode": "standard", "total_max_attempts": 2},
         )
         retention = int(float(os.environ.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))  # a repair's TTL
+        # One botocore session for every client (the table's, EventBridge's, MediaConvert's in each
+        # place): the service models and endpoint data load once in a cold start, not once a session.
+        session = botocore.session.get_session()
+        boto3.setup_default_session(botocore_session=session)
         table = StatusTable(name, boto3.client("dynamodb", config=config), retention)
         repairs = os.environ.get("RECONCILE_MEDIACONVERT", "true") == "true"
         key, _, value = os.environ.get("MEDIACONVERT_USER_METADATA", "").partition("=")
@@ -157,6 +162,7 @@ class StuckCheck:
             os.environ.get("HOME_ACCOUNT_ID") or _caller_account,  # the template sets it; else asked once
             reader_role=os.environ.get("READER_ROLE_NAME") or DEFAULT_READER_ROLE_NAME,
             session_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "transcoder-status-stuck-check"),
+            session=session,
         )
         return cls(
             table,
