@@ -207,7 +207,8 @@ class StuckCheck:
         unwritable: TableUnavailable | None = None
         if self.reconciler is not None:
             places = self.discovery_places(self.reconciler.clients, stopped)
-            random.shuffle(places)  # nosec B311: the places left out of time one run come first in another
+            # A new order each run: the places left out of time in one come first in another.
+            random.shuffle(places)  # nosec B311
             try:
                 found = self.reconciler.discover(
                     datetime.fromtimestamp(now - self.discovery_lookback_hours * 3600, UTC),
