@@ -10,7 +10,12 @@ creates; https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
 refreshable credentials: they are fetched on first use and fetched again before they expire
 (botocore refreshes within 15 minutes of the expiry, and must within 10), so a warm function never
 calls with expired keys. One role session per account, one client per (account, Region), cached:
-a sweep makes at most one AssumeRole per account.
+a sweep makes at most one AssumeRole per account. The role sessions share the home session's
+loaded service models (MediaConvert's is megabytes: loaded once, not once per account).
+
+AssumeRole is bounded as the call it precedes: at most ASSUME_ROLE_WORST_S, and with a call's
+``timeout_s`` the AssumeRole (when one is due: first use, or near expiry) and the call share it,
+half each, so that a hanging or throttling STS cannot outlast a deadline.
 
 An AssumeRole refused (AccessDenied: no forwarder deployed there, or the account not listed in the
 stack's SourceAccountIds) raises ``RoleRefused``, whose message names the account, Region and role
@@ -22,9 +27,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from threading import Lock
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import botocore.session
 from botocore.config import Config
@@ -45,6 +49,15 @@ ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")  # IAM's role names
 # STS's answers that mean the role may not be assumed: missing, not trusting us, or not allowed to us.
 REFUSED = frozenset({"AccessDenied", "AccessDeniedException"})
 _SESSION_NAME = re.compile(r"[^\w+=,.@-]")
+# STS (AssumeRole, GetCallerIdentity): two attempts of at most 2 + 3 s; botocore's standard mode
+# waits at most 1 s before the retry, 5 s more when STS asks for it (x-amz-retry-after).
+STS_CONNECT_S, STS_READ_S, STS_ATTEMPTS = 2.0, 3.0, 2
+STS_CONFIG = Config(
+    connect_timeout=STS_CONNECT_S,
+    read_timeout=STS_READ_S,
+    retries={"mode": "standard", "total_max_attempts": STS_ATTEMPTS},
+)
+ASSUME_ROLE_WORST_S = STS_ATTEMPTS * (STS_CONNECT_S + STS_READ_S) + (STS_ATTEMPTS - 1) * 6
 
 
 @dataclass(frozen=True, order=True)
@@ -114,8 +127,10 @@ class MediaConvertClients:
         self._config, self._bounded, self._endpoint_url = config, bounded, endpoint_url
         self._session = session or botocore.session.get_session()
         self._partition = self._session.get_partition_for_region(home_region)
-        self._roles: dict[str, tuple[botocore.session.Session, Credentials]] = {}  # account -> its role session
+        # account -> its role session
+        self._roles: dict[str, tuple[botocore.session.Session, DeferredRefreshableCredentials]] = {}
         self._clients: dict[Place, MediaConvertClient] = {}
+        self._assume_s: float | None = None  # the AssumeRole under way: its time, if bounded
         self._lock = Lock()
 
     def home_account(self, *, resolve: bool = True) -> str | None:
@@ -143,7 +158,9 @@ class MediaConvertClients:
                 cached = self._clients.get(place)
             if cached is not None:
                 return cached
-        session = self._session if place.account is None else self._role_session(place.account, place)
+        session = self._session
+        if place.account is not None:
+            session, timeout_s = self._role_session(place.account, place, timeout_s)
         config = self._config if timeout_s is None or self._bounded is None else self._bounded(timeout_s)
         client: MediaConvertClient = session.create_client(  # type: ignore[assignment]
             "mediaconvert", region_name=place.region, config=config, endpoint_url=self._endpoint_url
@@ -153,32 +170,61 @@ class MediaConvertClients:
                 client = self._clients.setdefault(place, client)
         return client
 
-    def _role_session(self, account: str, place: Place) -> botocore.session.Session:
+    def _role_session(
+        self, account: str, place: Place, timeout_s: float | None
+    ) -> tuple[botocore.session.Session, float | None]:
+        """The account's role session, its credentials fetched if due (within half of ``timeout_s``);
+        and the time left for the call."""
         with self._lock:
             if account not in self._roles:
                 self._roles[account] = self._new_role_session(account)
             session, credentials = self._roles[account]
-        try:
-            credentials.get_frozen_credentials()  # the AssumeRole, on first use and before expiry
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in REFUSED:
-                raise RoleRefused(place, self.role_arn(account), f"{code}: {error}") from error
-            raise
-        return session
+            assume_s = None
+            if timeout_s is not None and credentials.refresh_needed():
+                assume_s = timeout_s = timeout_s / 2
+            try:
+                self._assume_s = assume_s
+                credentials.get_frozen_credentials()  # the AssumeRole, on first use and before expiry
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code in REFUSED:
+                    raise RoleRefused(place, self.role_arn(account), f"{code}: {error}") from error
+                raise
+            finally:
+                self._assume_s = None
+        return session, timeout_s
 
-    def _new_role_session(self, account: str) -> tuple[botocore.session.Session, Credentials]:
+    def _new_role_session(self, account: str) -> tuple[botocore.session.Session, DeferredRefreshableCredentials]:
         fetcher = AssumeRoleCredentialFetcher(
-            # STS in the home Region: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_region-endpoints.html
-            client_creator=partial(self._session.create_client, region_name=self.home.region),
+            client_creator=self._sts,
             source_credentials=self._session.get_credentials(),
             role_arn=self.role_arn(account),
             extra_args={"RoleSessionName": self.session_name},
         )
         credentials = DeferredRefreshableCredentials(refresh_using=fetcher.fetch_credentials, method="assume-role")
         session = botocore.session.Session()
+        session.register_component("data_loader", self._session.get_component("data_loader"))
         session.register_component("credential_provider", CredentialResolver([_AssumedRole(credentials)]))
         return session, credentials
+
+    def _sts(self, service_name: str, **options: Any) -> Any:
+        """STS in the home Region (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_region-endpoints.html),
+        bounded: STS_CONFIG, or one attempt within the AssumeRole's share of a call's time."""
+        config = STS_CONFIG if self._assume_s is None else within(STS_CONFIG, STS_CONNECT_S, STS_READ_S, self._assume_s)
+        return self._session.create_client(service_name, region_name=self.home.region, config=config, **options)
+
+
+def within(config: Config, connect_s: float, read_s: float, timeout_s: float) -> Config:
+    """``config`` (whose timeouts are ``connect_s`` and ``read_s``) for one attempt whose connect
+    and read fit in ``timeout_s`` seconds."""
+    seconds = max(timeout_s, 0.1)
+    return config.merge(
+        Config(
+            connect_timeout=min(connect_s, seconds / 2),
+            read_timeout=min(read_s, seconds / 2),
+            retries={"mode": "standard", "total_max_attempts": 1},
+        )
+    )
 
 
 @runtime_checkable

@@ -39,7 +39,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .mediaconvert_clients import MediaConvertClients, OneClient, Place, PlaceClients, RoleRefused
+from .mediaconvert_clients import (
+    ASSUME_ROLE_WORST_S,
+    MediaConvertClients,
+    OneClient,
+    Place,
+    PlaceClients,
+    RoleRefused,
+    within,
+)
 from .notification import Notification, Source
 from .sources.base import ParseError
 from .sources.mediaconvert_api import notification_from_job
@@ -60,8 +68,9 @@ CLIENT_CONFIG = Config(
     read_timeout=READ_TIMEOUT_S,
 )
 # The longest one call through CLIENT_CONFIG can take: every attempt times out, with botocore's
-# longest backoff (20 s) between them. With less time left, a call goes through a bounded client.
-WORST_CALL_S = ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (ATTEMPTS - 1) * 20
+# longest backoff (20 s) between them, after the reader role's AssumeRole if one is due. With less
+# time left, a call goes through a bounded client (and a bounded AssumeRole).
+WORST_CALL_S = ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + (ATTEMPTS - 1) * 20 + ASSUME_ROLE_WORST_S
 MIN_CALL_S = 0.5  # no call starts with less time than this left
 MAX_CONSECUTIVE_FAILURES = 5
 # DynamoDB's answers that mean no write to the table can succeed: stop, say so.
@@ -130,16 +139,7 @@ class Report:
 
 def client_config(timeout_s: float | None = None) -> Config:
     """The MediaConvert clients' config; with ``timeout_s``, one attempt whose connect and read fit in it."""
-    if timeout_s is None:
-        return CLIENT_CONFIG
-    seconds = max(timeout_s, 0.1)
-    return CLIENT_CONFIG.merge(
-        Config(
-            connect_timeout=min(CONNECT_TIMEOUT_S, seconds / 2),
-            read_timeout=min(READ_TIMEOUT_S, seconds / 2),
-            retries={"mode": "standard", "total_max_attempts": 1},
-        )
-    )
+    return CLIENT_CONFIG if timeout_s is None else within(CLIENT_CONFIG, CONNECT_TIMEOUT_S, READ_TIMEOUT_S, timeout_s)
 
 
 def mediaconvert_client(*, timeout_s: float | None = None, **options: Any) -> MediaConvertClient:
@@ -189,20 +189,22 @@ class Reconciler:
         self._next_call = 0.0
         self._failures = 0  # calls failed in a row, in the place being asked
 
-    def reconcile(self, rows: Iterable[JobRow], deadline: float | None = None) -> Report:
+    def reconcile(
+        self, rows: Iterable[JobRow], deadline: float | None = None, *, report: Report | None = None
+    ) -> Report:
         """GetJob for each running MediaConvert row (others are skipped), in the row's own account
         and Region (a row that names none: the home's); an answer that the job ended is written as
         its notification. A job MediaConvert says still runs is left as it is, stuck: a hung
         transcode must stay visible. No call starts after ``deadline`` (monotonic), and none
-        outlasts it."""
-        report = Report()
+        outlasts it. ``report``: filled as it goes (interrupted, it holds what was done)."""
+        report = Report() if report is None else report
         by_place: dict[Place, list[JobRow]] = {}
         for row in rows:
             if row.source == Source.MEDIACONVERT and not row.finished:
                 by_place.setdefault(self.clients.place(row.account, row.region), []).append(row)
         left = sum(len(group) for group in by_place.values())
         for place, group in by_place.items():
-            share = self._share(deadline, len(group) / left)
+            share = self.share(deadline, len(group) / left)
             left -= len(group)
             self._failures = 0
             for index, row in enumerate(group):
@@ -238,14 +240,15 @@ class Reconciler:
         deadline: float | None = None,
         *,
         places: Sequence[Place] = (),
+        report: Report | None = None,
     ) -> Report:
         """Every job MediaConvert created since ``since`` in each of ``places`` (none: the home's),
         written as a notification: rows missing or behind catch up. Only the jobs the stack records:
         of ``queue`` (in the home place: the stack's queue filter is of its own account and Region)
         and with ``user_metadata`` (key, value) when the stack narrows its rule so
         (MediaConvertQueueArn, ...UserMetadata...), in ``statuses`` (all if none). A job that ended
-        before the table keeps rows is skipped."""
-        report = Report()
+        before the table keeps rows is skipped. ``report``: filled as it goes."""
+        report = Report() if report is None else report
         horizon = time.time() - (self.table.retention_days - 1) * 86_400
         wanted = tuple(statuses)
 
@@ -259,7 +262,7 @@ class Reconciler:
                     continue
                 report.checked.append(self._write(job_id, job, place))
 
-        self._each_place(places, deadline, report, sweep)
+        self._each_place(places, deadline, report, sweep, calls=len(wanted) or 1)
         return report
 
     def discover(
@@ -288,7 +291,7 @@ class Reconciler:
                 if not known:
                     report.checked.append(self._write(job_id, job, place, discovered=True))
 
-        self._each_place(places, deadline, report, sweep)
+        self._each_place(places, deadline, report, sweep, calls=len(RUNNING_STATUSES))
         return report
 
     def _each_place(
@@ -297,25 +300,35 @@ class Reconciler:
         deadline: float | None,
         report: Report,
         sweep: Callable[[Place, float | None], None],
+        *,
+        calls: int,
     ) -> None:
-        """``sweep`` each place in an equal share of the time left; a place refused or stopped is
-        said in ``report.stopped`` and the next is asked."""
+        """``sweep`` each place in an equal share of the time left, and no less than its ``calls``
+        need (a place listed in part would miss a status every run: the places left out are said
+        out of time, for the next run); a place refused or stopped is said in ``report.stopped``
+        and the next is asked."""
         chosen = list(dict.fromkeys(places or (self.clients.home,)))
+        need = calls * self._interval + MIN_CALL_S
         for index, place in enumerate(chosen):
             self._failures = 0
+            if index and deadline is not None and deadline - self._clock() < need:  # the first is always asked
+                report.stop(f"out of time: {len(chosen) - index} place(s) left for the next run", out_of_time=True)
+                return
             try:
-                sweep(place, self._share(deadline, 1 / (len(chosen) - index)))
+                sweep(place, self.share(deadline, 1 / (len(chosen) - index), at_least=need))
             except RoleRefused as refused:
                 report.stop(str(refused))
             except _Stop as stop:
                 report.stop(self._where(place, len(chosen)) + str(stop), stop.out_of_time)
 
-    def _share(self, deadline: float | None, fraction: float) -> float | None:
-        """This place's deadline: ``fraction`` of the time left before ``deadline``."""
+    def share(self, deadline: float | None, fraction: float, at_least: float = 0.0) -> float | None:
+        """A part's deadline: ``fraction`` of the time left before ``deadline`` (and ``at_least``
+        that many seconds of it)."""
         if deadline is None:
             return None
         now = self._clock()
-        return now + max(deadline - now, 0) * fraction
+        left = max(deadline - now, 0)
+        return now + min(max(left * fraction, at_least), left)
 
     @staticmethod
     def _where(place: Place, places: int) -> str:

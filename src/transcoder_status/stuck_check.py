@@ -18,14 +18,16 @@ queue and userMetadata filters) and writes a row, marked discovered, for each th
 
 Each row is asked in its own account and Region (the ``account`` and ``region`` its events
 recorded): through the reader role READER_ROLE_NAME there (``mediaconvert_clients``), with no role in
-the stack's own account and Region. Discovery lists the stack's own account and Region, and each
-source account in this Region and SOURCE_REGIONS. The source accounts are those the ingest bus's
+the stack's own account. Discovery lists the stack's own account and each source account, each in
+this Region and SOURCE_REGIONS. The source accounts are those the ingest bus's
 policy names (INGEST_EVENT_BUS_NAME, read once per execution environment): a list parameter has no
 length bound, and the function's environment must stay under 4 KB. With SourceOrganizationId the
 policy names an organization, whose accounts cannot be listed without AWS Organizations: discovery
 then covers the stack's own account only (rows of the organization's accounts are still repaired).
-Each place gets its share of the time left; one that hangs or refuses its role does not keep the
-others from being asked.
+Discovery has at most DISCOVERY_SHARE of the time left (the repairs the rest, however many places
+it lists), each place its share of that and no less than its calls need, in a new random order each
+run (places left out of time one run come first in another); one that hangs or refuses its role
+does not keep the others from being asked.
 
 Every call is bounded by the invocation's time left less DEADLINE_MARGIN_S (one DynamoDB write and
 the metrics' flush fit in it), so a hanging MediaConvert cannot get the function killed before its
@@ -51,6 +53,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+import botocore.session
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -58,7 +61,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .listing import LISTING_PAGE, query_jobs, with_times
-from .mediaconvert_clients import DEFAULT_READER_ROLE_NAME, Place, PlaceClients
+from .mediaconvert_clients import DEFAULT_READER_ROLE_NAME, STS_CONFIG, Place, PlaceClients
 from .notification import Source
 from .reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from .status import JobStatus
@@ -79,6 +82,9 @@ LOGGED_JOB_IDS = 100  # the longest-stuck job IDs in the log line; the metric co
 RECONCILE_LIMIT = 100  # GetJob calls a run makes at most (at 2 a second: under a minute)
 DEADLINE_MARGIN_S = 15  # no MediaConvert call outlasts this close to the timeout: a write and the metrics fit
 DEFAULT_DISCOVERY_LOOKBACK_HOURS = 24.0
+# Discovery's part of the time left at most: the repairs (at most RECONCILE_LIMIT GetJob calls, under
+# a minute) have the rest, however many accounts and Regions discovery lists.
+DISCOVERY_SHARE = 0.5
 METRIC = "StuckJobs"
 DISCOVERED_METRIC = "Discovered"
 RECONCILE_METRICS = {
@@ -144,6 +150,10 @@ class StuckCheck:
             retries={"mode": "standard", "total_max_attempts": 2},
         )
         retention = int(float(os.environ.get("RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))  # a repair's TTL
+        # One botocore session for every client (the table's, EventBridge's, MediaConvert's in each
+        # place): the service models and endpoint data load once in a cold start, not once a session.
+        session = botocore.session.get_session()
+        boto3.setup_default_session(botocore_session=session)
         table = StatusTable(name, boto3.client("dynamodb", config=config), retention)
         repairs = os.environ.get("RECONCILE_MEDIACONVERT", "true") == "true"
         key, _, value = os.environ.get("MEDIACONVERT_USER_METADATA", "").partition("=")
@@ -152,6 +162,7 @@ class StuckCheck:
             os.environ.get("HOME_ACCOUNT_ID") or _caller_account,  # the template sets it; else asked once
             reader_role=os.environ.get("READER_ROLE_NAME") or DEFAULT_READER_ROLE_NAME,
             session_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "transcoder-status-stuck-check"),
+            session=session,
         )
         return cls(
             table,
@@ -165,12 +176,11 @@ class StuckCheck:
         )
 
     def discovery_places(self, clients: PlaceClients, stopped: list[str]) -> list[Place]:
-        """The home place, and each source account in the home Region and the source Regions."""
-        places = [clients.home]
-        for account in self.source_accounts(stopped):
-            for region in (clients.home.region, *self.source_regions):
-                places.append(clients.place(account, region))
-        return list(dict.fromkeys(places))
+        """The stack's own account and each source account, each in the home Region and the source
+        Regions (the stack's own account sends from its other Regions through forwarders too)."""
+        regions = (clients.home.region, *self.source_regions)
+        accounts = (None, *self.source_accounts(stopped))
+        return list(dict.fromkeys(clients.place(account, region) for account in accounts for region in regions))
 
     def source_accounts(self, stopped: list[str]) -> tuple[str, ...]:
         """The accounts the ingest bus's policy lets put events, read each run (a stack update changes
@@ -178,11 +188,14 @@ class StuckCheck:
         if self.ingest_bus is None:
             return ()
         try:
-            policy = _events_client().describe_event_bus(Name=self.ingest_bus).get("Policy", "{}")
+            policy = json.loads(_events_client().describe_event_bus(Name=self.ingest_bus).get("Policy") or "{}")
         except (ClientError, BotoCoreError) as error:
             stopped.append(f"discovery: the source accounts are unknown (DescribeEventBus: {error})")
             return ()
-        return accounts_allowed(json.loads(policy))
+        except ValueError as error:  # not JSON: said as a refusal is, and the check goes on
+            stopped.append(f"discovery: the source accounts are unknown (the policy of {self.ingest_bus}: {error})")
+            return ()
+        return accounts_allowed(policy)
 
     def run(self, now: float | None = None, deadline: float | None = None) -> StuckReport:
         """The running jobs whose row is older than the threshold, after repairing what MediaConvert
@@ -193,13 +206,16 @@ class StuckCheck:
         stopped: list[str] = []
         unwritable: TableUnavailable | None = None
         if self.reconciler is not None:
+            places = self.discovery_places(self.reconciler.clients, stopped)
+            # A new order each run: the places left out of time in one come first in another.
+            random.shuffle(places)  # nosec B311
             try:
                 found = self.reconciler.discover(
                     datetime.fromtimestamp(now - self.discovery_lookback_hours * 3600, UTC),
                     self.queue,
                     self.user_metadata,
-                    deadline,
-                    places=self.discovery_places(self.reconciler.clients, stopped),
+                    self.reconciler.share(deadline, DISCOVERY_SHARE),
+                    places=places,
                 )
             except TableUnavailable as error:  # the count below is a read: it goes out all the same
                 unwritable = error
@@ -252,23 +268,30 @@ def _events_client() -> Any:
 
 def _caller_account() -> str:
     """This function's own account, from STS (GetCallerIdentity needs no permission)."""
-    return str(boto3.client("sts").get_caller_identity()["Account"])
+    return str(boto3.client("sts", config=STS_CONFIG).get_caller_identity()["Account"])
 
 
-def accounts_allowed(policy: dict[str, Any]) -> tuple[str, ...]:
+def accounts_allowed(policy: Any) -> tuple[str, ...]:
     """The account IDs an event bus policy's Allow statements name as principals (by ID or as an
-    account root ARN); an organization's condition names none."""
+    account root ARN); an organization's condition names none. Any shape IAM's grammar allows (a
+    Statement or a list of them, a principal or a list: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html),
+    and none from what is not a policy (edited by hand): a crash would lose the run's metrics."""
+    statements = policy.get("Statement") if isinstance(policy, dict) else None
     found: list[str] = []
-    for statement in policy.get("Statement", []):
-        principal = statement.get("Principal")
-        if statement.get("Effect") != "Allow" or not isinstance(principal, dict):
+    for statement in _listed(statements):
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
-        named = principal.get("AWS", [])
-        for entry in [named] if isinstance(named, str) else named:
-            match = _ACCOUNT_PRINCIPAL.fullmatch(str(entry))
+        principal = statement.get("Principal")
+        for entry in _listed(principal.get("AWS") if isinstance(principal, dict) else None):
+            match = _ACCOUNT_PRINCIPAL.fullmatch(entry) if isinstance(entry, str) else None
             if match:
                 found.append(match.group(1) or match.group(2))
     return tuple(dict.fromkeys(found))
+
+
+def _listed(value: Any) -> list[Any]:
+    """A policy element that is one value or a list of them, as a list."""
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 _ACCOUNT_PRINCIPAL = re.compile(r"(\d{12})|arn:[\w-]+:iam::(\d{12}):root")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import uuid
 from typing import Any
@@ -21,6 +22,7 @@ from tests.integration.conftest import invoke
 from tests.integration.test_local_stack import new_stack
 from tests.integration.test_multi_account import new_account
 from transcoder_status import cli, stuck_check
+from transcoder_status.cli.signals import Interrupted
 from transcoder_status.handler import StatusWriter
 from transcoder_status.local.accounts import SOURCE_REGION, account_session, provision_forwarder
 from transcoder_status.local.context import LocalContext
@@ -29,7 +31,7 @@ from transcoder_status.local.mediaconvert import MediaConvertStandIn, hanging
 from transcoder_status.local.messages import mediaconvert_event, mediaconvert_job, sqs_record
 from transcoder_status.local.provision import ProvisioningError, Stack
 from transcoder_status.mediaconvert_clients import Place
-from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client
+from transcoder_status.reconcile import Reconciler, Verdict, mediaconvert_client, mediaconvert_clients
 from transcoder_status.status import JobStatus
 from transcoder_status.table import StatusTable
 
@@ -243,6 +245,37 @@ def test_reconcile_and_backfill_ask_the_accounts_and_regions_named(
     assert {c["jobId"] for c in json.loads(both.stdout)["checked"]} == {stuck, missing, ours_missing}
 
 
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_reconcile_interrupted_says_what_it_repaired_and_exits_128_plus_the_signal(
+    signum: int,
+    code: int,
+    writer: StatusWriter,
+    stand_in: MediaConvertStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TABLE_NAME", writer.table.name)
+    monkeypatch.setattr(cli.output, "console", Console(width=250))
+    jobs = [job_id() for _ in range(3)]
+    for job in jobs:
+        running_in(writer, job)
+        ended_in(stand_in, job)
+    write = Reconciler._write
+    written: list[str] = []
+
+    def write_then_stop(self: Reconciler, job: str, *args: Any, **kwargs: Any) -> Any:
+        if written:  # the second job: the signal arrives (Ctrl-C, or SIGTERM made an interrupt)
+            raise KeyboardInterrupt if signum == signal.SIGINT else Interrupted(signum)
+        written.append(job)
+        return write(self, job, *args, **kwargs)
+
+    monkeypatch.setattr(Reconciler, "_write", write_then_stop)
+    result = runner.invoke(cli.app, ["reconcile", "--stuck", "0s"])
+    assert result.exit_code == code, result.output
+    (repaired,) = written
+    assert repaired in result.stdout and "repaired" in result.stdout  # what was done is said
+    assert "Interrupted" in result.stderr and "Run it again" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("options", "refusal"),
     [
@@ -276,8 +309,9 @@ class SplitClients:
         return mediaconvert_client(timeout_s=timeout_s, endpoint_url=self.urls[place.account], region_name=place.region)
 
 
+@pytest.mark.parametrize("hung_service", ["mediaconvert", "sts"])
 def test_a_hanging_account_does_not_keep_the_others_from_being_asked(
-    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+    hung_service: str, writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stuck_there = new_account()
     theirs = [job_id() for _ in range(8)]  # more than a failure run: the whole sweep used to stop
@@ -288,7 +322,10 @@ def test_a_hanging_account_does_not_keep_the_others_from_being_asked(
     ended_in(stand_in, ours)
     rows = [writer.table.get(job, attributes=None) for job in [*theirs, ours]]  # the hanging place first
     with hanging() as hung:
-        clients = SplitClients(stuck_there, hung, os.environ["AWS_ENDPOINT_URL_MEDIACONVERT"])
+        clients: Any = SplitClients(stuck_there, hung, os.environ["AWS_ENDPOINT_URL_MEDIACONVERT"])
+        if hung_service == "sts":  # STS takes the AssumeRole of the reader role there and never answers
+            monkeypatch.setenv("AWS_ENDPOINT_URL_STS", hung)
+            clients = mediaconvert_clients(REGION, ACCOUNT)
         reconciler = Reconciler(writer.table, clients, rate_per_second=1_000)
         started = time.monotonic()
         report = reconciler.reconcile([row for row in rows if row is not None], deadline=started + 8)
@@ -298,6 +335,64 @@ def test_a_hanging_account_does_not_keep_the_others_from_being_asked(
     assert verdicts.get(ours) is Verdict.REPAIRED  # asked in its share, after the hanging place used its own
     assert not any(verdicts.get(job) is Verdict.REPAIRED for job in theirs)
     assert report.stopped is not None and f"{stuck_there}/{SOURCE_REGION}: " in report.stopped
+
+
+class VirtualClock:
+    """Time that passes only when the reconciler waits (its pacing): a run's calls counted in seconds."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ManyPlaces:
+    """Clients for any place, answering at once: no job running anywhere, and each stuck row's job ended."""
+
+    def __init__(self, stand_in: MediaConvertStandIn):
+        self.home, self.stand_in = Place(None, REGION), stand_in
+        self.listed: dict[Place, set[str]] = {}  # the statuses listed in each place
+
+    def home_account(self, *, resolve: bool = True) -> str | None:
+        return ACCOUNT
+
+    def place(self, account: str | None, region: str | None) -> Place:
+        return Place(None if account == ACCOUNT else account, region or REGION)
+
+    def client(self, place: Place, timeout_s: float | None = None) -> Any:
+        clients = self
+
+        class Client:
+            def list_jobs(self, **request: Any) -> dict[str, Any]:
+                clients.listed.setdefault(place, set()).add(request["Status"])
+                return {"Jobs": []}
+
+            def get_job(self, Id: str) -> dict[str, Any]:
+                return {"Job": clients.stand_in.get(Id)}
+
+        return Client()
+
+
+def test_discovery_over_many_places_leaves_the_repairs_their_time(
+    writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = job_id()
+    running_in(writer, ours)
+    ended_in(stand_in, ours)
+    clock = VirtualClock()
+    places = ManyPlaces(stand_in)
+    reconciler = Reconciler(writer.table, places, clock=lambda: clock.now, sleep=clock.sleep)
+    check = stuck_check.StuckCheck(
+        writer.table, 0, reconciler, source_regions=("eu-west-1", "ap-southeast-2"), ingest_bus="ingest"
+    )
+    accounts = tuple(f"{n:012d}" for n in range(60))  # 181 places: 2 ListJobs each, at 2 calls a second
+    monkeypatch.setattr(stuck_check.StuckCheck, "source_accounts", lambda self, stopped: accounts)
+    report = check.run(deadline=clock.now + 105)  # the function's 120 s less its margin
+    assert report.reconciled is not None and report.reconciled[Verdict.REPAIRED] == [ours]
+    # The places asked were asked whole (no share too short for both statuses); the rest, next run.
+    assert places.listed and all(statuses == {"SUBMITTED", "PROGRESSING"} for statuses in places.listed.values())
+    assert any("discovery" in reason and "out of time" in reason for reason in report.stopped)
 
 
 def test_a_source_region_that_runs_no_mediaconvert_is_refused_before_anything_is_created(emulator: Emulator) -> None:

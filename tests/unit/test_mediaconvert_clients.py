@@ -8,6 +8,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+from botocore.config import Config
 from botocore.stub import Stubber
 
 from transcoder_status.mediaconvert_clients import MediaConvertClients, Place, RoleRefused, role_session_name
@@ -22,11 +23,13 @@ class Session(botocore.session.Session):
         super().__init__()
         self.set_credentials("home-key", "home-secret")
         self.assumed: list[dict[str, Any]] = []
+        self.sts_configs: list[Any] = []  # each STS client's botocore config
         self.expires_in, self.refuse = expires_in, refuse
 
     def create_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
         client = super().create_client(service_name, *args, **kwargs)
         if service_name == "sts":
+            self.sts_configs.append(client.meta.config)
             stubber = Stubber(client)
             client.meta.events.register("provide-client-params.sts.AssumeRole", self._answer(stubber))
             stubber.activate()
@@ -128,3 +131,28 @@ def test_the_home_account_is_looked_up_once_and_only_when_a_place_names_an_accou
 def test_role_session_names_keep_to_what_sts_takes() -> None:
     assert role_session_name("my stack/stuck:check") == "my-stack-stuck-check"
     assert len(role_session_name("x" * 100)) == 64 and role_session_name("x") == "x-"
+
+
+def test_the_assume_role_is_bounded_and_shares_a_calls_time() -> None:
+    session = Session()
+    mediaconvert = clients(session)
+    mediaconvert.client(Place(OTHER, "eu-west-1"))  # no deadline: STS's own bounds, not botocore's 60 s
+    (unbounded,) = session.sts_configs
+    assert (unbounded.connect_timeout, unbounded.read_timeout) == (2, 3)
+    assert unbounded.retries["total_max_attempts"] == 2
+    session = Session()
+    mediaconvert = clients(session, bounded=lambda seconds: Config(read_timeout=seconds))
+    client = mediaconvert.client(Place(OTHER, "eu-west-1"), timeout_s=4.0)  # the AssumeRole is due: half each
+    (bounded,) = session.sts_configs
+    assert bounded.connect_timeout + bounded.read_timeout <= 2 and bounded.retries["total_max_attempts"] == 1
+    assert client.meta.config.read_timeout == 2
+    again = mediaconvert.client(Place(OTHER, "eu-central-1"), timeout_s=4.0)  # none due: the call has it all
+    assert again.meta.config.read_timeout == 4 and len(session.sts_configs) == 1
+
+
+def test_the_role_sessions_share_the_home_sessions_loaded_models() -> None:
+    session = Session()
+    mediaconvert = clients(session)
+    mediaconvert.client(Place(OTHER, "eu-west-1"))
+    role_session, _ = mediaconvert._roles[OTHER]
+    assert role_session.get_component("data_loader") is session.get_component("data_loader")

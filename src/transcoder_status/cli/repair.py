@@ -3,7 +3,8 @@
 Exit codes (also in each command's help and docs/operations.md): 0 every job asked about is fine;
 1 a job failed, or the sweep stopped after MediaConvert calls failed in a row; 2 a wrong argument,
 or out of time (--timeout) with jobs left; 3 the table cannot be read or written (found before any
-job is asked about when it is missing).
+job is asked about when it is missing); 128 + the signal's number when interrupted (130 Ctrl-C,
+143 SIGTERM, 129 SIGHUP), after printing what was done.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import botocore.session
 import typer
@@ -25,7 +27,7 @@ from ..aws_errors import explain
 from ..client import StatusTableError, explained_errors
 from ..display import Column, fitted
 from ..listing import check_place, stuck_jobs, with_times
-from ..mediaconvert_clients import DEFAULT_READER_ROLE_NAME, ROLE_NAME
+from ..mediaconvert_clients import DEFAULT_READER_ROLE_NAME, ROLE_NAME, STS_CONFIG
 from ..notification import Source
 from ..reconcile import Reconciler, Report, TableUnavailable, Verdict, mediaconvert_clients
 from ..table import DEFAULT_RETENTION_DAYS, StatusTable
@@ -41,10 +43,12 @@ from .output import (
     fail,
     status_table,
 )
+from .signals import exit_code, interruptible
 
 EXIT_CODES = (
     "Exit codes: 0 all fine; 1 a job failed, or MediaConvert calls failed in a row; 2 a wrong argument, or out "
-    "of time with jobs left; 3 the table cannot be read or written."
+    "of time with jobs left; 3 the table cannot be read or written; 130/143/129 interrupted by SIGINT/SIGTERM/"
+    "SIGHUP, after printing what was done."
 )
 # MediaConvert's job statuses: the SDK's own model says them (job_statuses), but loading it costs every
 # command a quarter of a second at import, so the help names them and a test holds it to the model.
@@ -88,7 +92,37 @@ ReaderRoleOption = Annotated[
 _REPORT_COLUMNS = (Column("Job ID"), Column("MediaConvert says"), Column("Row"), Column("Why", whole=False))
 
 
-def _repair_report(report: Report, title: str, *, changes_only: bool = False, as_json: bool = False) -> None:
+def _repair(
+    reconciler: Reconciler,
+    title: str,
+    work: Callable[[Report], object],
+    *,
+    changes_only: bool = False,
+    as_json: bool = False,
+) -> None:
+    """``work`` fills a report, printed at the end; interrupted (Ctrl-C, SIGTERM, SIGHUP), what it did
+    so far is printed and the exit code is 128 + the signal's number."""
+    report = Report()
+    interrupted: KeyboardInterrupt | None = None
+    try:
+        with interruptible():
+            work(report)
+    except (StatusTableError, TableUnavailable, BotoCoreError, ClientError) as error:
+        raise fail(explain(error)) from None
+    except KeyboardInterrupt as stop:
+        interrupted = stop
+    title = f"{title}{' (dry run)' if reconciler.dry_run else ''}"
+    _repair_report(report, title, changes_only=changes_only, as_json=as_json, interrupted=interrupted)
+
+
+def _repair_report(
+    report: Report,
+    title: str,
+    *,
+    changes_only: bool = False,
+    as_json: bool = False,
+    interrupted: KeyboardInterrupt | None = None,
+) -> None:
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -97,6 +131,12 @@ def _repair_report(report: Report, title: str, *, changes_only: bool = False, as
         output.errors.print(f"{len(report.checked)} job(s) asked about: {summary or 'none'}.")
     if report.stopped:
         output.errors.print(f"[red]{escape(report.stopped)}[/red]")
+    if interrupted is not None:
+        output.errors.print(
+            "[yellow]Interrupted: the jobs above were asked about; the rest were not. Run it again for them "
+            "(a repair writes as an event does: again, it changes nothing).[/yellow]"
+        )
+        raise typer.Exit(exit_code(interrupted))
     if report.out_of_time:
         raise typer.Exit(EXIT_TIMEOUT)
     if report.stopped or report.count(Verdict.FAILED):
@@ -122,19 +162,23 @@ def _report_view(report: Report, title: str, width: int, *, changes_only: bool =
     return fitted(_REPORT_COLUMNS, cells, width, title=escape(title))
 
 
-def _reconciler(
-    table: str | None,
-    region: str | None,
-    endpoint_url: str | None,
-    mediaconvert_endpoint_url: str | None,
-    *,
-    dry_run: bool,
-    retention_days: int,
-    reader_role: str,
-) -> Reconciler:
+class _Options(NamedTuple):
+    """The options both repair commands take: the table, MediaConvert's endpoint, how to write."""
+
+    table: str | None
+    region: str | None
+    endpoint_url: str | None
+    mediaconvert_endpoint_url: str | None
+    dry_run: bool
+    retention_days: int
+    reader_role: str
+
+
+def _reconciler(options: _Options) -> Reconciler:
     """The table (found before any job is asked about), and MediaConvert clients per account and
     Region: the caller's own credentials in their account (found with one sts GetCallerIdentity, and
     only when a job names an account) and the table's Region; ``reader_role`` in other accounts."""
+    table, region, endpoint_url, mediaconvert_endpoint_url, dry_run, retention_days, reader_role = options
     if not ROLE_NAME.fullmatch(reader_role):
         raise fail(
             f"--reader-role: {reader_role!r} is not an IAM role name: 1 to 64 of A-Z a-z 0-9 +=,.@_-", EXIT_USAGE
@@ -151,7 +195,8 @@ def _reconciler(
     def caller_account() -> str:
         import boto3
 
-        return str(boto3.client("sts", region_name=home_region).get_caller_identity()["Account"])
+        sts = boto3.client("sts", region_name=home_region, config=STS_CONFIG)
+        return str(sts.get_caller_identity()["Account"])
 
     clients = mediaconvert_clients(
         home_region,
@@ -197,24 +242,16 @@ def reconcile(
     job in the account and Region that ran it (another account's through its reader role)."""
     deadline = time.monotonic() + timeout
     older_than = duration(stuck, "--stuck") or timedelta(0)
-    reconciler = _reconciler(
-        table,
-        region,
-        endpoint_url,
-        mediaconvert_endpoint_url,
-        dry_run=dry_run,
-        retention_days=retention_days,
-        reader_role=reader_role,
-    )
-    try:
+    options = _Options(table, region, endpoint_url, mediaconvert_endpoint_url, dry_run, retention_days, reader_role)
+    reconciler = _reconciler(options)
+
+    def work(report: Report) -> None:
         stuck_rows = stuck_jobs(older_than, table_name=reconciler.table.name, client=reconciler.table.client)
         rows = list(islice((row for row in stuck_rows if row.source == Source.MEDIACONVERT), limit))
         rows = list(with_times(reconciler.table, rows))  # where each ran: the index does not hold it
-        report = reconciler.reconcile(rows, deadline)
-    except (StatusTableError, TableUnavailable, BotoCoreError, ClientError) as error:
-        raise fail(explain(error)) from None
-    title = f"Running MediaConvert jobs not updated for {stuck}{' (dry run)' if dry_run else ''}"
-    _repair_report(report, title, as_json=as_json)
+        reconciler.reconcile(rows, deadline, report=report)
+
+    _repair(reconciler, f"Running MediaConvert jobs not updated for {stuck}", work, as_json=as_json)
 
 
 reconcile.__doc__ = f"{reconcile.__doc__}\n\n{EXIT_CODES}"
@@ -282,22 +319,16 @@ def backfill(
                 "KEY=VALUE, as the stack's MediaConvertUserMetadataKey and ...Value", param_hint="--user-metadata"
             )
         metadata = (key, value)
-    reconciler = _reconciler(
-        table,
-        region,
-        endpoint_url,
-        mediaconvert_endpoint_url,
-        dry_run=dry_run,
-        retention_days=retention_days,
-        reader_role=reader_role,
-    )
-    try:
+    options = _Options(table, region, endpoint_url, mediaconvert_endpoint_url, dry_run, retention_days, reader_role)
+    reconciler = _reconciler(options)
+
+    def work(report: Report) -> None:
         chosen_places = [reconciler.clients.place(account, region) for account, region in places]
-        report = reconciler.backfill(datetime.now(UTC) - ago, queue, chosen, metadata, deadline, places=chosen_places)
-    except (StatusTableError, TableUnavailable, BotoCoreError, ClientError) as error:
-        raise fail(explain(error)) from None
-    title = f"MediaConvert jobs created in the last {since}: what changed{' (dry run)' if dry_run else ''}"
-    _repair_report(report, title, changes_only=True, as_json=as_json)
+        start = datetime.now(UTC) - ago
+        reconciler.backfill(start, queue, chosen, metadata, deadline, places=chosen_places, report=report)
+
+    title = f"MediaConvert jobs created in the last {since}: what changed"
+    _repair(reconciler, title, work, changes_only=True, as_json=as_json)
 
 
 backfill.__doc__ = f"{backfill.__doc__}\n\n{EXIT_CODES}"
