@@ -56,9 +56,11 @@ def may_put_events(policy: dict[str, Any] | None, bus_arn: str, account: str, or
     An explicit Deny wins; then an Allow whose principal is the account (its ID or root ARN) or
     anyone, and whose conditions, if any, hold. A condition this function does not know holds for
     no one, so an unknown policy refuses rather than lets through. The bus's own account (its other
-    Regions' rules) needs no Allow: within one account the rule role's identity policy is enough
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html,
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-region.html).
+    Regions' rules) needs no Allow: within one account the rule role's identity policy is enough,
+    either the sender's role or the receiver's policy granting it
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-bus-to-bus.html,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html). The
+    role's own policy is not evaluated here: a role without events:PutEvents on the bus would pass.
     """
     allowed = account == bus_arn.split(":")[4]
     if policy is None:
