@@ -47,7 +47,7 @@ def test_an_interrupt_once_the_simulator_started_stops_it(monkeypatch: pytest.Mo
     stopped: list[str] = []
 
     class Simulator:
-        jobs: list[Any] = []
+        jobs: tuple[Any, ...] = ()
         seed = 7
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
