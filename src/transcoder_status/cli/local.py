@@ -104,7 +104,7 @@ def demo(
         int,
         typer.Option(
             "--accounts",
-            help="1, or 2: MediaConvert jobs run in a second account and a second Region too, "
+            help="1, or 2 (with --jobs 6 or more): MediaConvert jobs run in a second account and a second Region too, "
             "forwarded to the central stack's ingest bus (docs/multi-account.md).",
         ),
     ] = 1,
