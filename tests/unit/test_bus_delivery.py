@@ -22,3 +22,18 @@ def test_the_buses_own_account_needs_no_policy_entry() -> None:
 def test_an_explicit_deny_refuses_the_buses_own_account_too() -> None:
     deny = {"Effect": "Deny", "Principal": "*", "Action": "events:PutEvents", "Resource": BUS_ARN}
     assert not may_put_events({"Statement": [OTHERS, deny]}, BUS_ARN, OWN, None)
+
+
+def test_a_deny_whose_condition_is_not_understood_refuses() -> None:
+    # Unknown conditions fail closed: an Allow's grants no one, a Deny's refuses everyone it names.
+    # The bus's own account needs no Allow, so a Deny skipped for its condition let it through.
+    unless_listed = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "events:PutEvents",
+        "Resource": BUS_ARN,
+        "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ["444455556666"]}},
+    }
+    assert not may_put_events({"Statement": [OTHERS, unless_listed]}, BUS_ARN, OWN, None)
+    # Even the account it spares: not knowing the operator, the stand-in cannot tell, and refuses.
+    assert not may_put_events({"Statement": [OTHERS, unless_listed]}, BUS_ARN, "444455556666", None)

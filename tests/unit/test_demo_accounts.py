@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from tests.unit.test_demo_verdict import DEAD_LETTER, finished_event, verdict
 from transcoder_status import cli
-from transcoder_status.local.fleet import HOME, SECOND_REGION, Where, central_parameters, places
+from transcoder_status.local.fleet import HOME, SECOND_REGION, Where, central_parameters, fewest_jobs, places
 from transcoder_status.local.simulator import SimulatedJob
 from transcoder_status.status import JobStatus
 
@@ -93,3 +93,20 @@ def test_fail_unless_the_unlisted_account_was_refused(tmp_path: Path) -> None:
 def test_fail_unless_the_lost_jobs_reader_role_was_assumed(tmp_path: Path) -> None:
     code, text = summary(tmp_path, reader_roles={READER: 0})
     assert code == 1 and f"the stuck check never assumed {READER}" in text
+
+
+@pytest.mark.parametrize("jobs", ["1", "2", "5"])
+def test_two_accounts_with_too_few_jobs_for_every_place_get_one_line_and_exit_2(
+    jobs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The simulator's MediaConvert jobs (every other one) take the places in turn, and the lost one is
+    # the second: with fewer than 6 jobs some place runs none, or the lost job is the central
+    # account's, and the demo used to PASS with no job through a forwarder or the reader role.
+    ran: list[object] = []
+    monkeypatch.setattr("transcoder_status.local.demo.run_demo", lambda *args, **kwargs: ran.append(kwargs) or 0)
+    result = CliRunner().invoke(cli.app, ["demo", "--accounts", "2", "--jobs", jobs])
+    assert (result.exit_code, ran) == (2, [])
+    assert result.stderr.strip().splitlines() == [
+        f"--accounts 2 needs --jobs 6 or more (a MediaConvert job in each of its 3 places), not {jobs}"
+    ]
+    assert fewest_jobs(places(1)) == 1  # one account: unchanged, --jobs 1 runs

@@ -40,3 +40,34 @@ def test_an_interrupt_while_the_stack_starts_stops_the_runtime(monkeypatch: pyte
     with pytest.raises(KeyboardInterrupt), demo.local_stack(Console(file=io.StringIO()), tmp_path):
         pass
     assert stopped == ["runtime"]
+
+
+def test_an_interrupt_once_the_simulator_started_stops_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Its thread goes on putting events on an emulator that is gone, in the caller's process.
+    stopped: list[str] = []
+
+    class Simulator:
+        jobs: tuple[Any, ...] = ()
+        seed = 7
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def start(self) -> Simulator:
+            return self
+
+        def stop(self) -> None:
+            stopped.append("simulator")
+
+    def interrupted(fleet: Any) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the unlisted account's event is put
+
+    stack = SimpleNamespace(name="stack", outputs={"FinishedEventBusName": "bus"})
+    local = SimpleNamespace(stack=stack, mediaconvert=None, fleet=SimpleNamespace(places=(), forwarders={}))
+    monkeypatch.setattr(demo, "local_stack", lambda *args, **kwargs: contextlib.nullcontext(local))
+    monkeypatch.setattr(demo, "subscribe_queue", lambda bus, name: f"http://queue/{name}")
+    monkeypatch.setattr(demo, "TranscoderSimulator", Simulator)
+    monkeypatch.setattr(demo, "send_from_unlisted", interrupted)
+
+    assert demo.run_demo(tmp_path, console=Console(file=io.StringIO()), accounts=2) == 130
+    assert stopped == ["simulator"]

@@ -104,7 +104,7 @@ def demo(
         int,
         typer.Option(
             "--accounts",
-            help="1, or 2: MediaConvert jobs run in a second account and a second Region too, "
+            help="1, or 2 (with --jobs 6 or more): MediaConvert jobs run in a second account and a second Region too, "
             "forwarded to the central stack's ingest bus (docs/multi-account.md).",
         ),
     ] = 1,
@@ -116,6 +116,15 @@ def demo(
     if accounts not in (1, 2):
         raise fail(f"--accounts takes 1 or 2, not {accounts}", EXIT_USAGE)
     from ..local.demo import run_demo
+    from ..local.fleet import fewest_jobs, places
+
+    where = places(accounts)
+    if jobs < fewest_jobs(where):
+        raise fail(
+            f"--accounts {accounts} needs --jobs {fewest_jobs(where)} or more "
+            f"(a MediaConvert job in each of its {len(where)} places), not {jobs}",
+            EXIT_USAGE,
+        )
 
     with _sigterm_as_ctrl_c(), log_directory("transcoder-status-demo-", keep) as log_dir:
         code = run_demo(log_dir, jobs=jobs, seed=seed, console=output.console, accounts=accounts)

@@ -54,19 +54,23 @@ def may_put_events(policy: dict[str, Any] | None, bus_arn: str, account: str, or
     """Whether a bus policy lets ``account`` (in ``organization``, if any) put events on the bus.
 
     An explicit Deny wins; then an Allow whose principal is the account (its ID or root ARN) or
-    anyone, and whose conditions, if any, hold. A condition this function does not know holds for
-    no one, so an unknown policy refuses rather than lets through. The bus's own account (its other
-    Regions' rules) needs no Allow: within one account the rule role's identity policy is enough
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html,
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cross-region.html).
+    anyone, and whose conditions, if any, hold. A condition this function does not know fails
+    closed: an Allow's grants no one, a Deny's refuses everyone the Deny names, so an unknown policy
+    refuses rather than lets through. The bus's own account (its other
+    Regions' rules) needs no Allow: within one account the rule role's identity policy is enough,
+    either the sender's role or the receiver's policy granting it
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-bus-to-bus.html,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html). The
+    role's own policy is not evaluated here: a role without events:PutEvents on the bus would pass.
     """
     allowed = account == bus_arn.split(":")[4]
     if policy is None:
         return allowed
     for statement in _listed(policy.get("Statement", [])):
-        if not _covers(statement, bus_arn, account, organization):
+        deny = statement.get("Effect") == "Deny"
+        if not _covers(statement, bus_arn, account, organization, unknown_holds=deny):
             continue
-        if statement.get("Effect") == "Deny":
+        if deny:
             return False
         allowed = allowed or statement.get("Effect") == "Allow"
     return allowed
@@ -76,7 +80,11 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _covers(statement: dict[str, Any], bus_arn: str, account: str, organization: str | None) -> bool:
+def _covers(
+    statement: dict[str, Any], bus_arn: str, account: str, organization: str | None, *, unknown_holds: bool
+) -> bool:
+    """Whether the statement applies to ``account`` putting events on the bus; a condition this
+    function does not know counts as ``unknown_holds``."""
     actions = _listed(statement.get("Action", []))
     if not any(action in ("events:PutEvents", "events:*", "*") for action in actions):
         return False
@@ -91,6 +99,8 @@ def _covers(statement: dict[str, Any], bus_arn: str, account: str, organization:
     for operator, keys in statement.get("Condition", {}).items():
         for key, values in keys.items():
             if operator != "StringEquals" or key not in ("aws:PrincipalOrgID", "aws:PrincipalAccount"):
+                if unknown_holds:
+                    continue
                 return False
             actual = organization if key == "aws:PrincipalOrgID" else account
             if actual is None or actual not in _listed(values):

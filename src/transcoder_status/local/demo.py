@@ -191,8 +191,7 @@ def run_demo(
             fleet = local.fleet
             simulator = TranscoderSimulator(
                 local.stack, jobs=jobs, seed=seed, mediaconvert=local.mediaconvert, places=fleet.places
-            ).start()
-            unlisted_job = send_from_unlisted(fleet)
+            )
             lost = [
                 job.job_id + (f" ({job.where})" if fleet.forwarders else "")
                 for job in simulator.jobs
@@ -204,7 +203,9 @@ def run_demo(
                 + (f"; the terminal event of {', '.join(lost)} is lost on purpose" if lost else "")
                 + "\n"
             )
-            try:
+            try:  # once started, its thread is stopped whatever happens, Ctrl-C included
+                simulator.start()
+                unlisted_job = send_from_unlisted(fleet)
                 seen_at, rows = _watch(simulator.jobs, local.stack, console)
                 repaired = _repaired(simulator.jobs, local.stack)
                 dead_letters = _await_dead_letters(local.stack, expected=1)

@@ -52,6 +52,13 @@ def places(accounts: int) -> tuple[Where, ...]:
     return (HOME, Where(SOURCE_ACCOUNT, SOURCE_REGION), Where(ACCOUNT, SECOND_REGION))
 
 
+def fewest_jobs(where: Sequence[Where]) -> int:
+    """The fewest simulated jobs that run a MediaConvert job in each of ``where``: the simulator's
+    MediaConvert jobs are every other one and take the places in turn, and the one whose terminal
+    event is lost is the second, in the second place. One place: any number of jobs."""
+    return 1 if len(where) == 1 else 2 * len(where)
+
+
 def central_parameters(where: Sequence[Where]) -> dict[str, str]:
     """The central stack's parameters for jobs run in ``where``: the accounts other than its own, and
     the Regions other than its own, where the stuck check discovers jobs too."""
