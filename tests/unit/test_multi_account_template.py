@@ -19,7 +19,13 @@ from transcoder_status.local.template import load_template, translate
 # resources and outputs carry one of these conditions.
 PARAMETERS = {"SourceAccountIds", "SourceOrganizationId", "ReaderRoleName"}
 RULES = {"AccountsOrOrganization", "SourcesNeedMediaConvert"}
-CONDITIONS = {"HasSourceAccounts", "HasSourceOrganization", "CreateIngestBus"}
+CONDITIONS = {
+    "HasSourceAccounts",
+    "HasSourceOrganization",
+    "HasSourceRegions",
+    "NamesSourceAccounts",
+    "CreateIngestBus",
+}
 LISTED = ["111122223333", "444455556666"]
 # The resources a central stack that gathers other accounts adds.
 GATHERING = {"IngestEventBus", "IngestMediaConvertJobStateRule", "SourceReaderAccessPolicy", "AccountClashesAlarm"}
@@ -107,6 +113,16 @@ def test_naming_accounts_or_an_organization_adds_the_block(central: dict[str, An
     for parameters in ({"SourceAccountIds": ",".join(LISTED)}, {"SourceOrganizationId": "o-a1b2c3d4e5"}):
         added = set(deployed(central, **parameters)["Resources"]) - set(deployed(central)["Resources"])
         assert added == GATHERING
+
+
+def test_the_central_accounts_other_regions_alone_get_the_ingest_bus(central: dict[str, Any]) -> None:
+    """One account in several Regions: its forwarders there need the ingest bus (the bus's own
+    account needs no policy entry), and no other account's role is to be assumed."""
+    alone = deployed(central, SourceRegions="us-west-2")
+    added = set(alone["Resources"]) - set(deployed(central)["Resources"])
+    assert added == GATHERING - {"SourceReaderAccessPolicy"}
+    assert "Policy" not in alone["Resources"]["IngestEventBus"]["Properties"]
+    assert "IngestEventBusArn" in alone["Outputs"] and "SourceReaderAccessPolicyArn" not in alone["Outputs"]
 
 
 def test_the_ingest_bus_lets_exactly_the_listed_accounts_put_events(central: dict[str, Any]) -> None:
