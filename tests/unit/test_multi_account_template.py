@@ -184,6 +184,22 @@ def test_the_functions_may_assume_only_the_reader_role_in_the_source_accounts(ce
     assert granting == {"SourceReaderAccessPolicy"}
 
 
+def test_getjob_in_other_regions_only_when_other_places_send(central: dict[str, Any]) -> None:
+    """A single-account stack asks MediaConvert in its own Region only, as before the block; a
+    central stack asks its own account's jobs in any Region (its forwarders there)."""
+    for parameters, region in (({}, "us-east-1"), ({"SourceRegions": "us-west-2"}, "*")):
+        resources = deployed(central, **parameters)["Resources"]
+        for name in ("StuckCheckRole", "JobRepairPolicy"):
+            (statement,) = [
+                s
+                for document in policy_documents(resources[name])
+                for s in document["Statement"]
+                if s.get("Sid") == "AskMediaConvertAboutTheAccountsJobs"
+            ]
+            arn = resolved(central, statement["Resource"], **parameters)
+            assert arn == f"arn:aws:mediaconvert:{region}:123456789012:jobs/*", (name, parameters)
+
+
 def policy_documents(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """The permission policies of a role or a managed policy (not trust policies)."""
     properties = spec.get("Properties", {})
