@@ -20,7 +20,7 @@ Each row is asked in its own account and Region (the ``account`` and ``region`` 
 recorded): through the reader role READER_ROLE_NAME there (``mediaconvert_clients``), with no role in
 the stack's own account. Discovery lists the stack's own account and each source account, each in
 this Region and SOURCE_REGIONS. The source accounts are those the ingest bus's
-policy names (INGEST_EVENT_BUS_NAME, read once per execution environment): a list parameter has no
+policy names (INGEST_EVENT_BUS_NAME, read each run: a stack update changes it): a list parameter has no
 length bound, and the function's environment must stay under 4 KB. With SourceOrganizationId the
 policy names an organization, whose accounts cannot be listed without AWS Organizations: discovery
 then covers the stack's own account only (rows of the organization's accounts are still repaired).

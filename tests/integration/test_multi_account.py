@@ -117,6 +117,25 @@ def test_a_job_in_the_second_account_and_region_ends_right_in_the_central_table(
     assert queue_attributes(central.outputs["DeadLetterQueueUrl"])["ApproximateNumberOfMessages"] == "0"
 
 
+def test_the_central_accounts_other_region_alone_reaches_the_central_queue(emulator: Emulator) -> None:
+    """One account in two Regions (SourceRegions, no other account): the ingest bus, with no policy
+    entry, takes the forwarder's events from the stack's own account."""
+    central = new_stack(SourceRegions="us-west-2", MaximumBatchingWindowInSeconds=0)
+    # Only this test's jobs: other tests' forwarders outlive them in this account and Region.
+    mine = {"test": uuid.uuid4().hex}
+    parameters = {
+        "ReaderRoleRegion": "ap-south-1",  # IAM is global: the account's reader role is not this test's
+        "MediaConvertUserMetadataKey": "test",
+        "MediaConvertUserMetadataValue": mine["test"],
+    }
+    provision_forwarder(central, ACCOUNT, "us-west-2", parameters, stack_name=f"fw-{uuid.uuid4().hex[:8]}")
+    job = job_id()
+    run_job_in(boto3.Session(region_name="us-west-2"), job, metadata=mine)
+    (message,) = messages(central.outputs["NotificationQueueUrl"])
+    event = json.loads(message["Body"])
+    assert (event["account"], event["region"], event["detail"]["jobId"]) == (ACCOUNT, "us-west-2", job)
+
+
 def test_an_account_the_ingest_bus_does_not_list_is_refused(source: boto3.Session, account: str) -> None:
     central = new_stack(SourceAccountIds=f"{new_account()},{new_account()}")
     forwarding = forwarder(central, account)
@@ -207,6 +226,7 @@ def test_a_single_account_stack_has_no_ingest_bus(emulator: Emulator) -> None:
             "Set SourceAccountIds or SourceOrganizationId, not both",
         ),
         ({"SourceAccountIds": "444455556666", "EnableMediaConvert": "false"}, "EnableMediaConvert must be true"),
+        ({"SourceRegions": "us-west-2", "EnableMediaConvert": "false"}, "EnableMediaConvert must be true"),
     ],
 )
 def test_source_parameters_are_checked_as_cloudformation_checks_them(

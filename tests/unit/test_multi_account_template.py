@@ -19,7 +19,13 @@ from transcoder_status.local.template import load_template, translate
 # resources and outputs carry one of these conditions.
 PARAMETERS = {"SourceAccountIds", "SourceOrganizationId", "ReaderRoleName"}
 RULES = {"AccountsOrOrganization", "SourcesNeedMediaConvert"}
-CONDITIONS = {"HasSourceAccounts", "HasSourceOrganization", "CreateIngestBus"}
+CONDITIONS = {
+    "HasSourceAccounts",
+    "HasSourceOrganization",
+    "HasSourceRegions",
+    "NamesSourceAccounts",
+    "CreateIngestBus",
+}
 LISTED = ["111122223333", "444455556666"]
 # The resources a central stack that gathers other accounts adds.
 GATHERING = {"IngestEventBus", "IngestMediaConvertJobStateRule", "SourceReaderAccessPolicy", "AccountClashesAlarm"}
@@ -109,6 +115,16 @@ def test_naming_accounts_or_an_organization_adds_the_block(central: dict[str, An
         assert added == GATHERING
 
 
+def test_the_central_accounts_other_regions_alone_get_the_ingest_bus(central: dict[str, Any]) -> None:
+    """One account in several Regions: its forwarders there need the ingest bus (the bus's own
+    account needs no policy entry), and no other account's role is to be assumed."""
+    alone = deployed(central, SourceRegions="us-west-2")
+    added = set(alone["Resources"]) - set(deployed(central)["Resources"])
+    assert added == GATHERING - {"SourceReaderAccessPolicy"}
+    assert "Policy" not in alone["Resources"]["IngestEventBus"]["Properties"]
+    assert "IngestEventBusArn" in alone["Outputs"] and "SourceReaderAccessPolicyArn" not in alone["Outputs"]
+
+
 def test_the_ingest_bus_lets_exactly_the_listed_accounts_put_events(central: dict[str, Any]) -> None:
     policy = resolved(
         central,
@@ -166,6 +182,22 @@ def test_the_functions_may_assume_only_the_reader_role_in_the_source_accounts(ce
         if any(action.startswith("sts:") for action in always_list(statement["Action"]))
     }
     assert granting == {"SourceReaderAccessPolicy"}
+
+
+def test_getjob_in_other_regions_only_when_other_places_send(central: dict[str, Any]) -> None:
+    """A single-account stack asks MediaConvert in its own Region only, as before the block; a
+    central stack asks its own account's jobs in any Region (its forwarders there)."""
+    for parameters, region in (({}, "us-east-1"), ({"SourceRegions": "us-west-2"}, "*")):
+        resources = deployed(central, **parameters)["Resources"]
+        for name in ("StuckCheckRole", "JobRepairPolicy"):
+            (statement,) = [
+                s
+                for document in policy_documents(resources[name])
+                for s in document["Statement"]
+                if s.get("Sid") == "AskMediaConvertAboutTheAccountsJobs"
+            ]
+            arn = resolved(central, statement["Resource"], **parameters)
+            assert arn == f"arn:aws:mediaconvert:{region}:123456789012:jobs/*", (name, parameters)
 
 
 def policy_documents(spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -253,8 +253,10 @@ def test_the_stuck_check_role_may_only_query_the_index_and_write_its_logs(transl
     assert environment["MEDIACONVERT_USER_METADATA"]["Fn::If"][0] == "FilterMediaConvertMetadata"
     assert extra["UseTheStackKey"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     (ask,) = [s for s in role_statements(translated, "StuckCheckRole", take=True) if s["Sid"].startswith("Ask")]
-    # The account's own jobs, in any Region (rows of this account from forwarders in other Regions).
-    assert ask["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:mediaconvert:*:${AWS::AccountId}:jobs/*"}
+    # The account's own jobs: in any Region with other places sending (rows of this account from
+    # forwarders in other Regions), else in this Region only (test_multi_account_template holds both).
+    jobs = "arn:${AWS::Partition}:mediaconvert:${JobRegions}:${AWS::AccountId}:jobs/*"
+    assert ask["Resource"] == {"Fn::Sub": [jobs, {"JobRegions": "*"}]}
 
 
 def metrics_watched(alarm: dict[str, Any]) -> set[str]:

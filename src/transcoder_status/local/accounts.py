@@ -50,8 +50,8 @@ def provision_forwarder(
     ingest bus (its IngestEventBusArn output: the central stack must name ``account``)."""
     if "IngestEventBusArn" not in central.outputs:
         raise ValueError(
-            f"the central stack {central.name} has no ingest bus: provision it with SourceAccountIds "
-            "or SourceOrganizationId set"
+            f"the central stack {central.name} has no ingest bus: provision it with SourceAccountIds, "
+            "SourceOrganizationId or SourceRegions set"
         )
     central_account = central.outputs["IngestEventBusArn"].split(":")[4]
     values = {
