@@ -58,14 +58,23 @@ def test_the_installed_wheel_runs_the_demo(tmp_path: Path) -> None:
     location = run(python, "-c", "import transcoder_status; print(transcoder_status.__file__)", cwd=elsewhere, env=env)
     assert location.stdout.startswith(str(fresh)), location.stdout
 
+    # The default demo, end to end, as users run it: this is the suite's one run of it (the two-account
+    # demo is test_demo's), so it is checked here in full.
+    logs = tmp_path / "tmp"
+    logs.mkdir()
     result = subprocess.run(
-        [str(fresh / "bin" / "transcoder-status"), "demo", "--jobs", "2", "--seed", "3"],
+        [str(fresh / "bin" / "transcoder-status"), "demo", "--jobs", "4", "--seed", "11"],
         capture_output=True,
         text=True,
         timeout=180,
         cwd=elsewhere,
-        env={**env, "COLUMNS": "200"},
+        env={**env, "COLUMNS": "200", "TMPDIR": str(logs)},
         check=False,
     )
+    assert list(logs.iterdir()) == []  # its logs' directory went with it
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2/2 jobs reached their simulated state" in result.stdout
+    assert "PASS" in result.stdout and "4/4 jobs reached their simulated state" in result.stdout
+    assert "each with one Transcoding Job Finished event of that status" in result.stdout
+    assert "Transcoding Job Finished events received (4)" in result.stdout
+    assert "the SNS Message is not JSON" in result.stdout  # the DLQ entry, with its reason from the log
+    assert "elastic-transcoder" in result.stdout and "mediaconvert" in result.stdout

@@ -173,7 +173,7 @@ def test_a_stuck_job_of_another_account_and_region_is_repaired_through_its_reade
 
 
 def test_a_refused_reader_role_fails_its_rows_and_the_others_are_still_repaired(
-    emulator: Emulator, writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+    emulator: Emulator, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     unready = new_account()  # listed, but no forwarder deployed there: no reader role
     central = new_stack(SourceAccountIds=unready)
@@ -311,8 +311,10 @@ class SplitClients:
 
 @pytest.mark.parametrize("hung_service", ["mediaconvert", "sts"])
 def test_a_hanging_account_does_not_keep_the_others_from_being_asked(
-    hung_service: str, writer: StatusWriter, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
+    hung_service: str, table: StatusTable, stand_in: MediaConvertStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The reconciler is given its clients per place: a status table is all it needs of a stack.
+    writer = StatusWriter(table)
     stuck_there = new_account()
     theirs = [job_id() for _ in range(8)]  # more than a failure run: the whole sweep used to stop
     for job in theirs:

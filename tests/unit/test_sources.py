@@ -183,7 +183,8 @@ def test_mediaconvert_through_sns_is_recognised() -> None:
 
 
 def _mc_at(timestamp: Any) -> str:
-    event = mediaconvert_event("1671477617078-2886ye", "COMPLETE", 1_755_000_000_000)
+    # A fixed event ID: the body is the test's ID, which every xdist worker must collect alike.
+    event = mediaconvert_event("1671477617078-2886ye", "COMPLETE", 1_755_000_000_000, event_id="e-1")
     event["detail"]["timestamp"] = timestamp
     return json.dumps(event)
 
