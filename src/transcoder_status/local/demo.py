@@ -47,7 +47,7 @@ from .fleet import (
 )
 from .mediaconvert import MediaConvertStandIn
 from .provision import Stack, provision
-from .runtime import Runtime, start_runtime
+from .runtime import Runtime, idle_until, start_runtime
 from .scheduler import LocalScheduler
 from .simulator import MALFORMED_MESSAGE, SimulatedJob, TranscoderSimulator
 from .stream_mapping import StreamMapping, StreamStats
@@ -582,7 +582,7 @@ def run_local(log_dir: Path, console: Console | None = None) -> int:
                 "event on FinishedEventBusName; `transcoder-status list`, `status`, `watch` and `dlq show` "
                 "work against it. Ctrl-C stops everything."
             )
-            threading.Event().wait()
+            idle_until(threading.Event())  # until Ctrl-C or SIGTERM raises KeyboardInterrupt
     except KeyboardInterrupt:
         console.print("[yellow]Stopped.[/yellow]")
     return 0
