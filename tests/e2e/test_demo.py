@@ -57,12 +57,8 @@ def test_local_keeps_the_stack_running_until_interrupted(tmp_path: Path) -> None
         env={**CLEAN_ENV, "COLUMNS": "80", "TMPDIR": str(tmp_path)},
     )
     try:
+        lines = _until_exports(process)
         assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        while not any(line.startswith("export ") for line in lines):
-            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
-            lines.append(process.stdout.readline())
         environment = dict(
             pair.split("=", 1) for pair in next(line for line in lines if line.startswith("export ")).split()[1:]
         )
@@ -115,6 +111,17 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _until_exports(process: subprocess.Popen[str]) -> list[str]:
+    """What ``local`` printed up to its ``export`` line (the stack is up), within a minute."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while not any(line.startswith("export ") for line in lines):
+        assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
+        lines.append(process.stdout.readline())
+    return lines
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc")
 def test_sigterm_stops_local_as_ctrl_c_does(tmp_path: Path) -> None:
     """`kill PID` (a service manager, a CI runner's timeout) stops the stack as Ctrl-C does: the function
@@ -128,16 +135,16 @@ def test_sigterm_stops_local_as_ctrl_c_does(tmp_path: Path) -> None:
     )
     children: list[int] = []
     try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        while not any(line.startswith("export ") for line in lines):
-            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
-            lines.append(process.stdout.readline())
+        _until_exports(process)
         children = _children(process.pid)
         assert children  # the function's runtime, at least
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+        # multiprocessing's resource tracker ends when it reads EOF on its pipe, a moment after its
+        # parent: each child is given a few seconds to go, and none may stay.
+        gone_by = time.monotonic() + 5
+        while any(_alive(pid) for pid in children) and time.monotonic() < gone_by:
+            time.sleep(0.05)
         assert [pid for pid in children if _alive(pid)] == []
         assert list(tmp_path.iterdir()) == []
     finally:
